@@ -1,0 +1,449 @@
+#include "object.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "last_error.h"
+#include "mapping.h"
+#include "pool.h"
+#include "reflock.h"
+
+static pthread_mutex_t process_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void iw_process_lock(void) { pthread_mutex_lock(&process_mutex); }
+void iw_process_unlock(void) { pthread_mutex_unlock(&process_mutex); }
+
+/* ---- the records of this process, by file name ------------------------ */
+
+static struct iw_object **buckets;
+static size_t nbuckets, nobjects;
+
+static size_t bucket_of(const char *file, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)file; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    return (size_t)h & (n - 1);
+}
+
+static struct iw_object *records_find(const char *file)
+{
+    if (nbuckets == 0)
+        return NULL;
+    for (struct iw_object *o = buckets[bucket_of(file, nbuckets)]; o; o = o->next)
+        if (strcmp(o->file, file) == 0)
+            return o;
+    return NULL;
+}
+
+static bool records_insert(struct iw_object *obj)
+{
+    if (nobjects >= nbuckets) {
+        size_t n = nbuckets ? nbuckets * 2 : 64;
+        struct iw_object **fresh = calloc(n, sizeof *fresh);
+        if (fresh != NULL) {
+            for (size_t i = 0; i < nbuckets; i++)
+                for (struct iw_object *o = buckets[i], *next; o; o = next) {
+                    next = o->next;
+                    size_t b = bucket_of(o->file, n);
+                    o->next = fresh[b];
+                    fresh[b] = o;
+                }
+            free(buckets);
+            buckets = fresh;
+            nbuckets = n;
+        } else if (nbuckets == 0) {
+            return false;
+        }
+    }
+    size_t b = bucket_of(obj->file, nbuckets);
+    obj->next = buckets[b];
+    buckets[b] = obj;
+    nobjects++;
+    return true;
+}
+
+static void records_remove(struct iw_object *obj)
+{
+    for (struct iw_object **link = &buckets[bucket_of(obj->file, nbuckets)]; *link; link = &(*link)->next)
+        if (*link == obj) {
+            *link = obj->next;
+            nobjects--;
+            return;
+        }
+}
+
+/* ---- fork: the child holds references of its own ----------------------- */
+
+/* OFD locks belong to open file descriptions, which fork shares: a child
+ * using the parent's descriptions would hold nothing of its own, and the
+ * parent's last close would destroy objects the child still uses.  So before
+ * fork every record gets a second description (through /proc/self/fd, which
+ * works even for an object whose name is gone) with its own read lock; the
+ * child keeps those, the parent closes them.  The parent holds its own lock
+ * throughout, so no object is unheld at any instant. */
+static void fork_prepare(void)
+{
+    iw_process_lock();
+    iw_mapping_fork_prepare();
+    for (size_t i = 0; i < nbuckets; i++)
+        for (struct iw_object *o = buckets[i]; o; o = o->next) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", o->fd);
+            o->fork_fd = open(path, O_RDWR | O_CLOEXEC);
+            if (o->fork_fd >= 0 && iw_reflock_take_new(o->fork_fd) != 0) {
+                close(o->fork_fd);
+                o->fork_fd = -1;
+            }
+        }
+}
+
+static void fork_parent(void)
+{
+    for (size_t i = 0; i < nbuckets; i++)
+        for (struct iw_object *o = buckets[i]; o; o = o->next)
+            if (o->fork_fd >= 0) {
+                close(o->fork_fd);
+                o->fork_fd = -1;
+            }
+    iw_mapping_fork_parent();
+    iw_process_unlock();
+}
+
+static void fork_child(void)
+{
+    for (size_t i = 0; i < nbuckets; i++)
+        for (struct iw_object *o = buckets[i]; o; o = o->next)
+            if (o->fork_fd >= 0) {
+                close(o->fd);
+                o->fd = o->fork_fd;
+                o->fork_fd = -1;
+            }
+    iw_node_reseed();
+    iw_mapping_fork_child();
+    pthread_mutex_init(&process_mutex, NULL);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+/* ---- letting go -------------------------------------------------------- */
+
+/* The last reference of this process: if no other process holds the object
+ * either, destroy it.  The order matters for a crash at any point: pages are
+ * returned before the name goes (a crash in between leaves an unheld, named
+ * object that whoever meets it removes without returning pages again), and
+ * the name goes before the write lock does (reflock.h). */
+static void release_file(struct iw_node *node, int fd, const char *file)
+{
+    if (iw_reflock_release_is_last(fd)) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && st.st_nlink > 0) {
+            iw_pool_release(node, iw_pool_pages_of(node, file, &st));
+            unlinkat(node->dirfd, file, 0);
+        }
+    }
+    close(fd);
+}
+
+static void let_go(struct iw_node *node, struct iw_object *obj)
+{
+    if (obj->state)
+        munmap(obj->state, node->page_size);
+    release_file(node, obj->fd, obj->file);
+    free(obj);
+}
+
+void iw_object_put(struct iw_object *obj)
+{
+    struct iw_node *node;
+    iw_node_get(&node); /* cannot fail: obj exists, so the node was opened */
+    iw_process_lock();
+    bool last = --obj->refs == 0;
+    if (last)
+        records_remove(obj);
+    iw_process_unlock();
+    if (last)
+        let_go(node, obj);
+}
+
+/* Takes a reference on the record of that file name if this process has one. */
+static DWORD find_held(enum iw_type type, const char *file, struct iw_object **out)
+{
+    iw_process_lock();
+    struct iw_object *obj = records_find(file);
+    if (obj != NULL && obj->type == type)
+        obj->refs++;
+    iw_process_unlock();
+    *out = obj;
+    return obj == NULL || obj->type == type ? ERROR_SUCCESS : ERROR_INVALID_HANDLE;
+}
+
+/* Makes a fresh record this process's own - unless another thread got a
+ * record for the same name in first, which then serves both. */
+static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
+{
+    iw_process_lock();
+    struct iw_object *held = records_find(fresh->file);
+    if (held == NULL && records_insert(fresh)) {
+        iw_process_unlock();
+        return fresh;
+    }
+    if (held != NULL)
+        held->refs++;
+    iw_process_unlock();
+    let_go(node, fresh);
+    return held;
+}
+
+static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
+{
+    struct iw_object *obj = calloc(1, sizeof *obj);
+    if (obj == NULL)
+        return NULL;
+    obj->refs = 1;
+    obj->fd = fd;
+    obj->fork_fd = -1;
+    obj->type = type;
+    snprintf(obj->file, sizeof obj->file, "%s", file);
+    return obj;
+}
+
+static DWORD map_state(struct iw_node *node, struct iw_object *obj)
+{
+    if (obj->type == IW_TYPE_SHM)
+        return ERROR_SUCCESS;
+    void *p = mmap(NULL, node->page_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, obj->fd, 0);
+    if (p == MAP_FAILED)
+        return iw_error_from_errno(errno);
+    obj->state = p;
+    return ERROR_SUCCESS;
+}
+
+/* ---- opening an existing object ---------------------------------------- */
+
+/* What kind of object a held file is, and for shared memory where its data
+ * lies.  A "h-" file whose stored name differs is another name with the same
+ * SHA-256 (never seen in practice): refused rather than shared. */
+static DWORD identify(struct iw_node *node, const struct iw_name *name, struct iw_object *obj,
+                      const struct stat *st)
+{
+    bool hashed = obj->file[0] == 'h';
+    obj->type = IW_TYPE_SHM;
+    if ((st->st_mode & S_ISVTX) || hashed) {
+        struct iw_file_header h;
+        if (pread(obj->fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != IW_FILE_MAGIC ||
+            h.type < IW_TYPE_SHM || h.type > IW_TYPE_SEMAPHORE)
+            return ERROR_INVALID_HANDLE;
+        if (hashed && (h.name_len != name->len || memcmp(h.name, name->bytes, name->len) != 0))
+            return ERROR_INVALID_NAME;
+        obj->type = (enum iw_type)h.type;
+    }
+    if (obj->type == IW_TYPE_SHM) {
+        obj->data_offset = hashed ? (off_t)node->page_size : 0;
+        obj->size = (uint64_t)st->st_size - (uint64_t)obj->data_offset;
+    }
+    return ERROR_SUCCESS;
+}
+
+static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct iw_name *name,
+                           struct iw_object **out)
+{
+    for (;;) {
+        DWORD err = find_held(type, name->file, out);
+        if (err != ERROR_SUCCESS || *out != NULL)
+            return err;
+        int fd = openat(node->dirfd, name->file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return errno == ELOOP ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
+        struct stat st;
+        int rc = iw_reflock_hold(node->dirfd, name->file, fd, &st);
+        if (rc == ENOENT) {
+            close(fd); /* gone: look the name up again (it may be new now) */
+            continue;
+        }
+        if (rc != 0) {
+            close(fd);
+            return iw_error_from_errno(rc);
+        }
+        struct iw_object *obj = new_record(fd, name->file, type);
+        if (obj == NULL) {
+            release_file(node, fd, name->file);
+            return ERROR_NOT_ENOUGH_MEMORY;
+        }
+        err = identify(node, name, obj, &st);
+        if (err == ERROR_SUCCESS && obj->type != type)
+            err = ERROR_INVALID_HANDLE;
+        if (err == ERROR_SUCCESS)
+            err = map_state(node, obj);
+        if (err != ERROR_SUCCESS) {
+            let_go(node, obj);
+            return err;
+        }
+        *out = adopt(node, obj);
+        return ERROR_SUCCESS;
+    }
+}
+
+DWORD iw_object_open(enum iw_type type, const struct iw_name *name, struct iw_object **out)
+{
+    struct iw_node *node;
+    DWORD err = iw_node_get(&node);
+    if (err != ERROR_SUCCESS)
+        return err;
+    pthread_once(&atfork_once, register_atfork);
+    return open_existing(node, type, name, out);
+}
+
+/* ---- making a new object ------------------------------------------------- */
+
+/* Writes a new object's file under a temporary "t-" name, holding its
+ * reference lock from the start, so that the object is complete before
+ * anyone can see it by name.  Returns the descriptor, or -1 with *err set. */
+static int make_file(struct iw_node *node, enum iw_type type, const struct iw_name *name, uint64_t size,
+                     const struct iw_new_state *state, char *temp, size_t temp_size, DWORD *err)
+{
+    bool header = type != IW_TYPE_SHM || name->hashed;
+    for (;;) {
+        iw_node_unique_name(temp, temp_size, "t-");
+        int fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        type == IW_TYPE_SHM ? 0600 : 0600 | S_ISVTX);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                continue;
+            *err = iw_error_from_errno(errno);
+            return -1;
+        }
+        /* A recount that met the file before our lock is removing it: start
+         * again with another. */
+        if (iw_reflock_take_new(fd) != 0) {
+            close(fd);
+            continue;
+        }
+        bool ok = true;
+        if (header) {
+            struct iw_file_header h = {.magic = IW_FILE_MAGIC, .type = type, .name_len = (uint32_t)name->len};
+            memcpy(h.name, name->bytes ? name->bytes : "", name->len);
+            ok = pwrite(fd, &h, sizeof h, 0) == (ssize_t)sizeof h;
+        }
+        if (ok && state)
+            ok = pwrite(fd, state->bytes, state->len, IW_STATE_OFFSET) == (ssize_t)state->len;
+        /* The size is set now, before the pool reservation: a recount that
+         * sees this file must count its pages (pool.c). */
+        off_t file_size = type == IW_TYPE_SHM ? (off_t)((header ? node->page_size : 0) + size)
+                                              : (off_t)node->page_size;
+        if (ok)
+            ok = ftruncate(fd, file_size) == 0;
+        if (!ok) {
+            *err = iw_error_from_errno(errno);
+            unlinkat(node->dirfd, temp, 0);
+            close(fd);
+            return -1;
+        }
+        return fd;
+    }
+}
+
+enum publish_result { PUBLISHED, NAME_TAKEN, TEMP_LOST, FAILED };
+
+/* Reserves the pages, allocates them (so that a full tmpfs is an error now,
+ * not a SIGBUS later) and gives the object its name.  On anything but
+ * PUBLISHED the temporary file is gone and the pages are returned. */
+static enum publish_result publish(struct iw_node *node, struct iw_object *obj, const char *temp,
+                                   uint64_t pages, DWORD *err)
+{
+    enum publish_result result = FAILED;
+    bool reserved = false;
+    *err = ERROR_SUCCESS;
+    if (pages) {
+        *err = iw_pool_reserve(node, pages);
+        reserved = *err == ERROR_SUCCESS;
+        int rc = reserved ? posix_fallocate(obj->fd, obj->data_offset, (off_t)obj->size) : 0;
+        if (rc != 0)
+            *err = (rc == ENOSPC || rc == EFBIG) ? ERROR_NOT_ENOUGH_MEMORY : iw_error_from_errno(rc);
+    }
+    if (*err == ERROR_SUCCESS) {
+        if (renameat2(node->dirfd, temp, node->dirfd, obj->file, RENAME_NOREPLACE) == 0)
+            return PUBLISHED;
+        if (errno == EEXIST)
+            result = NAME_TAKEN;
+        else if (errno == ENOENT)
+            result = TEMP_LOST; /* a recount removed it before our lock (make_file) */
+        else
+            *err = iw_error_from_errno(errno);
+    }
+    if (reserved)
+        iw_pool_release(node, pages);
+    unlinkat(node->dirfd, temp, 0);
+    return result;
+}
+
+DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t size,
+                       const struct iw_new_state *state, struct iw_object **out, bool *existed)
+{
+    struct iw_node *node;
+    DWORD err = iw_node_get(&node);
+    if (err != ERROR_SUCCESS)
+        return err;
+    pthread_once(&atfork_once, register_atfork);
+    bool named = name->file[0] != '\0';
+    for (;;) {
+        if (named) {
+            err = find_held(type, name->file, out);
+            if (err != ERROR_SUCCESS || *out != NULL) {
+                *existed = true;
+                return err;
+            }
+        }
+        char temp[64];
+        int fd = make_file(node, type, name, size, state, temp, sizeof temp, &err);
+        if (fd < 0)
+            return err;
+        struct iw_object *obj = new_record(fd, name->file, type);
+        if (obj == NULL) {
+            unlinkat(node->dirfd, temp, 0);
+            close(fd);
+            return ERROR_NOT_ENOUGH_MEMORY;
+        }
+        if (!named)
+            iw_node_unique_name(obj->file, sizeof obj->file, "u-");
+        if (type == IW_TYPE_SHM) {
+            obj->size = size;
+            obj->data_offset = name->hashed ? (off_t)node->page_size : 0;
+        }
+        enum publish_result result = publish(node, obj, temp, type == IW_TYPE_SHM ? iw_pages(node, size) : 0, &err);
+        if (result == PUBLISHED) {
+            err = map_state(node, obj);
+            if (err != ERROR_SUCCESS) {
+                let_go(node, obj);
+                return err;
+            }
+            *out = adopt(node, obj);
+            *existed = false;
+            return ERROR_SUCCESS;
+        }
+        close(fd);
+        free(obj);
+        if (result == TEMP_LOST)
+            continue;
+        /* The name is taken - or the pool is full, which only matters if
+         * the name is free: Create on an existing name is an Open. */
+        if (result == NAME_TAKEN || (named && err == ERROR_NOT_ENOUGH_MEMORY)) {
+            DWORD open_err = open_existing(node, type, name, out);
+            if (open_err == ERROR_FILE_NOT_FOUND && result == NAME_TAKEN)
+                continue; /* it died meanwhile: make it anew */
+            if (open_err != ERROR_FILE_NOT_FOUND) {
+                *existed = true;
+                return open_err;
+            }
+        }
+        return err;
+    }
+}

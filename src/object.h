@@ -1,0 +1,71 @@
+/*
+ * Objects as this process sees them.  Every object of the node is a file
+ * (see name.h for its name, reflock.h for its lifetime, pool.h for its
+ * pages).  A process keeps one record per object it holds - one descriptor,
+ * one reference lock - however many handles point at it, so a repeated Open
+ * of a name this process already holds costs no system call but its mmap.
+ *
+ * File layouts:
+ *   shared memory, "n-"/"u-" name: the data; the file size is the exact size.
+ *   shared memory, "h-" name: a header page (struct iw_file_header), then the
+ *       data; the file size is a page plus the exact size.
+ *   event, mutex, semaphore: mode has S_ISVTX; one page, the header at
+ *       offset 0 and the object's shared state at IW_STATE_OFFSET.
+ */
+#ifndef IW_OBJECT_H
+#define IW_OBJECT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "name.h"
+#include "node.h"
+
+enum iw_type { IW_TYPE_SHM = 1, IW_TYPE_EVENT, IW_TYPE_MUTEX, IW_TYPE_SEMAPHORE };
+
+#define IW_FILE_MAGIC 0x4f573249u /* "I2WO" */
+#define IW_STATE_OFFSET 512
+
+struct iw_file_header {
+    uint32_t magic;
+    uint32_t type;
+    uint32_t name_len;          /* the full name, for "h-" files */
+    char name[MAX_PATH];
+};
+
+struct iw_object {
+    struct iw_object *next;     /* this process's objects, by file name */
+    unsigned refs;              /* handles, plus calls in flight */
+    int fd;                     /* holds the reference lock */
+    int fork_fd;                /* a child's own description, made at fork */
+    enum iw_type type;
+    uint64_t size;              /* shared memory: the exact size in bytes */
+    off_t data_offset;          /* shared memory: where the data starts in the file */
+    void *state;                /* event/mutex/semaphore: the state page, mapped */
+    char file[IW_FILE_NAME_SIZE];
+};
+
+/* What a new event, mutex or semaphore starts as (its state page). */
+struct iw_new_state {
+    const void *bytes;
+    size_t len;
+};
+
+/* Creates the named (or unnamed) object, or finds the existing one of the
+ * same name.  shm: size > 0, state NULL; others: size 0, state given.
+ * On success *existed tells which; the object carries one reference. */
+DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t size,
+                       const struct iw_new_state *state, struct iw_object **out, bool *existed);
+
+/* Opens the existing object of that name and type. */
+DWORD iw_object_open(enum iw_type type, const struct iw_name *name, struct iw_object **out);
+
+/* Drops one reference; the last one in this process lets go of the object,
+ * and destroys it if no other process holds it. */
+void iw_object_put(struct iw_object *obj);
+
+/* The process lock, guarding the object records and the handle table. */
+void iw_process_lock(void);
+void iw_process_unlock(void);
+#endif

@@ -1,0 +1,190 @@
+/*
+ * Pool accounting.
+ *
+ * The node header keeps one 64-bit word: the pages reserved (low 40 bits)
+ * and a change count (high 24 bits) bumped by every reservation and release.
+ * The word is a fast upper bound, never below the pages of live objects:
+ *   - a creator reserves only after its file is sized, held and in the
+ *     directory, and before the object gets its name;
+ *   - a destroyer releases while it holds the write lock, before it unlinks;
+ *   - a process killed between those steps leaves the word too high, never
+ *     too low (its pages are still counted; nobody releases them twice,
+ *     since whoever removes a stale object does not release).
+ * When a reservation would overflow, an exact recount decides: the pages of
+ * every file someone holds, stale files removed.  The recount then resets
+ * the word, undoing what crashed processes left in it, but only with a
+ * compare-and-swap against the word it read before scanning, so a
+ * reservation or release made during the scan is never lost.
+ */
+#include "pool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "name.h"
+#include "reflock.h"
+#include "export.h"
+#include "last_error.h"
+
+#define PAGES_BITS 40
+#define PAGES_MASK ((1ull << PAGES_BITS) - 1)
+#define RECOUNT_TRIES 64
+
+static uint64_t next_state(uint64_t old, uint64_t pages)
+{
+    return ((old >> PAGES_BITS) + 1) << PAGES_BITS | (pages & PAGES_MASK);
+}
+
+uint64_t iw_pool_pages_of(const struct iw_node *node, const char *file, const struct stat *st)
+{
+    if (st->st_mode & S_ISVTX)
+        return 0; /* event, mutex or semaphore */
+    uint64_t size = (uint64_t)st->st_size;
+    if (file[0] == 'h') /* hashed name: a header page before the data */
+        size = size > node->page_size ? size - node->page_size : 0;
+    return iw_pages(node, size);
+}
+
+struct seen {
+    ino_t ino;
+    uint64_t pages;
+};
+
+static int by_ino(const void *a, const void *b)
+{
+    ino_t x = ((const struct seen *)a)->ino, y = ((const struct seen *)b)->ino;
+    return x < y ? -1 : x > y;
+}
+
+/* One pass over the directory, appending what is held.  An object renamed
+ * from its "t-" name to its final name during a pass can be missed by that
+ * pass; it cannot be missed by both of two passes, since it is renamed once. */
+static int scan_pass(struct iw_node *node, struct seen **list, size_t *n, size_t *cap)
+{
+    int fd = dup(node->dirfd);
+    if (fd < 0)
+        return errno;
+    DIR *dir = fdopendir(fd);
+    if (dir == NULL) {
+        close(fd);
+        return errno;
+    }
+    rewinddir(dir);
+    struct dirent *d;
+    while ((d = readdir(dir)) != NULL) {
+        if (!iw_name_is_object_file(d->d_name))
+            continue;
+        int ofd = openat(node->dirfd, d->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (ofd < 0)
+            continue; /* removed meanwhile */
+        struct stat st;
+        if (iw_reflock_probe(node->dirfd, d->d_name, ofd) == IW_REFLOCK_HELD && fstat(ofd, &st) == 0) {
+            if (*n == *cap) {
+                size_t ncap = *cap ? *cap * 2 : 256;
+                struct seen *grown = realloc(*list, ncap * sizeof **list);
+                if (grown == NULL) {
+                    close(ofd);
+                    closedir(dir);
+                    return ENOMEM;
+                }
+                *list = grown;
+                *cap = ncap;
+            }
+            (*list)[(*n)++] = (struct seen){st.st_ino, iw_pool_pages_of(node, d->d_name, &st)};
+        }
+        close(ofd);
+    }
+    closedir(dir);
+    return 0;
+}
+
+static int count_live(struct iw_node *node, uint64_t *pages)
+{
+    struct seen *list = NULL;
+    size_t n = 0, cap = 0;
+    int err = scan_pass(node, &list, &n, &cap);
+    if (!err)
+        err = scan_pass(node, &list, &n, &cap);
+    if (!err) {
+        qsort(list, n, sizeof *list, by_ino);
+        uint64_t sum = 0;
+        for (size_t i = 0; i < n; i++)
+            if (i == 0 || list[i].ino != list[i - 1].ino)
+                sum += list[i].pages;
+        *pages = sum;
+    }
+    free(list);
+    return err;
+}
+
+DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
+{
+    _Atomic uint64_t *word = &node->header->pool_state;
+    uint64_t before = atomic_load(word);
+    uint64_t live;
+    int err = count_live(node, &live);
+    if (err)
+        return err == ENOMEM ? ERROR_NOT_ENOUGH_MEMORY : ERROR_ACCESS_DENIED;
+    atomic_compare_exchange_strong(word, &before, next_state(before, live));
+    *used_pages = live;
+    return ERROR_SUCCESS;
+}
+
+DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages)
+{
+    _Atomic uint64_t *word = &node->header->pool_state;
+    uint64_t max = node->header->pool_max_pages;
+    if (pages > max)
+        return ERROR_NOT_ENOUGH_MEMORY;
+    for (int tries = 0; tries < RECOUNT_TRIES; tries++) {
+        uint64_t old = atomic_load(word);
+        while ((old & PAGES_MASK) + pages <= max)
+            if (atomic_compare_exchange_weak(word, &old, next_state(old, (old & PAGES_MASK) + pages)))
+                return ERROR_SUCCESS;
+        /* Apparently full.  The recount includes our own file (sized and
+         * held), so on success the word already carries our reservation. */
+        uint64_t live;
+        if (count_live(node, &live) != 0)
+            return ERROR_NOT_ENOUGH_MEMORY;
+        if (live > max)
+            return ERROR_NOT_ENOUGH_MEMORY;
+        if (atomic_compare_exchange_strong(word, &old, next_state(old, live)))
+            return ERROR_SUCCESS;
+        /* Someone reserved or released during the scan: decide again. */
+    }
+    return ERROR_NOT_ENOUGH_MEMORY;
+}
+
+void iw_pool_release(struct iw_node *node, uint64_t pages)
+{
+    _Atomic uint64_t *word = &node->header->pool_state;
+    uint64_t old = atomic_load(word);
+    uint64_t used;
+    do {
+        used = old & PAGES_MASK;
+        used = used > pages ? used - pages : 0;
+    } while (!atomic_compare_exchange_weak(word, &old, next_state(old, used)));
+}
+
+IW_API BOOLEAN iwin32PoolInfo(uint64_t *sizeBytes, uint64_t *usedBytes)
+{
+    struct iw_node *node;
+    DWORD err = iw_node_get(&node);
+    uint64_t used = 0;
+    if (err == ERROR_SUCCESS)
+        err = iw_pool_recount(node, &used);
+    if (err != ERROR_SUCCESS) {
+        iw_set_error(err);
+        return FALSE;
+    }
+    if (sizeBytes)
+        *sizeBytes = node->header->pool_max_pages * node->page_size;
+    if (usedBytes)
+        *usedBytes = used * node->page_size;
+    return TRUE;
+}

@@ -1,0 +1,27 @@
+/*
+ * The pool (SPEC 5): all shared memory of a node comes from one pool of
+ * pool_max_pages pages.  Objects count their size in whole pages; events,
+ * mutexes, semaphores and the library's own bookkeeping count nothing.
+ */
+#ifndef IW_POOL_H
+#define IW_POOL_H
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "node.h"
+
+/* Reserves pages for an object whose file is already sized, held and in the
+ * node directory.  ERROR_SUCCESS or ERROR_NOT_ENOUGH_MEMORY (after an exact
+ * recount has shown that live objects really fill the pool). */
+DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages);
+
+/* Returns an object's pages; called by its destroyer before it unlinks it. */
+void iw_pool_release(struct iw_node *node, uint64_t pages);
+
+/* Counts the pages of every live object (removing stale files on the way),
+ * and sets the shared counter to that count when nothing changed meanwhile. */
+DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages);
+
+/* Pages an object file counts against the pool (0 for synchronization objects). */
+uint64_t iw_pool_pages_of(const struct iw_node *node, const char *file, const struct stat *st);
+#endif

@@ -1,0 +1,98 @@
+#include "reflock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+static int lock_byte0(int fd, int cmd, short type)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    for (;;) {
+        if (fcntl(fd, cmd, &fl) == 0)
+            return 0;
+        if (errno != EINTR)
+            return errno == EACCES ? EAGAIN : errno;
+    }
+}
+
+static short lock_seen(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+        return -1;
+    return fl.l_type;
+}
+
+int iw_reflock_take_new(int fd) { return lock_byte0(fd, F_OFD_SETLK, F_RDLCK); }
+
+/* With the write lock: finish a destruction whoever began it.  If the inode
+ * still has its name, its last holder died before removing it (or died
+ * holding it), so the name is removed now. */
+static void remove_if_linked(int dirfd, const char *file, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_nlink > 0)
+        unlinkat(dirfd, file, 0);
+}
+
+int iw_reflock_hold(int dirfd, const char *file, int fd, struct stat *st)
+{
+    for (;;) {
+        int err;
+        switch (lock_seen(fd)) {
+        case F_UNLCK:
+            /* Nobody holds it: stale, unless someone locks it before we do,
+             * in which case we look again. */
+            err = lock_byte0(fd, F_OFD_SETLK, F_WRLCK);
+            if (err == EAGAIN)
+                continue;
+            if (err)
+                return err;
+            remove_if_linked(dirfd, file, fd);
+            return ENOENT;
+        case F_RDLCK:
+            /* A holder existed when we looked, so the object was alive then.
+             * If a destroyer got in since, we look again. */
+            err = lock_byte0(fd, F_OFD_SETLK, F_RDLCK);
+            if (err == EAGAIN)
+                continue;
+            if (err)
+                return err;
+            if (fstat(fd, st) != 0)
+                return errno;
+            /* Destroyed between our openat and our lock: the name is gone. */
+            return st->st_nlink > 0 ? 0 : ENOENT;
+        case F_WRLCK:
+            /* Being destroyed.  Wait for the destroyer: it unlinks and lets go
+             * in a few system calls, or dies, and then we finish its work.
+             * Waiting for a *read* lock here would be wrong: a destroyer that
+             * died would hand us a dead object that we would then revive. */
+            err = lock_byte0(fd, F_OFD_SETLKW, F_WRLCK);
+            if (err)
+                return err;
+            remove_if_linked(dirfd, file, fd);
+            return ENOENT;
+        default:
+            return errno;
+        }
+    }
+}
+
+bool iw_reflock_release_is_last(int fd)
+{
+    /* Upgrading our read lock succeeds only if no other process holds one.
+     * Two last holders closing at once can both fail; the object is then
+     * unheld but named: stale, and removed by the next Open, Create or
+     * recount that meets it (SPEC 4 allows that laziness: no call can tell). */
+    return lock_byte0(fd, F_OFD_SETLK, F_WRLCK) == 0;
+}
+
+enum iw_reflock_state iw_reflock_probe(int dirfd, const char *file, int fd)
+{
+    if (lock_seen(fd) != F_UNLCK)
+        return IW_REFLOCK_HELD;
+    if (lock_byte0(fd, F_OFD_SETLK, F_WRLCK) != 0)
+        return IW_REFLOCK_HELD; /* someone got there first */
+    remove_if_linked(dirfd, file, fd);
+    return IW_REFLOCK_FREE;
+}

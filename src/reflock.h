@@ -1,0 +1,52 @@
+/*
+ * Reference locks: how an object's lifetime is shared between processes
+ * without a daemon.  Byte 0 of every object file carries an OFD lock:
+ *
+ *   read lock  - "this process holds the object" (one per process; the
+ *                kernel drops it when the last descriptor closes, which
+ *                includes exit, exec and SIGKILL);
+ *   write lock - "nobody else holds it, and I am destroying it".
+ *
+ * The rules that make every interleaving (and every crash) safe:
+ *   - An object becomes visible (renamed into place) only after its creator
+ *     holds its read lock, so a visible object with no lock is stale.
+ *   - Whoever takes the write lock unlinks the name before letting go; the
+ *     only way to release a write lock without unlinking is to die, and a
+ *     waiter then finishes the job.  A write lock is never held while
+ *     blocking; only waiting for a write lock to go away blocks.
+ *   - Staleness is decided by getting the write lock, never by taking a read
+ *     lock and looking for others: two openers passing a dead object would
+ *     otherwise vouch for each other and revive it.
+ *   - Names are only ever unlinked by a write-lock holder, so "I hold the
+ *     write lock and the inode still has a link" means the link is ours to
+ *     remove.
+ */
+#ifndef IW_REFLOCK_H
+#define IW_REFLOCK_H
+#include <stdbool.h>
+#include <sys/stat.h>
+
+/* A creator takes its read lock on a fresh, not yet visible file.  Returns 0,
+ * or EAGAIN when a recount has found the file before the lock and is
+ * removing it (the caller starts again with a new file). */
+int iw_reflock_take_new(int fd);
+
+/* Takes a read lock on an existing object file opened as "file".  Returns 0
+ * with *st filled when the object is alive and still has its name; ENOENT
+ * when it is gone (it was being destroyed, or it was stale and this call
+ * removed it); another errno on failure.  The caller closes fd unless 0. */
+int iw_reflock_hold(int dirfd, const char *file, int fd, struct stat *st);
+
+/* Called by the last holder in this process before closing fd.  True when no
+ * other process holds the object either: the caller then holds the write lock
+ * and must destroy the object - return its pool pages, then unlink its name
+ * if the inode still has one - before closing fd. */
+bool iw_reflock_release_is_last(int fd);
+
+/* States of byte 0 seen by a recount; see pool.c. */
+enum iw_reflock_state { IW_REFLOCK_FREE, IW_REFLOCK_HELD };
+/* For a recount: IW_REFLOCK_HELD if anyone holds or is destroying the file;
+ * otherwise the file is stale, and this call takes the write lock and
+ * unlinks it before returning IW_REFLOCK_FREE. */
+enum iw_reflock_state iw_reflock_probe(int dirfd, const char *file, int fd);
+#endif

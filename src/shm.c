@@ -1,0 +1,112 @@
+/* SPEC 3: shared memory. */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "export.h"
+#include "handle.h"
+#include "last_error.h"
+#include "mapping.h"
+#include "object.h"
+
+/* Maps the whole object anew.  Populated so that touching it never faults,
+ * and locked where the process may lock memory (RLIMIT_MEMLOCK,
+ * CAP_IPC_LOCK); where it may not, the mapping is populated only. */
+static DWORD map_object(struct iw_object *obj, void **out)
+{
+    struct iw_node *node;
+    iw_node_get(&node);
+    size_t len = (size_t)iw_pages(node, obj->size) * node->page_size;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE | MAP_LOCKED, obj->fd,
+                   obj->data_offset);
+    if (p == MAP_FAILED)
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, obj->fd, obj->data_offset);
+    if (p == MAP_FAILED)
+        return iw_error_from_errno(errno == EACCES ? ENOMEM : errno);
+    if (!iw_mapping_add(p, len)) {
+        munmap(p, len);
+        return ERROR_NOT_ENOUGH_MEMORY;
+    }
+    *out = p;
+    return ERROR_SUCCESS;
+}
+
+/* Maps obj and gives it a handle; on failure lets go of obj's reference. */
+static HANDLE hand_out(struct iw_object *obj, VOID **location)
+{
+    void *p = NULL;
+    DWORD err = map_object(obj, &p);
+    if (err != ERROR_SUCCESS) {
+        iw_object_put(obj);
+        return iw_fail(err);
+    }
+    iw_process_lock();
+    HANDLE h = iw_handle_new(obj);
+    iw_process_unlock();
+    if (h == NULL) {
+        void *base;
+        size_t len;
+        if (iw_mapping_remove(p, &base, &len))
+            munmap(base, len);
+        iw_object_put(obj);
+        return iw_fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    *location = p;
+    return h;
+}
+
+IW_API HANDLE RtCreateSharedMemory(DWORD flProtect, DWORD MaximumSizeHigh, DWORD MaximumSizeLow,
+                                   LPCTSTR lpName, VOID **location)
+{
+    (void)flProtect; /* memory is always readable and writable */
+    if (location == NULL || MaximumSizeHigh != 0)
+        return iw_fail(ERROR_INVALID_PARAMETER);
+    struct iw_name name;
+    DWORD err = iw_name_parse(lpName, &name);
+    if (err != ERROR_SUCCESS)
+        return iw_fail(err);
+    struct iw_object *obj;
+    bool existed = true;
+    if (MaximumSizeLow == 0) {
+        /* Size 0 is valid only as an Open of an existing object. */
+        err = name.bytes ? iw_object_open(IW_TYPE_SHM, &name, &obj) : ERROR_FILE_NOT_FOUND;
+        if (err == ERROR_FILE_NOT_FOUND)
+            err = ERROR_INVALID_PARAMETER;
+    } else {
+        err = iw_object_create(IW_TYPE_SHM, &name, MaximumSizeLow, NULL, &obj, &existed);
+    }
+    if (err != ERROR_SUCCESS)
+        return iw_fail(err);
+    HANDLE h = hand_out(obj, location);
+    if (h != NULL) /* set explicitly: callers test it before the handle */
+        iw_set_error(existed ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
+    return h;
+}
+
+IW_API HANDLE RtOpenSharedMemory(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName,
+                                 VOID **location)
+{
+    (void)dwDesiredAccess;
+    (void)bInheritHandle;
+    if (location == NULL || lpName == NULL || lpName[0] == '\0')
+        return iw_fail(ERROR_INVALID_PARAMETER);
+    struct iw_name name;
+    DWORD err = iw_name_parse(lpName, &name);
+    struct iw_object *obj;
+    if (err == ERROR_SUCCESS)
+        err = iw_object_open(IW_TYPE_SHM, &name, &obj);
+    if (err != ERROR_SUCCESS)
+        return iw_fail(err);
+    return hand_out(obj, location); /* success leaves the last error alone */
+}
+
+IW_API BOOLEAN RtUnmapSharedMemory(PVOID location)
+{
+    void *base;
+    size_t len;
+    if (!iw_mapping_remove(location, &base, &len)) {
+        iw_set_error(ERROR_INVALID_ADDRESS);
+        return FALSE;
+    }
+    munmap(base, len);
+    return TRUE;
+}
