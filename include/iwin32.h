@@ -43,6 +43,7 @@ typedef struct _SECURITY_ATTRIBUTES *LPSECURITY_ATTRIBUTES; /* accepted, ignored
 #define ERROR_INVALID_HANDLE        6u
 #define ERROR_NOT_ENOUGH_MEMORY     8u
 #define ERROR_INVALID_PARAMETER     87u
+#define ERROR_NOT_SUPPORTED         50u  /* multi-object wait on a kernel without futex_waitv */
 #define ERROR_INVALID_NAME          123u
 #define ERROR_ALREADY_EXISTS        183u
 #define ERROR_FILENAME_EXCED_RANGE  206u
@@ -69,6 +70,22 @@ HANDLE  RtCreateSharedMemory(DWORD flProtect, DWORD MaximumSizeHigh,
 HANDLE  RtOpenSharedMemory(DWORD dwDesiredAccess, BOOLEAN bInheritHandle,
                            LPCTSTR lpName, VOID **location);
 BOOLEAN RtUnmapSharedMemory(PVOID location);
+
+/* ---- 6. Events, mutexes, semaphores and waits (same namespace) -------- */
+HANDLE  RtCreateEvent(LPSECURITY_ATTRIBUTES a, BOOLEAN bManualReset, BOOLEAN bInitialState, LPCTSTR lpName);
+HANDLE  RtOpenEvent(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName);
+BOOLEAN RtSetEvent(HANDLE h);
+BOOLEAN RtResetEvent(HANDLE h);
+BOOLEAN RtPulseEvent(HANDLE h);
+HANDLE  RtCreateMutex(LPSECURITY_ATTRIBUTES a, BOOLEAN bInitialOwner, LPCTSTR lpName);
+HANDLE  RtOpenMutex(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName);
+BOOLEAN RtReleaseMutex(HANDLE h);
+HANDLE  RtCreateSemaphore(LPSECURITY_ATTRIBUTES a, LONG lInitialCount, LONG lMaximumCount, LPCTSTR lpName);
+HANDLE  RtOpenSemaphore(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName);
+BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviousCount);
+DWORD   RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds);
+DWORD   RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOLEAN bWaitAll,
+                                 DWORD dwMilliseconds);
 
 /* ---- 4. Handles and the last error ------------------------------------ */
 BOOLEAN CloseHandle(HANDLE hObject);

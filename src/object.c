@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "last_error.h"
+#include "handle.h"
 #include "mapping.h"
 #include "pool.h"
 #include "reflock.h"
@@ -155,8 +157,12 @@ static void release_file(struct iw_node *node, int fd, const char *file)
 
 static void let_go(struct iw_node *node, struct iw_object *obj)
 {
-    if (obj->state)
-        munmap(obj->state, node->page_size);
+    /* A mutex some thread of ours still owns keeps its page mapped for the
+     * life of the process: the kernel writes into a robust mutex's page when
+     * its owner dies, and whatever had been mapped there since would be
+     * corrupted (glibc bug 14485).  One page per such mutex, on purpose. */
+    if (obj->page && atomic_load(&obj->owned) == 0)
+        munmap(obj->page, node->page_size);
     release_file(node, obj->fd, obj->file);
     free(obj);
 }
@@ -216,14 +222,14 @@ static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
     return obj;
 }
 
-static DWORD map_state(struct iw_node *node, struct iw_object *obj)
+static DWORD map_page(struct iw_node *node, struct iw_object *obj)
 {
     if (obj->type == IW_TYPE_SHM)
         return ERROR_SUCCESS;
     void *p = mmap(NULL, node->page_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, obj->fd, 0);
     if (p == MAP_FAILED)
         return iw_error_from_errno(errno);
-    obj->state = p;
+    obj->page = p;
     return ERROR_SUCCESS;
 }
 
@@ -282,7 +288,7 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
         if (err == ERROR_SUCCESS && obj->type != type)
             err = ERROR_INVALID_HANDLE;
         if (err == ERROR_SUCCESS)
-            err = map_state(node, obj);
+            err = map_page(node, obj);
         if (err != ERROR_SUCCESS) {
             let_go(node, obj);
             return err;
@@ -306,20 +312,21 @@ DWORD iw_object_open(enum iw_type type, const struct iw_name *name, struct iw_ob
 
 /* Writes a new object's file under a temporary "t-" name, holding its
  * reference lock from the start, so that the object is complete before
- * anyone can see it by name.  Returns the descriptor, or -1 with *err set. */
-static int make_file(struct iw_node *node, enum iw_type type, const struct iw_name *name, uint64_t size,
-                     const struct iw_new_state *state, char *temp, size_t temp_size, DWORD *err)
+ * anyone can see it by name: its header, its size, and for an event, mutex
+ * or semaphore its state, set up in place in its mapped page.  Sets obj->fd
+ * (and obj->page); on failure returns the error with nothing left. */
+static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct iw_name *name,
+                       const struct iw_new_state *state, char *temp, size_t temp_size)
 {
-    bool header = type != IW_TYPE_SHM || name->hashed;
+    bool header = obj->type != IW_TYPE_SHM || name->hashed;
     for (;;) {
         iw_node_unique_name(temp, temp_size, "t-");
         int fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        type == IW_TYPE_SHM ? 0600 : 0600 | S_ISVTX);
+                        obj->type == IW_TYPE_SHM ? 0600 : 0600 | S_ISVTX);
         if (fd < 0) {
             if (errno == EEXIST)
                 continue;
-            *err = iw_error_from_errno(errno);
-            return -1;
+            return iw_error_from_errno(errno);
         }
         /* A recount that met the file before our lock is removing it: start
          * again with another. */
@@ -327,27 +334,30 @@ static int make_file(struct iw_node *node, enum iw_type type, const struct iw_na
             close(fd);
             continue;
         }
+        obj->fd = fd;
         bool ok = true;
         if (header) {
-            struct iw_file_header h = {.magic = IW_FILE_MAGIC, .type = type, .name_len = (uint32_t)name->len};
+            struct iw_file_header h = {.magic = IW_FILE_MAGIC, .type = obj->type, .name_len = (uint32_t)name->len};
             memcpy(h.name, name->bytes ? name->bytes : "", name->len);
             ok = pwrite(fd, &h, sizeof h, 0) == (ssize_t)sizeof h;
         }
-        if (ok && state)
-            ok = pwrite(fd, state->bytes, state->len, IW_STATE_OFFSET) == (ssize_t)state->len;
         /* The size is set now, before the pool reservation: a recount that
          * sees this file must count its pages (pool.c). */
-        off_t file_size = type == IW_TYPE_SHM ? (off_t)((header ? node->page_size : 0) + size)
-                                              : (off_t)node->page_size;
-        if (ok)
-            ok = ftruncate(fd, file_size) == 0;
-        if (!ok) {
-            *err = iw_error_from_errno(errno);
+        off_t file_size = obj->type == IW_TYPE_SHM ? obj->data_offset + (off_t)obj->size
+                                                   : (off_t)node->page_size;
+        DWORD err = ERROR_SUCCESS;
+        if (!ok || ftruncate(fd, file_size) != 0)
+            err = iw_error_from_errno(errno);
+        if (err == ERROR_SUCCESS)
+            err = map_page(node, obj);
+        if (err != ERROR_SUCCESS) {
             unlinkat(node->dirfd, temp, 0);
             close(fd);
-            return -1;
+            return err;
         }
-        return fd;
+        if (state)
+            state->init(obj, state->arg);
+        return ERROR_SUCCESS;
     }
 }
 
@@ -402,34 +412,32 @@ DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t s
                 return err;
             }
         }
-        char temp[64];
-        int fd = make_file(node, type, name, size, state, temp, sizeof temp, &err);
-        if (fd < 0)
-            return err;
-        struct iw_object *obj = new_record(fd, name->file, type);
-        if (obj == NULL) {
-            unlinkat(node->dirfd, temp, 0);
-            close(fd);
+        struct iw_object *obj = new_record(-1, name->file, type);
+        if (obj == NULL)
             return ERROR_NOT_ENOUGH_MEMORY;
-        }
         if (!named)
             iw_node_unique_name(obj->file, sizeof obj->file, "u-");
         if (type == IW_TYPE_SHM) {
             obj->size = size;
             obj->data_offset = name->hashed ? (off_t)node->page_size : 0;
         }
+        char temp[64];
+        err = make_file(node, obj, name, state, temp, sizeof temp);
+        if (err != ERROR_SUCCESS) {
+            free(obj);
+            return err;
+        }
         enum publish_result result = publish(node, obj, temp, type == IW_TYPE_SHM ? iw_pages(node, size) : 0, &err);
         if (result == PUBLISHED) {
-            err = map_state(node, obj);
-            if (err != ERROR_SUCCESS) {
-                let_go(node, obj);
-                return err;
-            }
             *out = adopt(node, obj);
             *existed = false;
             return ERROR_SUCCESS;
         }
-        close(fd);
+        if (state && state->undo)
+            state->undo(obj);
+        if (obj->page)
+            munmap(obj->page, node->page_size);
+        close(obj->fd);
         free(obj);
         if (result == TEMP_LOST)
             continue;
@@ -446,4 +454,62 @@ DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t s
         }
         return err;
     }
+}
+
+/* ---- handles to objects -------------------------------------------------- */
+
+struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type)
+{
+    iw_process_lock();
+    struct iw_object *obj = iw_handle_lookup(h);
+    if (obj != NULL && (type ? obj->type == type : obj->type != IW_TYPE_SHM))
+        obj->refs++;
+    else
+        obj = NULL;
+    iw_process_unlock();
+    if (obj == NULL)
+        iw_set_error(ERROR_INVALID_HANDLE);
+    return obj;
+}
+
+static HANDLE handle_for(struct iw_object *obj)
+{
+    iw_process_lock();
+    HANDLE h = iw_handle_new(obj);
+    iw_process_unlock();
+    if (h == NULL) {
+        iw_object_put(obj);
+        return iw_fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    return h;
+}
+
+HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_state *state)
+{
+    struct iw_name name;
+    DWORD err = iw_name_parse(lpName, &name);
+    struct iw_object *obj;
+    bool existed = false;
+    if (err == ERROR_SUCCESS)
+        err = iw_object_create(type, &name, 0, state, &obj, &existed);
+    if (err != ERROR_SUCCESS)
+        return iw_fail(err);
+    HANDLE h = handle_for(obj);
+    if (h != NULL)
+        iw_set_error(existed ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
+    return h;
+}
+
+HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName)
+{
+    if (lpName == NULL || lpName[0] == '\0')
+        return iw_fail(ERROR_INVALID_PARAMETER);
+    struct iw_name name;
+    DWORD err = iw_name_parse(lpName, &name);
+    struct iw_object *obj;
+    if (err == ERROR_SUCCESS)
+        err = iw_object_open(type, &name, &obj);
+    if (err != ERROR_SUCCESS)
+        return iw_fail(err);
+    return handle_for(obj); /* success leaves the last error alone */
 }

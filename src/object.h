@@ -42,14 +42,18 @@ struct iw_object {
     enum iw_type type;
     uint64_t size;              /* shared memory: the exact size in bytes */
     off_t data_offset;          /* shared memory: where the data starts in the file */
-    void *state;                /* event/mutex/semaphore: the state page, mapped */
+    void *page;                 /* event/mutex/semaphore: the state page, mapped */
+    _Atomic int owned;          /* mutex: acquisitions held by this process's threads */
     char file[IW_FILE_NAME_SIZE];
 };
 
-/* What a new event, mutex or semaphore starts as (its state page). */
+/* How a new event, mutex or semaphore's state is set up, in place in its
+ * mapped page before anyone can see it; undo reverses what init did that
+ * outlives the page (a mutex's initial owner), for a creation that lost. */
 struct iw_new_state {
-    const void *bytes;
-    size_t len;
+    void (*init)(struct iw_object *obj, const void *arg);
+    void (*undo)(struct iw_object *obj);
+    const void *arg;
 };
 
 /* Creates the named (or unnamed) object, or finds the existing one of the
@@ -64,6 +68,23 @@ DWORD iw_object_open(enum iw_type type, const struct iw_name *name, struct iw_ob
 /* Drops one reference; the last one in this process lets go of the object,
  * and destroys it if no other process holds it. */
 void iw_object_put(struct iw_object *obj);
+
+/* The state of an event, mutex or semaphore, in its shared page. */
+static inline void *iw_object_state(const struct iw_object *obj)
+{
+    return (char *)obj->page + IW_STATE_OFFSET;
+}
+
+/* The object behind handle h if it is of that type (any type but shared
+ * memory when type is 0), with a reference the caller drops with
+ * iw_object_put; NULL (and ERROR_INVALID_HANDLE set) otherwise. */
+struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type);
+
+/* Creates or opens a synchronization object and returns a handle to it:
+ * the Create/Open calls of events, mutexes and semaphores share all but
+ * their state. */
+HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_state *state);
+HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName);
 
 /* The process lock, guarding the object records and the handle table. */
 void iw_process_lock(void);
