@@ -472,7 +472,7 @@ struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type)
     return obj;
 }
 
-static HANDLE handle_for(struct iw_object *obj)
+HANDLE iw_object_handle(struct iw_object *obj)
 {
     iw_process_lock();
     HANDLE h = iw_handle_new(obj);
@@ -494,7 +494,7 @@ HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_sta
         err = iw_object_create(type, &name, 0, state, &obj, &existed);
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
-    HANDLE h = handle_for(obj);
+    HANDLE h = iw_object_handle(obj);
     if (h != NULL)
         iw_set_error(existed ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
     return h;
@@ -511,5 +511,5 @@ HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName)
         err = iw_object_open(type, &name, &obj);
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
-    return handle_for(obj); /* success leaves the last error alone */
+    return iw_object_handle(obj); /* success leaves the last error alone */
 }

@@ -80,6 +80,10 @@ static inline void *iw_object_state(const struct iw_object *obj)
  * iw_object_put; NULL (and ERROR_INVALID_HANDLE set) otherwise. */
 struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type);
 
+/* A new handle standing for obj's reference; on failure (table full, no
+ * memory) drops the reference and returns NULL with the last error set. */
+HANDLE iw_object_handle(struct iw_object *obj);
+
 /* Creates or opens a synchronization object and returns a handle to it:
  * the Create/Open calls of events, mutexes and semaphores share all but
  * their state. */

@@ -3,7 +3,6 @@
 #include <sys/mman.h>
 
 #include "export.h"
-#include "handle.h"
 #include "last_error.h"
 #include "mapping.h"
 #include "object.h"
@@ -39,15 +38,9 @@ static HANDLE hand_out(struct iw_object *obj, VOID **location)
         iw_object_put(obj);
         return iw_fail(err);
     }
-    iw_process_lock();
-    HANDLE h = iw_handle_new(obj);
-    iw_process_unlock();
+    HANDLE h = iw_object_handle(obj);
     if (h == NULL) {
-        void *base;
-        size_t len;
-        if (iw_mapping_remove(p, &base, &len))
-            munmap(base, len);
-        iw_object_put(obj);
+        RtUnmapSharedMemory(p);
         return iw_fail(ERROR_NOT_ENOUGH_MEMORY);
     }
     *location = p;
