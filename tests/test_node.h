@@ -1,0 +1,102 @@
+/*
+ * Shared helpers of the test executables.
+ *
+ * tn_setup() gives the calling executable a fresh private node before its
+ * first library call: a directory /dev/shm/iwin32-test-<name>-<pid> (the
+ * "base") whose subdirectory "node" becomes $IWIN32_ROOT; the library
+ * creates that subdirectory itself.  The base is removed when the process
+ * that called tn_setup() exits (never by its forked children).
+ *
+ * Peers: the helper program shm_peer (shm_peer.c), fork+exec'd with pipes on
+ * its stdin, stdout and stderr, so a test can drive a real second process.
+ */
+#ifndef IWIN32_TEST_NODE_H
+#define IWIN32_TEST_NODE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+/* ---- the private node ---------------------------------------------------- */
+void tn_setup(const char *test_name);
+const char *tn_base(void);      /* the private directory holding the node */
+const char *tn_root(void);      /* the node directory ($IWIN32_ROOT) */
+/* base/leaf, in buf; returns buf. */
+char *tn_path(char *buf, size_t size, const char *leaf);
+
+/* Object files ("n-", "h-", "u-", "t-") in dir (NULL: the node); 0 when the
+ * directory does not exist. */
+int tn_count_objects(const char *dir);
+/* Lists dir's entries on stderr (diagnostics). */
+void tn_dump_dir(const char *dir);
+/* Names of the entries of dir other than "." and "..", joined by '|' and
+ * sorted, into buf. */
+void tn_list_dir(const char *dir, char *buf, size_t size);
+/* iwin32PoolInfo's used bytes; aborts the process if the call fails. */
+uint64_t tn_pool_used(void);
+uint64_t tn_pool_size(void);
+
+/* ---- memory -------------------------------------------------------------- */
+size_t tn_page(void);
+/* Every page of [p, p+len) is mapped / no page of it is. */
+bool tn_is_mapped(const void *p, size_t len);
+bool tn_is_unmapped(const void *p, size_t len);
+/* The size of the region of /proc/self/maps that starts exactly at p, 0 if none. */
+size_t tn_region_size(const void *p);
+/* Minor page faults of this process so far (a raw system call). */
+long tn_minor_faults(void);
+/* VmLck of this process in KiB, -1 if unknown. */
+long tn_locked_kb(void);
+
+/* ---- processes ----------------------------------------------------------- */
+/* fork() after flushing stdio. */
+pid_t tn_fork(void);
+/* waitpid with a timeout; on timeout the child is SIGKILLed, reaped, and -1
+ * returned.  Otherwise the wait status. */
+int tn_wait(pid_t pid, int timeout_ms);
+/* The status says: exited normally with code 0. */
+bool tn_exited_ok(int status);
+bool tn_killed_by(int status, int sig);
+/* Milliseconds on the monotonic clock. */
+int64_t tn_now_ms(void);
+/* The default timeout for a peer's answer or a child's end (ms). */
+#define TN_TIMEOUT_MS 30000
+
+/* In a forked child (never cmocka there): report and _exit(2) on failure. */
+#define TN_CHILD_CHECK(cond)                                                                  \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__, #cond);     \
+            _exit(2);                                                                         \
+        }                                                                                     \
+    } while (0)
+
+/* ---- peers: the shm_peer program as a second process ---------------------- */
+struct tn_peer {
+    pid_t pid;
+    int in, out, err;           /* our ends of its stdin, stdout, stderr */
+    char buf[4096];             /* what it said and we have not read yet */
+    size_t len;
+    char errbuf[8192];          /* its stderr, once finished */
+    size_t errlen;
+};
+
+/* Starts shm_peer with the given command words (NULL-terminated).  env, if
+ * not NULL, is a NULL-terminated list of "NAME=value" (set) or "NAME"
+ * (removed) applied to this process's environment for the peer. */
+void tn_peer_start(struct tn_peer *p, const char *const *env, ...) __attribute__((sentinel));
+/* Reads the peer's next line (without '\n'); false on EOF or timeout. */
+bool tn_peer_line(struct tn_peer *p, char *line, size_t size);
+/* Reads the next line and compares; prints both on mismatch. */
+bool tn_peer_expect(struct tn_peer *p, const char *want);
+/* Lets a peer blocked in "wait" go on. */
+void tn_peer_send(struct tn_peer *p);
+/* Closes its stdin, reads the rest of its output (stderr into errbuf), and
+ * reaps it; returns the wait status (-1 if it had to be killed). */
+int tn_peer_finish(struct tn_peer *p);
+/* SIGKILLs and reaps the peer; returns the wait status. */
+int tn_peer_kill(struct tn_peer *p);
+
+#endif
