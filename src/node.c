@@ -17,8 +17,7 @@
 
 #define DEFAULT_POOL_MB 256u
 
-static pthread_mutex_t node_mutex = PTHREAD_MUTEX_INITIALIZER;
-static bool node_ready;
+static pthread_once_t node_once = PTHREAD_ONCE_INIT;
 static DWORD node_error;
 static struct iw_node the_node = {.dirfd = -1};
 
@@ -132,29 +131,29 @@ static DWORD open_header(int dirfd, uint64_t pool_pages, struct iw_node_header *
     }
 }
 
+static void node_open(void)
+{
+    the_node.page_size = (size_t)sysconf(_SC_PAGESIZE);
+    iw_node_reseed();
+    uint64_t pool_pages = 0;
+    struct iw_node_header *header = NULL;
+    node_error = pool_pages_from_env(the_node.page_size, &pool_pages);
+    if (node_error == ERROR_SUCCESS)
+        node_error = open_root(&the_node.dirfd);
+    if (node_error == ERROR_SUCCESS) {
+        node_error = open_header(the_node.dirfd, pool_pages, &header);
+        if (node_error != ERROR_SUCCESS)
+            close(the_node.dirfd);
+    }
+    the_node.header = header;
+}
+
 DWORD iw_node_get(struct iw_node **out)
 {
-    pthread_mutex_lock(&node_mutex);
-    if (!node_ready) {
-        the_node.page_size = (size_t)sysconf(_SC_PAGESIZE);
-        iw_node_reseed();
-        uint64_t pool_pages = 0;
-        struct iw_node_header *header = NULL;
-        node_error = pool_pages_from_env(the_node.page_size, &pool_pages);
-        if (node_error == ERROR_SUCCESS)
-            node_error = open_root(&the_node.dirfd);
-        if (node_error == ERROR_SUCCESS) {
-            node_error = open_header(the_node.dirfd, pool_pages, &header);
-            if (node_error != ERROR_SUCCESS)
-                close(the_node.dirfd);
-        }
-        the_node.header = header;
-        node_ready = true;
-    }
-    DWORD err = node_error;
-    pthread_mutex_unlock(&node_mutex);
+    /* pthread_once: every call passes here, and once done it is one load. */
+    pthread_once(&node_once, node_open);
     *out = &the_node;
-    return err;
+    return node_error;
 }
 
 /* Unique names come from a random per-process key and a counter: no system
@@ -173,6 +172,14 @@ void iw_node_reseed(void)
 
 void iw_node_unique_name(char *buf, size_t size, const char *prefix)
 {
+    static const char hex[] = "0123456789abcdef";
     uint64_t n = atomic_fetch_add_explicit(&unique_counter, 1, memory_order_relaxed);
-    snprintf(buf, size, "%s%016llx%08llx", prefix, (unsigned long long)unique_key, (unsigned long long)n);
+    size_t len = strlen(prefix);
+    (void)size; /* at least IW_UNIQUE_NAME_SIZE, by contract */
+    memcpy(buf, prefix, len);
+    for (int i = 0; i < 16; i++) {
+        buf[len + i] = hex[unique_key >> (60 - 4 * i) & 15];
+        buf[len + 16 + i] = hex[n >> (60 - 4 * i) & 15];
+    }
+    buf[len + 32] = '\0';
 }

@@ -218,7 +218,7 @@ static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
     obj->fd = fd;
     obj->fork_fd = -1;
     obj->type = type;
-    snprintf(obj->file, sizeof obj->file, "%s", file);
+    strcpy(obj->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
     return obj;
 }
 
