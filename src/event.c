@@ -21,6 +21,9 @@
  * the next auto-reset Set hands it a token, sees that its wake call woke
  * nobody, and turns the token back into the signalled state, so no Set is
  * lost; the dead registration costs later Sets one futex wake each.
+ * Pulse on an auto-reset event releases a waiter that is asleep; one that
+ * registered but has not yet gone to sleep when the Pulse comes is not
+ * released (the Pulse's token is dropped when its wake finds no sleeper).
  */
 #include <stdatomic.h>
 
@@ -124,9 +127,11 @@ void iw_event_leave(void *state, uint32_t cookie)
     }
 }
 
-/* Wakes the sleepers after a release; if none was asleep to take the token
- * we handed over (its waiter died, or has not gone to sleep yet), the token
- * is turned back into the signalled state (Set) or dropped (Pulse). */
+/* Wakes the sleepers after a release.  If none was asleep to take the token
+ * we handed over (its waiter died, or has not gone to sleep yet), a Set
+ * turns it back into the signalled state - unless the event is set already,
+ * and then the token stays for a registered waiter to take: either way no
+ * Set is lost.  A Pulse drops it. */
 static void release_sleepers(struct event_state *e, bool token, bool set)
 {
     atomic_fetch_add(&e->wake, 1);
@@ -134,8 +139,8 @@ static void release_sleepers(struct event_state *e, bool token, bool set)
         return;
     uint64_t w = atomic_load(&e->word), next;
     do {
-        if (tokens_of(w) == 0)
-            return; /* taken meanwhile */
+        if (tokens_of(w) == 0 || (set && (w & SIGNALLED)))
+            return; /* taken meanwhile, or kept */
         next = with(w, TOKENS_SHIFT, tokens_of(w) - 1);
         if (set)
             next |= SIGNALLED;
@@ -161,10 +166,12 @@ static BOOLEAN signal_event(HANDLE h, bool set)
                 next = bump_gen(next);
             next = set ? next | SIGNALLED : next & ~SIGNALLED;
         } else {
-            token = waiters_of(w) > tokens_of(w);
+            /* Waiters not yet provided for - by a token each, or by the
+             * signalled state, which one of them will take - get a token. */
+            token = waiters_of(w) > tokens_of(w) + (w & SIGNALLED ? 1 : 0);
             wake = token;
             if (token)
-                next = bump_gen(with(next, TOKENS_SHIFT, tokens_of(w) + 1)) & ~SIGNALLED;
+                next = bump_gen(with(next, TOKENS_SHIFT, tokens_of(w) + 1));
             else if (set)
                 next |= SIGNALLED;
             else

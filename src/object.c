@@ -19,6 +19,16 @@
 
 static pthread_mutex_t process_mutex = PTHREAD_MUTEX_INITIALIZER;
 
+/* Held (shared) by every call that has object descriptors outside the
+ * records - being made, opened, or destroyed - and taken exclusively around
+ * fork: a child that inherited such a descriptor would hold its lock (a read
+ * lock keeping a dead object alive, or a write lock making openers wait)
+ * until it exits or execs. */
+static pthread_rwlock_t transit_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+void iw_transit_begin(void) { pthread_rwlock_rdlock(&transit_lock); }
+void iw_transit_end(void) { pthread_rwlock_unlock(&transit_lock); }
+
 void iw_process_lock(void) { pthread_mutex_lock(&process_mutex); }
 void iw_process_unlock(void) { pthread_mutex_unlock(&process_mutex); }
 
@@ -82,6 +92,13 @@ static void records_remove(struct iw_object *obj)
         }
 }
 
+static int node_dirfd(void)
+{
+    struct iw_node *node;
+    iw_node_get(&node);
+    return node->dirfd;
+}
+
 /* ---- fork: the child holds references of its own ----------------------- */
 
 /* OFD locks belong to open file descriptions, which fork shares: a child
@@ -93,6 +110,7 @@ static void records_remove(struct iw_object *obj)
  * throughout, so no object is unheld at any instant. */
 static void fork_prepare(void)
 {
+    pthread_rwlock_wrlock(&transit_lock);
     iw_process_lock();
     iw_mapping_fork_prepare();
     for (size_t i = 0; i < nbuckets; i++)
@@ -100,6 +118,8 @@ static void fork_prepare(void)
             char path[64];
             snprintf(path, sizeof path, "/proc/self/fd/%d", o->fd);
             o->fork_fd = open(path, O_RDWR | O_CLOEXEC);
+            if (o->fork_fd < 0) /* no /proc: by name, which is stable while we hold it */
+                o->fork_fd = openat(node_dirfd(), o->file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
             if (o->fork_fd >= 0 && iw_reflock_take_new(o->fork_fd) != 0) {
                 close(o->fork_fd);
                 o->fork_fd = -1;
@@ -117,6 +137,7 @@ static void fork_parent(void)
             }
     iw_mapping_fork_parent();
     iw_process_unlock();
+    pthread_rwlock_unlock(&transit_lock);
 }
 
 static void fork_child(void)
@@ -131,6 +152,7 @@ static void fork_child(void)
     iw_node_reseed();
     iw_mapping_fork_child();
     pthread_mutex_init(&process_mutex, NULL);
+    pthread_rwlock_init(&transit_lock, NULL);
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -139,18 +161,18 @@ static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fo
 /* ---- letting go -------------------------------------------------------- */
 
 /* The last reference of this process: if no other process holds the object
- * either, destroy it.  The order matters for a crash at any point: pages are
- * returned before the name goes (a crash in between leaves an unheld, named
- * object that whoever meets it removes without returning pages again), and
- * the name goes before the write lock does (reflock.h). */
+ * either, destroy it.  The order matters for a crash at any point: the name
+ * goes before the write lock does (reflock.h), and the pages are returned
+ * only after the name is gone.  Returning them first would let an opener
+ * that saw us as a holder, and then finds us dead before the unlink, revive
+ * the object with its pages no longer counted (pool over-commit); this way a
+ * crash between the two leaves the count too high, which a recount repairs. */
 static void release_file(struct iw_node *node, int fd, const char *file)
 {
     if (iw_reflock_release_is_last(fd)) {
         struct stat st;
-        if (fstat(fd, &st) == 0 && st.st_nlink > 0) {
+        if (fstat(fd, &st) == 0 && st.st_nlink > 0 && unlinkat(node->dirfd, file, 0) == 0)
             iw_pool_release(node, iw_pool_pages_of(node, file, &st));
-            unlinkat(node->dirfd, file, 0);
-        }
     }
     close(fd);
 }
@@ -163,6 +185,8 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
      * corrupted (glibc bug 14485).  One page per such mutex, on purpose. */
     if (obj->page && atomic_load(&obj->owned) == 0)
         munmap(obj->page, node->page_size);
+    if (obj->map_fd >= 0)
+        close(obj->map_fd);
     release_file(node, obj->fd, obj->file);
     free(obj);
 }
@@ -171,6 +195,7 @@ void iw_object_put(struct iw_object *obj)
 {
     struct iw_node *node;
     iw_node_get(&node); /* cannot fail: obj exists, so the node was opened */
+    iw_transit_begin();
     iw_process_lock();
     bool last = --obj->refs == 0;
     if (last)
@@ -178,6 +203,7 @@ void iw_object_put(struct iw_object *obj)
     iw_process_unlock();
     if (last)
         let_go(node, obj);
+    iw_transit_end();
 }
 
 /* Takes a reference on the record of that file name if this process has one. */
@@ -202,8 +228,11 @@ static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
         iw_process_unlock();
         return fresh;
     }
-    if (held != NULL)
+    if (held != NULL) {
         held->refs++;
+        /* A mutex created owned by this thread counts its ownership here. */
+        atomic_fetch_add(&held->owned, atomic_exchange(&fresh->owned, 0));
+    }
     iw_process_unlock();
     let_go(node, fresh);
     return held;
@@ -216,17 +245,27 @@ static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
         return NULL;
     obj->refs = 1;
     obj->fd = fd;
+    obj->map_fd = -1;
     obj->fork_fd = -1;
     obj->type = type;
     strcpy(obj->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
     return obj;
 }
 
+/* The description mappings are made from (see map_fd in object.h).  The file
+ * is opened again by name: its name is stable, since we hold its reference
+ * lock and only a write-lock holder unlinks. */
+static DWORD open_map_fd(struct iw_node *node, struct iw_object *obj, const char *file)
+{
+    obj->map_fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    return obj->map_fd >= 0 ? ERROR_SUCCESS : iw_error_from_errno(errno);
+}
+
 static DWORD map_page(struct iw_node *node, struct iw_object *obj)
 {
     if (obj->type == IW_TYPE_SHM)
         return ERROR_SUCCESS;
-    void *p = mmap(NULL, node->page_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, obj->fd, 0);
+    void *p = mmap(NULL, node->page_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, obj->map_fd, 0);
     if (p == MAP_FAILED)
         return iw_error_from_errno(errno);
     obj->page = p;
@@ -288,6 +327,8 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
         if (err == ERROR_SUCCESS && obj->type != type)
             err = ERROR_INVALID_HANDLE;
         if (err == ERROR_SUCCESS)
+            err = open_map_fd(node, obj, name->file);
+        if (err == ERROR_SUCCESS)
             err = map_page(node, obj);
         if (err != ERROR_SUCCESS) {
             let_go(node, obj);
@@ -305,7 +346,10 @@ DWORD iw_object_open(enum iw_type type, const struct iw_name *name, struct iw_ob
     if (err != ERROR_SUCCESS)
         return err;
     pthread_once(&atfork_once, register_atfork);
-    return open_existing(node, type, name, out);
+    iw_transit_begin();
+    err = open_existing(node, type, name, out);
+    iw_transit_end();
+    return err;
 }
 
 /* ---- making a new object ------------------------------------------------- */
@@ -328,9 +372,12 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
                 continue;
             return iw_error_from_errno(errno);
         }
-        /* A recount that met the file before our lock is removing it: start
-         * again with another. */
-        if (iw_reflock_take_new(fd) != 0) {
+        /* A recount that met the file before our lock removes it: start
+         * again with another.  It may have removed it already, and our lock
+         * then holds a nameless inode that no recount can see: the link
+         * count tells (without this, our reservation could go uncounted). */
+        struct stat st;
+        if (iw_reflock_take_new(fd) != 0 || fstat(fd, &st) != 0 || st.st_nlink == 0) {
             close(fd);
             continue;
         }
@@ -349,8 +396,12 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
         if (!ok || ftruncate(fd, file_size) != 0)
             err = iw_error_from_errno(errno);
         if (err == ERROR_SUCCESS)
+            err = open_map_fd(node, obj, temp);
+        if (err == ERROR_SUCCESS)
             err = map_page(node, obj);
         if (err != ERROR_SUCCESS) {
+            if (obj->map_fd >= 0)
+                close(obj->map_fd);
             unlinkat(node->dirfd, temp, 0);
             close(fd);
             return err;
@@ -395,19 +446,18 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
     return result;
 }
 
-DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t size,
-                       const struct iw_new_state *state, struct iw_object **out, bool *existed)
+static DWORD create_object(struct iw_node *node, enum iw_type type, const struct iw_name *name, uint64_t size,
+                           const struct iw_new_state *state, struct iw_object **out, bool *existed)
 {
-    struct iw_node *node;
-    DWORD err = iw_node_get(&node);
-    if (err != ERROR_SUCCESS)
-        return err;
-    pthread_once(&atfork_once, register_atfork);
+    DWORD err;
     bool named = name->file[0] != '\0';
     for (;;) {
         if (named) {
-            err = find_held(type, name->file, out);
-            if (err != ERROR_SUCCESS || *out != NULL) {
+            /* An existing name is an Open: making a full-size file first
+             * would reserve and zero-fill pages for nothing, and could make
+             * another process's recount refuse a Create that fits. */
+            err = open_existing(node, type, name, out);
+            if (err != ERROR_FILE_NOT_FOUND) {
                 *existed = true;
                 return err;
             }
@@ -437,16 +487,15 @@ DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t s
             state->undo(obj);
         if (obj->page)
             munmap(obj->page, node->page_size);
+        close(obj->map_fd);
         close(obj->fd);
         free(obj);
-        if (result == TEMP_LOST)
+        /* Another creator got the name first: open theirs (top of loop). */
+        if (result == TEMP_LOST || result == NAME_TAKEN)
             continue;
-        /* The name is taken - or the pool is full, which only matters if
-         * the name is free: Create on an existing name is an Open. */
-        if (result == NAME_TAKEN || (named && err == ERROR_NOT_ENOUGH_MEMORY)) {
+        /* A full pool only matters if the name is still free. */
+        if (named && err == ERROR_NOT_ENOUGH_MEMORY) {
             DWORD open_err = open_existing(node, type, name, out);
-            if (open_err == ERROR_FILE_NOT_FOUND && result == NAME_TAKEN)
-                continue; /* it died meanwhile: make it anew */
             if (open_err != ERROR_FILE_NOT_FOUND) {
                 *existed = true;
                 return open_err;
@@ -512,4 +561,18 @@ HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName)
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
     return iw_object_handle(obj); /* success leaves the last error alone */
+}
+
+DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t size,
+                       const struct iw_new_state *state, struct iw_object **out, bool *existed)
+{
+    struct iw_node *node;
+    DWORD err = iw_node_get(&node);
+    if (err != ERROR_SUCCESS)
+        return err;
+    pthread_once(&atfork_once, register_atfork);
+    iw_transit_begin();
+    err = create_object(node, type, name, size, state, out, existed);
+    iw_transit_end();
+    return err;
 }

@@ -37,7 +37,11 @@ struct iw_file_header {
 struct iw_object {
     struct iw_object *next;     /* this process's objects, by file name */
     unsigned refs;              /* handles, plus calls in flight */
-    int fd;                     /* holds the reference lock */
+    int fd;                     /* holds the reference lock; never mapped */
+    int map_fd;                 /* another description of the file, for mmap: a
+                                   mapping pins its description, and with it any
+                                   lock on it, so mapping fd would make every
+                                   mapping a reference (SPEC 3: it is not) */
     int fork_fd;                /* a child's own description, made at fork */
     enum iw_type type;
     uint64_t size;              /* shared memory: the exact size in bytes */
@@ -89,6 +93,11 @@ HANDLE iw_object_handle(struct iw_object *obj);
  * their state. */
 HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_state *state);
 HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName);
+
+/* Brackets a call that holds object descriptors outside the records (see
+ * object.c: fork waits for it). */
+void iw_transit_begin(void);
+void iw_transit_end(void);
 
 /* The process lock, guarding the object records and the handle table. */
 void iw_process_lock(void);

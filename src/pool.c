@@ -5,8 +5,10 @@
  * and a change count (high 24 bits) bumped by every reservation and release.
  * The word is a fast upper bound, never below the pages of live objects:
  *   - a creator reserves only after its file is sized, held and in the
- *     directory, and before the object gets its name;
- *   - a destroyer releases while it holds the write lock, before it unlinks;
+ *     directory (its link count checked after its lock: object.c), and
+ *     before the object gets its name;
+ *   - a destroyer releases only after it has unlinked the object, holding
+ *     the write lock;
  *   - a process killed between those steps leaves the word too high, never
  *     too low (its pages are still counted; nobody releases them twice,
  *     since whoever removes a stale object does not release).
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "name.h"
+#include "object.h"
 #include "reflock.h"
 #include "export.h"
 #include "last_error.h"
@@ -176,8 +179,11 @@ IW_API BOOLEAN iwin32PoolInfo(uint64_t *sizeBytes, uint64_t *usedBytes)
     struct iw_node *node;
     DWORD err = iw_node_get(&node);
     uint64_t used = 0;
-    if (err == ERROR_SUCCESS)
+    if (err == ERROR_SUCCESS) {
+        iw_transit_begin();
         err = iw_pool_recount(node, &used);
+        iw_transit_end();
+    }
     if (err != ERROR_SUCCESS) {
         iw_set_error(err);
         return FALSE;

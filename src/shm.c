@@ -15,10 +15,10 @@ static DWORD map_object(struct iw_object *obj, void **out)
     struct iw_node *node;
     iw_node_get(&node);
     size_t len = (size_t)iw_pages(node, obj->size) * node->page_size;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE | MAP_LOCKED, obj->fd,
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE | MAP_LOCKED, obj->map_fd,
                    obj->data_offset);
     if (p == MAP_FAILED)
-        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, obj->fd, obj->data_offset);
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, obj->map_fd, obj->data_offset);
     if (p == MAP_FAILED)
         return iw_error_from_errno(errno == EACCES ? ENOMEM : errno);
     if (!iw_mapping_add(p, len)) {

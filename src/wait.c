@@ -99,6 +99,7 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
     }
     DWORD outcome = WAIT_TIMEOUT;
     DWORD taken = n;
+    bool timed_out = false;
     for (;;) {
         /* Read the wake counters before polling: a signal after the poll
          * changes a counter, and the sleep below then returns at once. */
@@ -112,12 +113,14 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
             }
         if (taken < n)
             break;
+        if (timed_out)
+            break;
         int rc = n == 1 ? iw_futex_wait((_Atomic uint32_t *)(uintptr_t)w[0].uaddr, (uint32_t)w[0].val, deadline)
                         : iw_futex_waitv(w, n, deadline);
-        if (rc == ETIMEDOUT)
-            break;
-        if (rc == ENOSYS) {
-            iw_set_error(ERROR_NOT_SUPPORTED);
+        if (rc == ETIMEDOUT) {
+            timed_out = true; /* one last poll: a mutex whose owner died is free now */
+        } else if (rc != 0 && rc != EAGAIN && rc != EINTR) {
+            iw_set_error(rc == ENOSYS ? ERROR_NOT_SUPPORTED : ERROR_INVALID_PARAMETER);
             outcome = WAIT_FAILED;
             break;
         }
