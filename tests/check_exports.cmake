@@ -1,3 +1,4 @@
+cmake_minimum_required(VERSION 3.18)
 # SPEC 2: the shared library exports the functions iwin32.h declares, and
 # nothing else.  Run as: cmake -DLIB=... -DHEADER=... -DCC=... -DNM=... -P check_exports.cmake
 foreach(v LIB HEADER CC NM)

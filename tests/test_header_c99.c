@@ -1,0 +1,28 @@
+/* SPEC 2: iwin32.h is usable from strict C99 (built with -std=c99
+ * -pedantic-errors), and the calls link and work from such a program. */
+#include <iwin32.h>
+#include <stdio.h>
+
+#include "test_node.h"
+
+int main(void)
+{
+    tn_setup("c99");
+    VOID *p = 0;
+    HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 100, "c99", &p);
+    if (h == 0 || GetLastError() != ERROR_SUCCESS || p == 0) {
+        fprintf(stderr, "create failed: %u\n", GetLastError());
+        return 1;
+    }
+    ((volatile char *)p)[99] = 1;
+    if (!RtUnmapSharedMemory(p) || !CloseHandle(h))
+        return 1;
+    SetLastError(0);
+    if (RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "c99", &p) != 0 || GetLastError() != ERROR_FILE_NOT_FOUND)
+        return 1;
+    uint64_t size, used;
+    if (!iwin32PoolInfo(&size, &used) || used != 0)
+        return 1;
+    puts("c99 ok");
+    return 0;
+}

@@ -1,0 +1,38 @@
+// SPEC 2: iwin32.h is usable from C++ (extern "C": these calls link against
+// the C library) and its types keep their Win32 widths there too.
+#include <iwin32.h>
+
+#include <cstdio>
+#include <type_traits>
+
+extern "C" {
+#include "test_node.h"
+}
+
+static_assert(sizeof(DWORD) == 4 && sizeof(LONG) == 4 && sizeof(UINT) == 4, "Win32 widths");
+static_assert(std::is_same<DWORD, uint32_t>::value, "DWORD");
+static_assert(std::is_same<LONG, int32_t>::value, "LONG");
+static_assert(std::is_same<BOOLEAN, unsigned char>::value, "BOOLEAN");
+static_assert(std::is_same<HANDLE, void *>::value, "HANDLE");
+static_assert(std::is_same<LPCTSTR, const char *>::value, "LPCTSTR");
+
+int main()
+{
+    tn_setup("cxx");
+    VOID *p = nullptr;
+    HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 64, "cxx", &p);
+    if (h == nullptr || GetLastError() != ERROR_SUCCESS)
+        return 1;
+    static_cast<volatile char *>(p)[0] = 1;
+    VOID *q = nullptr;
+    HANDLE o = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "cxx", &q);
+    if (o == nullptr || static_cast<char *>(q)[0] != 1)
+        return 1;
+    if (!RtUnmapSharedMemory(p) || !RtUnmapSharedMemory(q) || !CloseHandle(h) || !CloseHandle(o))
+        return 1;
+    uint64_t size = 0, used = 1;
+    if (!iwin32PoolInfo(&size, &used) || used != 0)
+        return 1;
+    std::puts("c++ ok");
+    return 0;
+}

@@ -1,0 +1,519 @@
+/*
+ * SPEC 4 across processes: an object lives while any process holds a handle;
+ * handles are inherited across fork and dropped across exec; the last
+ * holder's CloseHandle, exit or SIGKILL destroys the object (name free, pool
+ * space returned).  Real processes: forked children, and the shm_peer
+ * program fork+exec'd.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <iwin32.h>
+
+#include "test_node.h"
+
+static const DWORD SENTINEL = 0xC0FFEEu;
+
+static HANDLE make(const char *name, DWORD size, void **p)
+{
+    SetLastError(SENTINEL);
+    return RtCreateSharedMemory(PAGE_READWRITE, 0, size, name, p);
+}
+
+static HANDLE open_shm(const char *name, void **p)
+{
+    return RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, name, p);
+}
+
+static void release(HANDLE h, void *p)
+{
+    assert_true(RtUnmapSharedMemory(p));
+    assert_true(CloseHandle(h));
+}
+
+static void assert_gone(const char *name)
+{
+    void *p = NULL;
+    SetLastError(SENTINEL);
+    assert_null(open_shm(name, &p));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+}
+
+/* Blocking one-byte signals between parent and child. */
+static void send_byte(int fd)
+{
+    char c = 'x';
+    assert_true(write(fd, &c, 1) == 1);
+}
+
+static bool recv_byte(int fd)
+{
+    char c;
+    return read(fd, &c, 1) == 1;
+}
+
+static void format_handle(char *buf, size_t size, HANDLE h)
+{
+    snprintf(buf, size, "%llx", (unsigned long long)(uintptr_t)h);
+}
+
+/* ---- fork ---------------------------------------------------------------------- */
+
+static void test_fork_inherits_handle_and_mapping(void **state)
+{
+    (void)state;
+    volatile int *p = NULL;
+    HANDLE h = make("lt-fork", 4096, (void **)&p);
+    assert_non_null(h);
+    p[0] = 42;
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        TN_CHILD_CHECK(p[0] == 42); /* the mapping is inherited */
+        p[0] = 43;
+        volatile int *q = NULL;
+        SetLastError(SENTINEL);
+        HANDLE o = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "lt-fork", (void **)&q);
+        TN_CHILD_CHECK(o != NULL && q[0] == 43 && GetLastError() == SENTINEL);
+        TN_CHILD_CHECK(o != h);
+        TN_CHILD_CHECK(RtUnmapSharedMemory((void *)q) && CloseHandle(o));
+        /* the handle is inherited: it closes once, in the child too */
+        TN_CHILD_CHECK(CloseHandle(h));
+        TN_CHILD_CHECK(!CloseHandle(h) && GetLastError() == ERROR_INVALID_HANDLE);
+        /* the child knows the inherited mapping: it can unmap it */
+        TN_CHILD_CHECK(RtUnmapSharedMemory((void *)p));
+        _exit(0);
+    }
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+    assert_int_equal(p[0], 43);
+    /* The child's close did not close the parent's handle. */
+    volatile int *q = NULL;
+    HANDLE o = open_shm("lt-fork", (void **)&q);
+    assert_non_null(o);
+    assert_int_equal(q[0], 43);
+    release(o, (void *)q);
+    release(h, (void *)p);
+    assert_gone("lt-fork");
+    assert_int_equal(tn_pool_used(), 0);
+}
+
+/* The parent closes its handle right after fork: the object lives on for the
+ * child, which holds its own reference - and for any third process too. */
+static void test_parent_closes_after_fork(void **state)
+{
+    (void)state;
+    volatile int *p = NULL;
+    HANDLE h = make("lt-pclose", 8192, (void **)&p);
+    assert_non_null(h);
+    p[0] = 7;
+    int go[2], ack[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(ack), 0);
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        close(go[1]);
+        close(ack[0]);
+        TN_CHILD_CHECK(recv_byte(go[0]));
+        volatile int *q = NULL;
+        HANDLE o = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "lt-pclose", (void **)&q);
+        TN_CHILD_CHECK(o != NULL && q[0] == 7);
+        p[0] = 8; /* through the inherited mapping */
+        TN_CHILD_CHECK(q[0] == 8);
+        TN_CHILD_CHECK(RtUnmapSharedMemory((void *)q) && CloseHandle(o));
+        send_byte(ack[1]);
+        TN_CHILD_CHECK(recv_byte(go[0])); /* holds the inherited handle until told */
+        _exit(0);
+    }
+    close(go[0]);
+    close(ack[1]);
+    release(h, (void *)p); /* right after fork */
+    send_byte(go[1]);
+    assert_true(recv_byte(ack[0]));
+
+    /* A third process finds it, with what the child wrote. */
+    struct tn_peer peer;
+    tn_peer_start(&peer, NULL, "open", "lt-pclose", "get", "0", "close", NULL);
+    assert_true(tn_peer_expect(&peer, "open 1 12345"));
+    assert_true(tn_peer_expect(&peer, "get 8"));
+    assert_true(tn_peer_expect(&peer, "close 1 12345"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+
+    send_byte(go[1]); /* the child exits: the last holder is gone */
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+    close(go[1]);
+    close(ack[0]);
+    tn_peer_start(&peer, NULL, "open", "lt-pclose", NULL);
+    assert_true(tn_peer_expect(&peer, "open 0 2"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    assert_gone("lt-pclose");
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+/* ---- exec ---------------------------------------------------------------------- */
+
+static void test_exec_drops_handles(void **state)
+{
+    (void)state;
+    void *p = NULL;
+    HANDLE h = make("lt-exec", 4096, &p);
+    assert_non_null(h);
+    *(int *)p = 99;
+    char hex[32];
+    format_handle(hex, sizeof hex, h);
+
+    /* While we hold it, the exec'd program opens it by name. */
+    struct tn_peer peer;
+    tn_peer_start(&peer, NULL, "open", "lt-exec", "get", "0", NULL);
+    assert_true(tn_peer_expect(&peer, "open 1 12345"));
+    assert_true(tn_peer_expect(&peer, "get 99"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+
+    /* The program is forked from us holding h, then exec'd: it has no
+     * handle, so once we close ours the object is gone - for it too. */
+    tn_peer_start(&peer, NULL, "wait", "closeh", hex, "open", "lt-exec", NULL);
+    release(h, p);
+    tn_peer_send(&peer);
+    assert_true(tn_peer_expect(&peer, "close 0 6"));
+    assert_true(tn_peer_expect(&peer, "open 0 2"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    assert_gone("lt-exec");
+    assert_int_equal(tn_pool_used(), 0);
+}
+
+/* A forked child that execs while its parent has already closed: the exec
+ * drops the child's inherited reference, the last one. */
+static void test_exec_drops_last_reference(void **state)
+{
+    (void)state;
+    void *p = NULL;
+    HANDLE h = make("lt-exec-last", 4096, &p);
+    assert_non_null(h);
+    int go[2], out[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        close(go[1]);
+        close(out[0]);
+        TN_CHILD_CHECK(recv_byte(go[0])); /* the parent has closed: we are the last holder */
+        /* now exec: the peer opens the name, and finds it gone */
+        dup2(out[1], 1);
+        execl(IWIN32_PEER_PATH, IWIN32_PEER_PATH, "open", "lt-exec-last", (char *)NULL);
+        _exit(127);
+    }
+    close(go[0]);
+    close(out[1]);
+    release(h, p);
+    /* Before the exec the child still holds it. */
+    void *q = NULL;
+    HANDLE o = open_shm("lt-exec-last", &q);
+    assert_non_null(o);
+    release(o, q);
+    send_byte(go[1]);
+    close(go[1]);
+    char said[64] = "";
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof said - 1 && (r = read(out[0], said + n, sizeof said - 1 - n)) > 0)
+        n += (size_t)r;
+    said[n] = '\0';
+    close(out[0]);
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+    assert_string_equal(said, "open 0 2\n");
+    assert_gone("lt-exec-last");
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+/* ---- exit and SIGKILL ------------------------------------------------------------ */
+
+static void test_exit_destroys(void **state)
+{
+    (void)state;
+    /* exec'd program: creates, writes, returns from main holding it */
+    struct tn_peer peer;
+    tn_peer_start(&peer, NULL, "create", "lt-exit", "65536", "put", "0", "5", NULL);
+    assert_true(tn_peer_expect(&peer, "create 1 0"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    assert_gone("lt-exit");
+    /* exit(3) right after Create */
+    tn_peer_start(&peer, NULL, "create", "lt-exit", "65536", "put", "0", "5", "exit", "3", NULL);
+    assert_true(tn_peer_expect(&peer, "create 1 0")); /* new: the last one is gone */
+    int st = tn_peer_finish(&peer);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 3);
+    /* a forked child, _exit */
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        void *p;
+        HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 65536, "lt-exit", &p);
+        TN_CHILD_CHECK(h != NULL && GetLastError() == 0);
+        memset(p, 1, 65536);
+        _exit(0);
+    }
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+    assert_gone("lt-exit");
+    /* The name is free: a fresh, zero-filled object with last error 0. */
+    unsigned char *p = NULL;
+    HANDLE h = make("lt-exit", 65536, (void **)&p);
+    assert_non_null(h);
+    assert_int_equal(GetLastError(), 0);
+    for (int i = 0; i < 65536; i++)
+        assert_int_equal(p[i], 0);
+    release(h, p);
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+static void test_sigkill_destroys(void **state)
+{
+    (void)state;
+    struct tn_peer peer;
+    tn_peer_start(&peer, NULL, "create", "lt-kill", "65536", "put", "0", "9", "ready", "sleep", NULL);
+    assert_true(tn_peer_expect(&peer, "create 1 0"));
+    assert_true(tn_peer_expect(&peer, "ready"));
+    volatile int *q = NULL;
+    HANDLE o = open_shm("lt-kill", (void **)&q);
+    assert_non_null(o);
+    assert_int_equal(q[0], 9);
+    release(o, (void *)q);
+    assert_int_equal(tn_pool_used(), 65536);
+    assert_true(tn_killed_by(tn_peer_kill(&peer), SIGKILL));
+    assert_gone("lt-kill");
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+
+    /* Killed while we still hold it: it lives on, intact, until we close. */
+    tn_peer_start(&peer, NULL, "create", "lt-kill", "65536", "put", "0", "10", "ready", "sleep", NULL);
+    assert_true(tn_peer_expect(&peer, "create 1 0"));
+    assert_true(tn_peer_expect(&peer, "ready"));
+    o = open_shm("lt-kill", (void **)&q);
+    assert_non_null(o);
+    assert_true(tn_killed_by(tn_peer_kill(&peer), SIGKILL));
+    void *r = NULL;
+    HANDLE o2 = open_shm("lt-kill", &r);
+    assert_non_null(o2);
+    assert_int_equal(*(int *)r, 10);
+    release(o2, r);
+    assert_int_equal(tn_pool_used(), 65536);
+    release(o, (void *)q);
+    assert_gone("lt-kill");
+    assert_int_equal(tn_pool_used(), 0);
+}
+
+static void test_holders_killed_one_by_one(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    struct tn_peer peer[N];
+    tn_peer_start(&peer[0], NULL, "create", "lt-multi", "4096", "put", "0", "77", "ready", "sleep", NULL);
+    assert_true(tn_peer_expect(&peer[0], "create 1 0"));
+    assert_true(tn_peer_expect(&peer[0], "ready"));
+    for (int i = 1; i < N; i++) {
+        tn_peer_start(&peer[i], NULL, "open", "lt-multi", "ready", "sleep", NULL);
+        assert_true(tn_peer_expect(&peer[i], "open 1 12345"));
+        assert_true(tn_peer_expect(&peer[i], "ready"));
+    }
+    for (int i = 0; i < N; i++) {
+        assert_true(tn_killed_by(tn_peer_kill(&peer[i]), SIGKILL));
+        if (i < N - 1) {
+            void *q = NULL;
+            HANDLE o = open_shm("lt-multi", &q);
+            assert_non_null(o);
+            assert_int_equal(*(int *)q, 77);
+            release(o, q);
+            assert_int_equal(tn_pool_used(), 4096);
+        }
+    }
+    assert_gone("lt-multi");
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+/* A child creates by name, the parent opens it; it lives while either holds it. */
+static void test_child_creates_parent_opens(void **state)
+{
+    (void)state;
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        close(ready[0]);
+        close(go[1]);
+        char *p;
+        HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 1000, "lt-byname", (void **)&p);
+        TN_CHILD_CHECK(h != NULL && GetLastError() == 0);
+        strcpy(p, "from the child");
+        send_byte(ready[1]);
+        TN_CHILD_CHECK(recv_byte(go[0]));
+        TN_CHILD_CHECK(strcmp(p, "from the parent") == 0);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    assert_true(recv_byte(ready[0]));
+    char *q = NULL;
+    HANDLE o = open_shm("lt-byname", (void **)&q);
+    assert_non_null(o);
+    assert_string_equal(q, "from the child");
+    strcpy(q, "from the parent");
+    send_byte(go[1]);
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+    close(ready[0]);
+    close(go[1]);
+    /* We still hold it. */
+    void *r = NULL;
+    HANDLE o2 = open_shm("lt-byname", &r);
+    assert_non_null(o2);
+    release(o2, r);
+    release(o, q);
+    assert_gone("lt-byname");
+}
+
+/* ---- unnamed objects across fork ------------------------------------------------- */
+
+static void test_unnamed_shared_with_child(void **state)
+{
+    (void)state;
+    const DWORD mib = 1 << 20;
+    volatile unsigned char *a = NULL, *b = NULL;
+    HANDLE ha = make(NULL, mib, (void **)&a);
+    HANDLE hb = make("", 4096, (void **)&b);
+    assert_non_null(ha);
+    assert_non_null(hb);
+    assert_int_equal(tn_pool_used(), mib + 4096);
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        a[mib - 1] = 0xA1;
+        b[17] = 0xB2;
+        TN_CHILD_CHECK(CloseHandle(ha) && CloseHandle(hb));
+        TN_CHILD_CHECK(a[0] == 0); /* the mapping outlives the handle */
+        _exit(0);
+    }
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+    assert_int_equal(a[mib - 1], 0xA1);
+    assert_int_equal(b[17], 0xB2);
+    assert_int_equal(tn_pool_used(), mib + 4096); /* the parent still holds both */
+    release(ha, (void *)a);
+    release(hb, (void *)b);
+    assert_int_equal(tn_pool_used(), 0);
+
+    /* An unnamed object held only by a child that is killed. */
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid = tn_fork();
+    if (pid == 0) {
+        void *p;
+        HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, mib, NULL, &p);
+        TN_CHILD_CHECK(h != NULL);
+        send_byte(ready[1]);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    assert_true(recv_byte(ready[0]));
+    close(ready[0]);
+    assert_int_equal(tn_pool_used(), mib);
+    assert_int_equal(tn_count_objects(NULL), 1);
+    kill(pid, SIGKILL);
+    assert_true(tn_killed_by(tn_wait(pid, TN_TIMEOUT_MS), SIGKILL));
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+/* ---- fork while other threads use the library ------------------------------------- */
+
+static _Atomic bool stop_churn;
+
+static void *churn(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    char name[32];
+    unsigned seed = (unsigned)id + 1;
+    while (!stop_churn) {
+        snprintf(name, sizeof name, "lt-churn-%u", rand_r(&seed) % 3);
+        void *p = NULL;
+        HANDLE h = rand_r(&seed) % 4 ? RtCreateSharedMemory(PAGE_READWRITE, 0, 8192, name, &p)
+                                     : RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, name, &p);
+        if (h) {
+            ((volatile char *)p)[100] = 1;
+            if (!RtUnmapSharedMemory(p) || !CloseHandle(h))
+                return (void *)1;
+        } else if (GetLastError() != ERROR_FILE_NOT_FOUND) {
+            return (void *)2;
+        }
+    }
+    return NULL;
+}
+
+static void test_fork_while_threads_work(void **state)
+{
+    (void)state;
+    enum { T = 2, CHILDREN = 40 };
+    volatile int *p = NULL;
+    HANDLE h = make("lt-held", 4096, (void **)&p);
+    assert_non_null(h);
+    p[0] = 1234;
+    stop_churn = false;
+    pthread_t t[T];
+    for (uintptr_t i = 0; i < T; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, churn, (void *)i), 0);
+    for (int c = 0; c < CHILDREN; c++) {
+        pid_t pid = tn_fork();
+        if (pid == 0) {
+            /* Only this thread exists here: every lock the others held at
+             * fork must be usable. */
+            TN_CHILD_CHECK(p[0] == 1234);
+            volatile int *q = NULL;
+            HANDLE o = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "lt-held", (void **)&q);
+            TN_CHILD_CHECK(o != NULL && q[0] == 1234);
+            TN_CHILD_CHECK(CloseHandle(h) && CloseHandle(o));
+            void *u = NULL;
+            HANDLE hu = RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, NULL, &u);
+            TN_CHILD_CHECK(hu != NULL && RtUnmapSharedMemory(u) && CloseHandle(hu));
+            void *n = NULL;
+            HANDLE hn = RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, "lt-churn-0", &n);
+            TN_CHILD_CHECK(hn != NULL && CloseHandle(hn));
+            _exit(0);
+        }
+        int st = tn_wait(pid, 10000);
+        if (!tn_exited_ok(st))
+            fail_msg("child %d of %d: status %#x (a hang shows as -1)", c, CHILDREN, st);
+    }
+    stop_churn = true;
+    for (int i = 0; i < T; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        assert_null(bad);
+    }
+    assert_int_equal(p[0], 1234);
+    release(h, (void *)p);
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+int main(void)
+{
+    tn_setup("lifetime");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fork_inherits_handle_and_mapping),
+        cmocka_unit_test(test_parent_closes_after_fork),
+        cmocka_unit_test(test_exec_drops_handles),
+        cmocka_unit_test(test_exec_drops_last_reference),
+        cmocka_unit_test(test_exit_destroys),
+        cmocka_unit_test(test_sigkill_destroys),
+        cmocka_unit_test(test_holders_killed_one_by_one),
+        cmocka_unit_test(test_child_creates_parent_opens),
+        cmocka_unit_test(test_unnamed_shared_with_child),
+        cmocka_unit_test(test_fork_while_threads_work),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

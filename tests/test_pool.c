@@ -1,0 +1,337 @@
+/*
+ * SPEC 5: the pool.  This executable's node is made with IWIN32_POOL_MB=4:
+ * objects count whole pages, Creates fill it exactly and the next one fails
+ * with ERROR_NOT_ENOUGH_MEMORY leaving nothing behind, the accounting is
+ * node-wide (other processes see it) and survives kills; invalid
+ * IWIN32_POOL_MB values are refused loudly; the default is 256 MiB.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <iwin32.h>
+
+#include "test_node.h"
+
+static const DWORD SENTINEL = 0xC0FFEEu;
+#define MIB (1u << 20)
+#define POOL (4u * MIB)
+
+static HANDLE make(const char *name, DWORD size, void **p)
+{
+    SetLastError(SENTINEL);
+    return RtCreateSharedMemory(PAGE_READWRITE, 0, size, name, p);
+}
+
+static void release(HANDLE h, void *p)
+{
+    assert_true(RtUnmapSharedMemory(p));
+    assert_true(CloseHandle(h));
+}
+
+/* A Create the pool cannot hold: NULL, ERROR_NOT_ENOUGH_MEMORY, and the
+ * node's files and pool exactly as before. */
+static void expect_no_room(const char *name, DWORD size)
+{
+    char before[4096], after[4096];
+    tn_list_dir(tn_root(), before, sizeof before);
+    uint64_t used = tn_pool_used();
+    void *p = NULL;
+    HANDLE h = make(name, size, &p);
+    DWORD err = GetLastError();
+    tn_list_dir(tn_root(), after, sizeof after);
+    if (h != NULL || err != ERROR_NOT_ENOUGH_MEMORY)
+        fail_msg("create \"%s\" %u: handle %p, error %u (pool %llu used)", name ? name : "(null)", size, h, err,
+                 (unsigned long long)used);
+    assert_string_equal(after, before);
+    assert_int_equal(tn_pool_used(), used);
+}
+
+static void test_pool_size(void **state)
+{
+    (void)state;
+    assert_int_equal(tn_pool_size(), POOL);
+    assert_int_equal(tn_pool_used(), 0);
+}
+
+static void test_exhaustion(void **state)
+{
+    (void)state;
+    void *full = NULL;
+    HANDLE hf = make("p-full", POOL, &full);
+    assert_non_null(hf);
+    assert_int_equal(GetLastError(), 0);
+    assert_int_equal(tn_pool_used(), POOL);
+    memset(full, 0xF0, POOL);
+
+    expect_no_room("p-extra", 1);
+    expect_no_room(NULL, 1);
+    expect_no_room("", 4096);
+    void *p = NULL;
+    SetLastError(SENTINEL);
+    assert_null(RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "p-extra", &p));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+
+    /* A full pool does not stop a Create of an existing name: that is an Open. */
+    void *again = NULL;
+    HANDLE ha = make("p-full", POOL, &again);
+    assert_non_null(ha);
+    assert_int_equal(GetLastError(), ERROR_ALREADY_EXISTS);
+    assert_int_equal(((unsigned char *)again)[POOL - 1], 0xF0);
+    release(ha, again);
+
+    /* Another process sees the same pool, full. */
+    struct tn_peer peer;
+    tn_peer_start(&peer, NULL, "create", "p-peer", "1", "create", "-", "1", "open", "p-full", "pool", NULL);
+    assert_true(tn_peer_expect(&peer, "create 0 8"));
+    assert_true(tn_peer_expect(&peer, "create 0 8"));
+    assert_true(tn_peer_expect(&peer, "open 1 12345"));
+    assert_true(tn_peer_expect(&peer, "pool 1 4194304 4194304"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    assert_int_equal(tn_count_objects(NULL), 1);
+
+    /* Space returned after close. */
+    release(hf, full);
+    assert_int_equal(tn_pool_used(), 0);
+    tn_peer_start(&peer, NULL, "pool", "create", "p-peer", "4194304", "pool", NULL);
+    assert_true(tn_peer_expect(&peer, "pool 1 4194304 0"));
+    assert_true(tn_peer_expect(&peer, "create 1 0"));
+    assert_true(tn_peer_expect(&peer, "pool 1 4194304 4194304"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    void *e = NULL;
+    HANDLE he = make("p-extra", POOL, &e);
+    assert_non_null(he);
+    assert_int_equal(GetLastError(), 0);
+    release(he, e);
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+static void test_page_rounding(void **state)
+{
+    (void)state;
+    const size_t page = tn_page();
+    const DWORD odd = MIB + 1; /* counts MIB/page + 1 pages */
+    const uint64_t odd_pages = MIB / page + 1;
+    void *m[4];
+    HANDLE h[4];
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p-odd-%d", i);
+        h[i] = make(name, odd, &m[i]);
+        assert_non_null(h[i]);
+    }
+    assert_int_equal(tn_pool_used(), 3 * odd_pages * page);
+    /* Exactly what is left fits (unnamed objects count too)... */
+    DWORD rest = (DWORD)(POOL - 3 * odd_pages * page);
+    h[3] = make(NULL, rest, &m[3]);
+    assert_non_null(h[3]);
+    assert_int_equal(tn_pool_used(), POOL);
+    /* ...and then not one byte more. */
+    expect_no_room("p-one", 1);
+    /* Closing one returns exactly its pages. */
+    release(h[1], m[1]);
+    assert_int_equal(tn_pool_used(), POOL - odd_pages * page);
+    expect_no_room("p-one", (DWORD)(odd_pages * page + 1));
+    h[1] = make("p-one", (DWORD)(odd_pages * page), &m[1]);
+    assert_non_null(h[1]);
+    assert_int_equal(tn_pool_used(), POOL);
+    for (int i = 0; i < 4; i++)
+        release(h[i], m[i]);
+    assert_int_equal(tn_pool_used(), 0);
+    /* A one-byte object counts one page. */
+    h[0] = make("p-byte", 1, &m[0]);
+    assert_non_null(h[0]);
+    assert_int_equal(tn_pool_used(), page);
+    release(h[0], m[0]);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+static void test_larger_than_pool(void **state)
+{
+    (void)state;
+    expect_no_room("p-big", POOL + 1);
+    expect_no_room("p-big", 0x80000000u);
+    expect_no_room("p-big", 0xFFFFFFFFu);
+    expect_no_room(NULL, 0xFFFFFFFFu);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+static void test_space_returned_after_kill(void **state)
+{
+    (void)state;
+    struct tn_peer holder, other;
+    tn_peer_start(&holder, NULL, "create", "p-kill", "4194304", "ready", "sleep", NULL);
+    assert_true(tn_peer_expect(&holder, "create 1 0"));
+    assert_true(tn_peer_expect(&holder, "ready"));
+    /* Full, as seen from here and from a third process. */
+    expect_no_room("p-x", 1);
+    tn_peer_start(&other, NULL, "create", "p-y", "1", NULL);
+    assert_true(tn_peer_expect(&other, "create 0 8"));
+    assert_true(tn_exited_ok(tn_peer_finish(&other)));
+
+    assert_true(tn_killed_by(tn_peer_kill(&holder), SIGKILL));
+    /* No recount asked for: the Create itself must find the space. */
+    void *p = NULL;
+    HANDLE h = make("p-x", POOL, &p);
+    assert_non_null(h);
+    assert_int_equal(GetLastError(), 0);
+    release(h, p);
+
+    /* And after a holder that exits normally. */
+    tn_peer_start(&holder, NULL, "create", "p-exit", "4194304", NULL);
+    assert_true(tn_peer_expect(&holder, "create 1 0"));
+    assert_true(tn_exited_ok(tn_peer_finish(&holder)));
+    h = make("p-x", POOL, &p);
+    assert_non_null(h);
+    assert_int_equal(GetLastError(), 0);
+    release(h, p);
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+/* Processes racing to fill the pool: exactly as many 1 MiB objects as fit
+ * are made, node-wide. */
+static void test_concurrent_fill(void **state)
+{
+    (void)state;
+    enum { CHILDREN = 4, EACH = 3 };
+    int start[2], done[2], hold[2];
+    assert_int_equal(pipe(start), 0);
+    assert_int_equal(pipe(done), 0);
+    assert_int_equal(pipe(hold), 0);
+    pid_t pid[CHILDREN];
+    for (int c = 0; c < CHILDREN; c++) {
+        pid[c] = tn_fork();
+        if (pid[c] == 0) {
+            close(start[1]);
+            close(done[0]);
+            close(hold[1]);
+            char b;
+            TN_CHILD_CHECK(read(start[0], &b, 1) == 0); /* EOF: everyone starts now */
+            int made = 0;
+            for (int i = 0; i < EACH; i++) {
+                void *p;
+                char name[32];
+                snprintf(name, sizeof name, "p-fill-%d-%d", c, i);
+                HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, MIB, i == 1 ? NULL : name, &p);
+                if (h != NULL)
+                    made++;
+                else
+                    TN_CHILD_CHECK(GetLastError() == ERROR_NOT_ENOUGH_MEMORY);
+            }
+            char m = (char)('0' + made);
+            TN_CHILD_CHECK(write(done[1], &m, 1) == 1);
+            TN_CHILD_CHECK(read(hold[0], &b, 1) == 0); /* hold everything until told */
+            _exit(0);
+        }
+    }
+    close(start[0]);
+    close(done[1]);
+    close(hold[0]);
+    close(start[1]);
+    int total = 0;
+    for (int c = 0; c < CHILDREN; c++) {
+        char m;
+        assert_int_equal(read(done[0], &m, 1), 1);
+        total += m - '0';
+    }
+    assert_int_equal(total, POOL / MIB);
+    assert_int_equal(tn_pool_used(), POOL);
+    assert_int_equal(tn_count_objects(NULL), POOL / MIB);
+    close(hold[1]);
+    for (int c = 0; c < CHILDREN; c++)
+        assert_true(tn_exited_ok(tn_wait(pid[c], TN_TIMEOUT_MS)));
+    close(done[0]);
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+/* ---- the IWIN32_POOL_MB setting, in fresh nodes of their own -------------------- */
+
+static void test_invalid_pool_setting(void **state)
+{
+    (void)state;
+    const char *bad[] = {"5", "0", "-4", "abc", "3", "4abc", "1.5", "4 ", "0x10", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char root[700], env_root[800], env_pool[64];
+        snprintf(root, sizeof root, "%s/bad-%zu", tn_base(), i);
+        snprintf(env_root, sizeof env_root, "IWIN32_ROOT=%s", root);
+        snprintf(env_pool, sizeof env_pool, "IWIN32_POOL_MB=%s", bad[i]);
+        const char *env[] = {env_root, env_pool, NULL};
+        struct tn_peer peer;
+        tn_peer_start(&peer, env, "create", "pb", "4096", "open", "pb", "create", "-", "4096", "pool", NULL);
+        bool ok = tn_peer_expect(&peer, "create 0 87") && tn_peer_expect(&peer, "open 0 87") &&
+                  tn_peer_expect(&peer, "create 0 87") && tn_peer_expect(&peer, "pool 0 87");
+        int status = tn_peer_finish(&peer);
+        if (!ok)
+            fail_msg("IWIN32_POOL_MB=\"%s\" was accepted", bad[i]);
+        assert_true(tn_exited_ok(status));
+        /* the user sees why: a message naming the variable */
+        if (strstr(peer.errbuf, "IWIN32_POOL_MB") == NULL)
+            fail_msg("IWIN32_POOL_MB=\"%s\": stderr was \"%s\"", bad[i], peer.errbuf);
+        assert_int_equal(tn_count_objects(root), 0);
+    }
+}
+
+static void test_pool_setting_and_default(void **state)
+{
+    (void)state;
+    char root[700], env_root[800];
+    struct tn_peer peer;
+
+    /* 8 MiB, set when the node is made... */
+    snprintf(root, sizeof root, "%s/eight", tn_base());
+    snprintf(env_root, sizeof env_root, "IWIN32_ROOT=%s", root);
+    const char *env8[] = {env_root, "IWIN32_POOL_MB=8", NULL};
+    tn_peer_start(&peer, env8, "pool", "create", "x", "8388608", "pool", "create", "y", "1", NULL);
+    assert_true(tn_peer_expect(&peer, "pool 1 8388608 0"));
+    assert_true(tn_peer_expect(&peer, "create 1 0"));
+    assert_true(tn_peer_expect(&peer, "pool 1 8388608 8388608"));
+    assert_true(tn_peer_expect(&peer, "create 0 8"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    assert_string_equal(peer.errbuf, "");
+    /* ...and kept: a later process's IWIN32_POOL_MB does not change it. */
+    const char *env12[] = {env_root, "IWIN32_POOL_MB=12", NULL};
+    tn_peer_start(&peer, env12, "pool", NULL);
+    assert_true(tn_peer_expect(&peer, "pool 1 8388608 0"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    const char *env_none[] = {env_root, "IWIN32_POOL_MB", NULL};
+    tn_peer_start(&peer, env_none, "pool", NULL);
+    assert_true(tn_peer_expect(&peer, "pool 1 8388608 0"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+
+    /* Without IWIN32_POOL_MB a new node's pool is 256 MiB. */
+    snprintf(root, sizeof root, "%s/default", tn_base());
+    snprintf(env_root, sizeof env_root, "IWIN32_ROOT=%s", root);
+    const char *envd[] = {env_root, "IWIN32_POOL_MB", NULL};
+    tn_peer_start(&peer, envd, "pool", "create", "-", "268435456", "pool", "create", "-", "1", NULL);
+    assert_true(tn_peer_expect(&peer, "pool 1 268435456 0"));
+    assert_true(tn_peer_expect(&peer, "create 1 0"));
+    assert_true(tn_peer_expect(&peer, "pool 1 268435456 268435456"));
+    assert_true(tn_peer_expect(&peer, "create 0 8"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+}
+
+int main(void)
+{
+    tn_setup("pool");
+    setenv("IWIN32_POOL_MB", "4", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_size),
+        cmocka_unit_test(test_exhaustion),
+        cmocka_unit_test(test_page_rounding),
+        cmocka_unit_test(test_larger_than_pool),
+        cmocka_unit_test(test_space_returned_after_kill),
+        cmocka_unit_test(test_concurrent_fill),
+        cmocka_unit_test(test_invalid_pool_setting),
+        cmocka_unit_test(test_pool_setting_and_default),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
