@@ -193,9 +193,16 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
 
 void iw_object_put(struct iw_object *obj)
 {
+    iw_process_lock();
+    if (obj->refs > 1) { /* the common case: not the last reference */
+        obj->refs--;
+        iw_process_unlock();
+        return;
+    }
+    iw_process_unlock();
     struct iw_node *node;
     iw_node_get(&node); /* cannot fail: obj exists, so the node was opened */
-    iw_transit_begin();
+    iw_transit_begin(); /* before the descriptor leaves the records */
     iw_process_lock();
     bool last = --obj->refs == 0;
     if (last)
