@@ -94,4 +94,3 @@ bool iw_mapping_remove(const void *addr, void **base, size_t *len)
 
 void iw_mapping_fork_prepare(void) { pthread_mutex_lock(&mapping_mutex); }
 void iw_mapping_fork_parent(void) { pthread_mutex_unlock(&mapping_mutex); }
-void iw_mapping_fork_child(void) { pthread_mutex_init(&mapping_mutex, NULL); }

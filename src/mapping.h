@@ -12,7 +12,7 @@ bool iw_mapping_add(void *base, size_t len);
 /* Forgets the mapping at or around addr; returns its base and length, or false. */
 bool iw_mapping_remove(const void *addr, void **base, size_t *len);
 
+/* Held across fork, released in the parent and the child alike. */
 void iw_mapping_fork_prepare(void);
 void iw_mapping_fork_parent(void);
-void iw_mapping_fork_child(void);
 #endif

@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +22,38 @@
 
 static pthread_mutex_t process_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-/* Held (shared) by every call that has object descriptors outside the
- * records - being made, opened, or destroyed - and taken exclusively around
- * fork: a child that inherited such a descriptor would hold its lock (a read
- * lock keeping a dead object alive, or a write lock making openers wait)
- * until it exits or execs. */
-static pthread_rwlock_t transit_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* Calls that have object descriptors outside the records - being made,
+ * opened, or destroyed - count themselves in transit, and fork waits for
+ * them: a child that inherited such a descriptor would hold its lock (a
+ * read lock keeping a dead object alive, or a write lock making openers
+ * wait) until it exits or execs.  The gate keeps new calls out meanwhile.
+ * (Not a rwlock: glibc's records its writer's thread ID, which the child
+ * does not share, so the child could not release it.) */
+static pthread_mutex_t transit_gate = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint32_t in_transit;
+static _Atomic uint32_t fork_waiting;
 
-void iw_transit_begin(void) { pthread_rwlock_rdlock(&transit_lock); }
-void iw_transit_end(void) { pthread_rwlock_unlock(&transit_lock); }
+void iw_transit_begin(void)
+{
+    pthread_mutex_lock(&transit_gate);
+    atomic_fetch_add(&in_transit, 1);
+    pthread_mutex_unlock(&transit_gate);
+}
+
+void iw_transit_end(void)
+{
+    if (atomic_fetch_sub(&in_transit, 1) == 1 && atomic_load(&fork_waiting))
+        syscall(SYS_futex, &in_transit, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+static void wait_for_transits(void)
+{
+    pthread_mutex_lock(&transit_gate);
+    atomic_store(&fork_waiting, 1);
+    for (uint32_t n; (n = atomic_load(&in_transit)) != 0;)
+        syscall(SYS_futex, &in_transit, FUTEX_WAIT_PRIVATE, n, NULL, NULL, 0);
+    atomic_store(&fork_waiting, 0);
+}
 
 void iw_process_lock(void) { pthread_mutex_lock(&process_mutex); }
 void iw_process_unlock(void) { pthread_mutex_unlock(&process_mutex); }
@@ -110,7 +136,7 @@ static int node_dirfd(void)
  * throughout, so no object is unheld at any instant. */
 static void fork_prepare(void)
 {
-    pthread_rwlock_wrlock(&transit_lock);
+    wait_for_transits();
     iw_process_lock();
     iw_mapping_fork_prepare();
     for (size_t i = 0; i < nbuckets; i++)
@@ -137,7 +163,7 @@ static void fork_parent(void)
             }
     iw_mapping_fork_parent();
     iw_process_unlock();
-    pthread_rwlock_unlock(&transit_lock);
+    pthread_mutex_unlock(&transit_gate);
 }
 
 static void fork_child(void)
@@ -150,9 +176,11 @@ static void fork_child(void)
                 o->fork_fd = -1;
             }
     iw_node_reseed();
-    iw_mapping_fork_child();
-    pthread_mutex_init(&process_mutex, NULL);
-    pthread_rwlock_init(&transit_lock, NULL);
+    /* The forking thread took these in fork_prepare and is the child's
+     * only thread: it lets go of them as the parent does. */
+    iw_mapping_fork_parent();
+    iw_process_unlock();
+    pthread_mutex_unlock(&transit_gate);
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;

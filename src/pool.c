@@ -21,6 +21,7 @@
 #include "pool.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -56,6 +57,7 @@ uint64_t iw_pool_pages_of(const struct iw_node *node, const char *file, const st
 struct seen {
     ino_t ino;
     uint64_t pages;
+    bool in_flight;             /* a "t-" file: an object being made */
 };
 
 static int by_ino(const void *a, const void *b)
@@ -98,7 +100,7 @@ static int scan_pass(struct iw_node *node, struct seen **list, size_t *n, size_t
                 *list = grown;
                 *cap = ncap;
             }
-            (*list)[(*n)++] = (struct seen){st.st_ino, iw_pool_pages_of(node, d->d_name, &st)};
+            (*list)[(*n)++] = (struct seen){st.st_ino, iw_pool_pages_of(node, d->d_name, &st), d->d_name[0] == 't'};
         }
         close(ofd);
     }
@@ -106,7 +108,9 @@ static int scan_pass(struct iw_node *node, struct seen **list, size_t *n, size_t
     return 0;
 }
 
-static int count_live(struct iw_node *node, uint64_t *pages)
+/* Pages of every held object file; *in_flight_pages of those still being
+ * made (their creators may yet give up). */
+static int count_live(struct iw_node *node, uint64_t *pages, uint64_t *in_flight_pages)
 {
     struct seen *list = NULL;
     size_t n = 0, cap = 0;
@@ -114,12 +118,16 @@ static int count_live(struct iw_node *node, uint64_t *pages)
     if (!err)
         err = scan_pass(node, &list, &n, &cap);
     if (!err) {
-        qsort(list, n, sizeof *list, by_ino);
-        uint64_t sum = 0;
+        if (n > 1)
+            qsort(list, n, sizeof *list, by_ino);
+        uint64_t sum = 0, in_flight = 0;
         for (size_t i = 0; i < n; i++)
-            if (i == 0 || list[i].ino != list[i - 1].ino)
+            if (i == 0 || list[i].ino != list[i - 1].ino) {
                 sum += list[i].pages;
+                in_flight += list[i].in_flight ? list[i].pages : 0;
+            }
         *pages = sum;
+        *in_flight_pages = in_flight;
     }
     free(list);
     return err;
@@ -129,8 +137,8 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
 {
     _Atomic uint64_t *word = &node->header->pool_state;
     uint64_t before = atomic_load(word);
-    uint64_t live;
-    int err = count_live(node, &live);
+    uint64_t live, in_flight;
+    int err = count_live(node, &live, &in_flight);
     if (err)
         return err == ENOMEM ? ERROR_NOT_ENOUGH_MEMORY : ERROR_ACCESS_DENIED;
     atomic_compare_exchange_strong(word, &before, next_state(before, live));
@@ -151,11 +159,20 @@ DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages)
                 return ERROR_SUCCESS;
         /* Apparently full.  The recount includes our own file (sized and
          * held), so on success the word already carries our reservation. */
-        uint64_t live;
-        if (count_live(node, &live) != 0)
+        uint64_t live, in_flight;
+        if (count_live(node, &live, &in_flight) != 0)
             return ERROR_NOT_ENOUGH_MEMORY;
-        if (live > max)
+        if (live > max) {
+            /* Other creators' files count too, but they may yet give up
+             * (refused themselves): wait for them to finish before
+             * refusing.  Their files exist for a few system calls; one
+             * whose creator died is removed by the next scan. */
+            if (in_flight > pages && tries + 1 < RECOUNT_TRIES) {
+                usleep(100);
+                continue;
+            }
             return ERROR_NOT_ENOUGH_MEMORY;
+        }
         if (atomic_compare_exchange_strong(word, &old, next_state(old, live)))
             return ERROR_SUCCESS;
         /* Someone reserved or released during the scan: decide again. */

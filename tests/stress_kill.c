@@ -170,6 +170,36 @@ static void worker(unsigned seed, int ops)
     _exit(0);
 }
 
+/* While other children are stopped at random points of their calls (a
+ * stopped destroyer holds its write lock), touch every name; the stopped
+ * ones are killed meanwhile, and this must then finish promptly. */
+static void checker(void)
+{
+    int op = 0;
+    for (int k = 0; k < NAMED; k++, op++) {
+        void *p = NULL;
+        SetLastError(SENTINEL);
+        HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, names[k], &p);
+        if (h == NULL) {
+            CHECK(GetLastError() == ERROR_NOT_ENOUGH_MEMORY);
+        } else {
+            CHECK(GetLastError() == ERROR_SUCCESS || GetLastError() == ERROR_ALREADY_EXISTS);
+            uint32_t tag = *(uint32_t *)p;
+            CHECK(tag == 0 || tag == (uint32_t)k + 1);
+            CHECK(RtUnmapSharedMemory(p) && CloseHandle(h));
+        }
+        SetLastError(SENTINEL);
+        h = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, names[k], &p);
+        if (h == NULL)
+            CHECK(GetLastError() == ERROR_FILE_NOT_FOUND);
+        else
+            CHECK(RtUnmapSharedMemory(p) && CloseHandle(h));
+    }
+    uint64_t size, used;
+    CHECK(iwin32PoolInfo(&size, &used));
+    _exit(0);
+}
+
 /* A fork+exec'd peer holding objects, to be killed too. */
 static void start_peer(struct tn_peer *peer, unsigned *seed)
 {
@@ -199,7 +229,7 @@ int main(void)
     printf("stress_kill: seed %u, at least %d rounds, then until %d s\n", seed, MIN_ROUNDS, seconds);
 
     int64_t t0 = tn_now_ms();
-    long rounds = 0, killed = 0, finished = 0, peers = 0;
+    long rounds = 0, killed = 0, finished = 0, peers = 0, stopped = 0;
     bool ok = true;
     while (ok && rounds < MAX_ROUNDS && (rounds < MIN_ROUNDS || tn_now_ms() - t0 < seconds * 1000L)) {
         rounds++;
@@ -208,7 +238,7 @@ int main(void)
         bool let_finish = rand_r(&seed) % 16 == 0;
         for (int c = 0; c < CHILDREN; c++) {
             unsigned child_seed = (unsigned)rand_r(&seed);
-            int ops = 20 + rand_r(&seed) % 300;
+            int ops = 50 + rand_r(&seed) % 1500;
             pid[c] = tn_fork();
             if (pid[c] == 0)
                 worker(child_seed, ops);
@@ -219,13 +249,31 @@ int main(void)
             start_peer(&peer, &seed);
             peers++;
         }
+        bool stop_first = !let_finish && rand_r(&seed) % 4 == 0;
         if (!let_finish) {
             /* Mostly within the first few milliseconds (a child's first
-             * calls), sometimes later; the two die at different instants. */
+             * calls), sometimes later; the two die at different instants.
+             * Some rounds stop them first, run a checker against the
+             * stopped state, and kill them while it runs. */
             for (int c = 0; c < CHILDREN; c++) {
                 int delay = rand_r(&seed) % 8 == 0 ? rand_r(&seed) % 20000 : rand_r(&seed) % 3000;
                 usleep((useconds_t)delay);
+                kill(pid[c], stop_first ? SIGSTOP : SIGKILL);
+            }
+        }
+        if (stop_first) {
+            stopped++;
+            pid_t check = tn_fork();
+            if (check == 0)
+                checker();
+            usleep((useconds_t)(rand_r(&seed) % 3000));
+            for (int c = 0; c < CHILDREN; c++)
                 kill(pid[c], SIGKILL);
+            int status = tn_wait(check, 15000);
+            if (!tn_exited_ok(status)) {
+                fprintf(stderr, "round %ld: checker ended with status %#x%s\n", rounds, status,
+                        status == -1 ? " (it hung: killed after 15 s)" : "");
+                ok = false;
             }
         }
         for (int c = 0; c < CHILDREN; c++) {
@@ -253,8 +301,9 @@ int main(void)
         fprintf(stderr, "children left\n");
         ok = false;
     }
-    printf("stress_kill: %ld rounds in %.1f s: %ld children killed, %ld finished, %ld exec'd peers killed\n",
-           rounds, (double)(tn_now_ms() - t0) / 1000, killed, finished, peers);
+    printf("stress_kill: %ld rounds in %.1f s: %ld children killed (%ld rounds stopped first), %ld finished, "
+           "%ld exec'd peers killed\n",
+           rounds, (double)(tn_now_ms() - t0) / 1000, killed, stopped, finished, peers);
     if (rounds < MIN_ROUNDS)
         ok = false;
 

@@ -76,6 +76,9 @@ static void test_auto_releases_exactly_one(void **state)
     for (int i = 0; i < 3; i++)
         assert_true(sync_waiter_blocked(&w[i]));
     for (int released = 1; released <= 3; released++) {
+        for (int i = 0; i < 3; i++) /* those left are back asleep */
+            if (!atomic_load(&w[i].done))
+                assert_true(sync_waiter_blocked(&w[i]));
         assert_true(RtSetEvent(e));
         /* Handed to a waiter: the event stays reset, a newcomer can't take it. */
         assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT);
@@ -245,6 +248,7 @@ static void test_pulse_across_processes(void **state)
         tn_peer_start(&late, NULL, "oe", name, "w", "200", NULL);
         assert_true(sync_peer_ok(&late, NULL));
         DWORD r;
+        assert_true(sync_peer_word(&late, "waiting", NULL, 0));
         assert_true(sync_peer_waited(&late, &r, NULL));
         assert_int_equal(r, WAIT_TIMEOUT);
         assert_true(sync_peer_done(&late));
@@ -287,7 +291,7 @@ static void test_wake_latency_and_no_polling_across_processes(void **state)
         int64_t t0 = sync_now_us();
         assert_true(RtSetEvent(e));
         DWORD r;
-        int64_t woke;
+        int64_t woke = 0;
         assert_true(sync_peer_waited(&p, &r, &woke));
         assert_int_equal(r, WAIT_OBJECT_0);
         if (woke - t0 > worst)

@@ -321,7 +321,7 @@ static void test_owner_killed_single_waiters_get_abandoned_promptly(void **state
         }
         int64_t t0 = sync_now_us();
         assert_true(tn_killed_by(tn_peer_kill(&owner), SIGKILL));
-        int64_t woke;
+        int64_t woke = 0;
         if (remote) {
             assert_true(sync_peer_waited(&waiter, &r, &woke));
             assert_true(sync_peer_ok(&waiter, NULL)); /* it owns it: its release works */

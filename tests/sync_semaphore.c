@@ -199,7 +199,7 @@ static void test_killed_waiter_takes_nothing(void **state)
     tn_peer_start(&p, NULL, "os", name, "w", "-1", NULL);
     assert_true(sync_peer_ok(&p, NULL));
     assert_true(sync_peer_blocked(&p));
-    int64_t t0 = sync_now_us(), woke;
+    int64_t t0 = sync_now_us(), woke = 0;
     assert_true(RtReleaseSemaphore(s, 1, NULL));
     DWORD r;
     assert_true(sync_peer_waited(&p, &r, &woke));

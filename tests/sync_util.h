@@ -243,8 +243,14 @@ static inline bool sync_peer_word(struct tn_peer *p, const char *word, char *res
         fprintf(stderr, "peer %d: expected \"%s ...\", got \"%s\"\n", (int)p->pid, word, line);
         return false;
     }
-    if (rest)
-        snprintf(rest, size, "%s", line[n] ? line + n + 1 : "");
+    if (rest && size > 0) {
+        const char *from = line[n] ? line + n + 1 : "";
+        size_t len = strlen(from);
+        if (len >= size)
+            len = size - 1;
+        memcpy(rest, from, len);
+        rest[len] = '\0';
+    }
     return true;
 }
 

@@ -334,13 +334,13 @@ int main(void)
 {
     tn_setup("handles");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_close_invalid),
-        cmocka_unit_test(test_double_close),
-        cmocka_unit_test(test_closed_value_not_reused),
-        cmocka_unit_test(test_handle_values),
-        cmocka_unit_test(test_last_error_per_thread),
-        cmocka_unit_test(test_concurrent_close),
-        cmocka_unit_test(test_threads_churn_handles),
+        cmocka_unit_test_teardown(test_close_invalid, tn_teardown),
+        cmocka_unit_test_teardown(test_double_close, tn_teardown),
+        cmocka_unit_test_teardown(test_closed_value_not_reused, tn_teardown),
+        cmocka_unit_test_teardown(test_handle_values, tn_teardown),
+        cmocka_unit_test_teardown(test_last_error_per_thread, tn_teardown),
+        cmocka_unit_test_teardown(test_concurrent_close, tn_teardown),
+        cmocka_unit_test_teardown(test_threads_churn_handles, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
  * space returned).  Real processes: forked children, and the shm_peer
  * program fork+exec'd.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -45,19 +46,6 @@ static void assert_gone(const char *name)
     SetLastError(SENTINEL);
     assert_null(open_shm(name, &p));
     assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
-}
-
-/* Blocking one-byte signals between parent and child. */
-static void send_byte(int fd)
-{
-    char c = 'x';
-    assert_true(write(fd, &c, 1) == 1);
-}
-
-static bool recv_byte(int fd)
-{
-    char c;
-    return read(fd, &c, 1) == 1;
 }
 
 static void format_handle(char *buf, size_t size, HANDLE h)
@@ -114,28 +102,28 @@ static void test_parent_closes_after_fork(void **state)
     assert_non_null(h);
     p[0] = 7;
     int go[2], ack[2];
-    assert_int_equal(pipe(go), 0);
-    assert_int_equal(pipe(ack), 0);
+    tn_pipe(go);
+    tn_pipe(ack);
     pid_t pid = tn_fork();
     if (pid == 0) {
-        close(go[1]);
-        close(ack[0]);
-        TN_CHILD_CHECK(recv_byte(go[0]));
+        tn_close(go[1]);
+        tn_close(ack[0]);
+        TN_CHILD_CHECK(tn_recv_byte(go[0]));
         volatile int *q = NULL;
         HANDLE o = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "lt-pclose", (void **)&q);
         TN_CHILD_CHECK(o != NULL && q[0] == 7);
         p[0] = 8; /* through the inherited mapping */
         TN_CHILD_CHECK(q[0] == 8);
         TN_CHILD_CHECK(RtUnmapSharedMemory((void *)q) && CloseHandle(o));
-        send_byte(ack[1]);
-        TN_CHILD_CHECK(recv_byte(go[0])); /* holds the inherited handle until told */
+        tn_send_byte(ack[1]);
+        TN_CHILD_CHECK(tn_recv_byte(go[0])); /* holds the inherited handle until told */
         _exit(0);
     }
-    close(go[0]);
-    close(ack[1]);
+    tn_close(go[0]);
+    tn_close(ack[1]);
     release(h, (void *)p); /* right after fork */
-    send_byte(go[1]);
-    assert_true(recv_byte(ack[0]));
+    tn_send_byte(go[1]);
+    assert_true(tn_recv_byte(ack[0]));
 
     /* A third process finds it, with what the child wrote. */
     struct tn_peer peer;
@@ -145,10 +133,10 @@ static void test_parent_closes_after_fork(void **state)
     assert_true(tn_peer_expect(&peer, "close 1 12345"));
     assert_true(tn_exited_ok(tn_peer_finish(&peer)));
 
-    send_byte(go[1]); /* the child exits: the last holder is gone */
+    tn_send_byte(go[1]); /* the child exits: the last holder is gone */
     assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
-    close(go[1]);
-    close(ack[0]);
+    tn_close(go[1]);
+    tn_close(ack[0]);
     tn_peer_start(&peer, NULL, "open", "lt-pclose", NULL);
     assert_true(tn_peer_expect(&peer, "open 0 2"));
     assert_true(tn_exited_ok(tn_peer_finish(&peer)));
@@ -197,35 +185,37 @@ static void test_exec_drops_last_reference(void **state)
     HANDLE h = make("lt-exec-last", 4096, &p);
     assert_non_null(h);
     int go[2], out[2];
-    assert_int_equal(pipe(go), 0);
-    assert_int_equal(pipe(out), 0);
+    tn_pipe(go);
+    tn_pipe(out);
     pid_t pid = tn_fork();
     if (pid == 0) {
-        close(go[1]);
-        close(out[0]);
-        TN_CHILD_CHECK(recv_byte(go[0])); /* the parent has closed: we are the last holder */
+        tn_close(go[1]);
+        tn_close(out[0]);
+        TN_CHILD_CHECK(tn_recv_byte(go[0])); /* the parent has closed: we are the last holder */
         /* now exec: the peer opens the name, and finds it gone */
         dup2(out[1], 1);
         execl(IWIN32_PEER_PATH, IWIN32_PEER_PATH, "open", "lt-exec-last", (char *)NULL);
         _exit(127);
     }
-    close(go[0]);
-    close(out[1]);
+    tn_close(go[0]);
+    tn_close(out[1]);
     release(h, p);
     /* Before the exec the child still holds it. */
     void *q = NULL;
     HANDLE o = open_shm("lt-exec-last", &q);
     assert_non_null(o);
     release(o, q);
-    send_byte(go[1]);
-    close(go[1]);
+    tn_send_byte(go[1]);
+    tn_close(go[1]);
     char said[64] = "";
     size_t n = 0;
     ssize_t r;
-    while (n < sizeof said - 1 && (r = read(out[0], said + n, sizeof said - 1 - n)) > 0)
+    struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+    while (n < sizeof said - 1 && poll(&pfd, 1, TN_TIMEOUT_MS) == 1 &&
+           (r = read(out[0], said + n, sizeof said - 1 - n)) > 0)
         n += (size_t)r;
     said[n] = '\0';
-    close(out[0]);
+    tn_close(out[0]);
     assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
     assert_string_equal(said, "open 0 2\n");
     assert_gone("lt-exec-last");
@@ -337,38 +327,78 @@ static void test_holders_killed_one_by_one(void **state)
     assert_int_equal(tn_count_objects(NULL), 0);
 }
 
+/* Two processes close their last handles at the same instant, many times:
+ * the object is destroyed every time (SPEC 4 lets its removal be lazy, as
+ * long as no call can tell): Open fails, Create makes a fresh zero-filled
+ * object with last error 0, and the pool comes back to 0. */
+static void test_simultaneous_last_close(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 300 };
+    for (int r = 0; r < ROUNDS; r++) {
+        volatile uint32_t *p = NULL;
+        HANDLE h = make("lt-simul", 65536, (void **)&p);
+        assert_non_null(h);
+        if (GetLastError() != 0 || p[100] != 0)
+            fail_msg("round %d: Create found the object of the round before (error %u, data %u)", r,
+                     GetLastError(), p[100]);
+        p[100] = 0xFEEDu;
+        int go[2];
+        tn_pipe(go);
+        pid_t pid = tn_fork();
+        if (pid == 0) {
+            tn_close(go[1]);
+            char b;
+            TN_CHILD_CHECK(read(go[0], &b, 1) == 0); /* EOF: close now */
+            TN_CHILD_CHECK(CloseHandle(h));
+            _exit(0);
+        }
+        tn_close(go[0]);
+        tn_close(go[1]); /* both go */
+        assert_true(CloseHandle(h));
+        assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+        assert_true(RtUnmapSharedMemory((void *)p));
+        void *q = NULL;
+        SetLastError(SENTINEL);
+        if (open_shm("lt-simul", &q) != NULL || GetLastError() != ERROR_FILE_NOT_FOUND)
+            fail_msg("round %d: the object outlived both holders (error %u)", r, GetLastError());
+    }
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
 /* A child creates by name, the parent opens it; it lives while either holds it. */
 static void test_child_creates_parent_opens(void **state)
 {
     (void)state;
     int ready[2], go[2];
-    assert_int_equal(pipe(ready), 0);
-    assert_int_equal(pipe(go), 0);
+    tn_pipe(ready);
+    tn_pipe(go);
     pid_t pid = tn_fork();
     if (pid == 0) {
-        close(ready[0]);
-        close(go[1]);
+        tn_close(ready[0]);
+        tn_close(go[1]);
         char *p;
         HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 1000, "lt-byname", (void **)&p);
         TN_CHILD_CHECK(h != NULL && GetLastError() == 0);
         strcpy(p, "from the child");
-        send_byte(ready[1]);
-        TN_CHILD_CHECK(recv_byte(go[0]));
+        tn_send_byte(ready[1]);
+        TN_CHILD_CHECK(tn_recv_byte(go[0]));
         TN_CHILD_CHECK(strcmp(p, "from the parent") == 0);
         _exit(0);
     }
-    close(ready[1]);
-    close(go[0]);
-    assert_true(recv_byte(ready[0]));
+    tn_close(ready[1]);
+    tn_close(go[0]);
+    assert_true(tn_recv_byte(ready[0]));
     char *q = NULL;
     HANDLE o = open_shm("lt-byname", (void **)&q);
     assert_non_null(o);
     assert_string_equal(q, "from the child");
     strcpy(q, "from the parent");
-    send_byte(go[1]);
+    tn_send_byte(go[1]);
     assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
-    close(ready[0]);
-    close(go[1]);
+    tn_close(ready[0]);
+    tn_close(go[1]);
     /* We still hold it. */
     void *r = NULL;
     HANDLE o2 = open_shm("lt-byname", &r);
@@ -408,19 +438,19 @@ static void test_unnamed_shared_with_child(void **state)
 
     /* An unnamed object held only by a child that is killed. */
     int ready[2];
-    assert_int_equal(pipe(ready), 0);
+    tn_pipe(ready);
     pid = tn_fork();
     if (pid == 0) {
         void *p;
         HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, mib, NULL, &p);
         TN_CHILD_CHECK(h != NULL);
-        send_byte(ready[1]);
+        tn_send_byte(ready[1]);
         for (;;)
             pause();
     }
-    close(ready[1]);
-    assert_true(recv_byte(ready[0]));
-    close(ready[0]);
+    tn_close(ready[1]);
+    assert_true(tn_recv_byte(ready[0]));
+    tn_close(ready[0]);
     assert_int_equal(tn_pool_used(), mib);
     assert_int_equal(tn_count_objects(NULL), 1);
     kill(pid, SIGKILL);
@@ -504,16 +534,17 @@ int main(void)
 {
     tn_setup("lifetime");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fork_inherits_handle_and_mapping),
-        cmocka_unit_test(test_parent_closes_after_fork),
-        cmocka_unit_test(test_exec_drops_handles),
-        cmocka_unit_test(test_exec_drops_last_reference),
-        cmocka_unit_test(test_exit_destroys),
-        cmocka_unit_test(test_sigkill_destroys),
-        cmocka_unit_test(test_holders_killed_one_by_one),
-        cmocka_unit_test(test_child_creates_parent_opens),
-        cmocka_unit_test(test_unnamed_shared_with_child),
-        cmocka_unit_test(test_fork_while_threads_work),
+        cmocka_unit_test_teardown(test_fork_inherits_handle_and_mapping, tn_teardown),
+        cmocka_unit_test_teardown(test_parent_closes_after_fork, tn_teardown),
+        cmocka_unit_test_teardown(test_exec_drops_handles, tn_teardown),
+        cmocka_unit_test_teardown(test_exec_drops_last_reference, tn_teardown),
+        cmocka_unit_test_teardown(test_exit_destroys, tn_teardown),
+        cmocka_unit_test_teardown(test_sigkill_destroys, tn_teardown),
+        cmocka_unit_test_teardown(test_holders_killed_one_by_one, tn_teardown),
+        cmocka_unit_test_teardown(test_simultaneous_last_close, tn_teardown),
+        cmocka_unit_test_teardown(test_child_creates_parent_opens, tn_teardown),
+        cmocka_unit_test_teardown(test_unnamed_shared_with_child, tn_teardown),
+        cmocka_unit_test_teardown(test_fork_while_threads_work, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -44,10 +45,94 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return 0;
 }
 
+/* ---- what a test left behind -------------------------------------------------- */
+
+#define TRACKED 512
+static pid_t children[TRACKED];
+static int pipes[TRACKED];
+static size_t nchildren, npipes;
+
+static void track_child(pid_t pid)
+{
+    if (nchildren < TRACKED)
+        children[nchildren++] = pid;
+}
+
+static void untrack_child(pid_t pid)
+{
+    for (size_t i = 0; i < nchildren; i++)
+        if (children[i] == pid) {
+            children[i] = children[--nchildren];
+            return;
+        }
+}
+
+int tn_teardown(void **state)
+{
+    (void)state;
+    while (nchildren > 0) {
+        pid_t pid = children[--nchildren];
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    while (npipes > 0)
+        close(pipes[--npipes]);
+    return 0;
+}
+
+void tn_pipe(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        die("pipe2");
+    if (npipes + 2 <= TRACKED) {
+        pipes[npipes++] = fds[0];
+        pipes[npipes++] = fds[1];
+    }
+}
+
+void tn_close(int fd)
+{
+    for (size_t i = 0; i < npipes; i++)
+        if (pipes[i] == fd) {
+            pipes[i] = pipes[--npipes];
+            break;
+        }
+    close(fd);
+}
+
+void tn_send_byte(int fd)
+{
+    char c = 'x';
+    if (write(fd, &c, 1) != 1)
+        fprintf(stderr, "test_node: write to pipe: %s\n", strerror(errno));
+}
+
+bool tn_recv_byte(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int64_t deadline = tn_now_ms() + TN_TIMEOUT_MS;
+    for (;;) {
+        int64_t left = deadline - tn_now_ms();
+        if (left <= 0) {
+            fprintf(stderr, "test_node: nothing came through the pipe in %d ms\n", TN_TIMEOUT_MS);
+            return false;
+        }
+        int r = poll(&pfd, 1, (int)left);
+        if (r > 0)
+            break;
+        if (r < 0 && errno != EINTR)
+            return false;
+    }
+    char c;
+    return read(fd, &c, 1) == 1;
+}
+
 static void cleanup(void)
 {
     if (getpid() != owner_pid || base_dir[0] == '\0')
         return; /* a forked child inherits atexit handlers: only the owner cleans up */
+    tn_teardown(NULL);
     nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -219,9 +304,19 @@ pid_t tn_fork(void)
 {
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         die("fork");
+    if (pid == 0) {
+        /* Never outlive the test (a child blocked or sleeping forever). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(99);
+        nchildren = npipes = 0; /* the parent's, not ours to clean up */
+    } else {
+        track_child(pid);
+    }
     return pid;
 }
 
@@ -238,14 +333,19 @@ int tn_wait(pid_t pid, int timeout_ms)
     int status;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
+        if (r == pid) {
+            untrack_child(pid);
             return status;
-        if (r < 0 && errno != EINTR)
+        }
+        if (r < 0 && errno != EINTR) {
+            untrack_child(pid);
             return -2;
+        }
         if (tn_now_ms() > deadline) {
             fprintf(stderr, "test_node: process %d still running after %d ms: killed\n", (int)pid, timeout_ms);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
+            untrack_child(pid);
             return -1;
         }
         usleep(1000);
@@ -421,6 +521,7 @@ int tn_peer_kill(struct tn_peer *p)
     int status = -1;
     while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
         ;
+    untrack_child(p->pid);
     close_pipes(p);
     return status;
 }

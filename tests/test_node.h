@@ -51,11 +51,23 @@ long tn_minor_faults(void);
 long tn_locked_kb(void);
 
 /* ---- processes ----------------------------------------------------------- */
-/* fork() after flushing stdio. */
+/* fork() after flushing stdio.  The child dies with its parent (SIGKILL), and
+ * the parent remembers it until tn_wait() reaps it, so that a failed test
+ * leaves no process behind (tn_teardown). */
 pid_t tn_fork(void);
 /* waitpid with a timeout; on timeout the child is SIGKILLed, reaped, and -1
  * returned.  Otherwise the wait status. */
 int tn_wait(pid_t pid, int timeout_ms);
+/* A pipe the test closes with tn_close(); tn_teardown closes what is left. */
+void tn_pipe(int fds[2]);
+void tn_close(int fd);
+/* One byte through a pipe; tn_recv_byte gives up after TN_TIMEOUT_MS (or at
+ * EOF) and returns false. */
+void tn_send_byte(int fd);
+bool tn_recv_byte(int fd);
+/* For cmocka_unit_test_teardown: SIGKILLs and reaps the children a test left
+ * (one that failed half-way), and closes its tn_pipe()s.  Returns 0. */
+int tn_teardown(void **state);
 /* The status says: exited normally with code 0. */
 bool tn_exited_ok(int status);
 bool tn_killed_by(int status, int sig);

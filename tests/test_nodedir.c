@@ -111,14 +111,36 @@ static void test_other_owner_refused(void **state)
     assert_int_equal(tn_count_objects(path), 0);
 }
 
+/* Without IWIN32_ROOT the node is /dev/shm/iwin32-<uid> (shared with
+ * whatever else runs on this machine: the test uses a name of its own and
+ * leaves nothing there). */
+static void test_default_node(void **state)
+{
+    (void)state;
+    char name[64], file[256];
+    snprintf(name, sizeof name, "iwin32-test-default-%d", (int)getpid());
+    snprintf(file, sizeof file, "/dev/shm/iwin32-%u/n-%s", (unsigned)geteuid(), name);
+    const char *env[] = {"IWIN32_ROOT", "IWIN32_POOL_MB", NULL};
+    struct tn_peer peer;
+    tn_peer_start(&peer, env, "create", name, "4096", "ready", "wait", "close", NULL);
+    assert_true(tn_peer_expect(&peer, "create 1 0"));
+    assert_true(tn_peer_expect(&peer, "ready"));
+    assert_int_equal(access(file, F_OK), 0);
+    tn_peer_send(&peer);
+    assert_true(tn_peer_expect(&peer, "close 1 12345"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    assert_int_equal(access(file, F_OK), -1);
+}
+
 int main(void)
 {
     tn_setup("nodedir");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fresh_node_is_private),
-        cmocka_unit_test(test_symlink_refused),
-        cmocka_unit_test(test_regular_file_refused),
-        cmocka_unit_test(test_other_owner_refused),
+        cmocka_unit_test_teardown(test_fresh_node_is_private, tn_teardown),
+        cmocka_unit_test_teardown(test_symlink_refused, tn_teardown),
+        cmocka_unit_test_teardown(test_regular_file_refused, tn_teardown),
+        cmocka_unit_test_teardown(test_other_owner_refused, tn_teardown),
+        cmocka_unit_test_teardown(test_default_node, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

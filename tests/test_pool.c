@@ -5,6 +5,7 @@
  * node-wide (other processes see it) and survives kills; invalid
  * IWIN32_POOL_MB values are refused loudly; the default is 256 MiB.
  */
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -153,6 +154,31 @@ static void test_page_rounding(void **state)
     assert_int_equal(tn_count_objects(NULL), 0);
 }
 
+/* The library's own bookkeeping does not count: a 259-byte name keeps its
+ * name in a header page of the object's file (name.h), and a pool-sized
+ * object of such a name still fits. */
+static void test_bookkeeping_not_counted(void **state)
+{
+    (void)state;
+    char name[260];
+    memset(name, 'H', 259);
+    name[259] = '\0';
+    void *p = NULL;
+    HANDLE h = make(name, POOL, &p);
+    assert_non_null(h);
+    assert_int_equal(GetLastError(), 0);
+    assert_int_equal(tn_pool_used(), POOL);
+    memset(p, 1, POOL);
+    expect_no_room("p-one", 1);
+    release(h, p);
+    h = make(name, (DWORD)tn_page(), &p);
+    assert_non_null(h);
+    assert_int_equal(tn_pool_used(), tn_page());
+    release(h, p);
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
 static void test_larger_than_pool(void **state)
 {
     (void)state;
@@ -196,6 +222,29 @@ static void test_space_returned_after_kill(void **state)
     assert_int_equal(tn_count_objects(NULL), 0);
 }
 
+/* The holder of a pool-sized object is killed, and the same name is created
+ * again at once, pool-sized: a fresh object (what the dead one left is
+ * neither alive nor counted). */
+static void test_same_name_after_kill(void **state)
+{
+    (void)state;
+    struct tn_peer holder;
+    tn_peer_start(&holder, NULL, "create", "p-same", "4194304", "put", "0", "77", "ready", "sleep", NULL);
+    assert_true(tn_peer_expect(&holder, "create 1 0"));
+    assert_true(tn_peer_expect(&holder, "ready"));
+    assert_true(tn_killed_by(tn_peer_kill(&holder), SIGKILL));
+    unsigned char *p = NULL;
+    HANDLE h = make("p-same", POOL, (void **)&p);
+    assert_non_null(h);
+    assert_int_equal(GetLastError(), 0);
+    for (size_t i = 0; i < POOL; i += 512)
+        assert_int_equal(p[i], 0);
+    assert_int_equal(tn_pool_used(), POOL);
+    release(h, p);
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
 /* Processes racing to fill the pool: exactly as many 1 MiB objects as fit
  * are made, node-wide. */
 static void test_concurrent_fill(void **state)
@@ -203,16 +252,16 @@ static void test_concurrent_fill(void **state)
     (void)state;
     enum { CHILDREN = 4, EACH = 3 };
     int start[2], done[2], hold[2];
-    assert_int_equal(pipe(start), 0);
-    assert_int_equal(pipe(done), 0);
-    assert_int_equal(pipe(hold), 0);
+    tn_pipe(start);
+    tn_pipe(done);
+    tn_pipe(hold);
     pid_t pid[CHILDREN];
     for (int c = 0; c < CHILDREN; c++) {
         pid[c] = tn_fork();
         if (pid[c] == 0) {
-            close(start[1]);
-            close(done[0]);
-            close(hold[1]);
+            tn_close(start[1]);
+            tn_close(done[0]);
+            tn_close(hold[1]);
             char b;
             TN_CHILD_CHECK(read(start[0], &b, 1) == 0); /* EOF: everyone starts now */
             int made = 0;
@@ -232,23 +281,25 @@ static void test_concurrent_fill(void **state)
             _exit(0);
         }
     }
-    close(start[0]);
-    close(done[1]);
-    close(hold[0]);
-    close(start[1]);
+    tn_close(start[0]);
+    tn_close(done[1]);
+    tn_close(hold[0]);
+    tn_close(start[1]);
     int total = 0;
     for (int c = 0; c < CHILDREN; c++) {
         char m;
+        struct pollfd pfd = {.fd = done[0], .events = POLLIN};
+        assert_int_equal(poll(&pfd, 1, TN_TIMEOUT_MS), 1);
         assert_int_equal(read(done[0], &m, 1), 1);
         total += m - '0';
     }
     assert_int_equal(total, POOL / MIB);
     assert_int_equal(tn_pool_used(), POOL);
     assert_int_equal(tn_count_objects(NULL), POOL / MIB);
-    close(hold[1]);
+    tn_close(hold[1]);
     for (int c = 0; c < CHILDREN; c++)
         assert_true(tn_exited_ok(tn_wait(pid[c], TN_TIMEOUT_MS)));
-    close(done[0]);
+    tn_close(done[0]);
     assert_int_equal(tn_pool_used(), 0);
     assert_int_equal(tn_count_objects(NULL), 0);
 }
@@ -324,14 +375,16 @@ int main(void)
     tn_setup("pool");
     setenv("IWIN32_POOL_MB", "4", 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pool_size),
-        cmocka_unit_test(test_exhaustion),
-        cmocka_unit_test(test_page_rounding),
-        cmocka_unit_test(test_larger_than_pool),
-        cmocka_unit_test(test_space_returned_after_kill),
-        cmocka_unit_test(test_concurrent_fill),
-        cmocka_unit_test(test_invalid_pool_setting),
-        cmocka_unit_test(test_pool_setting_and_default),
+        cmocka_unit_test_teardown(test_pool_size, tn_teardown),
+        cmocka_unit_test_teardown(test_exhaustion, tn_teardown),
+        cmocka_unit_test_teardown(test_page_rounding, tn_teardown),
+        cmocka_unit_test_teardown(test_bookkeeping_not_counted, tn_teardown),
+        cmocka_unit_test_teardown(test_larger_than_pool, tn_teardown),
+        cmocka_unit_test_teardown(test_space_returned_after_kill, tn_teardown),
+        cmocka_unit_test_teardown(test_same_name_after_kill, tn_teardown),
+        cmocka_unit_test_teardown(test_concurrent_fill, tn_teardown),
+        cmocka_unit_test_teardown(test_invalid_pool_setting, tn_teardown),
+        cmocka_unit_test_teardown(test_pool_setting_and_default, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -232,8 +232,8 @@ int main(void)
 {
     tn_setup("race");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_threads_race),
-        cmocka_unit_test(test_processes_race),
+        cmocka_unit_test_teardown(test_threads_race, tn_teardown),
+        cmocka_unit_test_teardown(test_processes_race, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,6 @@
  * Across processes: test_lifetime.c.  The pool: test_pool.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +18,6 @@
 #include <cmocka.h>
 #include <iwin32.h>
 
-#include "object.h" /* white box: the file layout of an event, for the one-namespace test */
 #include "test_node.h"
 
 static const DWORD SENTINEL = 0xC0FFEEu;
@@ -394,32 +392,42 @@ static void test_case_sensitive(void **state)
     }
 }
 
-/* One namespace for all types (SPEC 3): a name held by an event is refused
- * with ERROR_INVALID_HANDLE by Create and Open of shared memory.  The event
- * calls are not built yet, so the test plants an event the way object.h
- * lays it out - a file with S_ISVTX, a header page, held by a read lock. */
+/* One namespace for all four types (SPEC 3): a name held by an event, mutex
+ * or semaphore is refused by Create and Open of shared memory with
+ * ERROR_INVALID_HANDLE, and the other way round; nothing is left behind. */
 static void test_name_of_other_type(void **state)
 {
     (void)state;
-    tn_pool_used(); /* the node exists */
-    char path[1024];
-    snprintf(path, sizeof path, "%s/n-shm-is-event", tn_root());
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(fchmod(fd, 0600 | S_ISVTX), 0);
-    struct iw_file_header hdr = {.magic = IW_FILE_MAGIC, .type = IW_TYPE_EVENT};
-    assert_int_equal(pwrite(fd, &hdr, sizeof hdr, 0), sizeof hdr);
-    assert_int_equal(ftruncate(fd, (off_t)tn_page()), 0);
-    struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
-    assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
-
+    HANDLE sync[3] = {RtCreateEvent(NULL, TRUE, FALSE, "shm-is-event"), RtCreateMutex(NULL, FALSE, "shm-is-mutex"),
+                      RtCreateSemaphore(NULL, 0, 1, "shm-is-semaphore")};
+    const char *names[3] = {"shm-is-event", "shm-is-mutex", "shm-is-semaphore"};
     void *p = NULL;
-    ASSERT_FAILS(create("shm-is-event", 4096, &p), ERROR_INVALID_HANDLE);
-    ASSERT_FAILS(create("shm-is-event", 0, &p), ERROR_INVALID_HANDLE);
-    ASSERT_FAILS(open_shm("shm-is-event", &p), ERROR_INVALID_HANDLE);
-    assert_int_equal(access(path, F_OK), 0); /* the event is untouched */
-    assert_int_equal(unlink(path), 0);
-    close(fd);
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(sync[i]);
+        ASSERT_FAILS(create(names[i], 4096, &p), ERROR_INVALID_HANDLE);
+        ASSERT_FAILS(create(names[i], 0, &p), ERROR_INVALID_HANDLE);
+        ASSERT_FAILS(open_shm(names[i], &p), ERROR_INVALID_HANDLE);
+    }
+    /* The other way round. */
+    void *m = NULL;
+    HANDLE h = create("shm-is-shm", 4096, &m);
+    assert_non_null(h);
+    ASSERT_FAILS(RtCreateEvent(NULL, TRUE, FALSE, "shm-is-shm"), ERROR_INVALID_HANDLE);
+    ASSERT_FAILS(RtOpenEvent(0, FALSE, "shm-is-shm"), ERROR_INVALID_HANDLE);
+    ASSERT_FAILS(RtCreateMutex(NULL, FALSE, "shm-is-shm"), ERROR_INVALID_HANDLE);
+    ASSERT_FAILS(RtOpenMutex(0, FALSE, "shm-is-shm"), ERROR_INVALID_HANDLE);
+    ASSERT_FAILS(RtCreateSemaphore(NULL, 0, 1, "shm-is-shm"), ERROR_INVALID_HANDLE);
+    ASSERT_FAILS(RtOpenSemaphore(0, FALSE, "shm-is-shm"), ERROR_INVALID_HANDLE);
+    release(h, m);
+    for (int i = 0; i < 3; i++)
+        assert_true(CloseHandle(sync[i]));
+    /* All gone, and the names are free for shared memory now. */
+    for (int i = 0; i < 3; i++) {
+        h = create(names[i], 4096, &m);
+        assert_non_null(h);
+        assert_int_equal(GetLastError(), 0);
+        release(h, m);
+    }
 }
 
 /* ---- unnamed objects ----------------------------------------------------- */
@@ -700,24 +708,24 @@ int main(void)
 {
     tn_setup("shm");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_new),
-        cmocka_unit_test(test_create_existing),
-        cmocka_unit_test(test_create_after_error_value),
-        cmocka_unit_test(test_invalid_parameters),
-        cmocka_unit_test(test_open_missing),
-        cmocka_unit_test(test_open_leaves_last_error),
-        cmocka_unit_test(test_backslash),
-        cmocka_unit_test(test_name_lengths),
-        cmocka_unit_test(test_name_bytes),
-        cmocka_unit_test(test_case_sensitive),
-        cmocka_unit_test(test_name_of_other_type),
-        cmocka_unit_test(test_unnamed),
-        cmocka_unit_test(test_two_mappings_same_memory),
-        cmocka_unit_test(test_unmap),
-        cmocka_unit_test(test_mapping_outlives_handles),
-        cmocka_unit_test(test_last_close_removes_name),
-        cmocka_unit_test(test_no_page_faults),
-        cmocka_unit_test(test_locked_where_permitted),
+        cmocka_unit_test_teardown(test_create_new, tn_teardown),
+        cmocka_unit_test_teardown(test_create_existing, tn_teardown),
+        cmocka_unit_test_teardown(test_create_after_error_value, tn_teardown),
+        cmocka_unit_test_teardown(test_invalid_parameters, tn_teardown),
+        cmocka_unit_test_teardown(test_open_missing, tn_teardown),
+        cmocka_unit_test_teardown(test_open_leaves_last_error, tn_teardown),
+        cmocka_unit_test_teardown(test_backslash, tn_teardown),
+        cmocka_unit_test_teardown(test_name_lengths, tn_teardown),
+        cmocka_unit_test_teardown(test_name_bytes, tn_teardown),
+        cmocka_unit_test_teardown(test_case_sensitive, tn_teardown),
+        cmocka_unit_test_teardown(test_name_of_other_type, tn_teardown),
+        cmocka_unit_test_teardown(test_unnamed, tn_teardown),
+        cmocka_unit_test_teardown(test_two_mappings_same_memory, tn_teardown),
+        cmocka_unit_test_teardown(test_unmap, tn_teardown),
+        cmocka_unit_test_teardown(test_mapping_outlives_handles, tn_teardown),
+        cmocka_unit_test_teardown(test_last_close_removes_name, tn_teardown),
+        cmocka_unit_test_teardown(test_no_page_faults, tn_teardown),
+        cmocka_unit_test_teardown(test_locked_where_permitted, tn_teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (tn_count_objects(NULL) != 0) {

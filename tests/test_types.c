@@ -128,10 +128,10 @@ int main(void)
 {
     tn_setup("types");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_widths),
-        cmocka_unit_test(test_signedness_and_exact_types),
-        cmocka_unit_test(test_constants),
-        cmocka_unit_test(test_protection_arguments_ignored),
+        cmocka_unit_test_teardown(test_widths, tn_teardown),
+        cmocka_unit_test_teardown(test_signedness_and_exact_types, tn_teardown),
+        cmocka_unit_test_teardown(test_constants, tn_teardown),
+        cmocka_unit_test_teardown(test_protection_arguments_ignored, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
