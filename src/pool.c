@@ -142,7 +142,10 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
     if (err)
         return err == ENOMEM ? ERROR_NOT_ENOUGH_MEMORY : ERROR_ACCESS_DENIED;
     atomic_compare_exchange_strong(word, &before, next_state(before, live));
-    *used_pages = live;
+    /* What is used: objects that exist.  Objects being made count in the
+     * shared word (they may have reserved), not here: their creators may yet
+     * be refused, and together they can exceed the pool for a moment. */
+    *used_pages = live - in_flight;
     return ERROR_SUCCESS;
 }
 

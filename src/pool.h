@@ -19,7 +19,8 @@ DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages);
 void iw_pool_release(struct iw_node *node, uint64_t pages);
 
 /* Counts the pages of every live object (removing stale files on the way),
- * and sets the shared counter to that count when nothing changed meanwhile. */
+ * and sets the shared counter to that count, objects being made included,
+ * when nothing changed meanwhile.  *used_pages: the objects that exist. */
 DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages);
 
 /* Pages an object file counts against the pool (0 for synchronization objects). */
