@@ -213,8 +213,6 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
      * corrupted (glibc bug 14485).  One page per such mutex, on purpose. */
     if (obj->page && atomic_load(&obj->owned) == 0)
         munmap(obj->page, node->page_size);
-    if (obj->map_fd >= 0)
-        close(obj->map_fd);
     release_file(node, obj->fd, obj->file);
     free(obj);
 }
@@ -280,27 +278,43 @@ static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
         return NULL;
     obj->refs = 1;
     obj->fd = fd;
-    obj->map_fd = -1;
     obj->fork_fd = -1;
     obj->type = type;
     strcpy(obj->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
     return obj;
 }
 
-/* The description mappings are made from (see map_fd in object.h).  The file
- * is opened again by name: its name is stable, since we hold its reference
- * lock and only a write-lock holder unlinks. */
-static DWORD open_map_fd(struct iw_node *node, struct iw_object *obj, const char *file)
+/* Populated so that touching the memory never faults, and locked where the
+ * process may lock memory (RLIMIT_MEMLOCK, CAP_IPC_LOCK); where it may not,
+ * populated only. */
+static void *map_file(const char *file, size_t len, off_t offset)
 {
-    obj->map_fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    return obj->map_fd >= 0 ? ERROR_SUCCESS : iw_error_from_errno(errno);
+    struct iw_node *node;
+    iw_node_get(&node);
+    int fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return MAP_FAILED;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE | MAP_LOCKED, fd, offset);
+    if (p == MAP_FAILED)
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, offset);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return p;
 }
 
-static DWORD map_page(struct iw_node *node, struct iw_object *obj)
+void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset)
+{
+    return map_file(obj->file, len, offset);
+}
+
+/* Maps an event's, mutex's or semaphore's state page; file is its name now
+ * (a "t-" name while it is being made). */
+static DWORD map_page(struct iw_node *node, struct iw_object *obj, const char *file)
 {
     if (obj->type == IW_TYPE_SHM)
         return ERROR_SUCCESS;
-    void *p = mmap(NULL, node->page_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, obj->map_fd, 0);
+    void *p = map_file(file, node->page_size, 0);
     if (p == MAP_FAILED)
         return iw_error_from_errno(errno);
     obj->page = p;
@@ -362,9 +376,7 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
         if (err == ERROR_SUCCESS && obj->type != type)
             err = ERROR_INVALID_HANDLE;
         if (err == ERROR_SUCCESS)
-            err = open_map_fd(node, obj, name->file);
-        if (err == ERROR_SUCCESS)
-            err = map_page(node, obj);
+            err = map_page(node, obj, obj->file);
         if (err != ERROR_SUCCESS) {
             let_go(node, obj);
             return err;
@@ -431,12 +443,8 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
         if (!ok || ftruncate(fd, file_size) != 0)
             err = iw_error_from_errno(errno);
         if (err == ERROR_SUCCESS)
-            err = open_map_fd(node, obj, temp);
-        if (err == ERROR_SUCCESS)
-            err = map_page(node, obj);
+            err = map_page(node, obj, temp);
         if (err != ERROR_SUCCESS) {
-            if (obj->map_fd >= 0)
-                close(obj->map_fd);
             unlinkat(node->dirfd, temp, 0);
             close(fd);
             return err;
@@ -522,7 +530,6 @@ static DWORD create_object(struct iw_node *node, enum iw_type type, const struct
             state->undo(obj);
         if (obj->page)
             munmap(obj->page, node->page_size);
-        close(obj->map_fd);
         close(obj->fd);
         free(obj);
         /* Another creator got the name first: open theirs (top of loop). */

@@ -37,11 +37,8 @@ struct iw_file_header {
 struct iw_object {
     struct iw_object *next;     /* this process's objects, by file name */
     unsigned refs;              /* handles, plus calls in flight */
-    int fd;                     /* holds the reference lock; never mapped */
-    int map_fd;                 /* another description of the file, for mmap: a
-                                   mapping pins its description, and with it any
-                                   lock on it, so mapping fd would make every
-                                   mapping a reference (SPEC 3: it is not) */
+    int fd;                     /* holds the reference lock; never mapped:
+                                   see iw_object_map */
     int fork_fd;                /* a child's own description, made at fork */
     enum iw_type type;
     uint64_t size;              /* shared memory: the exact size in bytes */
@@ -83,6 +80,15 @@ static inline void *iw_object_state(const struct iw_object *obj)
  * memory when type is 0), with a reference the caller drops with
  * iw_object_put; NULL (and ERROR_INVALID_HANDLE set) otherwise. */
 struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type);
+
+/* Maps len bytes of obj's file from offset, populated (and locked where
+ * permitted: no page faults after).  Never through obj->fd: a
+ * mapping pins the open file description it was made from, and with it any
+ * lock on it, so every mapping would become a reference (SPEC 3: it is not).
+ * The file is opened again by name for the mmap and closed after it: the
+ * name is stable while we hold the object, since only a write-lock holder
+ * unlinks, and the process keeps one descriptor per object, not two. */
+void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset);
 
 /* A new handle standing for obj's reference; on failure (table full, no
  * memory) drops the reference and returns NULL with the last error set. */

@@ -7,18 +7,13 @@
 #include "mapping.h"
 #include "object.h"
 
-/* Maps the whole object anew.  Populated so that touching it never faults,
- * and locked where the process may lock memory (RLIMIT_MEMLOCK,
- * CAP_IPC_LOCK); where it may not, the mapping is populated only. */
+/* Maps the whole object anew (populated, locked where permitted). */
 static DWORD map_object(struct iw_object *obj, void **out)
 {
     struct iw_node *node;
     iw_node_get(&node);
     size_t len = (size_t)iw_pages(node, obj->size) * node->page_size;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE | MAP_LOCKED, obj->map_fd,
-                   obj->data_offset);
-    if (p == MAP_FAILED)
-        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, obj->map_fd, obj->data_offset);
+    void *p = iw_object_map(obj, len, obj->data_offset);
     if (p == MAP_FAILED)
         return iw_error_from_errno(errno == EACCES ? ENOMEM : errno);
     if (!iw_mapping_add(p, len)) {
