@@ -51,8 +51,13 @@ int iw_reflock_hold(int dirfd, const char *file, int fd, struct stat *st)
             remove_if_linked(dirfd, file, fd);
             return ENOENT;
         case F_RDLCK:
-            /* A holder existed when we looked, so the object was alive then.
-             * If a destroyer got in since, we look again. */
+            /* A holder existed when we looked, so the object was alive then,
+             * and our open is ordered at that instant.  Should that holder
+             * die before our lock - even mid-destroy, holding the write lock
+             * but before its unlink - we hold the object from then on: it is
+             * still named and still counted in the pool (a destroyer returns
+             * pages only after unlinking).  If a live destroyer got in since,
+             * we look again. */
             err = lock_byte0(fd, F_OFD_SETLK, F_RDLCK);
             if (err == EAGAIN)
                 continue;
