@@ -5,6 +5,7 @@
 
 #include "export.h"
 #include "last_error.h"
+#include "records.h"
 
 #define SLOT_BITS 20
 #define SLOT_MASK ((1u << SLOT_BITS) - 1)

@@ -100,12 +100,4 @@ HANDLE iw_object_handle(struct iw_object *obj);
 HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_state *state);
 HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName);
 
-/* Brackets a call that holds object descriptors outside the records (see
- * object.c: fork waits for it). */
-void iw_transit_begin(void);
-void iw_transit_end(void);
-
-/* The process lock, guarding the object records and the handle table. */
-void iw_process_lock(void);
-void iw_process_unlock(void);
 #endif

@@ -21,19 +21,19 @@
 #include "pool.h"
 
 #include <dirent.h>
-#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "name.h"
-#include "object.h"
-#include "reflock.h"
 #include "export.h"
 #include "last_error.h"
+#include "name.h"
+#include "records.h"
+#include "reflock.h"
 
 #define PAGES_BITS 40
 #define PAGES_MASK ((1ull << PAGES_BITS) - 1)

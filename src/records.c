@@ -1,0 +1,188 @@
+/*
+ * This process's records of objects (struct iw_object), by file name, with
+ * the process lock that guards them and the handle table, and how they
+ * survive fork.
+ */
+#include "records.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mapping.h"
+#include "node.h"
+#include "reflock.h"
+
+static pthread_mutex_t process_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+/* Calls that have object descriptors outside the records - being made,
+ * opened, or destroyed - count themselves in transit, and fork waits for
+ * them: a child that inherited such a descriptor would hold its lock (a
+ * read lock keeping a dead object alive, or a write lock making openers
+ * wait) until it exits or execs.  The gate keeps new calls out meanwhile.
+ * (Not a rwlock: glibc's records its writer's thread ID, which the child
+ * does not share, so the child could not release it.) */
+static pthread_mutex_t transit_gate = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint32_t in_transit;
+static _Atomic uint32_t fork_waiting;
+
+void iw_transit_begin(void)
+{
+    pthread_mutex_lock(&transit_gate);
+    atomic_fetch_add(&in_transit, 1);
+    pthread_mutex_unlock(&transit_gate);
+}
+
+void iw_transit_end(void)
+{
+    if (atomic_fetch_sub(&in_transit, 1) == 1 && atomic_load(&fork_waiting))
+        syscall(SYS_futex, &in_transit, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+static void wait_for_transits(void)
+{
+    pthread_mutex_lock(&transit_gate);
+    atomic_store(&fork_waiting, 1);
+    for (uint32_t n; (n = atomic_load(&in_transit)) != 0;)
+        syscall(SYS_futex, &in_transit, FUTEX_WAIT_PRIVATE, n, NULL, NULL, 0);
+    atomic_store(&fork_waiting, 0);
+}
+
+void iw_process_lock(void) { pthread_mutex_lock(&process_mutex); }
+void iw_process_unlock(void) { pthread_mutex_unlock(&process_mutex); }
+
+/* ---- the records of this process, by file name ------------------------ */
+
+static struct iw_object **buckets;
+static size_t nbuckets, nobjects;
+
+static size_t bucket_of(const char *file, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)file; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    return (size_t)h & (n - 1);
+}
+
+struct iw_object *iw_records_find(const char *file)
+{
+    if (nbuckets == 0)
+        return NULL;
+    for (struct iw_object *o = buckets[bucket_of(file, nbuckets)]; o; o = o->next)
+        if (strcmp(o->file, file) == 0)
+            return o;
+    return NULL;
+}
+
+bool iw_records_insert(struct iw_object *obj)
+{
+    if (nobjects >= nbuckets) {
+        size_t n = nbuckets ? nbuckets * 2 : 64;
+        struct iw_object **fresh = calloc(n, sizeof *fresh);
+        if (fresh != NULL) {
+            for (size_t i = 0; i < nbuckets; i++)
+                for (struct iw_object *o = buckets[i], *next; o; o = next) {
+                    next = o->next;
+                    size_t b = bucket_of(o->file, n);
+                    o->next = fresh[b];
+                    fresh[b] = o;
+                }
+            free(buckets);
+            buckets = fresh;
+            nbuckets = n;
+        } else if (nbuckets == 0) {
+            return false;
+        }
+    }
+    size_t b = bucket_of(obj->file, nbuckets);
+    obj->next = buckets[b];
+    buckets[b] = obj;
+    nobjects++;
+    return true;
+}
+
+void iw_records_remove(struct iw_object *obj)
+{
+    for (struct iw_object **link = &buckets[bucket_of(obj->file, nbuckets)]; *link; link = &(*link)->next)
+        if (*link == obj) {
+            *link = obj->next;
+            nobjects--;
+            return;
+        }
+}
+
+static int node_dirfd(void)
+{
+    struct iw_node *node;
+    iw_node_get(&node);
+    return node->dirfd;
+}
+
+/* ---- fork: the child holds references of its own ----------------------- */
+
+/* OFD locks belong to open file descriptions, which fork shares: a child
+ * using the parent's descriptions would hold nothing of its own, and the
+ * parent's last close would destroy objects the child still uses.  So before
+ * fork every record gets a second description (through /proc/self/fd, which
+ * works even for an object whose name is gone) with its own read lock; the
+ * child keeps those, the parent closes them.  The parent holds its own lock
+ * throughout, so no object is unheld at any instant. */
+static void fork_prepare(void)
+{
+    wait_for_transits();
+    iw_process_lock();
+    iw_mapping_fork_prepare();
+    for (size_t i = 0; i < nbuckets; i++)
+        for (struct iw_object *o = buckets[i]; o; o = o->next) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", o->fd);
+            o->fork_fd = open(path, O_RDWR | O_CLOEXEC);
+            if (o->fork_fd < 0) /* no /proc: by name, which is stable while we hold it */
+                o->fork_fd = openat(node_dirfd(), o->file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+            if (o->fork_fd >= 0 && iw_reflock_take_new(o->fork_fd) != 0) {
+                close(o->fork_fd);
+                o->fork_fd = -1;
+            }
+        }
+}
+
+static void fork_parent(void)
+{
+    for (size_t i = 0; i < nbuckets; i++)
+        for (struct iw_object *o = buckets[i]; o; o = o->next)
+            if (o->fork_fd >= 0) {
+                close(o->fork_fd);
+                o->fork_fd = -1;
+            }
+    iw_mapping_fork_parent();
+    iw_process_unlock();
+    pthread_mutex_unlock(&transit_gate);
+}
+
+static void fork_child(void)
+{
+    for (size_t i = 0; i < nbuckets; i++)
+        for (struct iw_object *o = buckets[i]; o; o = o->next)
+            if (o->fork_fd >= 0) {
+                close(o->fd);
+                o->fd = o->fork_fd;
+                o->fork_fd = -1;
+            }
+    iw_node_reseed();
+    /* The forking thread took these in fork_prepare and is the child's
+     * only thread: it lets go of them as the parent does. */
+    iw_mapping_fork_parent();
+    iw_process_unlock();
+    pthread_mutex_unlock(&transit_gate);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+void iw_records_watch_fork(void) { pthread_once(&atfork_once, register_atfork); }
