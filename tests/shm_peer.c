@@ -13,6 +13,9 @@
  *   get OFF            "get <value>"
  *   zero               "zero <1 if the whole current mapping is 0, else 0>"
  *   pool               "pool 1 <size> <used>" or "pool 0 <last error>"
+ *   sync K NAME        "sync <ok> <last error>": creates an event (K = e),
+ *                      mutex (m) or semaphore (s) of that name, and keeps it
+ *   osync K NAME       "osync <ok> <last error>": opens one
  *   ready              "ready"
  *   wait               blocks until a byte (or EOF) arrives on stdin
  *   sleep              blocks until killed
@@ -105,6 +108,22 @@ int main(int argc, char **argv)
             for (size_t k = 0; k < mem_size; k++)
                 zero &= mem[k] == 0;
             printf("zero %d\n", zero);
+        } else if ((strcmp(w, "sync") == 0 || strcmp(w, "osync") == 0) && has2) {
+            char kind = argv[i + 1][0];
+            const char *name = name_arg(argv[i + 2]);
+            bool open = w[0] == 'o';
+            SetLastError(SENTINEL);
+            HANDLE h = NULL;
+            if (kind == 'e')
+                h = open ? RtOpenEvent(0, FALSE, name) : RtCreateEvent(NULL, TRUE, FALSE, name);
+            else if (kind == 'm')
+                h = open ? RtOpenMutex(0, FALSE, name) : RtCreateMutex(NULL, FALSE, name);
+            else if (kind == 's')
+                h = open ? RtOpenSemaphore(0, FALSE, name) : RtCreateSemaphore(NULL, 0, 1, name);
+            else
+                usage(argv[i + 1]);
+            printf("%s %d %u\n", w, h != NULL, GetLastError());
+            i += 2;
         } else if (strcmp(w, "pool") == 0) {
             uint64_t size = 0, used = 0;
             SetLastError(SENTINEL);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,8 @@
 #include <iwin32.h>
 
 #include "test_node.h"
+
+extern char **environ;
 
 static const DWORD SENTINEL = 0xC0FFEEu;
 
@@ -46,6 +49,17 @@ static void assert_gone(const char *name)
     SetLastError(SENTINEL);
     assert_null(open_shm(name, &p));
     assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+}
+
+/* What comes through fd until EOF (or TN_TIMEOUT_MS of silence). */
+static void read_all(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    ssize_t r;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    while (n < size - 1 && poll(&pfd, 1, TN_TIMEOUT_MS) == 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
 }
 
 static void format_handle(char *buf, size_t size, HANDLE h)
@@ -207,18 +221,46 @@ static void test_exec_drops_last_reference(void **state)
     release(o, q);
     tn_send_byte(go[1]);
     tn_close(go[1]);
-    char said[64] = "";
-    size_t n = 0;
-    ssize_t r;
-    struct pollfd pfd = {.fd = out[0], .events = POLLIN};
-    while (n < sizeof said - 1 && poll(&pfd, 1, TN_TIMEOUT_MS) == 1 &&
-           (r = read(out[0], said + n, sizeof said - 1 - n)) > 0)
-        n += (size_t)r;
-    said[n] = '\0';
+    char said[64];
+    read_all(out[0], said, sizeof said);
     tn_close(out[0]);
     assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
     assert_string_equal(said, "open 0 2\n");
     assert_gone("lt-exec-last");
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+/* posix_spawn (and so system(), popen()) runs no fork handlers: the new
+ * program must still hold nothing of ours once it runs. */
+static void test_spawn_drops_handles(void **state)
+{
+    (void)state;
+    void *p = NULL;
+    HANDLE h = make("lt-spawn", 4096, &p);
+    assert_non_null(h);
+    int in[2], out[2];
+    tn_pipe(in);
+    tn_pipe(out);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    char *argv[] = {IWIN32_PEER_PATH, "wait", "open", "lt-spawn", NULL};
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, IWIN32_PEER_PATH, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    tn_track_child(pid);
+    tn_close(in[0]);
+    tn_close(out[1]);
+    release(h, p); /* ours was the only handle */
+    tn_send_byte(in[1]);
+    char said[64];
+    read_all(out[0], said, sizeof said);
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+    assert_string_equal(said, "open 0 2\n");
+    tn_close(in[1]);
+    tn_close(out[0]);
     assert_int_equal(tn_pool_used(), 0);
     assert_int_equal(tn_count_objects(NULL), 0);
 }
@@ -538,6 +580,7 @@ int main(void)
         cmocka_unit_test_teardown(test_parent_closes_after_fork, tn_teardown),
         cmocka_unit_test_teardown(test_exec_drops_handles, tn_teardown),
         cmocka_unit_test_teardown(test_exec_drops_last_reference, tn_teardown),
+        cmocka_unit_test_teardown(test_spawn_drops_handles, tn_teardown),
         cmocka_unit_test_teardown(test_exit_destroys, tn_teardown),
         cmocka_unit_test_teardown(test_sigkill_destroys, tn_teardown),
         cmocka_unit_test_teardown(test_holders_killed_one_by_one, tn_teardown),

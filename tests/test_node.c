@@ -58,6 +58,8 @@ static void track_child(pid_t pid)
         children[nchildren++] = pid;
 }
 
+void tn_track_child(pid_t pid) { track_child(pid); }
+
 static void untrack_child(pid_t pid)
 {
     for (size_t i = 0; i < nchildren; i++)

@@ -55,6 +55,8 @@ long tn_locked_kb(void);
  * the parent remembers it until tn_wait() reaps it, so that a failed test
  * leaves no process behind (tn_teardown). */
 pid_t tn_fork(void);
+/* Has tn_teardown kill and reap a child made otherwise (posix_spawn). */
+void tn_track_child(pid_t pid);
 /* waitpid with a timeout; on timeout the child is SIGKILLed, reaped, and -1
  * returned.  Otherwise the wait status. */
 int tn_wait(pid_t pid, int timeout_ms);

@@ -430,6 +430,45 @@ static void test_name_of_other_type(void **state)
     }
 }
 
+/* The same when the other object belongs to another process only (this
+ * process has no record of it), both ways round. */
+static void test_name_of_other_type_elsewhere(void **state)
+{
+    (void)state;
+    struct tn_peer peer;
+    tn_peer_start(&peer, NULL, "sync", "e", "x-event", "sync", "m", "x-mutex", "sync", "s", "x-sem", "create",
+                  "x-shm", "4096", "ready", "wait", "osync", "e", "x-shm", "osync", "m", "x-shm", "osync", "s",
+                  "x-shm", "sync", "e", "x-shm", NULL);
+    assert_true(tn_peer_expect(&peer, "sync 1 0"));
+    assert_true(tn_peer_expect(&peer, "sync 1 0"));
+    assert_true(tn_peer_expect(&peer, "sync 1 0"));
+    assert_true(tn_peer_expect(&peer, "create 1 0"));
+    assert_true(tn_peer_expect(&peer, "ready"));
+    const char *names[] = {"x-event", "x-mutex", "x-sem"};
+    void *p = NULL;
+    for (int i = 0; i < 3; i++) {
+        ASSERT_FAILS(create(names[i], 4096, &p), ERROR_INVALID_HANDLE);
+        ASSERT_FAILS(create(names[i], 0, &p), ERROR_INVALID_HANDLE);
+        ASSERT_FAILS(open_shm(names[i], &p), ERROR_INVALID_HANDLE);
+    }
+    tn_peer_send(&peer);
+    assert_true(tn_peer_expect(&peer, "osync 0 6"));
+    assert_true(tn_peer_expect(&peer, "osync 0 6"));
+    assert_true(tn_peer_expect(&peer, "osync 0 6"));
+    assert_true(tn_peer_expect(&peer, "sync 0 6"));
+    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    /* Everything it held is gone with it. */
+    for (int i = 0; i < 3; i++) {
+        HANDLE h = create(names[i], 4096, &p);
+        assert_non_null(h);
+        assert_int_equal(GetLastError(), 0);
+        release(h, p);
+    }
+    SetLastError(SENTINEL); /* (what the peer left may be removed only now: no snapshot) */
+    assert_null(open_shm("x-shm", &p));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+}
+
 /* ---- unnamed objects ----------------------------------------------------- */
 
 static void test_unnamed(void **state)
@@ -719,6 +758,7 @@ int main(void)
         cmocka_unit_test_teardown(test_name_bytes, tn_teardown),
         cmocka_unit_test_teardown(test_case_sensitive, tn_teardown),
         cmocka_unit_test_teardown(test_name_of_other_type, tn_teardown),
+        cmocka_unit_test_teardown(test_name_of_other_type_elsewhere, tn_teardown),
         cmocka_unit_test_teardown(test_unnamed, tn_teardown),
         cmocka_unit_test_teardown(test_two_mappings_same_memory, tn_teardown),
         cmocka_unit_test_teardown(test_unmap, tn_teardown),
