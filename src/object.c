@@ -219,15 +219,29 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
     }
 }
 
-DWORD iw_object_open(enum iw_type type, const struct iw_name *name, struct iw_object **out)
+/* Every call that opens or makes an object starts here. */
+static DWORD enter(struct iw_node **node)
 {
+    DWORD err = iw_node_get(node);
+    if (err == ERROR_SUCCESS) {
+        iw_records_watch_fork();
+        iw_transit_begin();
+    }
+    return err;
+}
+
+DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out)
+{
+    if (lpName == NULL || lpName[0] == '\0')
+        return ERROR_INVALID_PARAMETER; /* every Open call needs a name */
+    struct iw_name name;
     struct iw_node *node;
-    DWORD err = iw_node_get(&node);
+    DWORD err = iw_name_parse(lpName, &name);
+    if (err == ERROR_SUCCESS)
+        err = enter(&node);
     if (err != ERROR_SUCCESS)
         return err;
-    iw_records_watch_fork();
-    iw_transit_begin();
-    err = open_existing(node, type, name, out);
+    err = open_existing(node, type, &name, out);
     iw_transit_end();
     return err;
 }
@@ -426,13 +440,8 @@ HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_sta
 
 HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName)
 {
-    if (lpName == NULL || lpName[0] == '\0')
-        return iw_fail(ERROR_INVALID_PARAMETER);
-    struct iw_name name;
-    DWORD err = iw_name_parse(lpName, &name);
     struct iw_object *obj;
-    if (err == ERROR_SUCCESS)
-        err = iw_object_open(type, &name, &obj);
+    DWORD err = iw_object_open(type, lpName, &obj);
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
     return iw_object_handle(obj); /* success leaves the last error alone */
@@ -442,11 +451,9 @@ DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t s
                        const struct iw_new_state *state, struct iw_object **out, bool *existed)
 {
     struct iw_node *node;
-    DWORD err = iw_node_get(&node);
+    DWORD err = enter(&node);
     if (err != ERROR_SUCCESS)
         return err;
-    iw_records_watch_fork();
-    iw_transit_begin();
     err = create_object(node, type, name, size, state, out, existed);
     iw_transit_end();
     return err;

@@ -63,8 +63,9 @@ struct iw_new_state {
 DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t size,
                        const struct iw_new_state *state, struct iw_object **out, bool *existed);
 
-/* Opens the existing object of that name and type. */
-DWORD iw_object_open(enum iw_type type, const struct iw_name *name, struct iw_object **out);
+/* Opens the existing object of that name and type (a NULL or empty name is
+ * ERROR_INVALID_PARAMETER, as for every Open call). */
+DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out);
 
 /* Drops one reference; the last one in this process lets go of the object,
  * and destroys it if no other process holds it. */

@@ -56,7 +56,7 @@ IW_API HANDLE RtCreateSharedMemory(DWORD flProtect, DWORD MaximumSizeHigh, DWORD
     bool existed = true;
     if (MaximumSizeLow == 0) {
         /* Size 0 is valid only as an Open of an existing object. */
-        err = name.bytes ? iw_object_open(IW_TYPE_SHM, &name, &obj) : ERROR_FILE_NOT_FOUND;
+        err = iw_object_open(IW_TYPE_SHM, lpName, &obj);
         if (err == ERROR_FILE_NOT_FOUND)
             err = ERROR_INVALID_PARAMETER;
     } else {
@@ -75,13 +75,10 @@ IW_API HANDLE RtOpenSharedMemory(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, 
 {
     (void)dwDesiredAccess;
     (void)bInheritHandle;
-    if (location == NULL || lpName == NULL || lpName[0] == '\0')
+    if (location == NULL)
         return iw_fail(ERROR_INVALID_PARAMETER);
-    struct iw_name name;
-    DWORD err = iw_name_parse(lpName, &name);
     struct iw_object *obj;
-    if (err == ERROR_SUCCESS)
-        err = iw_object_open(IW_TYPE_SHM, &name, &obj);
+    DWORD err = iw_object_open(IW_TYPE_SHM, lpName, &obj);
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
     return hand_out(obj, location); /* success leaves the last error alone */
