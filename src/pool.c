@@ -144,8 +144,14 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
     atomic_compare_exchange_strong(word, &before, next_state(before, live));
     /* What is used: objects that exist.  Objects being made count in the
      * shared word (they may have reserved), not here: their creators may yet
-     * be refused, and together they can exceed the pool for a moment. */
-    *used_pages = live - in_flight;
+     * be refused, and together they can exceed the pool for a moment.  The
+     * two passes of a scan under churn can also count an object destroyed
+     * during the scan and the one made in its place; the word, exact at any
+     * instant but for what crashes left in it (the reset above undid that),
+     * bounds the figure. */
+    uint64_t counted = atomic_load(word) & PAGES_MASK;
+    uint64_t existing = live - in_flight;
+    *used_pages = existing < counted ? existing : counted;
     return ERROR_SUCCESS;
 }
 

@@ -164,7 +164,8 @@ static void worker(unsigned seed, int ops)
         } else {                                /* a recount, in the middle of it all */
             uint64_t size = 0, used = 0;
             CHECK(iwin32PoolInfo(&size, &used));
-            CHECK(size == (uint64_t)POOL_MB << 20 && used <= size);
+            /* (used <= size under churn: test_pool_info_churn) */
+            CHECK(size == (uint64_t)POOL_MB << 20);
         }
     }
     _exit(0);

@@ -261,6 +261,92 @@ static void test_spawn_drops_handles(void **state)
     assert_string_equal(said, "open 0 2\n");
     tn_close(in[1]);
     tn_close(out[0]);
+
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+/* A process that spawns a program and exits at once, holding an object: the
+ * spawned program holds nothing of it (SPEC 4: dropped across exec), so the
+ * object is gone.  posix_spawn returns once the program's exec is under way,
+ * but the kernel closes the spawner's inherited descriptors - reference
+ * locks included - only as the new program first returns to user space; an
+ * Open in between finds the object held and keeps it alive.  The window is
+ * short, so this tries many times on a busy machine (its own ctest entry). */
+static void test_spawn_then_exit(void **state)
+{
+    (void)state;
+    enum { TRIES = 1000, BURNERS = 2 };
+    pid_t burner[BURNERS];
+    for (int b = 0; b < BURNERS; b++) {
+        burner[b] = tn_fork();
+        if (burner[b] == 0)
+            for (;;)
+                ;
+    }
+    int revived = 0, first = -1;
+    for (int t = 0; t < TRIES && revived < 5; t++) {
+        char name[32];
+        snprintf(name, sizeof name, "lt-spawn-exit-%d", t);
+        int hold[2], report[2], out[2];
+        tn_pipe(hold);
+        tn_pipe(report);
+        tn_pipe(out);
+        pid_t pid = tn_fork();
+        if (pid == 0) {
+            void *m = NULL;
+            HANDLE hh = RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, name, &m);
+            TN_CHILD_CHECK(hh != NULL);
+            posix_spawn_file_actions_t fa;
+            posix_spawn_file_actions_init(&fa);
+            posix_spawn_file_actions_adddup2(&fa, hold[0], 0);
+            posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+            char *argv[] = {IWIN32_PEER_PATH, "ready", "wait", NULL};
+            pid_t spawned;
+            TN_CHILD_CHECK(posix_spawn(&spawned, IWIN32_PEER_PATH, &fa, NULL, argv, environ) == 0);
+            TN_CHILD_CHECK(write(report[1], &spawned, sizeof spawned) == sizeof spawned);
+            _exit(0); /* holding the object */
+        }
+        tn_close(report[1]);
+        assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+        pid_t spawned = 0;
+        struct pollfd pfd = {.fd = report[0], .events = POLLIN};
+        assert_int_equal(poll(&pfd, 1, TN_TIMEOUT_MS), 1);
+        assert_int_equal(read(report[0], &spawned, sizeof spawned), sizeof spawned);
+        /* The spawner is gone, and the program runs its own code: its exec
+         * has finished, close-on-exec descriptors included.  (posix_spawn
+         * returns earlier, when the new image is mapped; until the exec has
+         * closed the descriptors it shares with the spawner, the program
+         * still holds the object - as any process does until its exec.) */
+        char ready[7] = {0};
+        pfd.fd = out[0];
+        assert_int_equal(poll(&pfd, 1, TN_TIMEOUT_MS), 1);
+        assert_int_equal(read(out[0], ready, 6), 6);
+        assert_string_equal(ready, "ready\n");
+        void *p = NULL;
+        SetLastError(SENTINEL);
+        HANDLE h = open_shm(name, &p);
+        if (h != NULL) {
+            revived++;
+            if (first < 0)
+                first = t;
+            release(h, p);
+        } else {
+            assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+        }
+        tn_close(hold[1]); /* EOF: the program exits */
+        tn_close(hold[0]);
+        tn_close(report[0]);
+        tn_close(out[0]);
+        tn_close(out[1]);
+    }
+    for (int b = 0; b < BURNERS; b++) {
+        kill(burner[b], SIGKILL);
+        tn_wait(burner[b], TN_TIMEOUT_MS);
+    }
+    if (revived)
+        fail_msg("%d object(s) whose only holder had exited right after posix_spawn were still open "
+                 "(first at try %d of up to %d)", revived, first, TRIES);
     assert_int_equal(tn_pool_used(), 0);
     assert_int_equal(tn_count_objects(NULL), 0);
 }
@@ -572,8 +658,9 @@ static void test_fork_while_threads_work(void **state)
     assert_int_equal(tn_count_objects(NULL), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    tn_select_tests(argc, argv); /* ctest runs test_spawn_then_exit on its own */
     tn_setup("lifetime");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_fork_inherits_handle_and_mapping, tn_teardown),
@@ -581,6 +668,7 @@ int main(void)
         cmocka_unit_test_teardown(test_exec_drops_handles, tn_teardown),
         cmocka_unit_test_teardown(test_exec_drops_last_reference, tn_teardown),
         cmocka_unit_test_teardown(test_spawn_drops_handles, tn_teardown),
+        cmocka_unit_test_teardown(test_spawn_then_exit, tn_teardown),
         cmocka_unit_test_teardown(test_exit_destroys, tn_teardown),
         cmocka_unit_test_teardown(test_sigkill_destroys, tn_teardown),
         cmocka_unit_test_teardown(test_holders_killed_one_by_one, tn_teardown),

@@ -67,6 +67,9 @@ void tn_close(int fd);
  * EOF) and returns false. */
 void tn_send_byte(int fd);
 bool tn_recv_byte(int fd);
+/* Applies "--only NAME" / "--skip NAME" from the command line to cmocka's
+ * test selection (one test case can then be a ctest entry of its own). */
+void tn_select_tests(int argc, char **argv);
 /* For cmocka_unit_test_teardown: SIGKILLs and reaps the children a test left
  * (one that failed half-way), and closes its tn_pipe()s.  Returns 0. */
 int tn_teardown(void **state);

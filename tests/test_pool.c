@@ -304,6 +304,56 @@ static void test_concurrent_fill(void **state)
     assert_int_equal(tn_count_objects(NULL), 0);
 }
 
+/* iwin32PoolInfo while other processes create and close objects that fill
+ * the pool exactly: it never reports more used than the pool holds (nor
+ * than ever existed at once), and no Create is refused (the objects always
+ * fit).  Its own ctest entry. */
+static void test_pool_info_under_churn(void **state)
+{
+    (void)state;
+    enum { CHURNERS = 4, MS = 3000 };
+    pid_t pid[CHURNERS];
+    for (int c = 0; c < CHURNERS; c++) {
+        pid[c] = tn_fork();
+        if (pid[c] == 0) {
+            char name[32];
+            snprintf(name, sizeof name, "p-churn-%d", c);
+            int64_t end = tn_now_ms() + MS;
+            for (int i = 0; tn_now_ms() < end; i++) {
+                void *p = NULL;
+                HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, POOL / CHURNERS, i % 2 ? NULL : name, &p);
+                if (h == NULL) {
+                    fprintf(stderr, "churner %d: create %d refused: %u\n", c, i, GetLastError());
+                    _exit(1);
+                }
+                TN_CHILD_CHECK(RtUnmapSharedMemory(p) && CloseHandle(h));
+            }
+            _exit(0);
+        }
+    }
+    long polls = 0, over = 0;
+    uint64_t worst = 0;
+    int64_t end = tn_now_ms() + MS;
+    while (tn_now_ms() < end) {
+        uint64_t size = 0, used = 0;
+        assert_true(iwin32PoolInfo(&size, &used));
+        assert_int_equal(size, POOL);
+        assert_int_equal(used % tn_page(), 0);
+        polls++;
+        if (used > size)
+            over++;
+        if (used > worst)
+            worst = used;
+    }
+    for (int c = 0; c < CHURNERS; c++)
+        assert_true(tn_exited_ok(tn_wait(pid[c], TN_TIMEOUT_MS)));
+    printf("%ld iwin32PoolInfo calls under churn: %ld reported more than the pool (%llu bytes) holds, worst %llu\n",
+           polls, over, (unsigned long long)POOL, (unsigned long long)worst);
+    assert_int_equal(over, 0);
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
 /* ---- the IWIN32_POOL_MB setting, in fresh nodes of their own -------------------- */
 
 static void test_invalid_pool_setting(void **state)
@@ -370,8 +420,9 @@ static void test_pool_setting_and_default(void **state)
     assert_true(tn_exited_ok(tn_peer_finish(&peer)));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    tn_select_tests(argc, argv); /* ctest runs test_pool_info_under_churn on its own */
     tn_setup("pool");
     setenv("IWIN32_POOL_MB", "4", 1);
     const struct CMUnitTest tests[] = {
@@ -383,6 +434,7 @@ int main(void)
         cmocka_unit_test_teardown(test_space_returned_after_kill, tn_teardown),
         cmocka_unit_test_teardown(test_same_name_after_kill, tn_teardown),
         cmocka_unit_test_teardown(test_concurrent_fill, tn_teardown),
+        cmocka_unit_test_teardown(test_pool_info_under_churn, tn_teardown),
         cmocka_unit_test_teardown(test_invalid_pool_setting, tn_teardown),
         cmocka_unit_test_teardown(test_pool_setting_and_default, tn_teardown),
     };
