@@ -30,7 +30,6 @@
 #define HELD 8
 #define MIN_ROUNDS 1000
 #define MAX_ROUNDS 200000
-static const DWORD SENTINEL = 0xC0FFEEu;
 
 static char names[NAMED][300];
 

@@ -17,7 +17,6 @@
 
 #include "test_node.h"
 
-static const DWORD SENTINEL = 0xC0FFEEu;
 
 static void expect_close_fails(HANDLE h)
 {

@@ -24,30 +24,12 @@
 
 extern char **environ;
 
-static const DWORD SENTINEL = 0xC0FFEEu;
-
-static HANDLE make(const char *name, DWORD size, void **p)
-{
-    SetLastError(SENTINEL);
-    return RtCreateSharedMemory(PAGE_READWRITE, 0, size, name, p);
-}
-
-static HANDLE open_shm(const char *name, void **p)
-{
-    return RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, name, p);
-}
-
-static void release(HANDLE h, void *p)
-{
-    assert_true(RtUnmapSharedMemory(p));
-    assert_true(CloseHandle(h));
-}
 
 static void assert_gone(const char *name)
 {
     void *p = NULL;
     SetLastError(SENTINEL);
-    assert_null(open_shm(name, &p));
+    assert_null(tn_shm_open(name, &p));
     assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
 }
 
@@ -73,7 +55,7 @@ static void test_fork_inherits_handle_and_mapping(void **state)
 {
     (void)state;
     volatile int *p = NULL;
-    HANDLE h = make("lt-fork", 4096, (void **)&p);
+    HANDLE h = tn_shm_create("lt-fork", 4096, (void **)&p);
     assert_non_null(h);
     p[0] = 42;
     pid_t pid = tn_fork();
@@ -97,11 +79,11 @@ static void test_fork_inherits_handle_and_mapping(void **state)
     assert_int_equal(p[0], 43);
     /* The child's close did not close the parent's handle. */
     volatile int *q = NULL;
-    HANDLE o = open_shm("lt-fork", (void **)&q);
+    HANDLE o = tn_shm_open("lt-fork", (void **)&q);
     assert_non_null(o);
     assert_int_equal(q[0], 43);
-    release(o, (void *)q);
-    release(h, (void *)p);
+    tn_shm_release(o, (void *)q);
+    tn_shm_release(h, (void *)p);
     assert_gone("lt-fork");
     assert_int_equal(tn_pool_used(), 0);
 }
@@ -112,7 +94,7 @@ static void test_parent_closes_after_fork(void **state)
 {
     (void)state;
     volatile int *p = NULL;
-    HANDLE h = make("lt-pclose", 8192, (void **)&p);
+    HANDLE h = tn_shm_create("lt-pclose", 8192, (void **)&p);
     assert_non_null(h);
     p[0] = 7;
     int go[2], ack[2];
@@ -135,7 +117,7 @@ static void test_parent_closes_after_fork(void **state)
     }
     tn_close(go[0]);
     tn_close(ack[1]);
-    release(h, (void *)p); /* right after fork */
+    tn_shm_release(h, (void *)p); /* right after fork */
     tn_send_byte(go[1]);
     assert_true(tn_recv_byte(ack[0]));
 
@@ -165,7 +147,7 @@ static void test_exec_drops_handles(void **state)
 {
     (void)state;
     void *p = NULL;
-    HANDLE h = make("lt-exec", 4096, &p);
+    HANDLE h = tn_shm_create("lt-exec", 4096, &p);
     assert_non_null(h);
     *(int *)p = 99;
     char hex[32];
@@ -181,7 +163,7 @@ static void test_exec_drops_handles(void **state)
     /* The program is forked from us holding h, then exec'd: it has no
      * handle, so once we close ours the object is gone - for it too. */
     tn_peer_start(&peer, NULL, "wait", "closeh", hex, "open", "lt-exec", NULL);
-    release(h, p);
+    tn_shm_release(h, p);
     tn_peer_send(&peer);
     assert_true(tn_peer_expect(&peer, "close 0 6"));
     assert_true(tn_peer_expect(&peer, "open 0 2"));
@@ -196,7 +178,7 @@ static void test_exec_drops_last_reference(void **state)
 {
     (void)state;
     void *p = NULL;
-    HANDLE h = make("lt-exec-last", 4096, &p);
+    HANDLE h = tn_shm_create("lt-exec-last", 4096, &p);
     assert_non_null(h);
     int go[2], out[2];
     tn_pipe(go);
@@ -213,12 +195,12 @@ static void test_exec_drops_last_reference(void **state)
     }
     tn_close(go[0]);
     tn_close(out[1]);
-    release(h, p);
+    tn_shm_release(h, p);
     /* Before the exec the child still holds it. */
     void *q = NULL;
-    HANDLE o = open_shm("lt-exec-last", &q);
+    HANDLE o = tn_shm_open("lt-exec-last", &q);
     assert_non_null(o);
-    release(o, q);
+    tn_shm_release(o, q);
     tn_send_byte(go[1]);
     tn_close(go[1]);
     char said[64];
@@ -237,7 +219,7 @@ static void test_spawn_drops_handles(void **state)
 {
     (void)state;
     void *p = NULL;
-    HANDLE h = make("lt-spawn", 4096, &p);
+    HANDLE h = tn_shm_create("lt-spawn", 4096, &p);
     assert_non_null(h);
     int in[2], out[2];
     tn_pipe(in);
@@ -253,7 +235,7 @@ static void test_spawn_drops_handles(void **state)
     tn_track_child(pid);
     tn_close(in[0]);
     tn_close(out[1]);
-    release(h, p); /* ours was the only handle */
+    tn_shm_release(h, p); /* ours was the only handle */
     tn_send_byte(in[1]);
     char said[64];
     read_all(out[0], said, sizeof said);
@@ -325,12 +307,12 @@ static void test_spawn_then_exit(void **state)
         assert_string_equal(ready, "ready\n");
         void *p = NULL;
         SetLastError(SENTINEL);
-        HANDLE h = open_shm(name, &p);
+        HANDLE h = tn_shm_open(name, &p);
         if (h != NULL) {
             revived++;
             if (first < 0)
                 first = t;
-            release(h, p);
+            tn_shm_release(h, p);
         } else {
             assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
         }
@@ -380,12 +362,12 @@ static void test_exit_destroys(void **state)
     assert_gone("lt-exit");
     /* The name is free: a fresh, zero-filled object with last error 0. */
     unsigned char *p = NULL;
-    HANDLE h = make("lt-exit", 65536, (void **)&p);
+    HANDLE h = tn_shm_create("lt-exit", 65536, (void **)&p);
     assert_non_null(h);
     assert_int_equal(GetLastError(), 0);
     for (int i = 0; i < 65536; i++)
         assert_int_equal(p[i], 0);
-    release(h, p);
+    tn_shm_release(h, p);
     assert_int_equal(tn_pool_used(), 0);
     assert_int_equal(tn_count_objects(NULL), 0);
 }
@@ -398,10 +380,10 @@ static void test_sigkill_destroys(void **state)
     assert_true(tn_peer_expect(&peer, "create 1 0"));
     assert_true(tn_peer_expect(&peer, "ready"));
     volatile int *q = NULL;
-    HANDLE o = open_shm("lt-kill", (void **)&q);
+    HANDLE o = tn_shm_open("lt-kill", (void **)&q);
     assert_non_null(o);
     assert_int_equal(q[0], 9);
-    release(o, (void *)q);
+    tn_shm_release(o, (void *)q);
     assert_int_equal(tn_pool_used(), 65536);
     assert_true(tn_killed_by(tn_peer_kill(&peer), SIGKILL));
     assert_gone("lt-kill");
@@ -412,16 +394,16 @@ static void test_sigkill_destroys(void **state)
     tn_peer_start(&peer, NULL, "create", "lt-kill", "65536", "put", "0", "10", "ready", "sleep", NULL);
     assert_true(tn_peer_expect(&peer, "create 1 0"));
     assert_true(tn_peer_expect(&peer, "ready"));
-    o = open_shm("lt-kill", (void **)&q);
+    o = tn_shm_open("lt-kill", (void **)&q);
     assert_non_null(o);
     assert_true(tn_killed_by(tn_peer_kill(&peer), SIGKILL));
     void *r = NULL;
-    HANDLE o2 = open_shm("lt-kill", &r);
+    HANDLE o2 = tn_shm_open("lt-kill", &r);
     assert_non_null(o2);
     assert_int_equal(*(int *)r, 10);
-    release(o2, r);
+    tn_shm_release(o2, r);
     assert_int_equal(tn_pool_used(), 65536);
-    release(o, (void *)q);
+    tn_shm_release(o, (void *)q);
     assert_gone("lt-kill");
     assert_int_equal(tn_pool_used(), 0);
 }
@@ -443,10 +425,10 @@ static void test_holders_killed_one_by_one(void **state)
         assert_true(tn_killed_by(tn_peer_kill(&peer[i]), SIGKILL));
         if (i < N - 1) {
             void *q = NULL;
-            HANDLE o = open_shm("lt-multi", &q);
+            HANDLE o = tn_shm_open("lt-multi", &q);
             assert_non_null(o);
             assert_int_equal(*(int *)q, 77);
-            release(o, q);
+            tn_shm_release(o, q);
             assert_int_equal(tn_pool_used(), 4096);
         }
     }
@@ -465,7 +447,7 @@ static void test_simultaneous_last_close(void **state)
     enum { ROUNDS = 300 };
     for (int r = 0; r < ROUNDS; r++) {
         volatile uint32_t *p = NULL;
-        HANDLE h = make("lt-simul", 65536, (void **)&p);
+        HANDLE h = tn_shm_create("lt-simul", 65536, (void **)&p);
         assert_non_null(h);
         if (GetLastError() != 0 || p[100] != 0)
             fail_msg("round %d: Create found the object of the round before (error %u, data %u)", r,
@@ -488,7 +470,7 @@ static void test_simultaneous_last_close(void **state)
         assert_true(RtUnmapSharedMemory((void *)p));
         void *q = NULL;
         SetLastError(SENTINEL);
-        if (open_shm("lt-simul", &q) != NULL || GetLastError() != ERROR_FILE_NOT_FOUND)
+        if (tn_shm_open("lt-simul", &q) != NULL || GetLastError() != ERROR_FILE_NOT_FOUND)
             fail_msg("round %d: the object outlived both holders (error %u)", r, GetLastError());
     }
     assert_int_equal(tn_pool_used(), 0);
@@ -519,7 +501,7 @@ static void test_child_creates_parent_opens(void **state)
     tn_close(go[0]);
     assert_true(tn_recv_byte(ready[0]));
     char *q = NULL;
-    HANDLE o = open_shm("lt-byname", (void **)&q);
+    HANDLE o = tn_shm_open("lt-byname", (void **)&q);
     assert_non_null(o);
     assert_string_equal(q, "from the child");
     strcpy(q, "from the parent");
@@ -529,10 +511,10 @@ static void test_child_creates_parent_opens(void **state)
     tn_close(go[1]);
     /* We still hold it. */
     void *r = NULL;
-    HANDLE o2 = open_shm("lt-byname", &r);
+    HANDLE o2 = tn_shm_open("lt-byname", &r);
     assert_non_null(o2);
-    release(o2, r);
-    release(o, q);
+    tn_shm_release(o2, r);
+    tn_shm_release(o, q);
     assert_gone("lt-byname");
 }
 
@@ -543,8 +525,8 @@ static void test_unnamed_shared_with_child(void **state)
     (void)state;
     const DWORD mib = 1 << 20;
     volatile unsigned char *a = NULL, *b = NULL;
-    HANDLE ha = make(NULL, mib, (void **)&a);
-    HANDLE hb = make("", 4096, (void **)&b);
+    HANDLE ha = tn_shm_create(NULL, mib, (void **)&a);
+    HANDLE hb = tn_shm_create("", 4096, (void **)&b);
     assert_non_null(ha);
     assert_non_null(hb);
     assert_int_equal(tn_pool_used(), mib + 4096);
@@ -560,8 +542,8 @@ static void test_unnamed_shared_with_child(void **state)
     assert_int_equal(a[mib - 1], 0xA1);
     assert_int_equal(b[17], 0xB2);
     assert_int_equal(tn_pool_used(), mib + 4096); /* the parent still holds both */
-    release(ha, (void *)a);
-    release(hb, (void *)b);
+    tn_shm_release(ha, (void *)a);
+    tn_shm_release(hb, (void *)b);
     assert_int_equal(tn_pool_used(), 0);
 
     /* An unnamed object held only by a child that is killed. */
@@ -617,7 +599,7 @@ static void test_fork_while_threads_work(void **state)
     (void)state;
     enum { T = 2, CHILDREN = 40 };
     volatile int *p = NULL;
-    HANDLE h = make("lt-held", 4096, (void **)&p);
+    HANDLE h = tn_shm_create("lt-held", 4096, (void **)&p);
     assert_non_null(h);
     p[0] = 1234;
     stop_churn = false;
@@ -653,7 +635,7 @@ static void test_fork_while_threads_work(void **state)
         assert_null(bad);
     }
     assert_int_equal(p[0], 1234);
-    release(h, (void *)p);
+    tn_shm_release(h, (void *)p);
     assert_int_equal(tn_pool_used(), 0);
     assert_int_equal(tn_count_objects(NULL), 0);
 }

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include <iwin32.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
 
 #ifndef IWIN32_PEER_PATH
 #error "IWIN32_PEER_PATH (the shm_peer program) must be defined by the build"
@@ -68,11 +71,6 @@ static void untrack_child(pid_t pid)
             return;
         }
 }
-
-/* cmocka.h cannot be included here (it needs its own prelude), so declare
- * the two selection calls of cmocka >= 1.1.5. */
-void cmocka_set_test_filter(const char *pattern);
-void cmocka_set_skip_filter(const char *pattern);
 
 void tn_select_tests(int argc, char **argv)
 {
@@ -541,4 +539,21 @@ int tn_peer_kill(struct tn_peer *p)
     untrack_child(p->pid);
     close_pipes(p);
     return status;
+}
+
+HANDLE tn_shm_create(const char *name, DWORD size, void **p)
+{
+    SetLastError(SENTINEL);
+    return RtCreateSharedMemory(PAGE_READWRITE, 0, size, name, p);
+}
+
+HANDLE tn_shm_open(const char *name, void **p)
+{
+    return RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, name, p);
+}
+
+void tn_shm_release(HANDLE h, void *p)
+{
+    assert_true(RtUnmapSharedMemory(p));
+    assert_true(CloseHandle(h));
 }

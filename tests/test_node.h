@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <sys/types.h>
 
+#include <iwin32.h>
+
 /* ---- the private node ---------------------------------------------------- */
 void tn_setup(const char *test_name);
 const char *tn_base(void);      /* the private directory holding the node */
@@ -115,5 +117,15 @@ void tn_peer_send(struct tn_peer *p);
 int tn_peer_finish(struct tn_peer *p);
 /* SIGKILLs and reaps the peer; returns the wait status. */
 int tn_peer_kill(struct tn_peer *p);
+
+/* The last error a test sets before a call whose success must leave it alone. */
+#define SENTINEL ((DWORD)0xC0FFEEu)
+
+/* Shared memory the way most tests make it: the last error set to SENTINEL
+ * first, so a successful Create must overwrite it. */
+HANDLE tn_shm_create(const char *name, DWORD size, void **p);
+HANDLE tn_shm_open(const char *name, void **p);
+/* Unmaps and closes, failing the cmocka test if either fails. */
+void tn_shm_release(HANDLE h, void *p);
 
 #endif

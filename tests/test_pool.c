@@ -20,21 +20,8 @@
 
 #include "test_node.h"
 
-static const DWORD SENTINEL = 0xC0FFEEu;
 #define MIB (1u << 20)
 #define POOL (4u * MIB)
-
-static HANDLE make(const char *name, DWORD size, void **p)
-{
-    SetLastError(SENTINEL);
-    return RtCreateSharedMemory(PAGE_READWRITE, 0, size, name, p);
-}
-
-static void release(HANDLE h, void *p)
-{
-    assert_true(RtUnmapSharedMemory(p));
-    assert_true(CloseHandle(h));
-}
 
 /* A Create the pool cannot hold: NULL, ERROR_NOT_ENOUGH_MEMORY, and the
  * node's files and pool exactly as before. */
@@ -44,7 +31,7 @@ static void expect_no_room(const char *name, DWORD size)
     tn_list_dir(tn_root(), before, sizeof before);
     uint64_t used = tn_pool_used();
     void *p = NULL;
-    HANDLE h = make(name, size, &p);
+    HANDLE h = tn_shm_create(name, size, &p);
     DWORD err = GetLastError();
     tn_list_dir(tn_root(), after, sizeof after);
     if (h != NULL || err != ERROR_NOT_ENOUGH_MEMORY)
@@ -65,7 +52,7 @@ static void test_exhaustion(void **state)
 {
     (void)state;
     void *full = NULL;
-    HANDLE hf = make("p-full", POOL, &full);
+    HANDLE hf = tn_shm_create("p-full", POOL, &full);
     assert_non_null(hf);
     assert_int_equal(GetLastError(), 0);
     assert_int_equal(tn_pool_used(), POOL);
@@ -81,11 +68,11 @@ static void test_exhaustion(void **state)
 
     /* A full pool does not stop a Create of an existing name: that is an Open. */
     void *again = NULL;
-    HANDLE ha = make("p-full", POOL, &again);
+    HANDLE ha = tn_shm_create("p-full", POOL, &again);
     assert_non_null(ha);
     assert_int_equal(GetLastError(), ERROR_ALREADY_EXISTS);
     assert_int_equal(((unsigned char *)again)[POOL - 1], 0xF0);
-    release(ha, again);
+    tn_shm_release(ha, again);
 
     /* Another process sees the same pool, full. */
     struct tn_peer peer;
@@ -98,7 +85,7 @@ static void test_exhaustion(void **state)
     assert_int_equal(tn_count_objects(NULL), 1);
 
     /* Space returned after close. */
-    release(hf, full);
+    tn_shm_release(hf, full);
     assert_int_equal(tn_pool_used(), 0);
     tn_peer_start(&peer, NULL, "pool", "create", "p-peer", "4194304", "pool", NULL);
     assert_true(tn_peer_expect(&peer, "pool 1 4194304 0"));
@@ -106,10 +93,10 @@ static void test_exhaustion(void **state)
     assert_true(tn_peer_expect(&peer, "pool 1 4194304 4194304"));
     assert_true(tn_exited_ok(tn_peer_finish(&peer)));
     void *e = NULL;
-    HANDLE he = make("p-extra", POOL, &e);
+    HANDLE he = tn_shm_create("p-extra", POOL, &e);
     assert_non_null(he);
     assert_int_equal(GetLastError(), 0);
-    release(he, e);
+    tn_shm_release(he, e);
     assert_int_equal(tn_pool_used(), 0);
     assert_int_equal(tn_count_objects(NULL), 0);
 }
@@ -125,32 +112,32 @@ static void test_page_rounding(void **state)
     for (int i = 0; i < 3; i++) {
         char name[16];
         snprintf(name, sizeof name, "p-odd-%d", i);
-        h[i] = make(name, odd, &m[i]);
+        h[i] = tn_shm_create(name, odd, &m[i]);
         assert_non_null(h[i]);
     }
     assert_int_equal(tn_pool_used(), 3 * odd_pages * page);
     /* Exactly what is left fits (unnamed objects count too)... */
     DWORD rest = (DWORD)(POOL - 3 * odd_pages * page);
-    h[3] = make(NULL, rest, &m[3]);
+    h[3] = tn_shm_create(NULL, rest, &m[3]);
     assert_non_null(h[3]);
     assert_int_equal(tn_pool_used(), POOL);
     /* ...and then not one byte more. */
     expect_no_room("p-one", 1);
     /* Closing one returns exactly its pages. */
-    release(h[1], m[1]);
+    tn_shm_release(h[1], m[1]);
     assert_int_equal(tn_pool_used(), POOL - odd_pages * page);
     expect_no_room("p-one", (DWORD)(odd_pages * page + 1));
-    h[1] = make("p-one", (DWORD)(odd_pages * page), &m[1]);
+    h[1] = tn_shm_create("p-one", (DWORD)(odd_pages * page), &m[1]);
     assert_non_null(h[1]);
     assert_int_equal(tn_pool_used(), POOL);
     for (int i = 0; i < 4; i++)
-        release(h[i], m[i]);
+        tn_shm_release(h[i], m[i]);
     assert_int_equal(tn_pool_used(), 0);
     /* A one-byte object counts one page. */
-    h[0] = make("p-byte", 1, &m[0]);
+    h[0] = tn_shm_create("p-byte", 1, &m[0]);
     assert_non_null(h[0]);
     assert_int_equal(tn_pool_used(), page);
-    release(h[0], m[0]);
+    tn_shm_release(h[0], m[0]);
     assert_int_equal(tn_count_objects(NULL), 0);
 }
 
@@ -164,17 +151,17 @@ static void test_bookkeeping_not_counted(void **state)
     memset(name, 'H', 259);
     name[259] = '\0';
     void *p = NULL;
-    HANDLE h = make(name, POOL, &p);
+    HANDLE h = tn_shm_create(name, POOL, &p);
     assert_non_null(h);
     assert_int_equal(GetLastError(), 0);
     assert_int_equal(tn_pool_used(), POOL);
     memset(p, 1, POOL);
     expect_no_room("p-one", 1);
-    release(h, p);
-    h = make(name, (DWORD)tn_page(), &p);
+    tn_shm_release(h, p);
+    h = tn_shm_create(name, (DWORD)tn_page(), &p);
     assert_non_null(h);
     assert_int_equal(tn_pool_used(), tn_page());
-    release(h, p);
+    tn_shm_release(h, p);
     assert_int_equal(tn_pool_used(), 0);
     assert_int_equal(tn_count_objects(NULL), 0);
 }
@@ -205,19 +192,19 @@ static void test_space_returned_after_kill(void **state)
     assert_true(tn_killed_by(tn_peer_kill(&holder), SIGKILL));
     /* No recount asked for: the Create itself must find the space. */
     void *p = NULL;
-    HANDLE h = make("p-x", POOL, &p);
+    HANDLE h = tn_shm_create("p-x", POOL, &p);
     assert_non_null(h);
     assert_int_equal(GetLastError(), 0);
-    release(h, p);
+    tn_shm_release(h, p);
 
     /* And after a holder that exits normally. */
     tn_peer_start(&holder, NULL, "create", "p-exit", "4194304", NULL);
     assert_true(tn_peer_expect(&holder, "create 1 0"));
     assert_true(tn_exited_ok(tn_peer_finish(&holder)));
-    h = make("p-x", POOL, &p);
+    h = tn_shm_create("p-x", POOL, &p);
     assert_non_null(h);
     assert_int_equal(GetLastError(), 0);
-    release(h, p);
+    tn_shm_release(h, p);
     assert_int_equal(tn_pool_used(), 0);
     assert_int_equal(tn_count_objects(NULL), 0);
 }
@@ -234,13 +221,13 @@ static void test_same_name_after_kill(void **state)
     assert_true(tn_peer_expect(&holder, "ready"));
     assert_true(tn_killed_by(tn_peer_kill(&holder), SIGKILL));
     unsigned char *p = NULL;
-    HANDLE h = make("p-same", POOL, (void **)&p);
+    HANDLE h = tn_shm_create("p-same", POOL, (void **)&p);
     assert_non_null(h);
     assert_int_equal(GetLastError(), 0);
     for (size_t i = 0; i < POOL; i += 512)
         assert_int_equal(p[i], 0);
     assert_int_equal(tn_pool_used(), POOL);
-    release(h, p);
+    tn_shm_release(h, p);
     assert_int_equal(tn_pool_used(), 0);
     assert_int_equal(tn_count_objects(NULL), 0);
 }

@@ -28,7 +28,6 @@
 #define NAMES 3
 #define SLOTS 8
 static const char *const names[NAMES] = {"race-a", "race-b", "race-\xc3\xa9/../c"};
-static const DWORD SENTINEL = 0xC0FFEEu;
 
 struct object {
     _Atomic uint64_t incarnation; /* written once, by the creator */

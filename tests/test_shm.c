@@ -20,7 +20,6 @@
 
 #include "test_node.h"
 
-static const DWORD SENTINEL = 0xC0FFEEu;
 
 static bool all_zero(const void *p, size_t n)
 {
@@ -64,23 +63,6 @@ static void assert_unchanged(const struct snapshot *before)
         assert_unchanged(&before_);                                                           \
     } while (0)
 
-static HANDLE create(const char *name, DWORD size, void **p)
-{
-    SetLastError(SENTINEL);
-    return RtCreateSharedMemory(PAGE_READWRITE, 0, size, name, p);
-}
-
-static HANDLE open_shm(const char *name, void **p)
-{
-    return RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, name, p);
-}
-
-static void release(HANDLE h, void *p)
-{
-    assert_true(RtUnmapSharedMemory(p));
-    assert_true(CloseHandle(h));
-}
-
 /* ---- new objects --------------------------------------------------------- */
 
 static void test_create_new(void **state)
@@ -112,7 +94,7 @@ static void test_create_new(void **state)
     assert_int_equal(st.st_mode & 07777, 0600);
 
     memset(p, 0x5A, 4 * page); /* every byte of the mapping is usable */
-    release(h, p);
+    tn_shm_release(h, p);
     assert_int_equal(tn_pool_used(), used0);
     assert_int_equal(tn_count_objects(NULL), objects0);
 }
@@ -123,7 +105,7 @@ static void test_create_existing(void **state)
     size_t page = tn_page();
     uint64_t used0 = tn_pool_used();
     void *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL;
-    HANDLE h1 = create("shm-existing", (DWORD)(2 * page), &p1);
+    HANDLE h1 = tn_shm_create("shm-existing", (DWORD)(2 * page), &p1);
     assert_non_null(h1);
     assert_int_equal(GetLastError(), 0);
     memset(p1, 0xAB, 2 * page);
@@ -140,11 +122,11 @@ static void test_create_existing(void **state)
     assert_int_equal(((unsigned char *)p2)[2 * page - 1], 0xAB);
 
     /* So are 0 and a smaller size. */
-    HANDLE h3 = create("shm-existing", 0, &p3);
+    HANDLE h3 = tn_shm_create("shm-existing", 0, &p3);
     assert_non_null(h3);
     assert_int_equal(GetLastError(), ERROR_ALREADY_EXISTS);
     assert_int_equal(tn_region_size(p3), 2 * page);
-    HANDLE h4 = create("shm-existing", 1, &p4);
+    HANDLE h4 = tn_shm_create("shm-existing", 1, &p4);
     assert_non_null(h4);
     assert_int_equal(GetLastError(), ERROR_ALREADY_EXISTS);
     assert_int_equal(tn_region_size(p4), 2 * page);
@@ -156,16 +138,16 @@ static void test_create_existing(void **state)
     assert_int_equal(((unsigned char *)p3)[page + 7], 0x11);
     assert_int_equal(tn_pool_used(), used0 + 2 * page); /* counted once */
 
-    release(h1, p1);
-    release(h2, p2);
-    release(h3, p3);
+    tn_shm_release(h1, p1);
+    tn_shm_release(h2, p2);
+    tn_shm_release(h3, p3);
     /* Still alive through h4. */
     void *q = NULL;
-    HANDLE o = open_shm("shm-existing", &q);
+    HANDLE o = tn_shm_open("shm-existing", &q);
     assert_non_null(o);
     assert_int_equal(((unsigned char *)q)[page + 7], 0x11);
-    release(o, q);
-    release(h4, p4);
+    tn_shm_release(o, q);
+    tn_shm_release(h4, p4);
     assert_int_equal(tn_pool_used(), used0);
 }
 
@@ -183,8 +165,8 @@ static void test_create_after_error_value(void **state)
     HANDLE h2 = RtCreateSharedMemory(PAGE_READWRITE, 0, 10, "shm-lasterr", &q);
     assert_non_null(h2);
     assert_int_equal(GetLastError(), ERROR_ALREADY_EXISTS);
-    release(h, p);
-    release(h2, q);
+    tn_shm_release(h, p);
+    tn_shm_release(h2, q);
 }
 
 /* ---- parameter errors: NULL, the error, nothing left behind -------------- */
@@ -212,40 +194,40 @@ static void test_invalid_parameters(void **state)
     /* The same errors on an existing object take no reference to it: once
      * its only handle is closed, it is gone. */
     void *q = NULL;
-    HANDLE h = create("shm-inval-existing", 4096, &q);
+    HANDLE h = tn_shm_create("shm-inval-existing", 4096, &q);
     assert_non_null(h);
     ASSERT_FAILS(RtCreateSharedMemory(PAGE_READWRITE, 1, 4096, "shm-inval-existing", &p), ERROR_INVALID_PARAMETER);
     ASSERT_FAILS(RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, "shm-inval-existing", NULL), ERROR_INVALID_PARAMETER);
     ASSERT_FAILS(RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "shm-inval-existing", NULL), ERROR_INVALID_PARAMETER);
-    release(h, q);
-    ASSERT_FAILS(open_shm("shm-inval-existing", &p), ERROR_FILE_NOT_FOUND);
+    tn_shm_release(h, q);
+    ASSERT_FAILS(tn_shm_open("shm-inval-existing", &p), ERROR_FILE_NOT_FOUND);
 }
 
 static void test_open_missing(void **state)
 {
     (void)state;
     void *p = NULL;
-    ASSERT_FAILS(open_shm("shm-never-made", &p), ERROR_FILE_NOT_FOUND);
-    ASSERT_FAILS(open_shm("x", &p), ERROR_FILE_NOT_FOUND);
+    ASSERT_FAILS(tn_shm_open("shm-never-made", &p), ERROR_FILE_NOT_FOUND);
+    ASSERT_FAILS(tn_shm_open("x", &p), ERROR_FILE_NOT_FOUND);
 }
 
 static void test_open_leaves_last_error(void **state)
 {
     (void)state;
     void *p = NULL, *q = NULL;
-    HANDLE h = create("shm-open-le", 100, &p);
+    HANDLE h = tn_shm_create("shm-open-le", 100, &p);
     assert_non_null(h);
     SetLastError(4242);
-    HANDLE o = open_shm("shm-open-le", &q);
+    HANDLE o = tn_shm_open("shm-open-le", &q);
     assert_non_null(o);
     assert_int_equal(GetLastError(), 4242);
-    release(o, q);
+    tn_shm_release(o, q);
     SetLastError(ERROR_FILE_NOT_FOUND);
-    o = open_shm("shm-open-le", &q);
+    o = tn_shm_open("shm-open-le", &q);
     assert_non_null(o);
     assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
-    release(o, q);
-    release(h, p);
+    tn_shm_release(o, q);
+    tn_shm_release(h, p);
 }
 
 /* ---- names ---------------------------------------------------------------- */
@@ -256,8 +238,8 @@ static void test_backslash(void **state)
     void *p = NULL;
     const char *names[] = {"a\\b", "\\", "x\\", "\\x", "\\\\server\\share", "Global\\cx_ipc"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        ASSERT_FAILS(create(names[i], 4096, &p), ERROR_PATH_NOT_FOUND);
-        ASSERT_FAILS(open_shm(names[i], &p), ERROR_PATH_NOT_FOUND);
+        ASSERT_FAILS(tn_shm_create(names[i], 4096, &p), ERROR_PATH_NOT_FOUND);
+        ASSERT_FAILS(tn_shm_open(names[i], &p), ERROR_PATH_NOT_FOUND);
     }
 }
 
@@ -278,10 +260,10 @@ static void test_name_lengths(void **state)
 
     /* 260 bytes or more (MAX_PATH counts the NUL) */
     void *p = NULL;
-    ASSERT_FAILS(create(n260, 4096, &p), ERROR_FILENAME_EXCED_RANGE);
-    ASSERT_FAILS(open_shm(n260, &p), ERROR_FILENAME_EXCED_RANGE);
-    ASSERT_FAILS(create(big, 4096, &p), ERROR_FILENAME_EXCED_RANGE);
-    ASSERT_FAILS(open_shm(big, &p), ERROR_FILENAME_EXCED_RANGE);
+    ASSERT_FAILS(tn_shm_create(n260, 4096, &p), ERROR_FILENAME_EXCED_RANGE);
+    ASSERT_FAILS(tn_shm_open(n260, &p), ERROR_FILENAME_EXCED_RANGE);
+    ASSERT_FAILS(tn_shm_create(big, 4096, &p), ERROR_FILENAME_EXCED_RANGE);
+    ASSERT_FAILS(tn_shm_open(big, &p), ERROR_FILENAME_EXCED_RANGE);
 
     /* Up to 259 bytes work, and names around the length where they stop
      * fitting a file name plainly are all distinct objects. */
@@ -291,7 +273,7 @@ static void test_name_lengths(void **state)
     void *m[N];
     int objects0 = tn_count_objects(NULL);
     for (int i = 0; i < N; i++) {
-        h[i] = create(names[i], 4096, &m[i]);
+        h[i] = tn_shm_create(names[i], 4096, &m[i]);
         assert_non_null(h[i]);
         assert_int_equal(GetLastError(), 0); /* new: none of the others is the same object */
         *(int *)m[i] = 1000 + i;
@@ -300,25 +282,25 @@ static void test_name_lengths(void **state)
     for (int i = 0; i < N; i++) {
         void *q = NULL;
         SetLastError(SENTINEL);
-        HANDLE o = open_shm(names[i], &q);
+        HANDLE o = tn_shm_open(names[i], &q);
         assert_non_null(o);
         assert_int_equal(GetLastError(), SENTINEL);
         assert_int_equal(*(int *)q, 1000 + i);
-        release(o, q);
+        tn_shm_release(o, q);
         /* and Create finds it too */
-        HANDLE c = create(names[i], 1, &q);
+        HANDLE c = tn_shm_create(names[i], 1, &q);
         assert_non_null(c);
         assert_int_equal(GetLastError(), ERROR_ALREADY_EXISTS);
         assert_int_equal(*(int *)q, 1000 + i);
-        release(c, q);
+        tn_shm_release(c, q);
     }
     /* A 260-byte name whose first 259 bytes are an existing name is still refused. */
-    ASSERT_FAILS(open_shm(n260, &p), ERROR_FILENAME_EXCED_RANGE);
+    ASSERT_FAILS(tn_shm_open(n260, &p), ERROR_FILENAME_EXCED_RANGE);
     for (int i = 0; i < N; i++)
-        release(h[i], m[i]);
+        tn_shm_release(h[i], m[i]);
     assert_int_equal(tn_count_objects(NULL), objects0);
     for (int i = 0; i < N; i++)
-        ASSERT_FAILS(open_shm(names[i], &p), ERROR_FILE_NOT_FOUND);
+        ASSERT_FAILS(tn_shm_open(names[i], &p), ERROR_FILE_NOT_FOUND);
 }
 
 static void test_name_bytes(void **state)
@@ -339,7 +321,7 @@ static void test_name_bytes(void **state)
     void *m[N];
     int objects0 = tn_count_objects(NULL);
     for (int i = 0; i < N; i++) {
-        h[i] = create(names[i], 4096, &m[i]);
+        h[i] = tn_shm_create(names[i], 4096, &m[i]);
         assert_non_null(h[i]);
         /* New, every one: no two of these names share an object. */
         if (GetLastError() != 0)
@@ -349,11 +331,11 @@ static void test_name_bytes(void **state)
     assert_int_equal(tn_count_objects(NULL), objects0 + N);
     for (int i = 0; i < N; i++) {
         void *q = NULL;
-        HANDLE o = open_shm(names[i], &q);
+        HANDLE o = tn_shm_open(names[i], &q);
         assert_non_null(o);
         if (*(int *)q != 7000 + i)
             fail_msg("name #%d (\"%s\") opened object #%d", i, names[i], *(int *)q - 7000);
-        release(o, q);
+        tn_shm_release(o, q);
     }
     /* Nothing was made outside the node directory. */
     char list[1024], path[1024];
@@ -366,7 +348,7 @@ static void test_name_bytes(void **state)
     assert_int_equal(stat(tn_root(), &st), 0);
     assert_int_equal(st.st_nlink, 2);
     for (int i = 0; i < N; i++)
-        release(h[i], m[i]);
+        tn_shm_release(h[i], m[i]);
     assert_int_equal(tn_count_objects(NULL), objects0);
 }
 
@@ -377,18 +359,18 @@ static void test_case_sensitive(void **state)
     HANDLE h[5];
     void *m[5];
     for (int i = 0; i < 5; i++) {
-        h[i] = create(names[i], 64, &m[i]);
+        h[i] = tn_shm_create(names[i], 64, &m[i]);
         assert_non_null(h[i]);
         assert_int_equal(GetLastError(), 0);
         *(int *)m[i] = i + 1;
     }
     for (int i = 0; i < 5; i++) {
         void *q;
-        HANDLE o = open_shm(names[i], &q);
+        HANDLE o = tn_shm_open(names[i], &q);
         assert_non_null(o);
         assert_int_equal(*(int *)q, i + 1);
-        release(o, q);
-        release(h[i], m[i]);
+        tn_shm_release(o, q);
+        tn_shm_release(h[i], m[i]);
     }
 }
 
@@ -404,13 +386,13 @@ static void test_name_of_other_type(void **state)
     void *p = NULL;
     for (int i = 0; i < 3; i++) {
         assert_non_null(sync[i]);
-        ASSERT_FAILS(create(names[i], 4096, &p), ERROR_INVALID_HANDLE);
-        ASSERT_FAILS(create(names[i], 0, &p), ERROR_INVALID_HANDLE);
-        ASSERT_FAILS(open_shm(names[i], &p), ERROR_INVALID_HANDLE);
+        ASSERT_FAILS(tn_shm_create(names[i], 4096, &p), ERROR_INVALID_HANDLE);
+        ASSERT_FAILS(tn_shm_create(names[i], 0, &p), ERROR_INVALID_HANDLE);
+        ASSERT_FAILS(tn_shm_open(names[i], &p), ERROR_INVALID_HANDLE);
     }
     /* The other way round. */
     void *m = NULL;
-    HANDLE h = create("shm-is-shm", 4096, &m);
+    HANDLE h = tn_shm_create("shm-is-shm", 4096, &m);
     assert_non_null(h);
     ASSERT_FAILS(RtCreateEvent(NULL, TRUE, FALSE, "shm-is-shm"), ERROR_INVALID_HANDLE);
     ASSERT_FAILS(RtOpenEvent(0, FALSE, "shm-is-shm"), ERROR_INVALID_HANDLE);
@@ -418,15 +400,15 @@ static void test_name_of_other_type(void **state)
     ASSERT_FAILS(RtOpenMutex(0, FALSE, "shm-is-shm"), ERROR_INVALID_HANDLE);
     ASSERT_FAILS(RtCreateSemaphore(NULL, 0, 1, "shm-is-shm"), ERROR_INVALID_HANDLE);
     ASSERT_FAILS(RtOpenSemaphore(0, FALSE, "shm-is-shm"), ERROR_INVALID_HANDLE);
-    release(h, m);
+    tn_shm_release(h, m);
     for (int i = 0; i < 3; i++)
         assert_true(CloseHandle(sync[i]));
     /* All gone, and the names are free for shared memory now. */
     for (int i = 0; i < 3; i++) {
-        h = create(names[i], 4096, &m);
+        h = tn_shm_create(names[i], 4096, &m);
         assert_non_null(h);
         assert_int_equal(GetLastError(), 0);
-        release(h, m);
+        tn_shm_release(h, m);
     }
 }
 
@@ -447,9 +429,9 @@ static void test_name_of_other_type_elsewhere(void **state)
     const char *names[] = {"x-event", "x-mutex", "x-sem"};
     void *p = NULL;
     for (int i = 0; i < 3; i++) {
-        ASSERT_FAILS(create(names[i], 4096, &p), ERROR_INVALID_HANDLE);
-        ASSERT_FAILS(create(names[i], 0, &p), ERROR_INVALID_HANDLE);
-        ASSERT_FAILS(open_shm(names[i], &p), ERROR_INVALID_HANDLE);
+        ASSERT_FAILS(tn_shm_create(names[i], 4096, &p), ERROR_INVALID_HANDLE);
+        ASSERT_FAILS(tn_shm_create(names[i], 0, &p), ERROR_INVALID_HANDLE);
+        ASSERT_FAILS(tn_shm_open(names[i], &p), ERROR_INVALID_HANDLE);
     }
     tn_peer_send(&peer);
     assert_true(tn_peer_expect(&peer, "osync 0 6"));
@@ -459,13 +441,13 @@ static void test_name_of_other_type_elsewhere(void **state)
     assert_true(tn_exited_ok(tn_peer_finish(&peer)));
     /* Everything it held is gone with it. */
     for (int i = 0; i < 3; i++) {
-        HANDLE h = create(names[i], 4096, &p);
+        HANDLE h = tn_shm_create(names[i], 4096, &p);
         assert_non_null(h);
         assert_int_equal(GetLastError(), 0);
-        release(h, p);
+        tn_shm_release(h, p);
     }
     SetLastError(SENTINEL); /* (what the peer left may be removed only now: no snapshot) */
-    assert_null(open_shm("x-shm", &p));
+    assert_null(tn_shm_open("x-shm", &p));
     assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
 }
 
@@ -493,7 +475,7 @@ static void test_unnamed(void **state)
     assert_int_equal(tn_pool_used(), used0 + 8 * page); /* unnamed objects count */
     assert_int_equal(tn_count_objects(NULL), objects0 + 4);
     for (int i = 0; i < 4; i++)
-        release(h[i], m[i]);
+        tn_shm_release(h[i], m[i]);
     assert_int_equal(tn_pool_used(), used0);
     assert_int_equal(tn_count_objects(NULL), objects0);
 }
@@ -504,9 +486,9 @@ static void test_two_mappings_same_memory(void **state)
 {
     (void)state;
     void *a = NULL, *b = NULL, *c = NULL;
-    HANDLE ha = create("shm-two", 8192, &a);
-    HANDLE hb = open_shm("shm-two", &b);
-    HANDLE hc = create("shm-two", 8192, &c);
+    HANDLE ha = tn_shm_create("shm-two", 8192, &a);
+    HANDLE hb = tn_shm_open("shm-two", &b);
+    HANDLE hc = tn_shm_create("shm-two", 8192, &c);
     assert_non_null(ha);
     assert_non_null(hb);
     assert_non_null(hc);
@@ -519,10 +501,10 @@ static void test_two_mappings_same_memory(void **state)
     assert_string_equal((char *)c + 5000, "through a");
     strcpy((char *)c, "through c");
     assert_string_equal((char *)a, "through c");
-    release(hb, b);
+    tn_shm_release(hb, b);
     assert_string_equal((char *)c + 5000, "through a"); /* others unaffected */
-    release(ha, a);
-    release(hc, c);
+    tn_shm_release(ha, a);
+    tn_shm_release(hc, c);
 }
 
 static void expect_unmap_fails(void *addr)
@@ -537,8 +519,8 @@ static void test_unmap(void **state)
     (void)state;
     size_t page = tn_page();
     unsigned char *a = NULL, *b = NULL;
-    HANDLE ha = create("shm-unmap", (DWORD)(3 * page), (void **)&a);
-    HANDLE hb = open_shm("shm-unmap", (void **)&b);
+    HANDLE ha = tn_shm_create("shm-unmap", (DWORD)(3 * page), (void **)&a);
+    HANDLE hb = tn_shm_open("shm-unmap", (void **)&b);
     assert_non_null(ha);
     assert_non_null(hb);
 
@@ -569,7 +551,7 @@ static void test_unmap(void **state)
 
     /* One past the end of a mapping is not inside it. */
     unsigned char *c = NULL;
-    HANDLE hc = open_shm("shm-unmap", (void **)&c);
+    HANDLE hc = tn_shm_open("shm-unmap", (void **)&c);
     assert_non_null(hc);
     assert_int_equal(tn_region_size(c), 3 * page);
     expect_unmap_fails(c + 3 * page);
@@ -592,8 +574,8 @@ static void test_mapping_outlives_handles(void **state)
     size_t page = tn_page();
     uint64_t used0 = tn_pool_used();
     unsigned char *a = NULL, *b = NULL;
-    HANDLE ha = create("shm-outlive", (DWORD)(4 * page), (void **)&a);
-    HANDLE hb = open_shm("shm-outlive", (void **)&b);
+    HANDLE ha = tn_shm_create("shm-outlive", (DWORD)(4 * page), (void **)&a);
+    HANDLE hb = tn_shm_open("shm-outlive", (void **)&b);
     assert_non_null(ha);
     assert_non_null(hb);
     memset(a, 0x77, 4 * page);
@@ -602,7 +584,7 @@ static void test_mapping_outlives_handles(void **state)
 
     /* The name is gone and the pool space returned... */
     void *p;
-    ASSERT_FAILS(open_shm("shm-outlive", &p), ERROR_FILE_NOT_FOUND);
+    ASSERT_FAILS(tn_shm_open("shm-outlive", &p), ERROR_FILE_NOT_FOUND);
     assert_int_equal(tn_pool_used(), used0);
     /* ...but both mappings still work, and still share their memory. */
     assert_int_equal(a[4 * page - 1], 0x77);
@@ -611,7 +593,7 @@ static void test_mapping_outlives_handles(void **state)
 
     /* A Create of the name now makes a fresh object, not the old memory. */
     unsigned char *c = NULL;
-    HANDLE hc = create("shm-outlive", (DWORD)(4 * page), (void **)&c);
+    HANDLE hc = tn_shm_create("shm-outlive", (DWORD)(4 * page), (void **)&c);
     assert_non_null(hc);
     assert_int_equal(GetLastError(), 0);
     assert_true(all_zero(c, 4 * page));
@@ -619,7 +601,7 @@ static void test_mapping_outlives_handles(void **state)
     assert_int_equal(a[10], 0x42);
     assert_true(RtUnmapSharedMemory(a));
     assert_true(RtUnmapSharedMemory(b));
-    release(hc, c);
+    tn_shm_release(hc, c);
 }
 
 static void test_last_close_removes_name(void **state)
@@ -629,21 +611,21 @@ static void test_last_close_removes_name(void **state)
     uint64_t used0 = tn_pool_used();
     int objects0 = tn_count_objects(NULL);
     unsigned char *a = NULL;
-    HANDLE h = create("shm-lastclose", (DWORD)(16 * page), (void **)&a);
+    HANDLE h = tn_shm_create("shm-lastclose", (DWORD)(16 * page), (void **)&a);
     assert_non_null(h);
     memset(a, 0xEE, 16 * page);
     assert_int_equal(tn_pool_used(), used0 + 16 * page);
-    release(h, a);
+    tn_shm_release(h, a);
     assert_int_equal(tn_pool_used(), used0);
     assert_int_equal(tn_count_objects(NULL), objects0);
     void *p;
-    ASSERT_FAILS(open_shm("shm-lastclose", &p), ERROR_FILE_NOT_FOUND);
+    ASSERT_FAILS(tn_shm_open("shm-lastclose", &p), ERROR_FILE_NOT_FOUND);
     SetLastError(ERROR_ALREADY_EXISTS);
     h = RtCreateSharedMemory(PAGE_READWRITE, 0, (DWORD)(16 * page), "shm-lastclose", (void **)&a);
     assert_non_null(h);
     assert_int_equal(GetLastError(), 0);
     assert_true(all_zero(a, 16 * page));
-    release(h, a);
+    tn_shm_release(h, a);
 }
 
 /* ---- real time: no page faults, locked memory ----------------------------- */
@@ -678,19 +660,19 @@ static void test_no_page_faults(void **state)
     faults_touching(warm, sizeof warm);
 
     void *a = NULL, *b = NULL, *c = NULL;
-    HANDLE ha = create("shm-faults", (DWORD)mib, &a);
+    HANDLE ha = tn_shm_create("shm-faults", (DWORD)mib, &a);
     assert_non_null(ha);
     assert_int_equal(GetLastError(), 0);
     long fa = faults_touching(a, mib);
-    HANDLE hb = open_shm("shm-faults", &b);
+    HANDLE hb = tn_shm_open("shm-faults", &b);
     assert_non_null(hb);
     long fb = faults_touching(b, mib);
-    HANDLE hc = create("shm-faults", (DWORD)mib, &c);
+    HANDLE hc = tn_shm_create("shm-faults", (DWORD)mib, &c);
     assert_non_null(hc);
     assert_int_equal(GetLastError(), ERROR_ALREADY_EXISTS);
     long fc = faults_touching(c, mib);
     void *u = NULL;
-    HANDLE hu = create(NULL, (DWORD)mib, &u);
+    HANDLE hu = tn_shm_create(NULL, (DWORD)mib, &u);
     assert_non_null(hu);
     long fu = faults_touching(u, mib);
     /* A control: the same touch on memory that is not populated does fault,
@@ -707,10 +689,10 @@ static void test_no_page_faults(void **state)
     assert_int_equal(fb, 0);
     assert_int_equal(fc, 0);
     assert_int_equal(fu, 0);
-    release(ha, a);
-    release(hb, b);
-    release(hc, c);
-    release(hu, u);
+    tn_shm_release(ha, a);
+    tn_shm_release(hb, b);
+    tn_shm_release(hc, c);
+    tn_shm_release(hu, u);
 }
 
 static void test_locked_where_permitted(void **state)
@@ -729,17 +711,17 @@ static void test_locked_where_permitted(void **state)
         skip();
     }
     void *a = NULL, *b = NULL;
-    HANDLE ha = create("shm-locked", (DWORD)mib, &a);
+    HANDLE ha = tn_shm_create("shm-locked", (DWORD)mib, &a);
     assert_non_null(ha);
     long locked1 = tn_locked_kb();
-    HANDLE hb = open_shm("shm-locked", &b);
+    HANDLE hb = tn_shm_open("shm-locked", &b);
     assert_non_null(hb);
     long locked2 = tn_locked_kb();
     printf("VmLck: %ld -> %ld -> %ld kB\n", locked0, locked1, locked2);
     assert_true(locked1 - locked0 >= 1024);
     assert_true(locked2 - locked1 >= 1024);
-    release(ha, a);
-    release(hb, b);
+    tn_shm_release(ha, a);
+    tn_shm_release(hb, b);
     assert_int_equal(tn_locked_kb(), locked0);
 }
 
