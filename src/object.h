@@ -3,7 +3,8 @@
  * (see name.h for its name, reflock.h for its lifetime, pool.h for its
  * pages).  A process keeps one record per object it holds - one descriptor,
  * one reference lock - however many handles point at it, so a repeated Open
- * of a name this process already holds costs no system call but its mmap.
+ * of a name this process already holds takes no lock call: only its mapping
+ * (see iw_object_map).
  *
  * File layouts:
  *   shared memory, "n-"/"u-" name: the data; the file size is the exact size.
