@@ -31,8 +31,9 @@ static void release_file(struct iw_node *node, int fd, const char *file)
 {
     if (iw_reflock_release_is_last(fd)) {
         struct stat st;
+        uint64_t epoch = iw_pool_epoch(node);
         if (fstat(fd, &st) == 0 && st.st_nlink > 0 && unlinkat(node->dirfd, file, 0) == 0)
-            iw_pool_release(node, iw_pool_pages_of(node, file, &st));
+            iw_pool_release(node, iw_pool_pages_of(node, file, &st), epoch);
     }
     close(fd);
 }
@@ -96,8 +97,14 @@ static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
     }
     if (held != NULL) {
         held->refs++;
-        /* A mutex created owned by this thread counts its ownership here. */
-        atomic_fetch_add(&held->owned, atomic_exchange(&fresh->owned, 0));
+        /* A mutex created owned by this thread counts its ownership in the
+         * record that stays, and the page it was locked through stays mapped:
+         * this thread's robust list points into it (glibc bug 14485). */
+        int owned = atomic_exchange(&fresh->owned, 0);
+        if (owned > 0) {
+            atomic_fetch_add(&held->owned, owned);
+            fresh->page = NULL;
+        }
     }
     iw_process_unlock();
     let_go(node, fresh);
@@ -271,11 +278,20 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
          * then holds a nameless inode that no recount can see: the link
          * count tells (without this, our reservation could go uncounted). */
         struct stat st;
-        if (iw_reflock_take_new(fd) != 0 || fstat(fd, &st) != 0 || st.st_nlink == 0) {
-            close(fd);
+        int rc = iw_reflock_take_new(fd);
+        if (rc == 0 && fstat(fd, &st) != 0)
+            rc = errno;
+        if (rc == EAGAIN || (rc == 0 && st.st_nlink == 0)) {
+            close(fd); /* the recount removes it, or has */
             continue;
         }
+        if (rc != 0) {
+            unlinkat(node->dirfd, temp, 0);
+            close(fd);
+            return iw_error_from_errno(rc);
+        }
         obj->fd = fd;
+        obj->ino = st.st_ino;
         bool ok = true;
         if (header) {
             struct iw_file_header h = {.magic = IW_FILE_MAGIC, .type = obj->type, .name_len = (uint32_t)name->len};
@@ -314,7 +330,7 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
     bool reserved = false;
     *err = ERROR_SUCCESS;
     if (pages) {
-        *err = iw_pool_reserve(node, pages);
+        *err = iw_pool_reserve(node, pages, obj->ino);
         reserved = *err == ERROR_SUCCESS;
         int rc = reserved ? posix_fallocate(obj->fd, obj->data_offset, (off_t)obj->size) : 0;
         if (rc != 0)
@@ -330,8 +346,10 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
         else
             *err = iw_error_from_errno(errno);
     }
+    /* Returned while the file still stands: a recount meanwhile counts it,
+     * so the word can only end up too high, never too low. */
     if (reserved)
-        iw_pool_release(node, pages);
+        iw_pool_release(node, pages, iw_pool_epoch(node));
     unlinkat(node->dirfd, temp, 0);
     return result;
 }

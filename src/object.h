@@ -42,6 +42,7 @@ struct iw_object {
                                    see iw_object_map */
     int fork_fd;                /* a child's own description, made at fork */
     enum iw_type type;
+    ino_t ino;                  /* of the file, while it is being made */
     uint64_t size;              /* shared memory: the exact size in bytes */
     off_t data_offset;          /* shared memory: where the data starts in the file */
     void *page;                 /* event/mutex/semaphore: the state page, mapped */

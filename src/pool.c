@@ -1,14 +1,17 @@
 /*
  * Pool accounting.
  *
- * The node header keeps one 64-bit word: the pages reserved (low 40 bits)
- * and a change count (high 24 bits) bumped by every reservation and release.
+ * The node header keeps one 64-bit word: the pages reserved (low 40 bits),
+ * a change count (16 bits) bumped by every reservation, release and reset,
+ * and a reset epoch (high 8 bits) bumped by every reset.
  * The word is a fast upper bound, never below the pages of live objects:
  *   - a creator reserves only after its file is sized, held and in the
  *     directory (its link count checked after its lock: object.c), and
  *     before the object gets its name;
  *   - a destroyer releases only after it has unlinked the object, holding
- *     the write lock;
+ *     the write lock - and not at all if a reset came between its last look
+ *     before the unlink and its release: that reset may not have seen the
+ *     object, and releasing its pages again would take them twice;
  *   - a process killed between those steps leaves the word too high, never
  *     too low (its pages are still counted; nobody releases them twice,
  *     since whoever removes a stale object does not release).
@@ -37,12 +40,27 @@
 
 #define PAGES_BITS 40
 #define PAGES_MASK ((1ull << PAGES_BITS) - 1)
+#define CHANGES_BITS 16
+#define EPOCH_SHIFT (PAGES_BITS + CHANGES_BITS)
 #define RECOUNT_TRIES 64
 
+static uint64_t epoch_of(uint64_t word) { return word >> EPOCH_SHIFT; }
+
+/* The word after a reservation or release: pages, one more change. */
 static uint64_t next_state(uint64_t old, uint64_t pages)
 {
-    return ((old >> PAGES_BITS) + 1) << PAGES_BITS | (pages & PAGES_MASK);
+    uint64_t changes = (old >> PAGES_BITS) + 1;
+    return (epoch_of(old) << EPOCH_SHIFT) | (changes << PAGES_BITS & ~(~0ull << EPOCH_SHIFT)) |
+           (pages & PAGES_MASK);
 }
+
+/* The word after a reset to a recount's figure. */
+static uint64_t reset_state(uint64_t old, uint64_t pages)
+{
+    return ((epoch_of(old) + 1) << EPOCH_SHIFT) | (next_state(old, pages) & ~(~0ull << EPOCH_SHIFT));
+}
+
+uint64_t iw_pool_epoch(struct iw_node *node) { return epoch_of(atomic_load(&node->header->pool_state)); }
 
 uint64_t iw_pool_pages_of(const struct iw_node *node, const char *file, const struct stat *st)
 {
@@ -109,8 +127,10 @@ static int scan_pass(struct iw_node *node, struct seen **list, size_t *n, size_t
 }
 
 /* Pages of every held object file; *in_flight_pages of those still being
- * made (their creators may yet give up). */
-static int count_live(struct iw_node *node, uint64_t *pages, uint64_t *in_flight_pages)
+ * made (their creators may yet give up), *ahead_pages of those among them
+ * with an inode number below own (see iw_pool_reserve). */
+static int count_live(struct iw_node *node, ino_t own, uint64_t *pages, uint64_t *in_flight_pages,
+                      uint64_t *ahead_pages)
 {
     struct seen *list = NULL;
     size_t n = 0, cap = 0;
@@ -120,14 +140,16 @@ static int count_live(struct iw_node *node, uint64_t *pages, uint64_t *in_flight
     if (!err) {
         if (n > 1)
             qsort(list, n, sizeof *list, by_ino);
-        uint64_t sum = 0, in_flight = 0;
+        uint64_t sum = 0, in_flight = 0, ahead = 0;
         for (size_t i = 0; i < n; i++)
             if (i == 0 || list[i].ino != list[i - 1].ino) {
                 sum += list[i].pages;
                 in_flight += list[i].in_flight ? list[i].pages : 0;
+                ahead += list[i].in_flight && list[i].ino < own ? list[i].pages : 0;
             }
         *pages = sum;
         *in_flight_pages = in_flight;
+        *ahead_pages = ahead;
     }
     free(list);
     return err;
@@ -137,11 +159,15 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
 {
     _Atomic uint64_t *word = &node->header->pool_state;
     uint64_t before = atomic_load(word);
-    uint64_t live, in_flight;
-    int err = count_live(node, &live, &in_flight);
+    uint64_t live, in_flight, ahead;
+    int err = count_live(node, 0, &live, &in_flight, &ahead);
     if (err)
         return err == ENOMEM ? ERROR_NOT_ENOUGH_MEMORY : ERROR_ACCESS_DENIED;
-    atomic_compare_exchange_strong(word, &before, next_state(before, live));
+    /* A reset only ever lowers the word: repairing what crashes left in it
+     * is its purpose, and each reset makes destroyers in mid-release keep
+     * their pages counted (iw_pool_release). */
+    if (live < (before & PAGES_MASK))
+        atomic_compare_exchange_strong(word, &before, reset_state(before, live));
     /* What is used: objects that exist.  Objects being made count in the
      * shared word (they may have reserved), not here: their creators may yet
      * be refused, and together they can exceed the pool for a moment.  The
@@ -155,7 +181,7 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
     return ERROR_SUCCESS;
 }
 
-DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages)
+DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own)
 {
     _Atomic uint64_t *word = &node->header->pool_state;
     uint64_t max = node->header->pool_max_pages;
@@ -166,35 +192,40 @@ DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages)
         while ((old & PAGES_MASK) + pages <= max)
             if (atomic_compare_exchange_weak(word, &old, next_state(old, (old & PAGES_MASK) + pages)))
                 return ERROR_SUCCESS;
-        /* Apparently full.  The recount includes our own file (sized and
-         * held), so on success the word already carries our reservation. */
-        uint64_t live, in_flight;
-        if (count_live(node, &live, &in_flight) != 0)
+        /* Apparently full: an exact recount decides.  It counts our own
+         * file (sized and held), so after the reset the word already
+         * carries our reservation. */
+        uint64_t live, in_flight, ahead;
+        if (count_live(node, own, &live, &in_flight, &ahead) != 0)
             return ERROR_NOT_ENOUGH_MEMORY;
-        if (live > max) {
-            /* Other creators' files count too, but they may yet give up
-             * (refused themselves): wait for them to finish before
-             * refusing.  Their files exist for a few system calls; one
-             * whose creator died is removed by the next scan. */
-            if (in_flight > pages && tries + 1 < RECOUNT_TRIES) {
+        /* Other creators' files are in the count too, but they may yet be
+         * refused themselves.  So that two of them never each wait for the
+         * other, only those with a lower inode number count against us (our
+         * own file is one of the in-flight ones); we wait for them to finish
+         * before refusing.  Their files exist for a few system calls; one
+         * whose creator died is removed by the next scan. */
+        if (live - in_flight + ahead + pages > max) {
+            if (ahead > 0 && tries + 1 < RECOUNT_TRIES) {
                 usleep(100);
                 continue;
             }
             return ERROR_NOT_ENOUGH_MEMORY;
         }
-        if (atomic_compare_exchange_strong(word, &old, next_state(old, live)))
+        if (atomic_compare_exchange_strong(word, &old, reset_state(old, live)))
             return ERROR_SUCCESS;
         /* Someone reserved or released during the scan: decide again. */
     }
     return ERROR_NOT_ENOUGH_MEMORY;
 }
 
-void iw_pool_release(struct iw_node *node, uint64_t pages)
+void iw_pool_release(struct iw_node *node, uint64_t pages, uint64_t epoch)
 {
     _Atomic uint64_t *word = &node->header->pool_state;
     uint64_t old = atomic_load(word);
     uint64_t used;
     do {
+        if (epoch_of(old) != epoch)
+            return; /* a reset came between: too high now, which is safe */
         used = old & PAGES_MASK;
         used = used > pages ? used - pages : 0;
     } while (!atomic_compare_exchange_weak(word, &old, next_state(old, used)));

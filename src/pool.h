@@ -10,13 +10,17 @@
 
 #include "node.h"
 
-/* Reserves pages for an object whose file is already sized, held and in the
- * node directory.  ERROR_SUCCESS or ERROR_NOT_ENOUGH_MEMORY (after an exact
- * recount has shown that live objects really fill the pool). */
-DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages);
+/* Reserves pages for an object whose file (inode own) is already sized,
+ * held and in the node directory.  ERROR_SUCCESS or ERROR_NOT_ENOUGH_MEMORY
+ * (after an exact recount has shown that live objects really fill the pool). */
+DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own);
 
-/* Returns an object's pages; called by its destroyer before it unlinks it. */
-void iw_pool_release(struct iw_node *node, uint64_t pages);
+/* The pool's reset epoch: a destroyer reads it before it unlinks. */
+uint64_t iw_pool_epoch(struct iw_node *node);
+
+/* Returns an object's pages, after its destroyer unlinked it - unless a
+ * recount reset the pool since the epoch read before the unlink. */
+void iw_pool_release(struct iw_node *node, uint64_t pages, uint64_t epoch);
 
 /* Counts the pages of every live object (removing stale files on the way),
  * and sets the shared counter to that count, objects being made included,

@@ -6,6 +6,7 @@
 #include "last_error.h"
 #include "mapping.h"
 #include "object.h"
+#include "records.h"
 
 /* Maps the whole object anew (populated, locked where permitted). */
 static DWORD map_object(struct iw_object *obj, void **out)
@@ -28,7 +29,9 @@ static DWORD map_object(struct iw_object *obj, void **out)
 static HANDLE hand_out(struct iw_object *obj, VOID **location)
 {
     void *p = NULL;
+    iw_transit_begin(); /* the mapping's short-lived descriptor: fork waits */
     DWORD err = map_object(obj, &p);
+    iw_transit_end();
     if (err != ERROR_SUCCESS) {
         iw_object_put(obj);
         return iw_fail(err);
