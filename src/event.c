@@ -18,9 +18,12 @@
  * Crashes.  A setter killed between its state change and its wake call
  * leaves sleepers asleep until their timeout or the next signal (a window
  * of a few instructions).  A waiter killed while registered stays counted:
- * the next auto-reset Set hands it a token, sees that its wake call woke
- * nobody, and turns the token back into the signalled state, so no Set is
- * lost; the dead registration costs later Sets one futex wake each.
+ * an auto-reset Set that hands it a token and whose wake call wakes nobody
+ * turns the token back into the signalled state, so that Set is not lost;
+ * the dead registration costs later Sets one futex wake each.  Known gap:
+ * if that wake does reach a sleeper, but only one that registered after the
+ * token's generation (so it may not take it), the token waits for the next
+ * Set's waiter - the Set is late, not lost, and only after a waiter died.
  * Pulse on an auto-reset event releases a waiter that is asleep; one that
  * registered but has not yet gone to sleep when the Pulse comes is not
  * released (the Pulse's token is dropped when its wake finds no sleeper).
