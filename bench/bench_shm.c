@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -557,6 +558,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     setenv("IWIN32_ROOT", node_dir, 1);
     setenv("IWIN32_POOL_MB", "512", 1);
+
+    /* 10,000 live objects are 10,000 descriptors in the holder (one per
+     * object) and in this process (the raw side): lift the soft limit. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < MANY_LIVE + 256) {
+        fprintf(stderr, "iwin32-bench-shm: RLIMIT_NOFILE is %llu; %u live objects need at least %u\n",
+                (unsigned long long)nofile.rlim_cur, MANY_LIVE, MANY_LIVE + 256);
+        return 1;
+    }
 
     uint64_t t_start = now_ns();
     holder_start(); /* before this process touches the library */
