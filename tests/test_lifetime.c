@@ -333,6 +333,49 @@ static void test_spawn_then_exit(void **state)
     assert_int_equal(tn_count_objects(NULL), 0);
 }
 
+/* SPEC 3: a mapping stays valid after CloseHandle, but it is not a
+ * reference.  We close our handle and keep our mapping; the other holder
+ * then closes its last handle, and the object must be gone - a mapping made
+ * through the descriptor that holds the reference lock would keep it. */
+static void test_mapping_is_not_a_reference(void **state)
+{
+    (void)state;
+    const char *name = "lt-map-not-ref";
+    void *p = NULL;
+    HANDLE h = tn_shm_create(name, 4096, &p);
+    assert_non_null(h);
+    int ready[2], go[2];
+    tn_pipe(ready);
+    tn_pipe(go);
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        void *q = NULL;
+        HANDLE own = tn_shm_open(name, &q);
+        TN_CHILD_CHECK(own != NULL);
+        TN_CHILD_CHECK(CloseHandle(h)); /* the inherited one */
+        TN_CHILD_CHECK(write(ready[1], "r", 1) == 1);
+        char c;
+        TN_CHILD_CHECK(read(go[0], &c, 1) == 1);
+        TN_CHILD_CHECK(RtUnmapSharedMemory(q) && CloseHandle(own)); /* the last handle anywhere */
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_true(CloseHandle(h));
+    ((volatile char *)p)[0] = 'x'; /* our mapping is still valid */
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+    void *again = NULL;
+    SetLastError(SENTINEL);
+    assert_null(tn_shm_open(name, &again));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+    assert_true(RtUnmapSharedMemory(p));
+    tn_close(ready[0]);
+    tn_close(ready[1]);
+    tn_close(go[0]);
+    tn_close(go[1]);
+}
+
 /* ---- exit and SIGKILL ------------------------------------------------------------ */
 
 static void test_exit_destroys(void **state)
@@ -651,6 +694,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_exec_drops_last_reference, tn_teardown),
         cmocka_unit_test_teardown(test_spawn_drops_handles, tn_teardown),
         cmocka_unit_test_teardown(test_spawn_then_exit, tn_teardown),
+        cmocka_unit_test_teardown(test_mapping_is_not_a_reference, tn_teardown),
         cmocka_unit_test_teardown(test_exit_destroys, tn_teardown),
         cmocka_unit_test_teardown(test_sigkill_destroys, tn_teardown),
         cmocka_unit_test_teardown(test_holders_killed_one_by_one, tn_teardown),
