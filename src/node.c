@@ -108,8 +108,8 @@ static DWORD open_header(int dirfd, uint64_t pool_pages, struct iw_node_header *
         if (errno != ENOENT)
             return errno == ELOOP ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
 
-        char temp[64];
-        iw_node_unique_name(temp, sizeof temp, "t-");
+        char temp[IW_UNIQUE_NAME_SIZE];
+        iw_node_unique_name(temp, "t-");
         fd = openat(dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
             return iw_error_from_errno(errno);
@@ -170,12 +170,11 @@ void iw_node_reseed(void)
     unique_key = key;
 }
 
-void iw_node_unique_name(char *buf, size_t size, const char *prefix)
+void iw_node_unique_name(char *buf, const char *prefix)
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t n = atomic_fetch_add_explicit(&unique_counter, 1, memory_order_relaxed);
     size_t len = strlen(prefix);
-    (void)size; /* at least IW_UNIQUE_NAME_SIZE, by contract */
     memcpy(buf, prefix, len);
     for (int i = 0; i < 16; i++) {
         buf[len + i] = hex[unique_key >> (60 - 4 * i) & 15];

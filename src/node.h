@@ -36,7 +36,7 @@ DWORD iw_node_get(struct iw_node **out);
 /* A unique name, prefix ("t-", "u-") + 32 hex digits, for a new node file;
  * buf holds at least IW_UNIQUE_NAME_SIZE bytes. */
 #define IW_UNIQUE_NAME_SIZE 64
-void iw_node_unique_name(char *buf, size_t size, const char *prefix);
+void iw_node_unique_name(char *buf, const char *prefix);
 /* Draws a new key for unique names (a forked child must not repeat its parent's). */
 void iw_node_reseed(void);
 

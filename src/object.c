@@ -261,11 +261,11 @@ DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out)
  * or semaphore its state, set up in place in its mapped page.  Sets obj->fd
  * (and obj->page); on failure returns the error with nothing left. */
 static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct iw_name *name,
-                       const struct iw_new_state *state, char *temp, size_t temp_size)
+                       const struct iw_new_state *state, char *temp)
 {
     bool header = obj->type != IW_TYPE_SHM || name->hashed;
     for (;;) {
-        iw_node_unique_name(temp, temp_size, "t-");
+        iw_node_unique_name(temp, "t-");
         int fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                         obj->type == IW_TYPE_SHM ? 0600 : 0600 | S_ISVTX);
         if (fd < 0) {
@@ -374,13 +374,13 @@ static DWORD create_object(struct iw_node *node, enum iw_type type, const struct
         if (obj == NULL)
             return ERROR_NOT_ENOUGH_MEMORY;
         if (!named)
-            iw_node_unique_name(obj->file, sizeof obj->file, "u-");
+            iw_node_unique_name(obj->file, "u-");
         if (type == IW_TYPE_SHM) {
             obj->size = size;
             obj->data_offset = name->hashed ? (off_t)node->page_size : 0;
         }
-        char temp[64];
-        err = make_file(node, obj, name, state, temp, sizeof temp);
+        char temp[IW_UNIQUE_NAME_SIZE];
+        err = make_file(node, obj, name, state, temp);
         if (err != ERROR_SUCCESS) {
             free(obj);
             return err;
