@@ -11,10 +11,11 @@
  * the separate wake counter instead, which every release bumps when such
  * waiters are registered, and take the mutex with trylock.
  *
- * Known limit: a multi-object waiter learns of an owner's death at its next
- * wake (another object signalled, a release, or its timeout); a
- * single-object waiter learns at once.  A thread in a multi-object wait
- * does not lift the owner's priority.
+ * A multi-object waiter learns of an owner's death through a watcher
+ * thread that blocks in the PI lock for it (mutex_watch.c): the watcher
+ * records the abandonment in the shared state, and the next acquirer -
+ * whoever it is - reports it.  A thread in a multi-object wait does not
+ * lift the owner's priority.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,11 +24,14 @@
 #include "export.h"
 #include "futex.h"
 #include "last_error.h"
+#include "mutex_watch.h"
 #include "sync.h"
 
 struct mutex_state {
     _Atomic uint32_t wake;
     _Atomic uint32_t waiters;   /* multi-object waiters registered */
+    uint32_t abandoned;         /* a watcher took it from a dead owner;
+                                   read and written by owners only */
     pthread_mutex_t lock;
 };
 
@@ -60,18 +64,50 @@ _Atomic uint32_t *iw_mutex_wake_word(void *state) { return &((struct mutex_state
 void iw_mutex_enter(void *state) { atomic_fetch_add(&((struct mutex_state *)state)->waiters, 1); }
 void iw_mutex_leave(void *state) { atomic_fetch_sub(&((struct mutex_state *)state)->waiters, 1); }
 
-/* After pthread reports a lock: 0 acquired, 1 acquired but abandoned, -1 not. */
+/* After pthread reports a lock: 0 acquired, 1 acquired but abandoned (its
+ * owner died: we are told so by the lock, or by a watcher that took it
+ * first), -1 not. */
 static int acquired(struct iw_object *obj, struct mutex_state *m, int rc)
 {
     if (rc == EOWNERDEAD) {
         pthread_mutex_consistent(&m->lock);
-        rc = 0;
-        atomic_fetch_add(&obj->owned, 1);
+        m->abandoned = 1;
+    } else if (rc != 0) {
+        return -1;
+    }
+    atomic_fetch_add(&obj->owned, 1);
+    if (m->abandoned) {
+        m->abandoned = 0;
         return 1;
     }
-    if (rc != 0)
-        return -1;
-    atomic_fetch_add(&obj->owned, 1);
+    return 0;
+}
+
+static void wake_multi_waiters(struct mutex_state *m)
+{
+    if (atomic_load(&m->waiters) > 0) {
+        atomic_fetch_add(&m->wake, 1);
+        iw_futex_wake_all(&m->wake);
+    }
+}
+
+int iw_mutex_watch_lock(void *state, const struct timespec *until)
+{
+    struct mutex_state *m = state;
+    int rc;
+    do
+        rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, until);
+    while (rc == EINTR || rc == EAGAIN);
+    if (rc == EOWNERDEAD) {
+        /* Before the unlock, as the owner: the flag travels with the mutex.
+         * Killed before the unlock, we leave it abandoned once more. */
+        m->abandoned = 1;
+        pthread_mutex_consistent(&m->lock);
+    } else if (rc != 0) {
+        return rc;
+    }
+    pthread_mutex_unlock(&m->lock);
+    wake_multi_waiters(m);
     return 0;
 }
 
@@ -109,10 +145,7 @@ IW_API BOOLEAN RtReleaseMutex(HANDLE h)
     BOOLEAN ok = pthread_mutex_unlock(&m->lock) == 0;
     if (ok) {
         atomic_fetch_sub(&obj->owned, 1);
-        if (atomic_load(&m->waiters) > 0) {
-            atomic_fetch_add(&m->wake, 1);
-            iw_futex_wake_all(&m->wake);
-        }
+        wake_multi_waiters(m);
     } else {
         iw_set_error(ERROR_NOT_OWNER); /* not the owner, or released once too often */
     }

@@ -116,6 +116,8 @@ static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
     struct iw_object *obj = calloc(1, sizeof *obj);
     if (obj == NULL)
         return NULL;
+    static _Atomic uint64_t serials;
+    obj->serial = atomic_fetch_add(&serials, 1) + 1;
     obj->refs = 1;
     obj->fd = fd;
     obj->fork_fd = -1;

@@ -38,6 +38,7 @@ struct iw_file_header {
 struct iw_object {
     struct iw_object *next;     /* this process's objects, by file name */
     unsigned refs;              /* handles, plus calls in flight */
+    uint64_t serial;            /* unique among this process's records, ever */
     int fd;                     /* holds the reference lock; never mapped:
                                    see iw_object_map */
     int fork_fd;                /* a child's own description, made at fork */

@@ -21,6 +21,7 @@
 #include "export.h"
 #include "futex.h"
 #include "last_error.h"
+#include "mutex_watch.h"
 #include "sync.h"
 
 _Atomic uint32_t *iw_sync_wake_word(struct iw_object *obj)
@@ -93,6 +94,9 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
 {
     uint32_t cookie[MAXIMUM_WAIT_OBJECTS];
     struct futex_waitv w[MAXIMUM_WAIT_OBJECTS];
+    struct iw_mutex_watch *watch[MAXIMUM_WAIT_OBJECTS] = {0};
+    struct iw_node *node;
+    iw_node_get(&node); /* cannot fail: the objects exist */
     for (DWORD i = 0; i < n; i++) {
         cookie[i] = iw_sync_enter(objs[i]);
         w[i] = (struct futex_waitv){.uaddr = (uintptr_t)iw_sync_wake_word(objs[i]), .flags = FUTEX2_SIZE_U32};
@@ -115,6 +119,16 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
             break;
         if (timed_out)
             break;
+        /* A mutex we lost: a watcher blocks in its lock meanwhile, so an
+         * owner's death wakes us (mutex_watch.c).  One sleeping alone on
+         * a mutex needs none: it blocks in the lock itself (wait_objects). */
+        for (DWORD i = 0; i < n; i++)
+            if (objs[i]->type == IW_TYPE_MUTEX) {
+                if (watch[i] == NULL)
+                    watch[i] = iw_mutex_watch_join(objs[i], node->page_size);
+                if (watch[i] != NULL)
+                    iw_mutex_watch_arm(watch[i]);
+            }
         int rc = n == 1 ? iw_futex_wait((_Atomic uint32_t *)(uintptr_t)w[0].uaddr, (uint32_t)w[0].val, deadline)
                         : iw_futex_waitv(w, n, deadline);
         if (rc == ETIMEDOUT) {
@@ -125,9 +139,12 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
             break;
         }
     }
-    for (DWORD i = 0; i < n; i++)
+    for (DWORD i = 0; i < n; i++) {
         if (i != taken)
             iw_sync_leave(objs[i], cookie[i]);
+        if (watch[i] != NULL)
+            iw_mutex_watch_leave(watch[i]);
+    }
     return outcome;
 }
 

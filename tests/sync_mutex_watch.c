@@ -1,0 +1,296 @@
+/*
+ * SPEC 6, abandonment seen from a multi-object wait: "the next acquirer -
+ * including one already blocked, in a single or a multi-object wait - gets
+ * WAIT_ABANDONED_0 + i promptly".  A multi-object waiter sleeps on wake
+ * counters, not in the mutex's PI lock, so the library's watcher threads
+ * block there for it (src/mutex_watch.c).  Checked here: the death of an
+ * owner process (SIGKILL) and of an owner thread reaches a blocked
+ * multi-object waiter in well under a second; a normal release is not
+ * reported as an abandonment; one abandonment is reported exactly once when
+ * a multi-object waiter and another process's single-object waiter both
+ * wait; watchers stop blocking in the lock once no wait needs them; and a
+ * forked child gets watchers of its own.
+ */
+#include <dirent.h>
+#include <linux/futex.h>
+
+#include "sync_util.h"
+
+#ifndef FUTEX_LOCK_PI2
+#define FUTEX_LOCK_PI2 13
+#endif
+
+/* Generous for a loaded 2-vCPU VM; the slow path this replaces was the
+ * wait's whole timeout (several seconds here). */
+#define PROMPT_US 1000000
+
+static void start_owner_peer(struct tn_peer *owner, const char *name)
+{
+    DWORD r;
+    tn_peer_start(owner, NULL, "om", name, "w", "-1", "g", "rm", "g", NULL);
+    assert_true(sync_peer_ok(owner, NULL));
+    assert_true(sync_peer_word(owner, "waiting", NULL, 0));
+    assert_true(sync_peer_waited(owner, &r, NULL));
+    assert_int_equal(r, WAIT_OBJECT_0);
+}
+
+static void test_owner_process_killed(void **state)
+{
+    (void)state;
+    char name[64];
+    SYNC_NAME(name, "killed");
+    HANDLE m = RtCreateMutex(NULL, FALSE, name);
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    struct tn_peer owner;
+    start_owner_peer(&owner, name);
+    HANDLE list[2] = {e, m};
+    struct sync_waiter w;
+    sync_waiter_start_ex(&w, list, 2, 5000, true);
+    assert_true(sync_waiter_blocked(&w));
+    int64_t t0 = sync_now_us();
+    assert_true(tn_killed_by(tn_peer_kill(&owner), SIGKILL));
+    sync_waiter_join(&w);
+    int64_t took = w.woke_us - t0;
+    print_message("owner killed: multi-object waiter returned %#x after %lld us\n", w.result, (long long)took);
+    assert_int_equal(w.result, WAIT_ABANDONED_0 + 1);
+    if (took > PROMPT_US)
+        fail_msg("abandonment seen %lld us after the kill", (long long)took);
+    assert_int_equal(RtWaitForSingleObject(m, 0), WAIT_OBJECT_0); /* reported once, released by the waiter */
+    assert_true(RtReleaseMutex(m));
+    assert_true(CloseHandle(e));
+    assert_true(CloseHandle(m));
+}
+
+struct owner_thread {
+    HANDLE m;
+    _Atomic int owns;
+    _Atomic int go;
+};
+
+static void *own_then_exit(void *arg)
+{
+    struct owner_thread *o = arg;
+    assert_int_equal(RtWaitForSingleObject(o->m, 0), WAIT_OBJECT_0);
+    atomic_store(&o->owns, 1);
+    while (!atomic_load(&o->go))
+        usleep(200);
+    return NULL; /* ends owning it */
+}
+
+static void test_owner_thread_exits(void **state)
+{
+    (void)state;
+    struct owner_thread o = {.m = RtCreateMutex(NULL, FALSE, NULL)};
+    HANDLE e = RtCreateEvent(NULL, TRUE, FALSE, NULL);
+    pthread_t t = sync_thread(own_then_exit, &o);
+    while (!atomic_load(&o.owns))
+        usleep(200);
+    HANDLE list[2] = {e, o.m};
+    struct sync_waiter w;
+    sync_waiter_start_ex(&w, list, 2, 5000, true);
+    assert_true(sync_waiter_blocked(&w));
+    int64_t t0 = sync_now_us();
+    atomic_store(&o.go, 1);
+    pthread_join(t, NULL);
+    sync_waiter_join(&w);
+    print_message("owner thread ended: multi-object waiter returned %#x after %lld us\n", w.result,
+                  (long long)(w.woke_us - t0));
+    assert_int_equal(w.result, WAIT_ABANDONED_0 + 1);
+    if (w.woke_us - t0 > PROMPT_US)
+        fail_msg("abandonment seen %lld us after the owner thread ended", (long long)(w.woke_us - t0));
+    assert_true(CloseHandle(e));
+    assert_true(CloseHandle(o.m));
+}
+
+/* The watcher takes the mutex on a normal release too, and hands it back:
+ * that must reach the waiter as WAIT_OBJECT_0 + i, not as an abandonment. */
+static void test_normal_release_is_not_abandonment(void **state)
+{
+    (void)state;
+    char name[64];
+    SYNC_NAME(name, "released");
+    HANDLE m = RtCreateMutex(NULL, FALSE, name);
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    struct tn_peer owner;
+    start_owner_peer(&owner, name);
+    HANDLE list[2] = {e, m};
+    struct sync_waiter w;
+    sync_waiter_start_ex(&w, list, 2, 5000, true);
+    assert_true(sync_waiter_blocked(&w));
+    int64_t t0 = sync_now_us();
+    tn_peer_send(&owner); /* the peer releases it ("rm") */
+    assert_true(sync_peer_ok(&owner, NULL));
+    sync_waiter_join(&w);
+    assert_int_equal(w.result, WAIT_OBJECT_0 + 1);
+    if (w.woke_us - t0 > PROMPT_US)
+        fail_msg("release seen %lld us later", (long long)(w.woke_us - t0));
+    assert_int_equal(tn_peer_finish(&owner), 0);
+    assert_int_equal(RtWaitForSingleObject(m, 0), WAIT_OBJECT_0);
+    assert_true(RtReleaseMutex(m));
+    assert_true(CloseHandle(e));
+    assert_true(CloseHandle(m));
+}
+
+/* A multi-object waiter here and a single-object waiter in another process:
+ * the owner's death is reported to exactly one of them; the other gets the
+ * mutex, not abandoned, once the first releases it. */
+static void test_abandonment_reported_once(void **state)
+{
+    (void)state;
+    char name[64];
+    SYNC_NAME(name, "once");
+    HANDLE m = RtCreateMutex(NULL, FALSE, name);
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    struct tn_peer owner, single;
+    start_owner_peer(&owner, name);
+    tn_peer_start(&single, NULL, "om", name, "w", "5000", "rm", NULL);
+    assert_true(sync_peer_ok(&single, NULL));
+    char when[64];
+    assert_true(sync_peer_word(&single, "waiting", when, sizeof when));
+    HANDLE list[2] = {e, m};
+    struct sync_waiter w;
+    sync_waiter_start_ex(&w, list, 2, 5000, true);
+    assert_true(sync_waiter_blocked(&w));
+    sync_sleep_ms(50); /* the peer too is asleep in the lock by now, or about to be */
+    assert_true(tn_killed_by(tn_peer_kill(&owner), SIGKILL));
+    DWORD peer_result = WAIT_FAILED;
+    assert_true(sync_peer_waited(&single, &peer_result, NULL));
+    assert_true(sync_peer_ok(&single, NULL)); /* it released */
+    assert_int_equal(tn_peer_finish(&single), 0);
+    sync_waiter_join(&w);
+    print_message("multi-object waiter %#x, single-object waiter in another process %#x\n", w.result,
+                  peer_result);
+    int abandoned = (w.result == WAIT_ABANDONED_0 + 1) + (peer_result == WAIT_ABANDONED_0);
+    int plain = (w.result == WAIT_OBJECT_0 + 1) + (peer_result == WAIT_OBJECT_0);
+    assert_int_equal(abandoned, 1);
+    assert_int_equal(plain, 1);
+    assert_true(CloseHandle(e));
+    assert_true(CloseHandle(m));
+}
+
+/* Threads of ours asleep in a PI lock (FUTEX_LOCK_PI or FUTEX_LOCK_PI2): the
+ * watchers while they block.  /proc/.../syscall: "202 uaddr op ...". */
+static int threads_in_pi_lock(void)
+{
+    int count = 0;
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char file[300], buf[256];
+        snprintf(file, sizeof file, "/proc/self/task/%s/syscall", de->d_name);
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        unsigned long nr, uaddr, op;
+        if (sscanf(buf, "%lu 0x%lx 0x%lx", &nr, &uaddr, &op) == 3 && nr == SYNC_SYS_FUTEX &&
+            ((op & 127) == FUTEX_LOCK_PI || (op & 127) == FUTEX_LOCK_PI2))
+            count++;
+    }
+    closedir(d);
+    return count;
+}
+
+/* A watcher blocks only while some wait needs it: a wait satisfied by
+ * another object leaves no thread of ours in the lock for long. */
+static void test_watchers_let_go(void **state)
+{
+    (void)state;
+    char name[64];
+    SYNC_NAME(name, "letgo");
+    HANDLE m = RtCreateMutex(NULL, FALSE, name);
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    struct tn_peer owner;
+    start_owner_peer(&owner, name);
+    HANDLE list[2] = {e, m};
+    struct sync_waiter w;
+    sync_waiter_start_ex(&w, list, 2, 5000, false);
+    assert_true(sync_waiter_blocked(&w));
+    int64_t until = sync_now_us() + 2000000;
+    while (threads_in_pi_lock() == 0 && sync_now_us() < until)
+        usleep(1000);
+    assert_int_equal(threads_in_pi_lock(), 1); /* the watcher, for the waiter */
+    assert_true(RtSetEvent(e));
+    sync_waiter_join(&w);
+    assert_int_equal(w.result, WAIT_OBJECT_0);
+    until = sync_now_us() + 3000000; /* the watcher's slice, with room */
+    while (threads_in_pi_lock() > 0 && sync_now_us() < until)
+        usleep(10000);
+    assert_int_equal(threads_in_pi_lock(), 0);
+    tn_peer_send(&owner);
+    assert_true(sync_peer_ok(&owner, NULL));
+    assert_int_equal(tn_peer_finish(&owner), 0);
+    assert_true(CloseHandle(e));
+    assert_true(CloseHandle(m));
+}
+
+/* After fork the child has none of its parent's watcher threads: it must
+ * start its own (and not block on the parent's state). */
+static void test_forked_child_has_watchers(void **state)
+{
+    (void)state;
+#ifdef __SANITIZE_THREAD__
+    skip(); /* TSan can't start threads in the child of a threaded fork */
+#endif
+    struct owner_thread o = {.m = RtCreateMutex(NULL, FALSE, NULL)};
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    pthread_t t = sync_thread(own_then_exit, &o);
+    while (!atomic_load(&o.owns))
+        usleep(200);
+    /* Leave a watcher of ours blocking in the lock at the fork. */
+    HANDLE list[2] = {e, o.m};
+    assert_int_equal(RtWaitForMultipleObjects(2, list, FALSE, 50), WAIT_TIMEOUT);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct owner_thread c = {.m = RtCreateMutex(NULL, FALSE, NULL)};
+        HANDLE ce = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+        pthread_t ct;
+        if (pthread_create(&ct, NULL, own_then_exit, &c) != 0)
+            _exit(10);
+        while (!atomic_load(&c.owns))
+            usleep(200);
+        HANDLE cl[2] = {ce, c.m};
+        struct sync_waiter cw;
+        sync_waiter_start_ex(&cw, cl, 2, 5000, true);
+        if (!sync_waiter_blocked(&cw))
+            _exit(11);
+        int64_t t0 = sync_now_us();
+        atomic_store(&c.go, 1);
+        pthread_join(ct, NULL);
+        sync_waiter_join(&cw);
+        if (cw.result != WAIT_ABANDONED_0 + 1)
+            _exit(12);
+        _exit(cw.woke_us - t0 > PROMPT_US ? 13 : 0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    atomic_store(&o.go, 1);
+    pthread_join(t, NULL);
+    assert_int_equal(RtWaitForSingleObject(o.m, 1000), WAIT_ABANDONED_0);
+    assert_true(RtReleaseMutex(o.m));
+    assert_true(CloseHandle(e));
+    assert_true(CloseHandle(o.m));
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_owner_process_killed),
+        cmocka_unit_test(test_owner_thread_exits),
+        cmocka_unit_test(test_normal_release_is_not_abandonment),
+        cmocka_unit_test(test_abandonment_reported_once),
+        cmocka_unit_test(test_watchers_let_go),
+        cmocka_unit_test(test_forked_child_has_watchers),
+    };
+    return SYNC_RUN("sync_mutex_watch", tests);
+}
