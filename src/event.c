@@ -30,8 +30,10 @@
  */
 #include <stdatomic.h>
 
+#include "crash_point.h"
 #include "export.h"
 #include "futex.h"
+#include "hazard.h"
 #include "last_error.h"
 #include "sync.h"
 
@@ -153,7 +155,7 @@ static void release_sleepers(struct event_state *e, bool token, bool set)
 /* Set (set=true) and Pulse (set=false). */
 static BOOLEAN signal_event(HANDLE h, bool set)
 {
-    struct iw_object *obj = iw_object_from_handle(h, IW_TYPE_EVENT);
+    struct iw_object *obj = iw_object_pin(h, IW_TYPE_EVENT);
     if (obj == NULL)
         return FALSE;
     struct event_state *e = iw_object_state(obj);
@@ -181,9 +183,11 @@ static BOOLEAN signal_event(HANDLE h, bool set)
                 next &= ~SIGNALLED;
         }
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
-    if (wake)
+    if (wake) {
+        IW_CRASH_POINT("event.signalled");
         release_sleepers(e, token, set);
-    iw_object_put(obj);
+    }
+    iw_object_unpin();
     return TRUE;
 }
 
@@ -192,12 +196,12 @@ IW_API BOOLEAN RtPulseEvent(HANDLE h) { return signal_event(h, false); }
 
 IW_API BOOLEAN RtResetEvent(HANDLE h)
 {
-    struct iw_object *obj = iw_object_from_handle(h, IW_TYPE_EVENT);
+    struct iw_object *obj = iw_object_pin(h, IW_TYPE_EVENT);
     if (obj == NULL)
         return FALSE;
     struct event_state *e = iw_object_state(obj);
     atomic_fetch_and(&e->word, ~SIGNALLED);
-    iw_object_put(obj);
+    iw_object_unpin();
     return TRUE;
 }
 

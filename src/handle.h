@@ -3,7 +3,8 @@
  * A handle's value is (generation << 20) | slot, generation 1..2047, so a
  * closed handle's value comes back only after its slot has been reused 2047
  * times: a stale handle fails instead of reaching a new object.
- * All functions are called with the process lock held (object.h).
+ * All functions are called with the process lock held (object.h), but
+ * iw_handle_lookup may also be called without (see hazard.c).
  */
 #ifndef IW_HANDLE_H
 #define IW_HANDLE_H
@@ -13,7 +14,9 @@
  * or NULL when the table is full or memory is short. */
 HANDLE iw_handle_new(struct iw_object *obj);
 
-/* The object behind h, or NULL for a value that is not an open handle. */
+/* The object behind h, or NULL for a value that is not an open handle.
+ * Without the process lock, the object may be closed and freed at any
+ * moment: only hazard.c does that, and validates what it found. */
 struct iw_object *iw_handle_lookup(HANDLE h);
 
 /* Closes h and returns its object (whose reference the caller drops), or NULL. */

@@ -23,17 +23,61 @@
 
 #include "export.h"
 #include "futex.h"
+#include "hazard.h"
 #include "last_error.h"
 #include "mutex_watch.h"
+#include "self.h"
 #include "sync.h"
 
 struct mutex_state {
     _Atomic uint32_t wake;
     _Atomic uint32_t waiters;   /* multi-object waiters registered */
-    uint32_t abandoned;         /* a watcher took it from a dead owner;
-                                   read and written by owners only */
+    /* Written only by the owner, while it owns the mutex (so the mutex
+     * orders them), read by anyone: atomics, relaxed. */
+    _Atomic uint32_t abandoned;         /* a watcher took it from a dead owner */
+    _Atomic uint32_t watchers_queued;   /* watchers blocked in the lock (any process) */
+    _Atomic uint32_t depth;             /* the owner's acquisitions */
+    _Atomic uint64_t owner_thread;      /* iw_self_thread() of the owner, 0: none */
+    _Atomic uint64_t owner_process;     /* iw_self_process() of the last owner */
     pthread_mutex_t lock;
 };
+
+/* The library keeps its own record of the owner (the lock word's layout is
+ * glibc's private business): a release by a non-owner is refused without a
+ * system call, and a process knows whether one of its threads owns a mutex
+ * whose page it is about to unmap (object.c). */
+static uint64_t relaxed_load(_Atomic uint64_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
+
+static void now_owned(struct mutex_state *m, bool afresh)
+{
+    uint64_t me = iw_self_thread();
+    if (!afresh && relaxed_load(&m->owner_thread) == me) {
+        atomic_store_explicit(&m->depth, atomic_load_explicit(&m->depth, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        return;
+    }
+    atomic_store_explicit(&m->depth, 1, memory_order_relaxed);
+    atomic_store_explicit(&m->owner_process, iw_self_process(), memory_order_relaxed);
+    atomic_store_explicit(&m->owner_thread, me, memory_order_relaxed);
+}
+
+/* Before the unlock: false if the calling thread doesn't own the mutex. */
+static bool release_one(struct mutex_state *m)
+{
+    if (relaxed_load(&m->owner_thread) != iw_self_thread())
+        return false;
+    uint32_t depth = atomic_load_explicit(&m->depth, memory_order_relaxed) - 1;
+    atomic_store_explicit(&m->depth, depth, memory_order_relaxed);
+    if (depth == 0)
+        atomic_store_explicit(&m->owner_thread, 0, memory_order_relaxed);
+    return true;
+}
+
+bool iw_mutex_owned_here(struct iw_object *obj)
+{
+    struct mutex_state *m = iw_object_state(obj);
+    return relaxed_load(&m->owner_thread) != 0 && relaxed_load(&m->owner_process) == iw_self_process();
+}
 
 static void init(struct iw_object *obj, const void *arg)
 {
@@ -48,7 +92,7 @@ static void init(struct iw_object *obj, const void *arg)
     pthread_mutexattr_destroy(&attr);
     if (*(const BOOLEAN *)arg) {
         pthread_mutex_lock(&m->lock); /* before the name exists: nobody can get in first */
-        atomic_fetch_add(&obj->owned, 1);
+        now_owned(m, true);
     }
 }
 
@@ -56,8 +100,8 @@ static void init(struct iw_object *obj, const void *arg)
 static void undo(struct iw_object *obj)
 {
     struct mutex_state *m = iw_object_state(obj);
+    release_one(m);
     pthread_mutex_unlock(&m->lock);
-    atomic_fetch_sub(&obj->owned, 1);
 }
 
 _Atomic uint32_t *iw_mutex_wake_word(void *state) { return &((struct mutex_state *)state)->wake; }
@@ -67,20 +111,19 @@ void iw_mutex_leave(void *state) { atomic_fetch_sub(&((struct mutex_state *)stat
 /* After pthread reports a lock: 0 acquired, 1 acquired but abandoned (its
  * owner died: we are told so by the lock, or by a watcher that took it
  * first), -1 not. */
-static int acquired(struct iw_object *obj, struct mutex_state *m, int rc)
+static int acquired(struct mutex_state *m, int rc)
 {
     if (rc == EOWNERDEAD) {
         pthread_mutex_consistent(&m->lock);
-        m->abandoned = 1;
+        atomic_store_explicit(&m->abandoned, 1, memory_order_relaxed);
     } else if (rc != 0) {
         return -1;
     }
-    atomic_fetch_add(&obj->owned, 1);
-    if (m->abandoned) {
-        m->abandoned = 0;
-        return 1;
-    }
-    return 0;
+    bool abandoned = atomic_load_explicit(&m->abandoned, memory_order_relaxed);
+    if (abandoned)
+        atomic_store_explicit(&m->abandoned, 0, memory_order_relaxed);
+    now_owned(m, abandoned); /* the dead owner's record is stale */
+    return abandoned;
 }
 
 static void wake_multi_waiters(struct mutex_state *m)
@@ -95,13 +138,15 @@ int iw_mutex_watch_lock(void *state, const struct timespec *until)
 {
     struct mutex_state *m = state;
     int rc;
+    atomic_fetch_add(&m->watchers_queued, 1); /* a watcher killed here leaves it high: harmless */
     do
         rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, until);
     while (rc == EINTR || rc == EAGAIN);
+    atomic_fetch_sub(&m->watchers_queued, 1);
     if (rc == EOWNERDEAD) {
         /* Before the unlock, as the owner: the flag travels with the mutex.
          * Killed before the unlock, we leave it abandoned once more. */
-        m->abandoned = 1;
+        atomic_store_explicit(&m->abandoned, 1, memory_order_relaxed);
         pthread_mutex_consistent(&m->lock);
     } else if (rc != 0) {
         return rc;
@@ -111,10 +156,30 @@ int iw_mutex_watch_lock(void *state, const struct timespec *until)
     return 0;
 }
 
+/* How long a try waits for a watcher to hand the mutex back. */
+#define HANDBACK_NS 2000000L
+
 int iw_mutex_try(struct iw_object *obj, bool *abandoned)
 {
     struct mutex_state *m = iw_object_state(obj);
-    int r = acquired(obj, m, pthread_mutex_trylock(&m->lock));
+    int rc = pthread_mutex_trylock(&m->lock);
+    if (rc == EBUSY && relaxed_load(&m->owner_thread) == 0 &&
+        atomic_load_explicit(&m->watchers_queued, memory_order_relaxed) > 0) {
+        /* Busy, but no owner on record, and a watcher is in the lock: most
+         * likely the watcher got it on its release and is giving it back
+         * (or a waiter it was handed to is waking up).  Block in the PI lock
+         * for that, briefly (lifting the holder if it was preempted): a
+         * poll should not fail for a mutex nobody really holds. */
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += HANDBACK_NS;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, &until);
+    }
+    int r = acquired(m, rc);
     *abandoned = r == 1;
     return r >= 0;
 }
@@ -127,7 +192,7 @@ DWORD iw_mutex_wait(struct iw_object *obj, const struct timespec *deadline)
         rc = deadline ? pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, deadline)
                       : pthread_mutex_lock(&m->lock);
     while (rc == EINTR || rc == EAGAIN);
-    int r = acquired(obj, m, rc);
+    int r = acquired(m, rc);
     if (r >= 0)
         return r ? WAIT_ABANDONED_0 : WAIT_OBJECT_0;
     if (rc == ETIMEDOUT)
@@ -138,18 +203,16 @@ DWORD iw_mutex_wait(struct iw_object *obj, const struct timespec *deadline)
 
 IW_API BOOLEAN RtReleaseMutex(HANDLE h)
 {
-    struct iw_object *obj = iw_object_from_handle(h, IW_TYPE_MUTEX);
+    struct iw_object *obj = iw_object_pin(h, IW_TYPE_MUTEX);
     if (obj == NULL)
         return FALSE;
     struct mutex_state *m = iw_object_state(obj);
-    BOOLEAN ok = pthread_mutex_unlock(&m->lock) == 0;
-    if (ok) {
-        atomic_fetch_sub(&obj->owned, 1);
+    BOOLEAN ok = release_one(m) && pthread_mutex_unlock(&m->lock) == 0;
+    if (ok)
         wake_multi_waiters(m);
-    } else {
+    else
         iw_set_error(ERROR_NOT_OWNER); /* not the owner, or released once too often */
-    }
-    iw_object_put(obj);
+    iw_object_unpin();
     return ok;
 }
 

@@ -44,7 +44,7 @@
 
 #include "sync.h"
 
-#define SLICE_NS 500000000L
+#define SLICE_NS 100000000L
 
 struct iw_mutex_watch {
     struct iw_mutex_watch *next;    /* all watchers, never freed */

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +16,11 @@
 
 #define DEFAULT_POOL_MB 256u
 
-static pthread_once_t node_once = PTHREAD_ONCE_INIT;
-static DWORD node_error;
-static struct iw_node the_node = {.dirfd = -1};
+/* The node once opened (never freed), and an invalid IWIN32_ROOT or
+ * IWIN32_POOL_MB, reported once on stderr and then the answer of every call.
+ * Any other failure to open the node is tried again by the next call. */
+static struct iw_node *_Atomic the_node;
+static _Atomic DWORD settings_error;
 
 /* IWIN32_POOL_MB: a positive multiple of 4 (INtime's 4 MiB SegSize), never rounded. */
 static DWORD pool_pages_from_env(size_t page_size, uint64_t *pages)
@@ -31,7 +32,7 @@ static DWORD pool_pages_from_env(size_t page_size, uint64_t *pages)
         errno = 0;
         unsigned long long v = strtoull(text, &end, 10);
         if (errno || end == text || *end != '\0' || text[0] == '-' || text[0] == '+' ||
-            v == 0 || v % 4 != 0 || v > (1ull << 30)) {
+            v == 0 || v % 4 != 0 || v > IW_POOL_MB_MAX) {
             fprintf(stderr, "iwin32: IWIN32_POOL_MB=\"%s\" is not a positive multiple of 4 (MiB)\n", text);
             return ERROR_INVALID_PARAMETER;
         }
@@ -41,28 +42,97 @@ static DWORD pool_pages_from_env(size_t page_size, uint64_t *pages)
     return ERROR_SUCCESS;
 }
 
-static DWORD open_root(int *dirfd)
+DWORD iw_node_path(char path[IW_NODE_PATH_SIZE])
 {
-    char path[4096];
     const char *root = getenv("IWIN32_ROOT");
     if (root != NULL && root[0] != '\0') {
-        if (root[0] != '/' || strlen(root) >= sizeof path) {
+        if (root[0] != '/' || strlen(root) >= IW_NODE_PATH_SIZE) {
             fprintf(stderr, "iwin32: IWIN32_ROOT=\"%s\" is not an absolute path\n", root);
             return ERROR_INVALID_PARAMETER;
         }
         strcpy(path, root);
     } else {
-        snprintf(path, sizeof path, "/dev/shm/iwin32-%u", (unsigned)geteuid());
+        snprintf(path, IW_NODE_PATH_SIZE, "/dev/shm/iwin32-%u", (unsigned)geteuid());
     }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+    return ERROR_SUCCESS;
+}
+
+/*
+ * Which directories are nodes, and who may use them.  The node path is never
+ * followed through a symlink and a directory that does not fit is refused
+ * with ERROR_ACCESS_DENIED, never repaired.  A node directory is either
+ *
+ *  - private: owned by the caller, no write access for its group, no access
+ *    at all for others.  A fresh node is made so (0700).  Files are 0600.
+ *
+ *  - group-shared: mode exactly 2770 (setgid; owner and group rwx; nothing
+ *    for others; no sticky bit, since a member must be able to remove what
+ *    another member made), owned by the caller, or by root with the caller
+ *    in the directory's group (as its effective or a supplementary group).
+ *    Files are 0660 and, by the setgid bit, of the directory's group.  This
+ *    is how a real-time process and a GUI running as different users share
+ *    one node: an administrator makes the directory
+ *        install -d -o root -g GROUP -m 2770 /dev/shm/NODE
+ *    and both users, members of GROUP, set IWIN32_ROOT=/dev/shm/NODE.
+ *
+ * Group members are trusted with the node: any of them can read, change and
+ * remove every object, fill the pool, or plant files in the directory (the
+ * library opens only regular files, never through a symlink, but it trusts
+ * their contents).  The owner must be root or the caller because the owner
+ * can change the directory's mode at will: a member who made a directory at
+ * a path another user meant as a private node, and shaped it like a shared
+ * one, would otherwise be handed everything put in it.  Others - users
+ * outside the group - cannot even open the directory.
+ */
+static bool in_group(gid_t gid)
+{
+    if (gid == getegid())
+        return true;
+    int n = getgroups(0, NULL);
+    gid_t *groups = n > 0 ? malloc((size_t)n * sizeof *groups) : NULL;
+    if (groups == NULL)
+        return false;
+    n = getgroups(n, groups);
+    bool found = false;
+    for (int i = 0; i < n && !found; i++)
+        found = groups[i] == gid;
+    free(groups);
+    return found;
+}
+
+/* The mode of the node's files, or 0 if the directory is no node for us. */
+static mode_t file_mode_for(const struct stat *dir)
+{
+    uid_t me = geteuid();
+    if (!S_ISDIR(dir->st_mode))
+        return 0;
+    if ((dir->st_mode & 07777) == 02770 &&
+        (dir->st_uid == me || (dir->st_uid == 0 && in_group(dir->st_gid))))
+        return 0660;
+    if (dir->st_uid == me && (dir->st_mode & (S_IWGRP | S_IRWXO)) == 0)
+        return 0600;
+    return 0;
+}
+
+static DWORD open_root(const char *path, int *dirfd, struct stat *st, mode_t *file_mode)
+{
+    bool made = mkdir(path, 0700) == 0;
+    if (!made && errno != EEXIST)
         return errno == ENOENT ? ERROR_PATH_NOT_FOUND : iw_error_from_errno(errno);
     /* O_NOFOLLOW: a symlink planted at the node path is refused, never followed. */
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return (errno == ELOOP || errno == ENOTDIR) ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & S_IRWXO) != 0) {
+    if (fstat(fd, st) != 0) {
+        close(fd);
+        return iw_error_from_errno(errno);
+    }
+    /* The umask may have taken bits off a directory we just made (0500
+     * would keep even us from making files in it). */
+    if (made && st->st_uid == geteuid() && (st->st_mode & 07777) != 0700 && fchmod(fd, 0700) == 0)
+        st->st_mode = (st->st_mode & ~(mode_t)07777) | 0700;
+    *file_mode = file_mode_for(st);
+    if (*file_mode == 0) {
         close(fd);
         return ERROR_ACCESS_DENIED;
     }
@@ -70,12 +140,16 @@ static DWORD open_root(int *dirfd)
     return ERROR_SUCCESS;
 }
 
-static DWORD map_header(int fd, struct iw_node_header **out)
+/* ".node" must be a regular file made by the caller or, in a group-shared
+ * node, by a member (the directory's setgid bit gave it the group). */
+static DWORD map_header(const struct iw_node *node, const struct stat *dir, int fd,
+                        struct iw_node_header **out)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
         return iw_error_from_errno(errno);
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+    bool members = node->file_mode == 0660 && st.st_gid == dir->st_gid;
+    if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && !members))
         return ERROR_ACCESS_DENIED;
     if ((size_t)st.st_size < sizeof(struct iw_node_header))
         return ERROR_ACCESS_DENIED;
@@ -96,70 +170,102 @@ static DWORD map_header(int fd, struct iw_node_header **out)
  * making a node at once, the second's rename fails and it uses the first's.
  * A process killed before the rename leaves a "t-" file that the pool's
  * recount reclaims, since the read lock that marked it in use died with it. */
-static DWORD open_header(int dirfd, uint64_t pool_pages, struct iw_node_header **out)
+static DWORD open_header(struct iw_node *node, const struct stat *dir, uint64_t pool_pages)
 {
+    int dirfd = node->dirfd;
+    struct iw_node_header **out = &node->header;
     for (;;) {
         int fd = openat(dirfd, ".node", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) {
-            DWORD err = map_header(fd, out);
+            DWORD err = map_header(node, dir, fd, out);
             close(fd);
             return err;
         }
         if (errno != ENOENT)
-            return errno == ELOOP ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
+            return (errno == ELOOP || errno == EISDIR) ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
 
         char temp[IW_UNIQUE_NAME_SIZE];
         iw_node_unique_name(temp, "t-");
-        fd = openat(dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = openat(dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, node->file_mode);
         if (fd < 0)
             return iw_error_from_errno(errno);
         iw_reflock_take_new(fd);
         struct iw_node_header h = {.magic = IW_NODE_MAGIC, .version = IW_NODE_VERSION,
                                    .pool_max_pages = pool_pages};
         DWORD err = ERROR_SUCCESS;
-        if (pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+        /* fchmod: the umask may have taken bits off (a member's g+rw). */
+        if (fchmod(fd, node->file_mode) != 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
             err = iw_error_from_errno(errno);
         else if (renameat2(dirfd, temp, dirfd, ".node", RENAME_NOREPLACE) == 0)
-            err = map_header(fd, out);
+            err = map_header(node, dir, fd, out);
         else if (errno != EEXIST && errno != ENOENT)
             err = iw_error_from_errno(errno);
-        else
-            unlinkat(dirfd, temp, 0); /* lost the race: use the other process's node */
+        if (err != ERROR_SUCCESS || *out == NULL)
+            unlinkat(dirfd, temp, 0); /* failed, or lost the race: use the other process's node */
         close(fd);
         if (err != ERROR_SUCCESS || *out != NULL)
             return err;
     }
 }
 
-static void node_open(void)
+/* Opens the node afresh; of threads doing so at once, one publishes its
+ * node and the others let theirs go.  (A lock here could be held across a
+ * fork by another thread, and the child would never get past it.) */
+static DWORD node_open(struct iw_node **out)
 {
-    the_node.page_size = (size_t)sysconf(_SC_PAGESIZE);
+    DWORD err = atomic_load(&settings_error);
+    if (err != ERROR_SUCCESS)
+        return err;
+    struct iw_node *node = calloc(1, sizeof *node);
+    if (node == NULL)
+        return ERROR_NOT_ENOUGH_MEMORY;
+    node->page_size = (size_t)sysconf(_SC_PAGESIZE);
     iw_node_reseed();
     uint64_t pool_pages = 0;
-    struct iw_node_header *header = NULL;
-    node_error = pool_pages_from_env(the_node.page_size, &pool_pages);
-    if (node_error == ERROR_SUCCESS)
-        node_error = open_root(&the_node.dirfd);
-    if (node_error == ERROR_SUCCESS) {
-        node_error = open_header(the_node.dirfd, pool_pages, &header);
-        if (node_error != ERROR_SUCCESS)
-            close(the_node.dirfd);
+    char path[IW_NODE_PATH_SIZE];
+    err = pool_pages_from_env(node->page_size, &pool_pages);
+    if (err == ERROR_SUCCESS)
+        err = iw_node_path(path);
+    if (err != ERROR_SUCCESS) {
+        atomic_store(&settings_error, err);
+        free(node);
+        return err;
     }
-    the_node.header = header;
+    struct stat dir;
+    err = open_root(path, &node->dirfd, &dir, &node->file_mode);
+    if (err == ERROR_SUCCESS) {
+        err = open_header(node, &dir, pool_pages);
+        if (err != ERROR_SUCCESS)
+            close(node->dirfd);
+    }
+    if (err != ERROR_SUCCESS) {
+        free(node);
+        return err;
+    }
+    struct iw_node *first = NULL;
+    if (!atomic_compare_exchange_strong(&the_node, &first, node)) {
+        munmap(node->header, sizeof *node->header);
+        close(node->dirfd);
+        free(node);
+        node = first;
+    }
+    *out = node;
+    return ERROR_SUCCESS;
 }
 
 DWORD iw_node_get(struct iw_node **out)
 {
-    /* pthread_once: every call passes here, and once done it is one load. */
-    pthread_once(&node_once, node_open);
-    *out = &the_node;
-    return node_error;
+    /* Every call passes here: once the node is open, one load. */
+    *out = atomic_load_explicit(&the_node, memory_order_acquire);
+    if (*out != NULL)
+        return ERROR_SUCCESS;
+    return node_open(out);
 }
 
 /* Unique names come from a random per-process key and a counter: no system
  * call on the hot path.  A forked child draws a new key (iw_node_reseed);
  * callers create these files with O_EXCL and retry on the rare EEXIST. */
-static uint64_t unique_key;
+static _Atomic uint64_t unique_key;     /* atomic: threads opening the node at once each draw one */
 static _Atomic uint64_t unique_counter;
 
 void iw_node_reseed(void)
@@ -167,17 +273,18 @@ void iw_node_reseed(void)
     uint64_t key;
     if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key)
         key = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&key;
-    unique_key = key;
+    atomic_store_explicit(&unique_key, key, memory_order_relaxed);
 }
 
 void iw_node_unique_name(char *buf, const char *prefix)
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t n = atomic_fetch_add_explicit(&unique_counter, 1, memory_order_relaxed);
+    uint64_t key = atomic_load_explicit(&unique_key, memory_order_relaxed);
     size_t len = strlen(prefix);
     memcpy(buf, prefix, len);
     for (int i = 0; i < 16; i++) {
-        buf[len + i] = hex[unique_key >> (60 - 4 * i) & 15];
+        buf[len + i] = hex[key >> (60 - 4 * i) & 15];
         buf[len + 16 + i] = hex[n >> (60 - 4 * i) & 15];
     }
     buf[len + 32] = '\0';

@@ -1,8 +1,10 @@
 /*
  * The node: one namespace of objects, a directory on tmpfs.
- * $IWIN32_ROOT (absolute), default /dev/shm/iwin32-<uid>; created 0700, and
- * refused (ERROR_ACCESS_DENIED) when it is a symlink, not a directory, or
- * owned by another user.  Its file ".node" holds the node's settings and the
+ * $IWIN32_ROOT (absolute), default /dev/shm/iwin32-<uid>; created 0700.  It
+ * is either private (the caller's own, files 0600) or group-shared (mode
+ * 2770, files 0660); anything else - a symlink, not a directory, another
+ * user's - is refused with ERROR_ACCESS_DENIED (node.c says exactly what is
+ * accepted and why).  Its file ".node" holds the node's settings and the
  * pool's shared counter, mapped by every process that uses the node.
  */
 #ifndef IW_NODE_H
@@ -10,6 +12,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "iwin32.h"
 
@@ -19,18 +22,33 @@
 struct iw_node_header {
     uint32_t magic;
     uint32_t version;
-    uint64_t pool_max_pages;       /* set when the node is created */
+    /* Set when the node is created; the CLI changes it (iw_pool_set_size)
+     * while creators read it, hence atomic. */
+    _Atomic uint64_t pool_max_pages;
     _Atomic uint64_t pool_state;   /* see pool.c: used pages and a change count */
 };
 
 struct iw_node {
     int dirfd;
     size_t page_size;
+    mode_t file_mode;              /* of the node's files: 0600, or 0660 if group-shared */
     struct iw_node_header *header;
 };
 
-/* The process's node, opened on first use.  Returns ERROR_SUCCESS or the
- * error every call reports while the node cannot be used. */
+/* The largest pool, in MiB (IWIN32_POOL_MB, the CLI's pool --set). */
+#define IW_POOL_MB_MAX (1ull << 30)
+
+/* The node directory's path: $IWIN32_ROOT, or /dev/shm/iwin32-<uid> when it
+ * is unset or empty.  ERROR_INVALID_PARAMETER (reported on stderr) when
+ * $IWIN32_ROOT is not an absolute path that fits. */
+#define IW_NODE_PATH_SIZE 4096
+DWORD iw_node_path(char path[IW_NODE_PATH_SIZE]);
+
+/* The process's node, opened on first use.  Returns ERROR_SUCCESS, or the
+ * error the calling call reports (*out is then NULL).  A node that could not
+ * be opened is tried again by the next call (the cause may have been
+ * passing: RLIMIT_NOFILE, a full tmpfs), except for an invalid IWIN32_ROOT
+ * or IWIN32_POOL_MB, which is reported once and stays. */
 DWORD iw_node_get(struct iw_node **out);
 
 /* A unique name, prefix ("t-", "u-") + 32 hex digits, for a new node file;

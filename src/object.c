@@ -11,12 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crash_point.h"
 #include "last_error.h"
 #include "handle.h"
+#include "hazard.h"
 #include "mapping.h"
 #include "pool.h"
 #include "records.h"
 #include "reflock.h"
+#include "sync.h"
 
 /* ---- letting go -------------------------------------------------------- */
 
@@ -30,10 +33,14 @@
 static void release_file(struct iw_node *node, int fd, const char *file)
 {
     if (iw_reflock_release_is_last(fd)) {
+        IW_CRASH_POINT("destroy.write_locked");
         struct stat st;
         uint64_t epoch = iw_pool_epoch(node);
-        if (fstat(fd, &st) == 0 && st.st_nlink > 0 && unlinkat(node->dirfd, file, 0) == 0)
+        if (fstat(fd, &st) == 0 && st.st_nlink > 0 && unlinkat(node->dirfd, file, 0) == 0) {
+            IW_CRASH_POINT("destroy.unlinked");
             iw_pool_release(node, iw_pool_pages_of(node, file, &st), epoch);
+            IW_CRASH_POINT("destroy.released");
+        }
     }
     close(fd);
 }
@@ -44,7 +51,7 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
      * life of the process: the kernel writes into a robust mutex's page when
      * its owner dies, and whatever had been mapped there since would be
      * corrupted (glibc bug 14485).  One page per such mutex, on purpose. */
-    if (obj->page && atomic_load(&obj->owned) == 0)
+    if (obj->page && !(obj->type == IW_TYPE_MUTEX && iw_mutex_owned_here(obj)))
         munmap(obj->page, node->page_size);
     release_file(node, obj->fd, obj->file);
     free(obj);
@@ -67,8 +74,11 @@ void iw_object_put(struct iw_object *obj)
     if (last)
         iw_records_remove(obj);
     iw_process_unlock();
-    if (last)
+    if (last) {
+        if (obj->type != IW_TYPE_SHM) /* Set, Release...: calls that pin it */
+            iw_hazard_wait_unpinned(obj);
         let_go(node, obj);
+    }
     iw_transit_end();
 }
 
@@ -97,14 +107,11 @@ static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
     }
     if (held != NULL) {
         held->refs++;
-        /* A mutex created owned by this thread counts its ownership in the
-         * record that stays, and the page it was locked through stays mapped:
-         * this thread's robust list points into it (glibc bug 14485). */
-        int owned = atomic_exchange(&fresh->owned, 0);
-        if (owned > 0) {
-            atomic_fetch_add(&held->owned, owned);
+        /* A mutex created owned by this thread keeps the page it was locked
+         * through mapped: this thread's robust list points into it (glibc
+         * bug 14485). */
+        if (fresh->type == IW_TYPE_MUTEX && iw_mutex_owned_here(fresh))
             fresh->page = NULL;
-        }
     }
     iw_process_unlock();
     let_go(node, fresh);
@@ -172,6 +179,8 @@ static DWORD identify(struct iw_node *node, const struct iw_name *name, struct i
                       const struct stat *st)
 {
     bool hashed = obj->file[0] == 'h';
+    if (!S_ISREG(st->st_mode))
+        return ERROR_ACCESS_DENIED; /* a FIFO or device planted under the name */
     obj->type = IW_TYPE_SHM;
     if ((st->st_mode & S_ISVTX) || hashed) {
         struct iw_file_header h;
@@ -198,7 +207,9 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
             return err;
         int fd = openat(node->dirfd, name->file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-            return errno == ELOOP ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
+            /* Not a file we made: a symlink (never followed) or a directory. */
+            return (errno == ELOOP || errno == EISDIR) ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
+        IW_CRASH_POINT("open.opened");
         struct stat st;
         int rc = iw_reflock_hold(node->dirfd, name->file, fd, &st);
         if (rc == ENOENT) {
@@ -209,6 +220,7 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
             close(fd);
             return iw_error_from_errno(rc);
         }
+        IW_CRASH_POINT("open.held");
         struct iw_object *obj = new_record(fd, name->file, type);
         if (obj == NULL) {
             release_file(node, fd, name->file);
@@ -223,6 +235,7 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
             let_go(node, obj);
             return err;
         }
+        IW_CRASH_POINT("open.mapped");
         *out = adopt(node, obj);
         return *out ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
     }
@@ -266,15 +279,16 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
                        const struct iw_new_state *state, char *temp)
 {
     bool header = obj->type != IW_TYPE_SHM || name->hashed;
+    mode_t mode = obj->type == IW_TYPE_SHM ? node->file_mode : node->file_mode | S_ISVTX;
     for (;;) {
         iw_node_unique_name(temp, "t-");
-        int fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        obj->type == IW_TYPE_SHM ? 0600 : 0600 | S_ISVTX);
+        int fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0) {
             if (errno == EEXIST)
                 continue;
             return iw_error_from_errno(errno);
         }
+        IW_CRASH_POINT("create.temp_opened");
         /* A recount that met the file before our lock removes it: start
          * again with another.  It may have removed it already, and our lock
          * then holds a nameless inode that no recount can see: the link
@@ -287,11 +301,16 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
             close(fd); /* the recount removes it, or has */
             continue;
         }
+        /* The umask may have taken bits off the mode (a group-shared node's
+         * members need g+rw; 0400 would keep even us from mapping it). */
+        if (rc == 0 && (st.st_mode & 07777) != mode && fchmod(fd, mode) != 0)
+            rc = errno;
         if (rc != 0) {
             unlinkat(node->dirfd, temp, 0);
             close(fd);
             return iw_error_from_errno(rc);
         }
+        IW_CRASH_POINT("create.temp_locked");
         obj->fd = fd;
         obj->ino = st.st_ino;
         bool ok = true;
@@ -314,6 +333,7 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
             close(fd);
             return err;
         }
+        IW_CRASH_POINT("create.temp_sized");
         if (state)
             state->init(obj, state->arg);
         return ERROR_SUCCESS;
@@ -334,11 +354,14 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
     if (pages) {
         *err = iw_pool_reserve(node, pages, obj->ino);
         reserved = *err == ERROR_SUCCESS;
+        if (reserved)
+            IW_CRASH_POINT("create.reserved");
         int rc = reserved ? posix_fallocate(obj->fd, obj->data_offset, (off_t)obj->size) : 0;
         if (rc != 0)
             *err = (rc == ENOSPC || rc == EFBIG) ? ERROR_NOT_ENOUGH_MEMORY : iw_error_from_errno(rc);
     }
     if (*err == ERROR_SUCCESS) {
+        IW_CRASH_POINT("create.ready");
         if (renameat2(node->dirfd, temp, node->dirfd, obj->file, RENAME_NOREPLACE) == 0)
             return PUBLISHED;
         if (errno == EEXIST)
@@ -389,6 +412,7 @@ static DWORD create_object(struct iw_node *node, enum iw_type type, const struct
         }
         enum publish_result result = publish(node, obj, temp, type == IW_TYPE_SHM ? iw_pages(node, size) : 0, &err);
         if (result == PUBLISHED) {
+            IW_CRASH_POINT("create.published");
             *out = adopt(node, obj);
             *existed = false;
             return *out ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;

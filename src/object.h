@@ -47,7 +47,6 @@ struct iw_object {
     uint64_t size;              /* shared memory: the exact size in bytes */
     off_t data_offset;          /* shared memory: where the data starts in the file */
     void *page;                 /* event/mutex/semaphore: the state page, mapped */
-    _Atomic int owned;          /* mutex: acquisitions held by this process's threads */
     char file[IW_FILE_NAME_SIZE];
 };
 

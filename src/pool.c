@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crash_point.h"
 #include "export.h"
 #include "last_error.h"
 #include "name.h"
@@ -61,6 +62,8 @@ static uint64_t reset_state(uint64_t old, uint64_t pages)
 }
 
 uint64_t iw_pool_epoch(struct iw_node *node) { return epoch_of(atomic_load(&node->header->pool_state)); }
+
+uint64_t iw_pool_counted(struct iw_node *node) { return atomic_load(&node->header->pool_state) & PAGES_MASK; }
 
 uint64_t iw_pool_pages_of(const struct iw_node *node, const char *file, const struct stat *st)
 {
@@ -163,6 +166,7 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
     int err = count_live(node, 0, &live, &in_flight, &ahead);
     if (err)
         return err == ENOMEM ? ERROR_NOT_ENOUGH_MEMORY : ERROR_ACCESS_DENIED;
+    IW_CRASH_POINT("pool.recount_counted");
     /* A reset only ever lowers the word: repairing what crashes left in it
      * is its purpose, and each reset makes destroyers in mid-release keep
      * their pages counted (iw_pool_release). */
@@ -184,7 +188,7 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
 DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own)
 {
     _Atomic uint64_t *word = &node->header->pool_state;
-    uint64_t max = node->header->pool_max_pages;
+    uint64_t max = atomic_load(&node->header->pool_max_pages);
     if (pages > max)
         return ERROR_NOT_ENOUGH_MEMORY;
     for (int tries = 0; tries < RECOUNT_TRIES; tries++) {
@@ -198,6 +202,7 @@ DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own)
         uint64_t live, in_flight, ahead;
         if (count_live(node, own, &live, &in_flight, &ahead) != 0)
             return ERROR_NOT_ENOUGH_MEMORY;
+        IW_CRASH_POINT("pool.reserve_counted");
         /* Other creators' files are in the count too, but they may yet be
          * refused themselves.  So that two of them never each wait for the
          * other, only those with a lower inode number count against us (our
@@ -231,6 +236,20 @@ void iw_pool_release(struct iw_node *node, uint64_t pages, uint64_t epoch)
     } while (!atomic_compare_exchange_weak(word, &old, next_state(old, used)));
 }
 
+/* A Create granted between the recount and the store keeps its object:
+ * use may then exceed the new size, and Creates are refused until it drops
+ * below - the reservation compares against the size it loads each time. */
+DWORD iw_pool_set_size(struct iw_node *node, uint64_t max_pages, uint64_t *used_pages)
+{
+    DWORD err = iw_pool_recount(node, used_pages);
+    if (err != ERROR_SUCCESS)
+        return err;
+    if (*used_pages > max_pages)
+        return ERROR_NOT_ENOUGH_MEMORY;
+    atomic_store(&node->header->pool_max_pages, max_pages);
+    return ERROR_SUCCESS;
+}
+
 IW_API BOOLEAN iwin32PoolInfo(uint64_t *sizeBytes, uint64_t *usedBytes)
 {
     struct iw_node *node;
@@ -246,7 +265,7 @@ IW_API BOOLEAN iwin32PoolInfo(uint64_t *sizeBytes, uint64_t *usedBytes)
         return FALSE;
     }
     if (sizeBytes)
-        *sizeBytes = node->header->pool_max_pages * node->page_size;
+        *sizeBytes = atomic_load(&node->header->pool_max_pages) * node->page_size;
     if (usedBytes)
         *usedBytes = used * node->page_size;
     return TRUE;

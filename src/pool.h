@@ -27,6 +27,15 @@ void iw_pool_release(struct iw_node *node, uint64_t pages, uint64_t epoch);
  * when nothing changed meanwhile.  *used_pages: the objects that exist. */
 DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages);
 
+/* The pages the shared counter holds now: never below the pages of live
+ * objects, and above them by what crashed processes left, until a recount. */
+uint64_t iw_pool_counted(struct iw_node *node);
+
+/* Sets the pool's size (the CLI's pool --set): ERROR_NOT_ENOUGH_MEMORY,
+ * nothing changed, when live objects use more than max_pages.
+ * *used_pages: their pages, from a recount. */
+DWORD iw_pool_set_size(struct iw_node *node, uint64_t max_pages, uint64_t *used_pages);
+
 /* Pages an object file counts against the pool (0 for synchronization objects). */
 uint64_t iw_pool_pages_of(const struct iw_node *node, const char *file, const struct stat *st);
 #endif

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "crash_point.h"
+
 static int lock_byte0(int fd, int cmd, short type)
 {
     struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
@@ -31,8 +33,8 @@ int iw_reflock_take_new(int fd) { return lock_byte0(fd, F_OFD_SETLK, F_RDLCK); }
 static void remove_if_linked(int dirfd, const char *file, int fd)
 {
     struct stat st;
-    if (fstat(fd, &st) == 0 && st.st_nlink > 0)
-        unlinkat(dirfd, file, 0);
+    if (fstat(fd, &st) == 0 && st.st_nlink > 0 && unlinkat(dirfd, file, 0) == 0)
+        IW_CRASH_POINT("reflock.stale_unlinked");
 }
 
 int iw_reflock_hold(int dirfd, const char *file, int fd, struct stat *st)
@@ -48,6 +50,7 @@ int iw_reflock_hold(int dirfd, const char *file, int fd, struct stat *st)
                 continue;
             if (err)
                 return err;
+            IW_CRASH_POINT("reflock.stale_locked");
             remove_if_linked(dirfd, file, fd);
             return ENOENT;
         case F_RDLCK:
@@ -75,6 +78,7 @@ int iw_reflock_hold(int dirfd, const char *file, int fd, struct stat *st)
             err = lock_byte0(fd, F_OFD_SETLKW, F_WRLCK);
             if (err)
                 return err;
+            IW_CRASH_POINT("reflock.waited_locked");
             remove_if_linked(dirfd, file, fd);
             return ENOENT;
         default:
@@ -98,6 +102,7 @@ enum iw_reflock_state iw_reflock_probe(int dirfd, const char *file, int fd)
         return IW_REFLOCK_HELD;
     if (lock_byte0(fd, F_OFD_SETLK, F_WRLCK) != 0)
         return IW_REFLOCK_HELD; /* someone got there first */
+    IW_CRASH_POINT("reflock.probe_locked");
     remove_if_linked(dirfd, file, fd);
     return IW_REFLOCK_FREE;
 }

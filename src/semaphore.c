@@ -7,8 +7,10 @@
  */
 #include <stdatomic.h>
 
+#include "crash_point.h"
 #include "export.h"
 #include "futex.h"
+#include "hazard.h"
 #include "last_error.h"
 #include "sync.h"
 
@@ -49,7 +51,7 @@ void iw_semaphore_leave(void *state) { atomic_fetch_sub(&((struct semaphore_stat
 
 IW_API BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviousCount)
 {
-    struct iw_object *obj = iw_object_from_handle(h, IW_TYPE_SEMAPHORE);
+    struct iw_object *obj = iw_object_pin(h, IW_TYPE_SEMAPHORE);
     if (obj == NULL)
         return FALSE;
     BOOLEAN ok = FALSE;
@@ -68,12 +70,13 @@ IW_API BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviou
     if (lpPreviousCount)
         *lpPreviousCount = (LONG)(w & COUNT_MASK);
     if (w >> 32) {
+        IW_CRASH_POINT("semaphore.released");
         atomic_fetch_add(&s->wake, 1);
         iw_futex_wake_all(&s->wake);
     }
     ok = TRUE;
 out:
-    iw_object_put(obj);
+    iw_object_unpin();
     return ok;
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#include "crash_point.h"
 #include "export.h"
 #include "last_error.h"
 #include "mapping.h"
@@ -36,6 +37,7 @@ static HANDLE hand_out(struct iw_object *obj, VOID **location)
         iw_object_put(obj);
         return iw_fail(err);
     }
+    IW_CRASH_POINT("shm.mapped");
     HANDLE h = iw_object_handle(obj);
     if (h == NULL) {
         RtUnmapSharedMemory(p);

@@ -39,6 +39,8 @@ void iw_semaphore_leave(void *state);
 _Atomic uint32_t *iw_mutex_wake_word(void *state);
 int iw_mutex_try(struct iw_object *obj, bool *abandoned);
 void iw_mutex_enter(void *state);
+/* A thread of this process owns it (its page must stay mapped: object.c). */
+bool iw_mutex_owned_here(struct iw_object *obj);
 void iw_mutex_leave(void *state);
 /* A single-object wait on a mutex blocks in the kernel's PI lock itself:
  * priority inheritance and prompt owner-death hand-over. */

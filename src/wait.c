@@ -20,6 +20,7 @@
 
 #include "export.h"
 #include "futex.h"
+#include "hazard.h"
 #include "last_error.h"
 #include "mutex_watch.h"
 #include "sync.h"
@@ -189,5 +190,17 @@ IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOO
 
 IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
 {
+    /* The common case - signalled, or a free mutex - pinned (no lock, no
+     * reference); a wait that has to sleep holds a reference. */
+    struct iw_object *obj = iw_object_pin(h, 0);
+    if (obj == NULL)
+        return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */
+    bool abandoned;
+    int taken = iw_sync_try(obj, &abandoned);
+    iw_object_unpin();
+    if (taken)
+        return result(0, abandoned);
+    if (dwMilliseconds == 0)
+        return WAIT_TIMEOUT;
     return RtWaitForMultipleObjects(1, &h, FALSE, dwMilliseconds);
 }

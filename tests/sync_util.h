@@ -88,6 +88,20 @@ static inline bool sync_task_blocked(pid_t pid, pid_t tid, int timeout_ms)
     return false;
 }
 
+/* Waits until the task sleeps in futex_waitv itself: a multi-object waiter
+ * may first block briefly on a library lock (a mutex watcher's: see
+ * src/mutex_watch.c).  False after timeout_ms. */
+static inline bool sync_task_in_waitv(pid_t pid, pid_t tid, int timeout_ms)
+{
+    int64_t end = sync_now_us() + (int64_t)timeout_ms * 1000;
+    while (sync_task_syscall(pid, tid) != SYNC_SYS_FUTEX_WAITV) {
+        if (sync_now_us() >= end)
+            return false;
+        usleep(500);
+    }
+    return true;
+}
+
 /* Field n (1-based, as proc(5) numbers them) of /proc/<pid>/task/<tid>/stat. */
 static inline long sync_task_stat_field(pid_t pid, pid_t tid, int n)
 {

@@ -261,7 +261,7 @@ static void test_blocked_multi_woken_by_each_kind(void **state)
         struct sync_waiter w;
         sync_waiter_start_ex(&w, x.h, 4, INFINITE, true);
         assert_true(sync_waiter_blocked(&w));
-        assert_int_equal(sync_task_syscall(getpid(), w.tid), SYNC_SYS_FUTEX_WAITV);
+        assert_true(sync_task_in_waitv(getpid(), w.tid, 5000));
         mixed_signal(&x, k % 4);
         sync_waiter_join(&w);
         assert_int_equal(w.result, WAIT_OBJECT_0 + (DWORD)(k % 4));
@@ -337,7 +337,7 @@ static void test_64_mixed_across_processes(void **state)
         assert_true(sync_peer_ok(&p, &n));
         assert_int_equal(n, 64);
         assert_true(sync_peer_blocked(&p));
-        assert_int_equal(sync_task_syscall(p.pid, p.pid), SYNC_SYS_FUTEX_WAITV);
+        assert_true(sync_task_in_waitv(p.pid, p.pid, 5000));
         int64_t t0 = sync_now_us(), woke = 0;
         mixed_signal(&x, k);
         DWORD r;

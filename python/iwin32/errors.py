@@ -1,0 +1,93 @@
+"""The exceptions of the iwin32 module and the Win32 codes they carry.
+
+A failed call raises Win32Error, an OSError whose ``winerror`` is the Win32
+code the library reported (GetLastError) and whose message names it, as
+Windows' own OSError does ("[WinError 2] ERROR_FILE_NOT_FOUND: ...").  Codes
+with an obvious Python counterpart raise a subclass that is also that
+built-in exception, so ``except FileNotFoundError`` works as it does for
+files.  ``errno`` holds the nearest Linux errno, for code that looks at it.
+"""
+import errno as _errno
+
+# Win32's numeric values (SPEC section 2; include/iwin32.h).
+ERROR_SUCCESS = 0
+ERROR_FILE_NOT_FOUND = 2
+ERROR_PATH_NOT_FOUND = 3
+ERROR_TOO_MANY_OPEN_FILES = 4
+ERROR_ACCESS_DENIED = 5
+ERROR_INVALID_HANDLE = 6
+ERROR_NOT_ENOUGH_MEMORY = 8
+ERROR_NOT_SUPPORTED = 50
+ERROR_INVALID_PARAMETER = 87
+ERROR_INVALID_NAME = 123
+ERROR_ALREADY_EXISTS = 183
+ERROR_FILENAME_EXCED_RANGE = 206
+ERROR_NOT_OWNER = 288
+ERROR_TOO_MANY_POSTS = 298
+ERROR_INVALID_ADDRESS = 487
+
+ERROR_NAMES = {code: name for name, code in globals().items() if name.startswith("ERROR_")}
+
+_ERRNO_OF = {
+    ERROR_FILE_NOT_FOUND: _errno.ENOENT,
+    ERROR_PATH_NOT_FOUND: _errno.ENOENT,
+    ERROR_TOO_MANY_OPEN_FILES: _errno.EMFILE,
+    ERROR_ACCESS_DENIED: _errno.EACCES,
+    ERROR_INVALID_HANDLE: _errno.EBADF,
+    ERROR_NOT_ENOUGH_MEMORY: _errno.ENOMEM,
+    ERROR_NOT_SUPPORTED: _errno.ENOSYS,
+    ERROR_INVALID_PARAMETER: _errno.EINVAL,
+    ERROR_INVALID_NAME: _errno.EINVAL,
+    ERROR_ALREADY_EXISTS: _errno.EEXIST,
+    ERROR_FILENAME_EXCED_RANGE: _errno.ENAMETOOLONG,
+    ERROR_NOT_OWNER: _errno.EPERM,
+    ERROR_TOO_MANY_POSTS: _errno.EOVERFLOW,
+    ERROR_INVALID_ADDRESS: _errno.EFAULT,
+}
+
+
+class Win32Error(OSError):
+    """A library call failed; ``winerror`` is the Win32 code."""
+
+    def __init__(self, winerror, what):
+        name = ERROR_NAMES.get(winerror, "error %d" % winerror)
+        super().__init__(_ERRNO_OF.get(winerror), "%s: %s" % (name, what))
+        self.winerror = winerror
+
+    def __str__(self):
+        return "[WinError %d] %s" % (self.winerror, self.strerror)
+
+
+class ObjectNotFoundError(Win32Error, FileNotFoundError):
+    """ERROR_FILE_NOT_FOUND: no object of that name (Open, create=False)."""
+
+
+class ObjectAccessDeniedError(Win32Error, PermissionError):
+    """ERROR_ACCESS_DENIED: the node directory is not usable by this user."""
+
+
+_SUBCLASS_OF = {
+    ERROR_FILE_NOT_FOUND: ObjectNotFoundError,
+    ERROR_ACCESS_DENIED: ObjectAccessDeniedError,
+}
+
+
+def error_from_code(winerror, what):
+    """The exception for a failed call described by ``what``."""
+    return _SUBCLASS_OF.get(winerror, Win32Error)(winerror, what)
+
+
+class AbandonedMutexError(Exception):
+    """A wait acquired a mutex whose owner died holding it (WAIT_ABANDONED_0).
+
+    The calling thread owns the mutex when this is raised (as .NET's
+    AbandonedMutexException): the data it guards may be half-updated, so
+    repair it, then release().  ``index`` is the position of the mutex in
+    the objects given to wait_any (0 for Mutex.acquire).
+    """
+
+    def __init__(self, mutex, index=0):
+        super().__init__("mutex %r was abandoned by its owner (now owned by this thread)"
+                         % (mutex.name,))
+        self.mutex = mutex
+        self.index = index

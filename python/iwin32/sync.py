@@ -1,0 +1,128 @@
+"""Events, mutexes and semaphores (SPEC 6), shared by name with C processes.
+
+Each takes ``create=True`` (RtCreate*: make it, or get the existing one of
+that name, ``existed`` then True and the other arguments ignored, as in
+Win32) or ``create=False`` (RtOpen*: it must exist, else
+ObjectNotFoundError).  A name already used by another type of object
+raises Win32Error with ERROR_INVALID_HANDLE.  ``name=None`` makes an
+unnamed object, reachable only through this Python object.
+
+Mutex and Semaphore are used like threading's locks: ``with mutex:``
+acquires and releases.  Event's ``with`` closes it, as SharedMemory's does.
+"""
+import ctypes
+
+from ._library import LONG, lib, long_arg
+from ._object import (ClosingContext, KernelObject, created_handle, describe, encode_name, fail,
+                      opened_handle)
+from .errors import AbandonedMutexError
+from .wait import wait_one
+
+
+class Event(ClosingContext, KernelObject):
+    """An event: manual-reset (stays signalled until reset, releases every
+    waiter) or auto-reset (releases one waiter and resets)."""
+
+    def __init__(self, name=None, manual_reset=False, initial=False, create=True):
+        encoded = encode_name(name)
+        if create:
+            created = lib.RtCreateEvent(None, bool(manual_reset), bool(initial), encoded)
+            handle, existed = created_handle(created, "RtCreateEvent", name)
+        else:
+            handle, existed = opened_handle(lib.RtOpenEvent(0, False, encoded), "RtOpenEvent", name)
+        super().__init__(name, handle, existed)
+
+    def _signal(self, function, call):
+        if not function(self.handle):
+            raise fail(describe(call, self.name))
+
+    def set(self):
+        self._signal(lib.RtSetEvent, "RtSetEvent")
+
+    def reset(self):
+        self._signal(lib.RtResetEvent, "RtResetEvent")
+
+    def pulse(self):
+        """Releases the waiters present now (one, if auto-reset) and leaves
+        the event reset."""
+        self._signal(lib.RtPulseEvent, "RtPulseEvent")
+
+    def wait(self, timeout=None):
+        """True when signalled (an auto-reset event is consumed), False on
+        timeout (seconds; None: forever)."""
+        return wait_one(self, timeout)
+
+
+class Mutex(KernelObject):
+    """A recursive mutex owned by a thread (release once per acquisition).
+
+    If its owner dies holding it, the next acquire raises
+    AbandonedMutexError, with this thread then owning it.  ``with mutex:``
+    does not enter its block then: it releases the mutex and lets the
+    exception out (no __exit__ would ever release it); use acquire() to
+    repair the guarded data while holding the mutex.
+    """
+
+    def __init__(self, name=None, initial_owner=False, create=True):
+        encoded = encode_name(name)
+        if create:
+            handle, existed = created_handle(
+                lib.RtCreateMutex(None, bool(initial_owner), encoded), "RtCreateMutex", name)
+        else:
+            handle, existed = opened_handle(lib.RtOpenMutex(0, False, encoded), "RtOpenMutex", name)
+        super().__init__(name, handle, existed)
+
+    def acquire(self, timeout=None):
+        """True once this thread owns the mutex, False on timeout."""
+        return wait_one(self, timeout)
+
+    def release(self):
+        """Raises Win32Error ERROR_NOT_OWNER if this thread does not own it."""
+        if not lib.RtReleaseMutex(self.handle):
+            raise fail(describe("RtReleaseMutex", self.name))
+
+    def __enter__(self):
+        try:
+            self.acquire()
+        except AbandonedMutexError:
+            self.release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
+class Semaphore(KernelObject):
+    """A counting semaphore, 0 <= count <= maximum; no owner."""
+
+    def __init__(self, name=None, initial=0, maximum=1, create=True):
+        encoded = encode_name(name)
+        if create:
+            created = lib.RtCreateSemaphore(None, long_arg(initial, "initial"),
+                                            long_arg(maximum, "maximum"), encoded)
+            handle, existed = created_handle(created, "RtCreateSemaphore", name)
+        else:
+            handle, existed = opened_handle(lib.RtOpenSemaphore(0, False, encoded),
+                                            "RtOpenSemaphore", name)
+        super().__init__(name, handle, existed)
+
+    def acquire(self, timeout=None):
+        """Takes one unit: True, or False on timeout."""
+        return wait_one(self, timeout)
+
+    def release(self, count=1):
+        """Adds ``count`` units and returns the count before.  Past the
+        maximum: Win32Error ERROR_TOO_MANY_POSTS, the count unchanged."""
+        previous = LONG()
+        count = long_arg(count, "count")
+        if not lib.RtReleaseSemaphore(self.handle, count, ctypes.byref(previous)):
+            raise fail(describe("RtReleaseSemaphore", self.name))
+        return previous.value
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()

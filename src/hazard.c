@@ -1,0 +1,135 @@
+/*
+ * Hazard pointers.  Each thread has a slot where it publishes the object it
+ * is using without a reference (iw_object_pin); the last reference, before
+ * it unmaps and frees an object, waits until no slot names it.
+ *
+ * Why it is safe (an asymmetric Dekker): a reader stores the object in its
+ * slot, then reads the handle table again to check the handle still names
+ * it.  The reclaimer removed the handle before; it then runs membarrier(),
+ * which executes a full memory barrier on every running thread of the
+ * process, and reads the slots.  Either the reader's check sees the handle
+ * gone (and it backs off), or the reclaimer sees the slot (and waits): the
+ * reader's side is a plain store and a compiler barrier, the cost is on the
+ * rare side, the last CloseHandle of an object.  Where
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) is not available (Linux <
+ * 4.14, valgrind), readers use a full fence instead.
+ *
+ * Slots are never freed: a thread's slot is given back when the thread
+ * exits, and reused.  Not async-signal-safe (neither is the rest of the
+ * library): a signal handler must not call into it.
+ */
+#include "hazard.h"
+
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "handle.h"
+#include "last_error.h"
+
+struct hazard {
+    struct iw_object *_Atomic obj;  /* pinned by the slot's thread */
+    struct hazard *next;            /* all slots; set before publication */
+    atomic_bool taken;              /* the slot belongs to a live thread */
+};
+
+static struct hazard *_Atomic slots;
+static __thread struct hazard *mine __attribute__((tls_model("initial-exec")));
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+static bool asymmetric;             /* membarrier works: readers need no fence */
+
+static int membarrier(int cmd) { return (int)syscall(SYS_membarrier, cmd, 0, 0); }
+
+static void give_back(void *slot)
+{
+    struct hazard *h = slot;
+    atomic_store(&h->obj, NULL);
+    atomic_store(&h->taken, false);
+}
+
+/* The child's only thread is the forking one; the other slots were threads
+ * of the parent.  The child is a new process for membarrier, too. */
+static void fork_child(void)
+{
+    for (struct hazard *h = atomic_load(&slots); h; h = h->next)
+        if (h != mine)
+            give_back(h);
+    if (asymmetric)
+        asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+}
+
+static void setup(void)
+{
+    pthread_key_create(&exit_key, give_back);
+    pthread_atfork(NULL, NULL, fork_child);
+    asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+}
+
+/* The calling thread's slot, found or made on its first pin. */
+static struct hazard *take_slot(void)
+{
+    pthread_once(&setup_once, setup);
+    struct hazard *h;
+    for (h = atomic_load(&slots); h; h = h->next)
+        if (!atomic_exchange(&h->taken, true))
+            goto found;
+    h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return NULL;
+    atomic_store(&h->taken, true);
+    h->next = atomic_load(&slots);
+    while (!atomic_compare_exchange_weak(&slots, &h->next, h))
+        ;
+found:
+    pthread_setspecific(exit_key, h);
+    mine = h;
+    return h;
+}
+
+struct iw_object *iw_object_pin(HANDLE h, enum iw_type type)
+{
+    struct hazard *slot = mine ? mine : take_slot();
+    if (slot == NULL) {
+        iw_set_error(ERROR_NOT_ENOUGH_MEMORY);
+        return NULL;
+    }
+    struct iw_object *obj;
+    while ((obj = iw_handle_lookup(h)) != NULL) {
+        /* Release, here and below: free on x86, and it lets tools that don't
+         * know membarrier (TSan) see each call ordered before the next
+         * value of the slot. */
+        atomic_store_explicit(&slot->obj, obj, memory_order_release);
+        if (asymmetric)
+            atomic_signal_fence(memory_order_seq_cst);
+        else
+            atomic_thread_fence(memory_order_seq_cst);
+        if (iw_handle_lookup(h) == obj) {
+            if (type ? obj->type == type : obj->type != IW_TYPE_SHM)
+                return obj;
+            break;
+        }
+    }
+    atomic_store_explicit(&slot->obj, NULL, memory_order_release);
+    iw_set_error(ERROR_INVALID_HANDLE);
+    return NULL;
+}
+
+void iw_object_unpin(void) { atomic_store_explicit(&mine->obj, NULL, memory_order_release); }
+
+void iw_hazard_wait_unpinned(const struct iw_object *obj)
+{
+    pthread_once(&setup_once, setup); /* asymmetric is settled from here on */
+    if (!asymmetric)
+        atomic_thread_fence(memory_order_seq_cst); /* the readers fence too */
+    else if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
+        membarrier(MEMBARRIER_CMD_GLOBAL); /* slower, needs no registration */
+    for (struct hazard *h = atomic_load(&slots); h; h = h->next)
+        while (atomic_load_explicit(&h->obj, memory_order_acquire) == obj)
+            sched_yield(); /* a pinned call takes a few hundred nanoseconds */
+}

@@ -1,0 +1,49 @@
+#include "self.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Atomic uint64_t process_id;
+static _Atomic uint64_t threads_seen;
+static __thread uint64_t thread_id __attribute__((tls_model("initial-exec")));
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static uint64_t draw(void)
+{
+    uint64_t v;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
+        struct timespec ts; /* no entropy yet (early boot): time and pid */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        v = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec << 32 ^ (uint64_t)getpid();
+    }
+    return v | 1; /* never 0: 0 means "nobody" */
+}
+
+/* The child's only thread is the forking one: it gets new identities. */
+static void fork_child(void)
+{
+    atomic_store(&process_id, 0);
+    thread_id = 0;
+}
+static void register_fork(void) { pthread_atfork(NULL, NULL, fork_child); }
+
+uint64_t iw_self_process(void)
+{
+    uint64_t id = atomic_load_explicit(&process_id, memory_order_relaxed);
+    if (id == 0) {
+        pthread_once(&fork_once, register_fork);
+        uint64_t fresh = draw();
+        id = atomic_compare_exchange_strong(&process_id, &(uint64_t){0}, fresh) ? fresh : atomic_load(&process_id);
+    }
+    return id;
+}
+
+uint64_t iw_self_thread(void)
+{
+    if (thread_id == 0) /* the process's identity and a serial: unique, never 0 */
+        thread_id = iw_self_process() + 2 * (atomic_fetch_add(&threads_seen, 1) + 1);
+    return thread_id;
+}

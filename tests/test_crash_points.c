@@ -1,0 +1,585 @@
+/*
+ * SPEC 4 at every crash point (src/crash_point.h): a process that dies at
+ * any step of a Create, Open, Close, Set, Release or wait leaves nothing a
+ * later call can tell.
+ *
+ * This program is linked with the tests' copy of the library objects, the
+ * one with the points compiled in.  It is also its own peer: run as
+ * "test_crash_points --peer SCENARIO KIND NAME" it plays one scenario's
+ * calls and then prints "hit <point>" for every point it passed.
+ *
+ * For every scenario (the table below), the test sets the scene - an object
+ * it holds with checksummed data, a stale object a dead process left, a
+ * process blocked waiting on the object, a destroyer holding the write
+ * lock - and runs the peer once unarmed to learn which points the scenario
+ * passes.  Then, for each of those points, it sets the scene again and runs
+ * the peer with IWIN32_CRASH_AT=<point>; the peer must exit 86 there (a
+ * point a scenario claims to pass but does not is a failure).  After each
+ * run: the next Open finds the test's object intact (checksum), or the next
+ * Create makes a fresh, zeroed object with last error 0; nothing hangs (an
+ * alarm); a waiter is released by its timeout at the latest; the pool's use
+ * is exactly the test's live objects; and once the test has closed its
+ * handles the pool is 0 and the node holds no object file.  Every point
+ * compiled into the library must be passed by some scenario, so a point
+ * added to the library without a scenario that reaches it fails this test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <iwin32.h>
+
+#include "crash_point.h"
+#include "sync_util.h"
+#include "test_node.h"
+
+#define POOL_MB 8
+#define NAME "crash.obj"        /* plain characters: its file is "n-" NAME */
+#define BIG_NAME "crash.big"
+#define SIZE ((64u << 10) + 123)
+#define BIG_SIZE (6u << 20)     /* a stale BIG_SIZE + a new FULL_SIZE overflow the pool's word */
+#define FULL_SIZE (4u << 20)
+#define SEED 0x5eedu
+#define WAIT_MS 2000            /* a waiter's timeout */
+/* How late past its timeout a waiter may return: scheduling on a loaded
+ * 2-core VM, not the library; a lost wake-up would show as WAIT_TIMEOUT. */
+#define SLACK_MS 3000
+#define RUN_ALARM_S 120         /* one scenario run, scene to checks */
+
+enum kind { SHM, EVENT, MUTEX, SEMAPHORE };
+static const char *const kind_names[] = {"shm", "event", "mutex", "semaphore"};
+
+/* ---- checksummed shared memory ------------------------------------------- */
+
+struct stamp {
+    uint32_t magic, seed, sum;
+};
+#define STAMP_MAGIC 0xC4A5E0u
+
+static uint8_t pattern(uint32_t seed, size_t i) { return (uint8_t)((seed * 2654435761u + i * 40503u) >> 7); }
+
+static uint32_t checksum(const unsigned char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = sizeof(struct stamp); i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static void fill(unsigned char *p, size_t n, uint32_t seed)
+{
+    for (size_t i = sizeof(struct stamp); i < n; i++)
+        p[i] = pattern(seed, i);
+    struct stamp s = {STAMP_MAGIC, seed, checksum(p, n)};
+    memcpy(p, &s, sizeof s);
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* Filled completely with that seed's pattern, checksum matching. */
+static bool intact(const unsigned char *p, size_t n, uint32_t seed)
+{
+    struct stamp s;
+    memcpy(&s, p, sizeof s);
+    return s.magic == STAMP_MAGIC && s.seed == seed && s.sum == checksum(p, n);
+}
+
+/* ---- the objects, by kind ---------------------------------------------------- */
+
+/* Create: *fresh tells whether it is new (last error 0) or existed. */
+static HANDLE create(enum kind kind, const char *name, DWORD size, void **p, bool *fresh)
+{
+    HANDLE h = NULL;
+    SetLastError(SENTINEL);
+    switch (kind) {
+    case SHM: h = RtCreateSharedMemory(PAGE_READWRITE, 0, size, name, p); break;
+    case EVENT: h = RtCreateEvent(NULL, FALSE, FALSE, name); break;
+    case MUTEX: h = RtCreateMutex(NULL, FALSE, name); break;
+    case SEMAPHORE: h = RtCreateSemaphore(NULL, 0, 10, name); break;
+    }
+    *fresh = h != NULL && GetLastError() == ERROR_SUCCESS;
+    if (h != NULL && !*fresh && GetLastError() != ERROR_ALREADY_EXISTS)
+        return NULL;
+    return h;
+}
+
+static HANDLE open_object(enum kind kind, const char *name, void **p)
+{
+    switch (kind) {
+    case SHM: return RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, name, p);
+    case EVENT: return RtOpenEvent(0, FALSE, name);
+    case MUTEX: return RtOpenMutex(0, FALSE, name);
+    default: return RtOpenSemaphore(0, FALSE, name);
+    }
+}
+
+static bool release(HANDLE h, void *p) { return (p == NULL || RtUnmapSharedMemory(p)) && CloseHandle(h); }
+
+/* The main thread of process pid sleeps in a futex: in a wait, registered. */
+static bool asleep(pid_t pid)
+{
+    long call = sync_task_syscall(pid, pid);
+    return call == SYNC_SYS_FUTEX || call == SYNC_SYS_FUTEX_WAITV;
+}
+
+/* A child has exited (not reaped yet). */
+static bool exited(pid_t pid)
+{
+    siginfo_t info = {0};
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+/* ---- the peer: one scenario's calls ------------------------------------------ */
+
+#define PEER_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "crash peer: line %d: %s (last error %u)\n", __LINE__, #cond, GetLastError()); \
+            _exit(3);                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* Sets the event once the main thread sleeps in its wait (so that the wait
+ * registers and sleeps first, and wakes on this Set). */
+static void *set_when_asleep(void *arg)
+{
+    for (int tries = 0; tries < 10000 && !asleep(getpid()); tries++)
+        usleep(1000);
+    RtSetEvent(*(HANDLE *)arg);
+    return NULL;
+}
+
+/* A multi-object wait that sleeps, then gets the named object: an event
+ * this process sets, or a mutex whose owner the test kills meanwhile. */
+static void peer_wait_multiple(enum kind kind, HANDLE named)
+{
+    HANDLE objs[2] = {RtCreateEvent(NULL, FALSE, FALSE, NULL), named};
+    PEER_CHECK(objs[0] != NULL);
+    pthread_t t;
+    if (kind == EVENT)
+        PEER_CHECK(pthread_create(&t, NULL, set_when_asleep, &objs[1]) == 0);
+    DWORD r = RtWaitForMultipleObjects(2, objs, FALSE, 30000);
+    if (kind == EVENT) {
+        PEER_CHECK(r == WAIT_OBJECT_0 + 1);
+        pthread_join(t, NULL);
+    } else {
+        PEER_CHECK(r == WAIT_ABANDONED_0 + 1);
+        PEER_CHECK(RtReleaseMutex(named));
+    }
+    PEER_CHECK(CloseHandle(objs[0]));
+}
+
+static void peer_signal(enum kind kind, HANDLE h)
+{
+    switch (kind) {
+    case EVENT: PEER_CHECK(RtSetEvent(h)); break;
+    case SEMAPHORE: PEER_CHECK(RtReleaseSemaphore(h, 1, NULL)); break;
+    default: {
+        DWORD r = RtWaitForSingleObject(h, 30000);
+        PEER_CHECK(r == WAIT_OBJECT_0 || r == WAIT_ABANDONED_0);
+        PEER_CHECK(RtReleaseMutex(h));
+    }
+    }
+}
+
+/* One scenario's calls, every answer checked. */
+static void play(const char *scenario, enum kind kind, const char *name)
+{
+    void *p = NULL;
+    HANDLE h;
+    if (strcmp(scenario, "recount") == 0) {
+        uint64_t size, used;
+        PEER_CHECK(iwin32PoolInfo(&size, &used) && size == (uint64_t)POOL_MB << 20);
+        return;
+    }
+    if (strcmp(scenario, "create") == 0 || strcmp(scenario, "full") == 0) {
+        bool fresh;
+        DWORD size = strcmp(scenario, "full") == 0 ? FULL_SIZE : SIZE;
+        h = create(kind, strcmp(name, "-") == 0 ? NULL : name, size, &p, &fresh);
+        PEER_CHECK(h != NULL);
+        if (kind == SHM && fresh) {
+            PEER_CHECK(all_zero(p, size));
+            fill(p, size, (uint32_t)getpid());
+        } else if (kind == SHM) {
+            PEER_CHECK(intact(p, SIZE, SEED));
+        }
+    } else {
+        h = open_object(kind, name, &p);
+        if (strcmp(scenario, "open-gone") == 0) {
+            PEER_CHECK(h == NULL && GetLastError() == ERROR_FILE_NOT_FOUND);
+            return;
+        }
+        PEER_CHECK(h != NULL);
+        if (kind == SHM)
+            PEER_CHECK(intact(p, SIZE, SEED));
+        if (strcmp(scenario, "signal") == 0)
+            peer_signal(kind, h);
+        else if (strcmp(scenario, "wait") == 0)
+            peer_wait_multiple(kind, h);
+    }
+    PEER_CHECK(release(h, p));
+}
+
+/* The peer: plays the scenario, then names the points it passed. */
+static int peer(const char *scenario, enum kind kind, const char *name)
+{
+    play(scenario, kind, name);
+    struct iw_crash_point *points;
+    size_t n = iw_crash_points_all(&points);
+    for (size_t i = 0; i < n; i++)
+        if (points[i].hits > 0)
+            printf("hit %s\n", points[i].name);
+    return 0;
+}
+
+/* ---- the scenes ----------------------------------------------------------- */
+
+struct scenario {
+    const char *peer;           /* the peer's calls: create, full, recount, open, open-gone, signal, wait */
+    enum kind kind;
+    bool held;                  /* the test holds the object (shared memory: checksummed) */
+    bool stale;                 /* a process that died holding it left it behind */
+    bool destroyer;             /* the test holds its write lock until the peer waits for it */
+    bool waiter;                /* a process waits on it (WAIT_MS) while the peer runs */
+    bool abandoned;             /* a process died owning it (a mutex) */
+    bool owner_dies;            /* a process owns it (a mutex), killed once the peer sleeps */
+    bool unnamed;               /* the peer's object has no name */
+};
+
+static const struct scenario scenarios[] = {
+    {"create", SHM, .held = false},
+    {"create", SHM, .unnamed = true},
+    {"create", SHM, .held = true},
+    {"open", SHM, .held = true},
+    {"open-gone", SHM, .stale = true},
+    {"open-gone", SHM, .stale = true, .destroyer = true},
+    {"full", SHM, .stale = true},
+    {"recount", SHM, .stale = true},
+    {"create", EVENT, .held = false},
+    {"open", EVENT, .held = true},
+    {"signal", EVENT, .held = true, .waiter = true},
+    {"wait", EVENT, .held = true},
+    {"create", MUTEX, .held = false},
+    {"signal", MUTEX, .held = true},
+    {"signal", MUTEX, .held = true, .abandoned = true},
+    {"wait", MUTEX, .held = true, .owner_dies = true},
+    {"create", SEMAPHORE, .held = false},
+    {"signal", SEMAPHORE, .held = true, .waiter = true},
+};
+#define NSCENARIOS (sizeof scenarios / sizeof scenarios[0])
+
+struct scene {
+    HANDLE h;                   /* the test's own handle (held) */
+    void *p;
+    pid_t waiter;
+    pid_t owner;                /* owns the mutex until killed */
+    int lock_fd;                /* the destroyer's write lock */
+};
+
+static bool failed;
+
+#define EXPECT(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAIL line %d: %s: ", __LINE__, #cond);                                \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            failed = true;                                                                         \
+        }                                                                                          \
+    } while (0)
+
+static const char *scene_name(const struct scenario *s)
+{
+    return s->peer[0] == 'f' ? BIG_NAME : NAME; /* "full": the stale object is another name */
+}
+
+/* A process (forked: it inherits the test's handle) that owns the mutex
+ * until it is killed. */
+static pid_t start_owner(HANDLE mutex)
+{
+    int ready[2];
+    tn_pipe(ready);
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        if (RtWaitForSingleObject(mutex, 10000) == WAIT_OBJECT_0)
+            tn_send_byte(ready[1]);
+        pause();
+        _exit(0);
+    }
+    EXPECT(tn_recv_byte(ready[0]), "the owner to take the mutex");
+    tn_close(ready[0]);
+    tn_close(ready[1]);
+    return pid;
+}
+
+/* A process makes the object (or takes the mutex) and exits holding it. */
+static void die_holding(const struct scenario *s, HANDLE mutex)
+{
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        void *p;
+        bool fresh;
+        if (mutex != NULL)
+            _exit(RtWaitForSingleObject(mutex, 10000) == WAIT_OBJECT_0 ? 0 : 1);
+        HANDLE h = create(s->kind, scene_name(s), s->peer[0] == 'f' ? BIG_SIZE : SIZE, &p, &fresh);
+        _exit(h != NULL && fresh ? 0 : 1);
+    }
+    EXPECT(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)), "a process to die holding %s", scene_name(s));
+}
+
+/* How a waiter ended (its exit code). */
+enum { WAITER_GOT_IT, WAITER_TIMED_OUT, WAITER_LATE, WAITER_FAILED };
+
+/* A process (forked: it inherits the test's handle) blocked in a wait on h,
+ * for WAIT_MS; it exits with one of the codes above. */
+static pid_t start_waiter(HANDLE h)
+{
+    int ready[2];
+    tn_pipe(ready);
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        tn_send_byte(ready[1]);
+        int64_t t0 = tn_now_ms();
+        DWORD r = RtWaitForSingleObject(h, WAIT_MS);
+        if (tn_now_ms() - t0 > WAIT_MS + SLACK_MS)
+            _exit(WAITER_LATE);
+        _exit(r == WAIT_OBJECT_0 ? WAITER_GOT_IT : r == WAIT_TIMEOUT ? WAITER_TIMED_OUT : WAITER_FAILED);
+    }
+    EXPECT(tn_recv_byte(ready[0]), "the waiter to start");
+    tn_close(ready[0]);
+    tn_close(ready[1]);
+    /* Asleep in its wait: registered with the object. */
+    for (int64_t until = tn_now_ms() + TN_TIMEOUT_MS; tn_now_ms() < until && !asleep(pid);)
+        usleep(1000);
+    return pid;
+}
+
+/* Somebody (the peer) is blocked waiting for a lock on inode ino. */
+static bool lock_waiter_on(ino_t ino)
+{
+    char needle[32], line[256];
+    snprintf(needle, sizeof needle, ":%lu ", (unsigned long)ino);
+    FILE *f = fopen("/proc/locks", "r");
+    bool seen = false;
+    while (f && !seen && fgets(line, sizeof line, f))
+        seen = strstr(line, "->") && strstr(line, needle);
+    if (f)
+        fclose(f);
+    return seen;
+}
+
+static void set_scene(const struct scenario *s, struct scene *sc)
+{
+    *sc = (struct scene){.lock_fd = -1};
+    if (s->stale)
+        die_holding(s, NULL);
+    if (s->destroyer) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/n-%s", tn_root(), NAME);
+        sc->lock_fd = open(path, O_RDWR | O_CLOEXEC);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+        EXPECT(sc->lock_fd >= 0 && fcntl(sc->lock_fd, F_OFD_SETLK, &fl) == 0, "the write lock: %s", strerror(errno));
+    }
+    if (s->held) {
+        bool fresh;
+        sc->h = create(s->kind, NAME, SIZE, &sc->p, &fresh);
+        EXPECT(sc->h != NULL && fresh, "the test's object");
+        if (s->kind == SHM && sc->h != NULL)
+            fill(sc->p, SIZE, SEED);
+    }
+    if (s->abandoned)
+        die_holding(s, sc->h);
+    if (s->waiter)
+        sc->waiter = start_waiter(sc->h);
+    if (s->owner_dies)
+        sc->owner = start_owner(sc->h);
+}
+
+/* Runs the peer, armed at point (NULL: not armed); its "hit" lines go to
+ * hits (one name a line) when given.  Returns its wait status. */
+static int run_peer(const struct scenario *s, const struct scene *sc, const char *point, char *hits, size_t size)
+{
+    int out[2];
+    tn_pipe(out);
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        if (point)
+            setenv("IWIN32_CRASH_AT", point, 1);
+        else
+            unsetenv("IWIN32_CRASH_AT");
+        execl("/proc/self/exe", "test_crash_points", "--peer", s->peer, kind_names[s->kind],
+              s->unnamed ? "-" : NAME, (char *)NULL);
+        _exit(127);
+    }
+    tn_close(out[1]);
+    /* The peer waits for the destroyer's lock, or for the mutex's owner;
+     * then the destroyer dies before its unlink, or the owner dies - unless
+     * the peer crashed before it came to wait. */
+    if (s->destroyer || s->owner_dies) {
+        struct stat st;
+        bool waiting = false;
+        for (int64_t until = tn_now_ms() + TN_TIMEOUT_MS; !waiting && tn_now_ms() < until; usleep(1000))
+            waiting = (s->destroyer ? fstat(sc->lock_fd, &st) == 0 && lock_waiter_on(st.st_ino) : asleep(pid)) ||
+                      (point != NULL && exited(pid));
+        EXPECT(waiting, "the peer to wait");
+        if (s->destroyer)
+            close(sc->lock_fd);
+        else
+            kill(sc->owner, SIGKILL);
+    }
+    size_t len = 0;
+    for (ssize_t r; (r = read(out[0], hits + len, size - 1 - len)) > 0 || (r < 0 && errno == EINTR);)
+        len += r > 0 ? (size_t)r : 0;
+    hits[len] = '\0';
+    tn_close(out[0]);
+    return tn_wait(pid, TN_TIMEOUT_MS);
+}
+
+/* A waiter that was there before the peer's Set or Release gets it, by its
+ * timeout at the latest: a waiter that timed out means there was none to
+ * get (the peer died before it), so the object must not be signalled now. */
+static void check_waiter(const struct scene *sc, bool armed, const char *what)
+{
+    int status = tn_wait(sc->waiter, WAIT_MS + SLACK_MS + TN_TIMEOUT_MS);
+    int code = status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    EXPECT(code == WAITER_GOT_IT || (armed && code == WAITER_TIMED_OUT),
+           "%s: the waiter ended with status %#x", what, status);
+    if (code == WAITER_TIMED_OUT)
+        EXPECT(RtWaitForSingleObject(sc->h, 0) == WAIT_TIMEOUT, "%s: a signal the waiter missed", what);
+}
+
+/* After the peer (whatever became of it): SPEC 4 and 5. */
+static void check_scene(const struct scenario *s, struct scene *sc, bool armed, const char *what)
+{
+    uint64_t held_pages = 0;
+    if (s->waiter)
+        check_waiter(sc, armed, what);
+    if (s->owner_dies)
+        EXPECT(tn_killed_by(tn_wait(sc->owner, TN_TIMEOUT_MS), SIGKILL), "%s: the owner was killed", what);
+    void *p = NULL;
+    if (s->held) {
+        /* Intact: the test's object, by name, with its data. */
+        SetLastError(SENTINEL);
+        HANDLE h = open_object(s->kind, NAME, &p);
+        EXPECT(h != NULL && GetLastError() == SENTINEL, "%s: the held object opens", what);
+        if (s->kind == SHM) {
+            EXPECT(h != NULL && intact(p, SIZE, SEED) && intact(sc->p, SIZE, SEED), "%s: data intact", what);
+            held_pages = (SIZE + tn_page() - 1) / tn_page();
+        }
+        if (s->kind == MUTEX) {
+            DWORD r = RtWaitForSingleObject(sc->h, 10000);
+            EXPECT(r == WAIT_OBJECT_0 || r == WAIT_ABANDONED_0, "%s: the mutex is free (%#x)", what, r);
+            EXPECT(RtReleaseMutex(sc->h), "%s: release", what);
+        }
+        if (h != NULL)
+            EXPECT(release(h, s->kind == SHM ? p : NULL), "%s: close", what);
+    } else if (!s->unnamed) {
+        /* Nobody holds the name: a Create makes a fresh, zeroed object. */
+        bool fresh = false;
+        HANDLE h = create(s->kind, NAME, SIZE, &p, &fresh);
+        EXPECT(h != NULL && fresh, "%s: a fresh object (last error %u)", what, GetLastError());
+        if (h != NULL && s->kind == SHM)
+            EXPECT(all_zero(p, SIZE), "%s: zero-filled", what);
+        if (h != NULL)
+            EXPECT(release(h, s->kind == SHM ? p : NULL), "%s: close", what);
+    }
+    uint64_t used = tn_pool_used();
+    EXPECT(used == held_pages * tn_page(), "%s: pool used %llu, live objects %llu", what,
+           (unsigned long long)used, (unsigned long long)(held_pages * tn_page()));
+    if (sc->h != NULL)
+        EXPECT(release(sc->h, sc->p), "%s: the test's close", what);
+    used = tn_pool_used(); /* a recount: it removes what the dead left */
+    int left = tn_count_objects(NULL);
+    EXPECT(used == 0 && left == 0, "%s: after the last close: pool used %llu, %d object files", what,
+           (unsigned long long)used, left);
+    if (left)
+        tn_dump_dir(NULL);
+}
+
+/* Every point the library has: each must be passed by some scenario. */
+static bool all_points_covered(const char *covered)
+{
+    struct iw_crash_point *points;
+    size_t n = iw_crash_points_all(&points);
+    bool ok = n > 0;
+    for (size_t i = 0; i < n; i++) {
+        char line[160];
+        snprintf(line, sizeof line, "hit %s\n", points[i].name);
+        int scenarios_passing = 0;
+        for (const char *at = covered; (at = strstr(at, line)) != NULL; at++)
+            scenarios_passing += at == covered || at[-1] == '\n';
+        printf("  %-26s %s:%d, crashed at in %d scenarios\n", points[i].name, points[i].file, points[i].line,
+               scenarios_passing);
+        if (scenarios_passing == 0) {
+            fprintf(stderr, "FAIL: no scenario passes crash point %s\n", points[i].name);
+            ok = false;
+        }
+    }
+    printf("test_crash_points: %zu crash points in the library\n", n);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 5 && strcmp(argv[1], "--peer") == 0) {
+        for (int k = SHM; k <= SEMAPHORE; k++)
+            if (strcmp(argv[3], kind_names[k]) == 0)
+                return peer(argv[2], (enum kind)k, argv[4]);
+        return 64;
+    }
+    tn_setup("crash");
+    char pool[16];
+    snprintf(pool, sizeof pool, "%d", POOL_MB);
+    setenv("IWIN32_POOL_MB", pool, 1);
+    unsetenv("IWIN32_CRASH_AT"); /* this process never crashes */
+    static char covered[1 << 16];
+    size_t covered_len = 0;
+    int crashes = 0;
+    for (size_t i = 0; i < NSCENARIOS; i++) {
+        const struct scenario *s = &scenarios[i];
+        char what[200], hits[4096];
+        struct scene sc;
+        snprintf(what, sizeof what, "scenario %zu (%s %s), unarmed", i, s->peer, kind_names[s->kind]);
+        alarm(RUN_ALARM_S);
+        set_scene(s, &sc);
+        int status = run_peer(s, &sc, NULL, hits, sizeof hits);
+        EXPECT(tn_exited_ok(status), "%s: the peer ended with status %#x", what, status);
+        check_scene(s, &sc, false, what);
+        covered_len += (size_t)snprintf(covered + covered_len, sizeof covered - covered_len, "%s", hits);
+        /* Then crash at each point it passed. */
+        for (char *line = hits, *next; (next = strchr(line, '\n')) != NULL; line = next + 1) {
+            *next = '\0';
+            const char *point = line + 4; /* "hit " */
+            char crashed_hits[4096];
+            snprintf(what, sizeof what, "scenario %zu (%s %s), crash at %s", i, s->peer, kind_names[s->kind], point);
+            alarm(RUN_ALARM_S);
+            set_scene(s, &sc);
+            status = run_peer(s, &sc, point, crashed_hits, sizeof crashed_hits);
+            EXPECT(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == IW_CRASH_EXIT_CODE,
+                   "%s: the peer did not reach it (status %#x)", what, status);
+            check_scene(s, &sc, true, what);
+            crashes++;
+        }
+        alarm(0);
+    }
+    if (!all_points_covered(covered))
+        failed = true;
+    printf("test_crash_points: %zu scenarios, %d crashes, each at its point: %s\n", NSCENARIOS, crashes,
+           failed ? "FAIL" : "PASS");
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,167 @@
+/*
+ * The node's objects as the tool sees them: one file each (see object.h for
+ * the layouts, name.h for the file names).  Every file is opened without a
+ * lock and judged by iw_reflock_probe, exactly as the pool's recount does:
+ * held (someone has a read lock, or is destroying it: left alone) or stale
+ * (nobody holds it: removed under the write lock, which a live object never
+ * lets us take).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "reflock.h"
+
+const char *cli_type_name(enum iw_type type)
+{
+    switch (type) {
+    case IW_TYPE_SHM:
+        return "shm";
+    case IW_TYPE_EVENT:
+        return "event";
+    case IW_TYPE_MUTEX:
+        return "mutex";
+    case IW_TYPE_SEMAPHORE:
+        return "semaphore";
+    }
+    return "unknown";
+}
+
+/* Fills obj from its open file: name, type and size.  A file still being
+ * made may have no header yet: its type stays 0 and its name unknown. */
+static void describe(const struct iw_node *node, int fd, const char *file, const struct stat *st,
+                     struct cli_object *obj)
+{
+    memset(obj, 0, sizeof *obj);
+    strcpy(obj->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
+    obj->dev = st->st_dev;
+    obj->ino = st->st_ino;
+    bool hashed = file[0] == 'h';
+    struct iw_file_header h;
+    bool header = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == IW_FILE_MAGIC &&
+                  h.type >= IW_TYPE_SHM && h.type <= IW_TYPE_SEMAPHORE && h.name_len <= IW_NAME_MAX;
+    if (st->st_mode & S_ISVTX) {
+        if (!header)
+            return;
+        obj->type = (enum iw_type)h.type;
+    } else {
+        if (hashed && !header)
+            return;
+        obj->type = IW_TYPE_SHM;
+        obj->data_offset = hashed ? (off_t)node->page_size : 0;
+        obj->size = st->st_size > obj->data_offset ? (uint64_t)(st->st_size - obj->data_offset) : 0;
+    }
+    if (hashed) {
+        memcpy(obj->name, h.name, h.name_len);
+        obj->name_len = h.name_len;
+    } else if (!iw_name_decode(file, obj->name, &obj->name_len)) {
+        obj->name_len = 0; /* "u-", "t-": unnamed */
+    }
+}
+
+int cli_scan(struct iw_node *node, bool in_flight_too, cli_removed_fn *on_removed, void *ctx,
+             struct cli_object **objs, size_t *n)
+{
+    *objs = NULL;
+    *n = 0;
+    int dfd = dup(node->dirfd);
+    DIR *dir = dfd < 0 ? NULL : fdopendir(dfd);
+    if (dir == NULL) {
+        int err = errno;
+        if (dfd >= 0)
+            close(dfd);
+        return err;
+    }
+    rewinddir(dir);
+    size_t cap = 0;
+    int err = 0;
+    struct dirent *d;
+    while (err == 0 && (d = readdir(dir)) != NULL) {
+        bool in_flight = d->d_name[0] == 't';
+        if (!iw_name_is_object_file(d->d_name) || (in_flight && !in_flight_too))
+            continue;
+        int fd = openat(node->dirfd, d->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            continue; /* removed meanwhile */
+        enum iw_reflock_state state = iw_reflock_probe(node->dirfd, d->d_name, fd);
+        struct stat st;
+        struct cli_object obj;
+        if (fstat(fd, &st) == 0) {
+            describe(node, fd, d->d_name, &st, &obj);
+            if (state == IW_REFLOCK_FREE && on_removed)
+                on_removed(&obj, ctx);
+            if (state == IW_REFLOCK_HELD && !in_flight && obj.type != 0) {
+                if (*n == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    struct cli_object *grown = realloc(*objs, cap * sizeof **objs);
+                    if (grown == NULL)
+                        err = ENOMEM;
+                    else
+                        *objs = grown;
+                }
+                if (err == 0)
+                    (*objs)[(*n)++] = obj;
+            }
+        }
+        close(fd); /* we took no lock on a held file; a stale one's write lock goes now */
+    }
+    closedir(dir);
+    if (err) {
+        cli_free_objects(*objs, *n);
+        *objs = NULL;
+        *n = 0;
+    }
+    return err;
+}
+
+void cli_free_objects(struct cli_object *objs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(objs[i].pids);
+    free(objs);
+}
+
+/* How often a lookup looks again at an object that is held but has no
+ * holder: its destroyer is unlinking it, or its holders all just died. */
+#define LOOKUP_TRIES 200
+
+int cli_lookup(struct iw_node *node, const char *name, size_t len, struct cli_object *obj, int *fd)
+{
+    struct iw_name parsed;
+    if (len == 0 || iw_name_parse(name, &parsed) != ERROR_SUCCESS)
+        return CLI_MISSING; /* no object can have that name ('\', too long) */
+    for (int tries = 0; tries < LOOKUP_TRIES; tries++) {
+        *fd = openat(node->dirfd, parsed.file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (*fd < 0)
+            return errno == ENOENT ? CLI_MISSING : -errno;
+        enum iw_reflock_state state = iw_reflock_probe(node->dirfd, parsed.file, *fd);
+        struct stat st;
+        if (fstat(*fd, &st) != 0) {
+            int err = errno;
+            close(*fd);
+            return -err;
+        }
+        describe(node, *fd, parsed.file, &st, obj);
+        /* An "h-" file holds another name with the same SHA-256: not ours. */
+        bool ours = obj->type != 0 && obj->name_len == len && memcmp(obj->name, name, len) == 0;
+        if (state == IW_REFLOCK_FREE || !ours) {
+            close(*fd);
+            return state == IW_REFLOCK_FREE && ours ? CLI_REMOVED_STALE : CLI_MISSING;
+        }
+        int err = cli_count_holders(obj, 1);
+        if (err == 0 && obj->holders > 0)
+            return CLI_HELD;
+        free(obj->pids);
+        close(*fd);
+        if (err)
+            return -err;
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    }
+    return CLI_MISSING; /* it never settled: destroyed over and over, and made again */
+}

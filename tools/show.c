@@ -1,0 +1,180 @@
+/*
+ * iwin32 show NAME: one object in detail - what ls shows, the state of an
+ * event or a semaphore, and a hex dump of the start of shared memory.
+ *
+ * The state is read from the object's state page through a read-only
+ * mapping, with atomic loads, never changed.  A mutex's owner lives in
+ * glibc's pthread_mutex_t, which only pthread calls may read - and those
+ * would lock it - so only its count of multi-object waiters is shown.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* The state layouts of src/event.c, src/semaphore.c and src/mutex.c, which
+ * keep them private: the first fields of each, read-only.  Keep in step. */
+struct event_state {
+    _Atomic uint32_t wake;
+    uint32_t manual;
+    _Atomic uint64_t word;      /* bit 0 signalled; waiters in bits 22..42 */
+};
+#define EVENT_SIGNALLED 1ull
+#define EVENT_WAITERS(w) ((uint32_t)((w) >> 22 & ((1u << 21) - 1)))
+
+struct semaphore_state {
+    _Atomic uint32_t wake;
+    LONG maximum;
+    _Atomic uint64_t word;      /* count in the low half, waiters in the high half */
+};
+
+struct mutex_state {
+    _Atomic uint32_t wake;
+    _Atomic uint32_t waiters;   /* multi-object waiters registered */
+};
+
+static void print_state(const struct iw_node *node, int fd, enum iw_type type)
+{
+    const char *page = mmap(NULL, node->page_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (page == MAP_FAILED) {
+        printf("state:    (cannot be read: %s)\n", strerror(errno));
+        return;
+    }
+    const void *state = page + IW_STATE_OFFSET;
+    if (type == IW_TYPE_EVENT) {
+        const struct event_state *e = state;
+        uint64_t w = atomic_load(&e->word);
+        printf("state:    %s, %s, %" PRIu32 " waiting\n", e->manual ? "manual-reset" : "auto-reset",
+               w & EVENT_SIGNALLED ? "signalled" : "not signalled", EVENT_WAITERS(w));
+    } else if (type == IW_TYPE_SEMAPHORE) {
+        const struct semaphore_state *s = state;
+        uint64_t w = atomic_load(&s->word);
+        printf("state:    count %" PRIu32 " of %ld, %" PRIu32 " waiting\n", (uint32_t)w, (long)s->maximum,
+               (uint32_t)(w >> 32));
+    } else {
+        const struct mutex_state *m = state;
+        printf("state:    %" PRIu32 " waiting in multi-object waits (the owner is not shown)\n",
+               atomic_load(&m->waiters));
+    }
+    munmap((void *)page, node->page_size);
+}
+
+/* hexdump -C's format: offset, 16 bytes, their ASCII; a run of lines equal
+ * to the one before is shown as one "*". */
+static void hex_line(uint64_t offset, const unsigned char *b, size_t n)
+{
+    printf("%08" PRIx64 " ", offset);
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 8)
+            putchar(' ');
+        if (i < n)
+            printf(" %02x", b[i]);
+        else
+            fputs("   ", stdout);
+    }
+    fputs("  |", stdout);
+    for (size_t i = 0; i < n; i++)
+        putchar(b[i] >= 0x20 && b[i] < 0x7F ? b[i] : '.');
+    puts("|");
+}
+
+static int hex_dump(int fd, off_t data_offset, uint64_t len)
+{
+    unsigned char chunk[4096], previous[16];
+    bool squeezing = false;
+    uint64_t done = 0;
+    while (done < len) {
+        size_t want = len - done < sizeof chunk ? (size_t)(len - done) : sizeof chunk;
+        ssize_t got = pread(fd, chunk, want, data_offset + (off_t)done);
+        if (got <= 0)
+            return got < 0 ? errno : EIO;
+        for (size_t i = 0; i < (size_t)got; i += 16) {
+            size_t n = (size_t)got - i < 16 ? (size_t)got - i : 16;
+            bool same = done + i > 0 && n == 16 && memcmp(previous, chunk + i, 16) == 0;
+            if (same && !squeezing)
+                puts("*");
+            if (!same)
+                hex_line(done + i, chunk + i, n);
+            squeezing = same;
+            memcpy(previous, chunk + i, n);
+        }
+        done += (uint64_t)got;
+    }
+    printf("%08" PRIx64 "\n", done);
+    return 0;
+}
+
+static uint64_t parse_count(const struct cli_command *cmd, const char *text)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end != '\0' || text[0] == '-' || text[0] == '+')
+        cli_usage_error(cmd, "--bytes %s: not a number of bytes", text);
+    return v;
+}
+
+int cli_show(const struct cli_command *cmd, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"bytes", required_argument, NULL, 'b'}, CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    uint64_t bytes = 256;
+    while (cli_next_option(cmd, argc, argv, options) == 'b')
+        bytes = parse_count(cmd, optarg);
+    if (optind != argc - 1)
+        cli_usage_error(cmd, optind == argc ? "NAME missing" : "one NAME only");
+    char name[IW_NAME_MAX + 1];
+    size_t len;
+    if (!cli_parse_name(argv[optind], name, &len) || len == 0)
+        cli_usage_error(cmd, "bad NAME '%s': 1 to 259 bytes, \\xNN for any byte but NUL", argv[optind]);
+
+    struct iw_node *node;
+    char path[IW_NODE_PATH_SIZE];
+    int rc = cli_open_node(&node, path);
+    if (rc != CLI_OK)
+        return rc;
+    struct cli_object obj;
+    int fd;
+    int found = cli_lookup(node, name, len, &obj, &fd);
+    if (found < 0) {
+        cli_error("cannot read the node at %s: %s", path, strerror(-found));
+        return CLI_FAILED;
+    }
+    if (found != CLI_HELD) {
+        fputs("iwin32: no object named ", stderr);
+        cli_print_name(stderr, name, len);
+        fputc('\n', stderr);
+        return CLI_FAILED;
+    }
+    fputs("name:     ", stdout);
+    cli_print_name(stdout, obj.name, obj.name_len);
+    printf("\ntype:     %s\n", cli_type_name(obj.type));
+    if (obj.type == IW_TYPE_SHM)
+        printf("size:     %" PRIu64 " bytes (%" PRIu64 " pages in the pool)\n", obj.size, iw_pages(node, obj.size));
+    else
+        printf("size:     0 (takes nothing from the pool)\n");
+    printf("holders:  %u\npids:     ", obj.holders);
+    if (obj.npids == 0)
+        fputs("- (none this user may see)", stdout);
+    for (size_t i = 0; i < obj.npids; i++)
+        printf("%s%d", i ? " " : "", (int)obj.pids[i]);
+    putchar('\n');
+    int err = 0;
+    if (obj.type != IW_TYPE_SHM) {
+        print_state(node, fd, obj.type);
+    } else if (bytes > 0 && obj.size > 0) {
+        uint64_t shown = bytes < obj.size ? bytes : obj.size;
+        printf("data (first %" PRIu64 " of %" PRIu64 " bytes):\n", shown, obj.size);
+        err = hex_dump(fd, obj.data_offset, shown);
+        if (err)
+            cli_error("cannot read the data: %s", strerror(err));
+    }
+    free(obj.pids);
+    close(fd);
+    return err ? CLI_FAILED : CLI_OK;
+}
