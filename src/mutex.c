@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "crash_point.h"
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
@@ -114,6 +115,7 @@ void iw_mutex_leave(void *state) { atomic_fetch_sub(&((struct mutex_state *)stat
 static int acquired(struct mutex_state *m, int rc)
 {
     if (rc == EOWNERDEAD) {
+        IW_CRASH_POINT("mutex.owner_dead");
         pthread_mutex_consistent(&m->lock);
         atomic_store_explicit(&m->abandoned, 1, memory_order_relaxed);
     } else if (rc != 0) {
@@ -123,6 +125,7 @@ static int acquired(struct mutex_state *m, int rc)
     if (abandoned)
         atomic_store_explicit(&m->abandoned, 0, memory_order_relaxed);
     now_owned(m, abandoned); /* the dead owner's record is stale */
+    IW_CRASH_POINT("mutex.acquired");
     return abandoned;
 }
 
@@ -151,6 +154,7 @@ int iw_mutex_watch_lock(void *state, const struct timespec *until)
     } else if (rc != 0) {
         return rc;
     }
+    IW_CRASH_POINT("mutex.watch_locked");
     pthread_mutex_unlock(&m->lock);
     wake_multi_waiters(m);
     return 0;
@@ -207,11 +211,17 @@ IW_API BOOLEAN RtReleaseMutex(HANDLE h)
     if (obj == NULL)
         return FALSE;
     struct mutex_state *m = iw_object_state(obj);
-    BOOLEAN ok = release_one(m) && pthread_mutex_unlock(&m->lock) == 0;
-    if (ok)
+    BOOLEAN ok = release_one(m);
+    if (ok) {
+        IW_CRASH_POINT("mutex.releasing");
+        ok = pthread_mutex_unlock(&m->lock) == 0;
+    }
+    if (ok) {
+        IW_CRASH_POINT("mutex.released");
         wake_multi_waiters(m);
-    else
+    } else {
         iw_set_error(ERROR_NOT_OWNER); /* not the owner, or released once too often */
+    }
     iw_object_unpin();
     return ok;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "crash_point.h"
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
@@ -102,6 +103,7 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
         cookie[i] = iw_sync_enter(objs[i]);
         w[i] = (struct futex_waitv){.uaddr = (uintptr_t)iw_sync_wake_word(objs[i]), .flags = FUTEX2_SIZE_U32};
     }
+    IW_CRASH_POINT("wait.registered");
     DWORD outcome = WAIT_TIMEOUT;
     DWORD taken = n;
     bool timed_out = false;
@@ -116,8 +118,10 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
                 taken = i;
                 outcome = result(i, abandoned);
             }
-        if (taken < n)
+        if (taken < n) {
+            IW_CRASH_POINT("wait.taken");
             break;
+        }
         if (timed_out)
             break;
         /* A mutex we lost: a watcher blocks in its lock meanwhile, so an
