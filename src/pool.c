@@ -106,8 +106,16 @@ static int scan_pass(struct iw_node *node, struct seen **list, size_t *n, size_t
         if (!iw_name_is_object_file(d->d_name))
             continue;
         int ofd = openat(node->dirfd, d->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (ofd < 0)
+        if (ofd < 0 && errno == ENOENT)
             continue; /* removed meanwhile */
+        if (ofd < 0) {
+            /* Out of descriptors, say: a file we can't look at may be a live
+             * object, and a count without it would lower the word below
+             * what is really used. */
+            int err = errno;
+            closedir(dir);
+            return err;
+        }
         struct stat st;
         if (iw_reflock_probe(node->dirfd, d->d_name, ofd) == IW_REFLOCK_HELD && fstat(ofd, &st) == 0) {
             if (*n == *cap) {
@@ -165,7 +173,7 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
     uint64_t live, in_flight, ahead;
     int err = count_live(node, 0, &live, &in_flight, &ahead);
     if (err)
-        return err == ENOMEM ? ERROR_NOT_ENOUGH_MEMORY : ERROR_ACCESS_DENIED;
+        return iw_error_from_errno(err);
     IW_CRASH_POINT("pool.recount_counted");
     /* A reset only ever lowers the word: repairing what crashes left in it
      * is its purpose, and each reset makes destroyers in mid-release keep
@@ -200,8 +208,9 @@ DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own)
          * file (sized and held), so after the reset the word already
          * carries our reservation. */
         uint64_t live, in_flight, ahead;
-        if (count_live(node, own, &live, &in_flight, &ahead) != 0)
-            return ERROR_NOT_ENOUGH_MEMORY;
+        int err = count_live(node, own, &live, &in_flight, &ahead);
+        if (err)
+            return iw_error_from_errno(err);
         IW_CRASH_POINT("pool.reserve_counted");
         /* Other creators' files are in the count too, but they may yet be
          * refused themselves.  So that two of them never each wait for the

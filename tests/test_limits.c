@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -110,6 +111,7 @@ static pid_t start_holder(int *done)
     pid_t pid = fork();
     TN_CHILD_CHECK(pid >= 0);
     if (pid == 0) {
+        close(wait_for[1]); /* so that it sees the end of the pipe */
         void *held = NULL;
         HANDLE shm = RtCreateSharedMemory(PAGE_READWRITE, 0, 65536, "nf-held", &held);
         HANDLE ev = RtCreateEvent(NULL, TRUE, FALSE, "nf-held.ev");
@@ -118,6 +120,7 @@ static pid_t start_holder(int *done)
         char c;
         while (read(wait_for[0], &c, 1) < 0 && errno == EINTR)
             ;
+        TN_CHILD_CHECK(RtUnmapSharedMemory(held) && CloseHandle(shm) && CloseHandle(ev));
         _exit(0);
     }
     close(wait_for[0]);
@@ -173,6 +176,40 @@ static void test_nofile_create_and_open(void **state)
     (void)state;
     char node[800];
     tc_run(nofile_objects_body, base_path(node, "nofile"));
+}
+
+/* A recount that can't open an object's file (out of descriptors) fails
+ * with ERROR_TOO_MANY_OPEN_FILES instead of counting too little: a short
+ * count would lower the pool's word and let a later Create over-commit. */
+static int nofile_recount_body(void *arg)
+{
+    tc_use_node(arg);
+    setenv("IWIN32_POOL_MB", "4", 1);
+    void *p, *q;
+    HANDLE big = RtCreateSharedMemory(PAGE_READWRITE, 0, 3u << 20, "nf-big", &p);
+    TN_CHILD_CHECK(big != NULL);
+    struct fd_fill fill;
+    fill_fds(&fill, 1);
+    uint64_t size = 0, used = 0;
+    BOOLEAN ok = iwin32PoolInfo(&size, &used);
+    DWORD err = GetLastError();
+    free_fds(&fill);
+    if (ok)
+        TN_CHILD_CHECK(used == 3u << 20);
+    else
+        TN_CHILD_CHECK(err == ERROR_TOO_MANY_OPEN_FILES);
+    HANDLE second = RtCreateSharedMemory(PAGE_READWRITE, 0, 3u << 20, "nf-big2", &q);
+    TN_CHILD_CHECK(second == NULL && GetLastError() == ERROR_NOT_ENOUGH_MEMORY);
+    TN_CHILD_CHECK(iwin32PoolInfo(&size, &used) && used == 3u << 20);
+    TN_CHILD_CHECK(RtUnmapSharedMemory(p) && CloseHandle(big));
+    return 0;
+}
+
+static void test_nofile_recount(void **state)
+{
+    (void)state;
+    char node[800];
+    tc_run(nofile_recount_body, base_path(node, "nofile-recount"));
 }
 
 /* The node itself opened with too few descriptors: the call fails, nothing
@@ -242,11 +279,19 @@ static void test_nofile_opening_the_node(void **state)
 
 /* ---- RLIMIT_MEMLOCK ------------------------------------------------------------- */
 
+/* Not instrumented: a sanitizer's shadow memory must not fault in here. */
+__attribute__((noinline, no_sanitize_address)) static void touch_pages(volatile unsigned char *p, size_t len,
+                                                                      size_t page)
+{
+    for (size_t i = 0; i < len; i += page)
+        p[i] = (unsigned char)(p[i] + 1);
+}
+
 static long faults_touching(volatile unsigned char *p, size_t len)
 {
+    size_t page = tn_page();
     long before = tn_minor_faults();
-    for (size_t i = 0; i < len; i += tn_page())
-        p[i] = (unsigned char)(p[i] + 1);
+    touch_pages(p, len, page);
     return tn_minor_faults() - before;
 }
 
@@ -257,7 +302,9 @@ static int memlock_body(void *arg)
         tc_become(TC_NOBODY, TC_NOGROUP, NULL, 0);
     struct rlimit none = {0, 0};
     TN_CHILD_CHECK(setrlimit(RLIMIT_MEMLOCK, &none) == 0);
-    TN_CHILD_CHECK(mlock(&none, 1) != 0); /* the control: this process can lock nothing */
+    /* The control: this process can lock nothing (a raw system call:
+     * ASan's mlock pretends to work). */
+    TN_CHILD_CHECK(syscall(SYS_mlock, &none, 1) != 0);
     tc_use_node(node);
     static unsigned char warm[1 << 16];
     faults_touching(warm, sizeof warm);
@@ -308,10 +355,30 @@ static int full_tmpfs_body(void *arg)
         fprintf(stderr, "cannot mount a tmpfs here (%s): skipped\n", strerror(errno));
         return TC_SKIP;
     }
+    TN_CHILD_CHECK(setenv("IWIN32_POOL_MB", "4", 1) == 0);
+    /* A second node, to be made once the tmpfs is full: its directory made
+     * now while one fits, its process forked now before this one opens its
+     * node (a forked child would inherit that). */
+    char node2[800];
+    snprintf(node2, sizeof node2, "%s/node2", mnt);
+    TN_CHILD_CHECK(mkdir(node2, 0700) == 0);
+    int full[2];
+    TN_CHILD_CHECK(pipe(full) == 0);
+    pid_t pid = fork();
+    TN_CHILD_CHECK(pid >= 0);
+    if (pid == 0) {
+        close(full[1]);
+        TN_CHILD_CHECK(tn_recv_byte(full[0]));
+        tc_use_node(node2);
+        SetLastError(0);
+        TN_CHILD_CHECK(RtCreateEvent(NULL, FALSE, FALSE, "ev") == NULL);
+        TN_CHILD_CHECK(GetLastError() == ERROR_NOT_ENOUGH_MEMORY);
+        _exit(0);
+    }
+    close(full[0]);
     char node[800];
     snprintf(node, sizeof node, "%s/node", mnt);
     tc_use_node(node);
-    TN_CHILD_CHECK(setenv("IWIN32_POOL_MB", "4", 1) == 0);
     void *p = NULL;
     uint64_t used = 1;
     SetLastError(0);
@@ -347,22 +414,12 @@ static int full_tmpfs_body(void *arg)
     TN_CHILD_CHECK(strcmp(tc_listing(node), ".node|n-fill") == 0);
     TN_CHILD_CHECK(iwin32PoolInfo(NULL, &used) && used == room);
 
-    /* A new node on the full tmpfs: its ".node" cannot be written.  A
-     * process of its own (the node is opened once per process). */
-    char node2[800];
-    snprintf(node2, sizeof node2, "%s/node2", mnt);
-    pid_t pid = fork();
-    TN_CHILD_CHECK(pid >= 0);
-    if (pid == 0) {
-        tc_use_node(node2);
-        SetLastError(0);
-        TN_CHILD_CHECK(RtCreateEvent(NULL, FALSE, FALSE, "ev") == NULL);
-        TN_CHILD_CHECK(GetLastError() == ERROR_NOT_ENOUGH_MEMORY);
-        _exit(0);
-    }
+    /* The second node on the full tmpfs: its ".node" cannot be written. */
+    tn_send_byte(full[1]);
     int status;
     TN_CHILD_CHECK(waitpid(pid, &status, 0) == pid && tn_exited_ok(status));
-    TN_CHILD_CHECK(strcmp(tc_listing(node2), "") == 0);
+    struct stat st;
+    TN_CHILD_CHECK(stat(node2, &st) == 0 && strcmp(tc_listing(node2), "") == 0);
 
     /* The existing object still opens (its pages exist); freed, room again. */
     void *again = NULL;
@@ -463,6 +520,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_nofile_create_and_open, tn_teardown),
         cmocka_unit_test_teardown(test_nofile_opening_the_node, tn_teardown),
+        cmocka_unit_test_teardown(test_nofile_recount, tn_teardown),
         cmocka_unit_test_teardown(test_memlock_zero, tn_teardown),
         cmocka_unit_test_teardown(test_full_tmpfs, tn_teardown),
         cmocka_unit_test_teardown(test_full_handle_table, tn_teardown),
