@@ -106,16 +106,16 @@ static int scan_pass(struct iw_node *node, struct seen **list, size_t *n, size_t
         if (!iw_name_is_object_file(d->d_name))
             continue;
         int ofd = openat(node->dirfd, d->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (ofd < 0 && errno == ENOENT)
-            continue; /* removed meanwhile */
-        if (ofd < 0) {
-            /* Out of descriptors, say: a file we can't look at may be a live
-             * object, and a count without it would lower the word below
-             * what is really used. */
+        if (ofd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
+            /* Out of descriptors or memory: the file may be a live object,
+             * and a count without it would lower the word below what is
+             * really used. */
             int err = errno;
             closedir(dir);
             return err;
         }
+        if (ofd < 0)
+            continue; /* removed meanwhile, or not an object (a planted link, directory) */
         struct stat st;
         if (iw_reflock_probe(node->dirfd, d->d_name, ofd) == IW_REFLOCK_HELD && fstat(ofd, &st) == 0) {
             if (*n == *cap) {
