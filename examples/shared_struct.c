@@ -99,6 +99,9 @@ int main(int argc, char **argv)
     if (lock == NULL)
         ex_fail("RtCreateMutex(ex.plant.lock)");
 
+    /* Consistent before anyone else can look: the GUI may take its first
+     * snapshot before our first cycle. */
+    plant->output = output_for(plant->answered_setpoint);
     pid_t gui_pid = ex_spawn_self("gui", NULL);
 
     /* The control loop: 200 us cycles until the GUI says it is done. */
