@@ -291,6 +291,45 @@ static void test_concurrent_fill(void **state)
     assert_int_equal(tn_count_objects(NULL), 0);
 }
 
+/* Recounts running at once in processes forked after the node was opened
+ * (and so sharing its directory descriptor's description): each must see
+ * every object.  A recount that read the directory through a dup of that
+ * descriptor shared its read position with the others and saw a part. */
+static void test_concurrent_recounts(void **state)
+{
+    (void)state;
+    enum { OBJECTS = 4, CHILDREN = 2, RECOUNTS = 50000 };
+    HANDLE h[OBJECTS];
+    void *p[OBJECTS];
+    for (int i = 0; i < OBJECTS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "p-recount-%d", i);
+        h[i] = tn_shm_create(name, 4096, &p[i]);
+        assert_non_null(h[i]);
+    }
+    uint64_t expected = OBJECTS * tn_page();
+    pid_t pid[CHILDREN];
+    for (int c = 0; c < CHILDREN; c++) {
+        pid[c] = tn_fork();
+        if (pid[c] == 0) {
+            int wrong = 0;
+            for (int i = 0; i < RECOUNTS; i++) {
+                uint64_t size, used;
+                if (!iwin32PoolInfo(&size, &used) || used != expected)
+                    wrong++;
+            }
+            if (wrong)
+                fprintf(stderr, "child %d: %d of %d recounts wrong\n", c, wrong, RECOUNTS);
+            _exit(wrong ? 1 : 0);
+        }
+    }
+    for (int c = 0; c < CHILDREN; c++)
+        assert_true(tn_exited_ok(tn_wait(pid[c], 4 * TN_TIMEOUT_MS)));
+    assert_int_equal(tn_pool_used(), expected);
+    for (int i = 0; i < OBJECTS; i++)
+        tn_shm_release(h[i], p[i]);
+}
+
 /* iwin32PoolInfo while other processes create and close objects that fill
  * the pool exactly: it never reports more used than the pool holds (nor
  * than ever existed at once), and no Create is refused (the objects always
@@ -421,6 +460,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_space_returned_after_kill, tn_teardown),
         cmocka_unit_test_teardown(test_same_name_after_kill, tn_teardown),
         cmocka_unit_test_teardown(test_concurrent_fill, tn_teardown),
+        cmocka_unit_test_teardown(test_concurrent_recounts, tn_teardown),
         cmocka_unit_test_teardown(test_pool_info_under_churn, tn_teardown),
         cmocka_unit_test_teardown(test_invalid_pool_setting, tn_teardown),
         cmocka_unit_test_teardown(test_pool_setting_and_default, tn_teardown),

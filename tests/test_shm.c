@@ -725,8 +725,9 @@ static void test_locked_where_permitted(void **state)
     assert_int_equal(tn_locked_kb(), locked0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    tn_select_tests(argc, argv); /* .ci/valgrind skips the page-fault count */
     tn_setup("shm");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_create_new, tn_teardown),
