@@ -165,8 +165,11 @@ static struct iw_mutex_watch *free_watcher(void)
     return w;
 }
 
-struct iw_mutex_watch *iw_mutex_watch_join(struct iw_object *obj, size_t page_size)
+struct iw_mutex_watch *iw_mutex_watch_join(struct iw_object *obj)
 {
+    struct iw_node *node;
+    iw_node_get(&node); /* cannot fail: obj exists */
+    size_t page_size = node->page_size;
     pthread_once(&fork_once, register_fork);
     pthread_mutex_lock(&watch_lock);
     struct iw_mutex_watch *w;

@@ -15,7 +15,7 @@ struct iw_mutex_watch;
 /* A multi-object waiter on mutex obj (holding a reference to it) joins its
  * watcher before it first sleeps; NULL when no watcher can be had (no
  * thread, no memory): the wait then learns of a death at its next wake. */
-struct iw_mutex_watch *iw_mutex_watch_join(struct iw_object *obj, size_t page_size);
+struct iw_mutex_watch *iw_mutex_watch_join(struct iw_object *obj);
 /* Before every sleep of a waiter that polled the mutex and didn't get it. */
 void iw_mutex_watch_arm(struct iw_mutex_watch *w);
 /* When the waiter's wait ends. */

@@ -96,10 +96,9 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
 {
     uint32_t cookie[MAXIMUM_WAIT_OBJECTS];
     struct futex_waitv w[MAXIMUM_WAIT_OBJECTS];
-    struct iw_mutex_watch *watch[MAXIMUM_WAIT_OBJECTS] = {0};
-    struct iw_node *node;
-    iw_node_get(&node); /* cannot fail: the objects exist */
+    struct iw_mutex_watch *watch[MAXIMUM_WAIT_OBJECTS];
     for (DWORD i = 0; i < n; i++) {
+        watch[i] = NULL;
         cookie[i] = iw_sync_enter(objs[i]);
         w[i] = (struct futex_waitv){.uaddr = (uintptr_t)iw_sync_wake_word(objs[i]), .flags = FUTEX2_SIZE_U32};
     }
@@ -130,7 +129,7 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
         for (DWORD i = 0; i < n; i++)
             if (objs[i]->type == IW_TYPE_MUTEX) {
                 if (watch[i] == NULL)
-                    watch[i] = iw_mutex_watch_join(objs[i], node->page_size);
+                    watch[i] = iw_mutex_watch_join(objs[i]);
                 if (watch[i] != NULL)
                     iw_mutex_watch_arm(watch[i]);
             }
@@ -153,10 +152,12 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
     return outcome;
 }
 
-static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms)
+/* tried: the caller found none signalled a moment ago (it still may be,
+ * which the first poll of sleep_and_poll sees). */
+static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried)
 {
     bool abandoned;
-    for (DWORD i = 0; i < n; i++)
+    for (DWORD i = 0; i < n && !tried; i++)
         if (iw_sync_try(objs[i], &abandoned))
             return result(i, abandoned);
     if (ms == 0)
@@ -170,6 +171,24 @@ static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms)
     return sleep_and_poll(objs, n, until);
 }
 
+/* Holds a reference on each object while the wait may sleep. */
+static DWORD wait_handles(const HANDLE *handles, DWORD n, DWORD ms, bool tried)
+{
+    struct iw_object *objs[MAXIMUM_WAIT_OBJECTS];
+    for (DWORD i = 0; i < n; i++) {
+        objs[i] = iw_object_from_handle(handles[i], 0);
+        if (objs[i] == NULL) {
+            while (i-- > 0)
+                iw_object_put(objs[i]);
+            return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */
+        }
+    }
+    DWORD outcome = wait_objects(objs, n, ms, tried);
+    for (DWORD i = 0; i < n; i++)
+        iw_object_put(objs[i]);
+    return outcome;
+}
+
 IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOLEAN bWaitAll, DWORD dwMilliseconds)
 {
     /* bWaitAll: INtime refuses it, and so do we until atomic wait-all exists. */
@@ -177,19 +196,7 @@ IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOO
         iw_set_error(ERROR_INVALID_PARAMETER);
         return WAIT_FAILED;
     }
-    struct iw_object *objs[MAXIMUM_WAIT_OBJECTS];
-    for (DWORD i = 0; i < nCount; i++) {
-        objs[i] = iw_object_from_handle(lpHandles[i], 0);
-        if (objs[i] == NULL) {
-            while (i-- > 0)
-                iw_object_put(objs[i]);
-            return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */
-        }
-    }
-    DWORD outcome = wait_objects(objs, nCount, dwMilliseconds);
-    for (DWORD i = 0; i < nCount; i++)
-        iw_object_put(objs[i]);
-    return outcome;
+    return wait_handles(lpHandles, nCount, dwMilliseconds, false);
 }
 
 IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
@@ -206,5 +213,5 @@ IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
         return result(0, abandoned);
     if (dwMilliseconds == 0)
         return WAIT_TIMEOUT;
-    return RtWaitForMultipleObjects(1, &h, FALSE, dwMilliseconds);
+    return wait_handles(&h, 1, dwMilliseconds, true);
 }
