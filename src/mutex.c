@@ -145,23 +145,27 @@ int iw_mutex_watch_lock(void *state, const struct timespec *until)
     do
         rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, until);
     while (rc == EINTR || rc == EAGAIN);
-    atomic_fetch_sub(&m->watchers_queued, 1);
+    if (rc != 0 && rc != EOWNERDEAD) {
+        atomic_fetch_sub(&m->watchers_queued, 1);
+        return rc;
+    }
     if (rc == EOWNERDEAD) {
         /* Before the unlock, as the owner: the flag travels with the mutex.
          * Killed before the unlock, we leave it abandoned once more. */
         atomic_store_explicit(&m->abandoned, 1, memory_order_relaxed);
         pthread_mutex_consistent(&m->lock);
-    } else if (rc != 0) {
-        return rc;
     }
     IW_CRASH_POINT("mutex.watch_locked");
     pthread_mutex_unlock(&m->lock);
+    /* Counted as queued until it has given the mutex back, so that a poll
+     * meeting it busy meanwhile knows to wait (iw_mutex_try). */
+    atomic_fetch_sub(&m->watchers_queued, 1);
     wake_multi_waiters(m);
     return 0;
 }
 
 /* How long a try waits for a watcher to hand the mutex back. */
-#define HANDBACK_NS 2000000L
+#define HANDBACK_NS 10000000L
 
 int iw_mutex_try(struct iw_object *obj, bool *abandoned)
 {
@@ -169,11 +173,13 @@ int iw_mutex_try(struct iw_object *obj, bool *abandoned)
     int rc = pthread_mutex_trylock(&m->lock);
     if (rc == EBUSY && relaxed_load(&m->owner_thread) == 0 &&
         atomic_load_explicit(&m->watchers_queued, memory_order_relaxed) > 0) {
-        /* Busy, but no owner on record, and a watcher is in the lock: most
-         * likely the watcher got it on its release and is giving it back
-         * (or a waiter it was handed to is waking up).  Block in the PI lock
-         * for that, briefly (lifting the holder if it was preempted): a
-         * poll should not fail for a mutex nobody really holds. */
+        /* Busy, but no owner on record, and a watcher is in the lock (or
+         * holds it): most likely the watcher got it on its release and is
+         * giving it back (or a waiter it was handed to is waking up).  Block
+         * in the PI lock for that, briefly - a real-time caller lifts the
+         * holder, which gives it back at once; an ordinary one may wait for
+         * it to be scheduled: at most 10 ms.  A poll should not fail for a
+         * mutex nobody really holds. */
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_nsec += HANDBACK_NS;
