@@ -53,6 +53,15 @@ static void give_back(void *slot)
     atomic_store(&h->taken, false);
 }
 
+/* At thread exit.  A later pin by this thread (another key's destructor
+ * may call the library) takes a slot afresh instead of sharing this one
+ * with whichever new thread takes it now. */
+static void thread_exit(void *slot)
+{
+    give_back(slot);
+    mine = NULL;
+}
+
 /* The child's only thread is the forking one; the other slots were threads
  * of the parent.  The child is a new process for membarrier, too. */
 static void fork_child(void)
@@ -66,7 +75,7 @@ static void fork_child(void)
 
 static void setup(void)
 {
-    pthread_key_create(&exit_key, give_back);
+    pthread_key_create(&exit_key, thread_exit);
     pthread_atfork(NULL, NULL, fork_child);
     asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 }

@@ -160,9 +160,10 @@ int iw_mutex_watch_lock(void *state, const struct timespec *until)
     /* Counted as queued until it has given the mutex back, so that a poll
      * meeting it busy meanwhile knows to wait (iw_mutex_try). */
     atomic_fetch_sub(&m->watchers_queued, 1);
-    wake_multi_waiters(m);
     return 0;
 }
+
+void iw_mutex_watch_wake(void *state) { wake_multi_waiters(state); }
 
 /* How long a try waits for a watcher to hand the mutex back. */
 #define HANDBACK_NS 10000000L

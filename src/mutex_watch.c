@@ -98,6 +98,12 @@ static void *watch_main(void *arg)
         pthread_mutex_lock(&watch_lock);
         if (rc != ETIMEDOUT)
             w->armed = false; /* handed back (or unusable): wait to be re-armed */
+        /* Wake the waiters only now, disarmed: a waiter that loses its poll
+         * to someone else after this wake arms us again.  Woken before the
+         * disarm, its arm could land while we still looked armed, be lost,
+         * and a later death of that someone else go unseen. */
+        if (rc == 0)
+            iw_mutex_watch_wake(state);
         if (w->users == 0)
             retire(w);
     }

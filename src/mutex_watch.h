@@ -22,8 +22,9 @@ void iw_mutex_watch_arm(struct iw_mutex_watch *w);
 void iw_mutex_watch_leave(struct iw_mutex_watch *w);
 
 /* mutex.c: the watcher's turn at the lock, until *until (CLOCK_MONOTONIC).
- * If it gets the mutex it records an abandonment, hands the mutex back and
- * wakes the multi-object waiters; returns 0 then, or the lock's error
- * (ETIMEDOUT). */
+ * If it gets the mutex it records an abandonment and hands the mutex back;
+ * returns 0 then, or the lock's error (ETIMEDOUT).  The watcher then wakes
+ * the multi-object waiters with iw_mutex_watch_wake. */
 int iw_mutex_watch_lock(void *state, const struct timespec *until);
+void iw_mutex_watch_wake(void *state);
 #endif
