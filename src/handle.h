@@ -3,22 +3,73 @@
  * A handle's value is (generation << 20) | slot, generation 1..2047, so a
  * closed handle's value comes back only after its slot has been reused 2047
  * times: a stale handle fails instead of reaching a new object.
- * All functions are called with the process lock held (object.h), but
- * iw_handle_lookup may also be called without (see hazard.c).
+ * Changes are made with the process lock held (object.h); lookups may be
+ * made without it (see hazard.c).
  */
 #ifndef IW_HANDLE_H
 #define IW_HANDLE_H
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "object.h"
+
+#define IW_HANDLE_SLOT_BITS 20
+#define IW_HANDLE_MAX_SLOTS (1u << IW_HANDLE_SLOT_BITS)
+#define IW_HANDLE_GEN_LIMIT (1u << 11)
+#define IW_HANDLE_CHUNK_SLOTS 1024u
+
+/* Slots live in chunks that are never moved or freed, so a lock-free reader
+ * (hazard.c) never reads freed memory.  Writers hold the process lock; a
+ * slot's generation is stored before its obj (release), so a reader that
+ * sees obj sees the generation that came with it (or a later one, and
+ * fails). */
+struct iw_handle_slot {
+    _Atomic uint32_t generation;    /* of the handle in it, or of the last one */
+    uint32_t next_free;             /* free list, when obj is NULL */
+    struct iw_object *_Atomic obj;
+};
+extern struct iw_handle_slot *_Atomic iw_handle_chunks[IW_HANDLE_MAX_SLOTS / IW_HANDLE_CHUNK_SLOTS];
 
 /* A new handle for obj (which already counts the reference it stands for),
  * or NULL when the table is full or memory is short. */
 HANDLE iw_handle_new(struct iw_object *obj);
 
-/* The object behind h, or NULL for a value that is not an open handle.
- * Without the process lock, the object may be closed and freed at any
- * moment: only hazard.c does that, and validates what it found. */
-struct iw_object *iw_handle_lookup(HANDLE h);
-
 /* Closes h and returns its object (whose reference the caller drops), or NULL. */
 struct iw_object *iw_handle_remove(HANDLE h);
+
+/* Whether slot s holds handle h's object obj (h's generation, that object). */
+static inline bool iw_handle_holds(struct iw_handle_slot *s, HANDLE h, const struct iw_object *obj)
+{
+    return atomic_load_explicit(&s->obj, memory_order_acquire) == obj &&
+           atomic_load_explicit(&s->generation, memory_order_relaxed) == (uintptr_t)h >> IW_HANDLE_SLOT_BITS;
+}
+
+/* The slot of open handle h and, in *obj, its object; NULL for a value that
+ * is not an open handle.  Inline: the short sync calls start here.  Without
+ * the process lock, the object may be closed and freed at any moment: only
+ * hazard.c does that, and validates what it found. */
+static inline struct iw_handle_slot *iw_handle_find(HANDLE h, struct iw_object **obj)
+{
+    uintptr_t v = (uintptr_t)h;
+    uint32_t i = (uint32_t)(v & (IW_HANDLE_MAX_SLOTS - 1));
+    uintptr_t gen = v >> IW_HANDLE_SLOT_BITS;
+    if (gen == 0 || gen >= IW_HANDLE_GEN_LIMIT)
+        return NULL;
+    struct iw_handle_slot *chunk =
+        atomic_load_explicit(&iw_handle_chunks[i / IW_HANDLE_CHUNK_SLOTS], memory_order_acquire);
+    if (chunk == NULL)
+        return NULL;
+    struct iw_handle_slot *s = &chunk[i % IW_HANDLE_CHUNK_SLOTS];
+    *obj = atomic_load_explicit(&s->obj, memory_order_acquire);
+    if (*obj == NULL || atomic_load_explicit(&s->generation, memory_order_relaxed) != gen)
+        return NULL;
+    return s;
+}
+
+/* The object behind h, or NULL (see iw_handle_find). */
+static inline struct iw_object *iw_handle_lookup(HANDLE h)
+{
+    struct iw_object *obj;
+    return iw_handle_find(h, &obj) ? obj : NULL;
+}
 #endif

@@ -109,7 +109,8 @@ struct iw_object *iw_object_pin(HANDLE h, enum iw_type type)
         return NULL;
     }
     struct iw_object *obj;
-    while ((obj = iw_handle_lookup(h)) != NULL) {
+    struct iw_handle_slot *s;
+    while ((s = iw_handle_find(h, &obj)) != NULL) {
         /* Release, here and below: free on x86, and it lets tools that don't
          * know membarrier (TSan) see each call ordered before the next
          * value of the slot. */
@@ -118,7 +119,7 @@ struct iw_object *iw_object_pin(HANDLE h, enum iw_type type)
             atomic_signal_fence(memory_order_seq_cst);
         else
             atomic_thread_fence(memory_order_seq_cst);
-        if (iw_handle_lookup(h) == obj) {
+        if (iw_handle_holds(s, h, obj)) { /* still h's object: the reclaimer sees our slot */
             if (type ? obj->type == type : obj->type != IW_TYPE_SHM)
                 return obj;
             break;
