@@ -57,20 +57,23 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
     free(obj);
 }
 
+/* References change without the process lock while they stay above zero
+ * (a handle or a call in flight is another reference, so nobody can drop
+ * the last one meanwhile).  The drop to zero is made under the lock, with
+ * the record leaving the records at the same moment: from then on nothing
+ * can find the object by name, and iw_object_get_pinned refuses to take
+ * it back from zero, so the one who dropped it is the only one left. */
 void iw_object_put(struct iw_object *obj)
 {
-    iw_process_lock();
-    if (obj->refs > 1) { /* the common case: not the last reference */
-        obj->refs--;
-        iw_process_unlock();
-        return;
-    }
-    iw_process_unlock();
+    unsigned refs = atomic_load(&obj->refs);
+    while (refs > 1)
+        if (atomic_compare_exchange_weak(&obj->refs, &refs, refs - 1))
+            return; /* the common case: not the last reference */
     struct iw_node *node;
     iw_node_get(&node); /* cannot fail: obj exists, so the node was opened */
     iw_transit_begin(); /* before the descriptor leaves the records */
     iw_process_lock();
-    bool last = --obj->refs == 0;
+    bool last = atomic_fetch_sub(&obj->refs, 1) == 1;
     if (last)
         iw_records_remove(obj);
     iw_process_unlock();
@@ -82,13 +85,23 @@ void iw_object_put(struct iw_object *obj)
     iw_transit_end();
 }
 
+bool iw_object_get_pinned(struct iw_object *obj)
+{
+    unsigned refs = atomic_load(&obj->refs);
+    while (refs > 0)
+        if (atomic_compare_exchange_weak(&obj->refs, &refs, refs + 1))
+            return true;
+    iw_set_error(ERROR_INVALID_HANDLE);
+    return false;
+}
+
 /* Takes a reference on the record of that file name if this process has one. */
 static DWORD find_held(enum iw_type type, const char *file, struct iw_object **out)
 {
     iw_process_lock();
     struct iw_object *obj = iw_records_find(file);
     if (obj != NULL && obj->type == type)
-        obj->refs++;
+        atomic_fetch_add(&obj->refs, 1);
     iw_process_unlock();
     *out = obj;
     return obj == NULL || obj->type == type ? ERROR_SUCCESS : ERROR_INVALID_HANDLE;
@@ -106,7 +119,7 @@ static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
         return fresh;
     }
     if (held != NULL) {
-        held->refs++;
+        atomic_fetch_add(&held->refs, 1);
         /* A mutex created owned by this thread keeps the page it was locked
          * through mapped: this thread's robust list points into it (glibc
          * bug 14485). */
@@ -125,7 +138,7 @@ static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
         return NULL;
     static _Atomic uint64_t serials;
     obj->serial = atomic_fetch_add(&serials, 1) + 1;
-    obj->refs = 1;
+    atomic_init(&obj->refs, 1);
     obj->fd = fd;
     obj->fork_fd = -1;
     obj->type = type;
@@ -445,7 +458,7 @@ struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type)
     iw_process_lock();
     struct iw_object *obj = iw_handle_lookup(h);
     if (obj != NULL && (type ? obj->type == type : obj->type != IW_TYPE_SHM))
-        obj->refs++;
+        atomic_fetch_add(&obj->refs, 1);
     else
         obj = NULL;
     iw_process_unlock();

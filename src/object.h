@@ -37,7 +37,9 @@ struct iw_file_header {
 
 struct iw_object {
     struct iw_object *next;     /* this process's objects, by file name */
-    unsigned refs;              /* handles, plus calls in flight */
+    _Atomic unsigned refs;      /* handles, plus calls in flight; changed
+                                   under the process lock, except a change
+                                   between two nonzero values (object.c) */
     uint64_t serial;            /* unique among this process's records, ever */
     int fd;                     /* holds the reference lock; never mapped:
                                    see iw_object_map */
@@ -72,6 +74,11 @@ DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out);
 /* Drops one reference; the last one in this process lets go of the object,
  * and destroys it if no other process holds it. */
 void iw_object_put(struct iw_object *obj);
+
+/* A reference on an object the caller has pinned (hazard.h) through a
+ * handle, so that it may sleep on it; false (ERROR_INVALID_HANDLE set) if
+ * its last reference went meanwhile: the handle was closed. */
+bool iw_object_get_pinned(struct iw_object *obj);
 
 /* The state of an event, mutex or semaphore, in its shared page. */
 static inline void *iw_object_state(const struct iw_object *obj)

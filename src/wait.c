@@ -171,24 +171,6 @@ static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried
     return sleep_and_poll(objs, n, until);
 }
 
-/* Holds a reference on each object while the wait may sleep. */
-static DWORD wait_handles(const HANDLE *handles, DWORD n, DWORD ms, bool tried)
-{
-    struct iw_object *objs[MAXIMUM_WAIT_OBJECTS];
-    for (DWORD i = 0; i < n; i++) {
-        objs[i] = iw_object_from_handle(handles[i], 0);
-        if (objs[i] == NULL) {
-            while (i-- > 0)
-                iw_object_put(objs[i]);
-            return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */
-        }
-    }
-    DWORD outcome = wait_objects(objs, n, ms, tried);
-    for (DWORD i = 0; i < n; i++)
-        iw_object_put(objs[i]);
-    return outcome;
-}
-
 IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOLEAN bWaitAll, DWORD dwMilliseconds)
 {
     /* bWaitAll: INtime refuses it, and so do we until atomic wait-all exists. */
@@ -196,7 +178,19 @@ IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOO
         iw_set_error(ERROR_INVALID_PARAMETER);
         return WAIT_FAILED;
     }
-    return wait_handles(lpHandles, nCount, dwMilliseconds, false);
+    struct iw_object *objs[MAXIMUM_WAIT_OBJECTS];
+    for (DWORD i = 0; i < nCount; i++) {
+        objs[i] = iw_object_from_handle(lpHandles[i], 0);
+        if (objs[i] == NULL) {
+            while (i-- > 0)
+                iw_object_put(objs[i]);
+            return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */
+        }
+    }
+    DWORD outcome = wait_objects(objs, nCount, dwMilliseconds, false);
+    for (DWORD i = 0; i < nCount; i++)
+        iw_object_put(objs[i]);
+    return outcome;
 }
 
 IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
@@ -208,10 +202,15 @@ IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
         return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */
     bool abandoned;
     int taken = iw_sync_try(obj, &abandoned);
+    if (taken || dwMilliseconds == 0) {
+        iw_object_unpin();
+        return taken ? result(0, abandoned) : WAIT_TIMEOUT;
+    }
+    bool held = iw_object_get_pinned(obj); /* no lock: this wait sleeps on it */
     iw_object_unpin();
-    if (taken)
-        return result(0, abandoned);
-    if (dwMilliseconds == 0)
-        return WAIT_TIMEOUT;
-    return wait_handles(&h, 1, dwMilliseconds, true);
+    if (!held)
+        return WAIT_FAILED; /* closed meanwhile: ERROR_INVALID_HANDLE */
+    DWORD outcome = wait_objects(&obj, 1, dwMilliseconds, true);
+    iw_object_put(obj);
+    return outcome;
 }

@@ -2,8 +2,8 @@
  * SPEC 4 "every call is thread-safe" and "CloseHandle on a closed handle
  * ... never a crash", for the short calls that use an object without taking
  * a reference (src/hazard.c: Set, Reset, Pulse, Release, a wait's first
- * try): other threads call them on a handle while its last CloseHandle
- * runs.  Each call must either work or fail with ERROR_INVALID_HANDLE, and
+ * try, and a single wait that takes its reference while pinned to sleep):
+ * other threads call them on a handle while its last CloseHandle runs.  Each call must either work or fail with ERROR_INVALID_HANDLE, and
  * never touch freed memory (the ASan build in CI turns that into a crash);
  * every object must be gone at the end.
  */
@@ -59,7 +59,9 @@ static void *worker(void *arg)
             continue;
         SetLastError(0);
         if (i++ % 2) {
-            DWORD r = RtWaitForSingleObject(h, 0);
+            /* Now and then a wait that sleeps (1 ms): it takes a reference
+             * while pinned, which the last close may have just dropped. */
+            DWORD r = RtWaitForSingleObject(h, i % 16 == 1 ? 1 : 0);
             count(t, r != WAIT_FAILED);
             if (kind == 2 && (r == WAIT_OBJECT_0 || r == WAIT_ABANDONED_0))
                 count(t, RtReleaseMutex(h));
