@@ -34,46 +34,27 @@ int cli_rm(const struct cli_command *cmd, int argc, char **argv)
 {
     static const struct option options[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     cli_next_option(cmd, argc, argv, options);
-    if (optind != argc - 1)
-        cli_usage_error(cmd, optind == argc ? "NAME missing" : "one NAME only");
-    char name[IW_NAME_MAX + 1];
-    size_t len;
-    if (!cli_parse_name(argv[optind], name, &len) || len == 0)
-        cli_usage_error(cmd, "bad NAME '%s': 1 to 259 bytes, \\xNN for any byte but NUL", argv[optind]);
-
-    struct iw_node *node;
-    char path[IW_NODE_PATH_SIZE];
-    int rc = cli_open_node(&node, path);
-    if (rc != CLI_OK)
-        return rc;
-    struct cli_object obj;
-    int fd;
-    int found = cli_lookup(node, name, len, &obj, &fd);
-    if (found < 0) {
-        cli_error("cannot read the node at %s: %s", path, strerror(-found));
+    struct cli_named n;
+    int found = cli_lookup_operand(cmd, argc, argv, &n);
+    if (found < 0)
+        return -found;
+    if (found == CLI_MISSING)
         return CLI_FAILED;
-    }
-    if (found == CLI_MISSING) {
-        fputs("iwin32: no object named ", stderr);
-        cli_print_name(stderr, name, len);
-        fputc('\n', stderr);
-        return CLI_FAILED;
-    }
     if (found == CLI_REMOVED_STALE) {
         fputs("removed ", stdout);
-        cli_print_name(stdout, name, len);
+        cli_print_name(stdout, n.name, n.len);
         puts(" (no process held it)");
         return CLI_OK; /* its pages leave the pool's count at the next recount (ls, gc, pool) */
     }
     fputs("iwin32: ", stderr);
-    cli_print_name(stderr, name, len);
-    fprintf(stderr, " is in use: %u process%s hold%s it (pids:", obj.holders, obj.holders == 1 ? "" : "es",
-            obj.holders == 1 ? "s" : "");
-    for (size_t i = 0; i < obj.npids; i++)
-        fprintf(stderr, " %d", (int)obj.pids[i]);
-    fprintf(stderr, "%s); not removed: it goes when its last holder closes it\n", obj.npids ? "" : " not visible");
-    free(obj.pids);
-    close(fd);
+    cli_print_name(stderr, n.name, n.len);
+    fprintf(stderr, " is in use: %u process%s hold%s it (pids:", n.obj.holders, n.obj.holders == 1 ? "" : "es",
+            n.obj.holders == 1 ? "s" : "");
+    for (size_t i = 0; i < n.obj.npids; i++)
+        fprintf(stderr, " %d", (int)n.obj.pids[i]);
+    fprintf(stderr, "%s); not removed: it goes when its last holder closes it\n", n.obj.npids ? "" : " not visible");
+    free(n.obj.pids);
+    close(n.fd);
     return CLI_IN_USE;
 }
 

@@ -124,6 +124,21 @@ enum cli_lookup { CLI_HELD, CLI_REMOVED_STALE, CLI_MISSING };
  * CLI_MISSING when there is none.  A negative errno on failure. */
 int cli_lookup(struct iw_node *node, const char *name, size_t len, struct cli_object *obj, int *fd);
 
+/* The NAME operand of rm and show - the one operand left after the options
+ * (a usage error otherwise) - looked up in the node it opens. */
+struct cli_named {
+    struct iw_node *node;
+    char path[IW_NODE_PATH_SIZE];
+    char name[IW_NAME_MAX + 1];
+    size_t len;
+    struct cli_object obj;
+    int fd;
+};
+/* A cli_lookup result for it; or -CLI_FAILED with the reason told (no node,
+ * node unreadable).  For CLI_MISSING it has said "no object named ...". */
+int cli_lookup_operand(const struct cli_command *cmd, int argc, char **argv, struct cli_named *out);
+void cli_report_missing(const struct cli_named *named);
+
 /* ---- holders (holders.c) --------------------------------------------------------- */
 
 /* Counts each object's holders - the OFD read locks on byte 0 of its file

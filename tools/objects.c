@@ -165,3 +165,28 @@ int cli_lookup(struct iw_node *node, const char *name, size_t len, struct cli_ob
     }
     return CLI_MISSING; /* it never settled: destroyed over and over, and made again */
 }
+
+int cli_lookup_operand(const struct cli_command *cmd, int argc, char **argv, struct cli_named *out)
+{
+    if (optind != argc - 1)
+        cli_usage_error(cmd, optind == argc ? "NAME missing" : "one NAME only");
+    if (!cli_parse_name(argv[optind], out->name, &out->len) || out->len == 0)
+        cli_usage_error(cmd, "bad NAME '%s': 1 to 259 bytes, \\xNN for any byte but NUL", argv[optind]);
+    if (cli_open_node(&out->node, out->path) != CLI_OK)
+        return -CLI_FAILED;
+    int found = cli_lookup(out->node, out->name, out->len, &out->obj, &out->fd);
+    if (found < 0) {
+        cli_error("cannot read the node at %s: %s", out->path, strerror(-found));
+        return -CLI_FAILED;
+    }
+    if (found == CLI_MISSING)
+        cli_report_missing(out);
+    return found;
+}
+
+void cli_report_missing(const struct cli_named *named)
+{
+    fputs("iwin32: no object named ", stderr);
+    cli_print_name(stderr, named->name, named->len);
+    fputc('\n', stderr);
+}

@@ -126,31 +126,17 @@ int cli_show(const struct cli_command *cmd, int argc, char **argv)
     uint64_t bytes = 256;
     while (cli_next_option(cmd, argc, argv, options) == 'b')
         bytes = parse_count(cmd, optarg);
-    if (optind != argc - 1)
-        cli_usage_error(cmd, optind == argc ? "NAME missing" : "one NAME only");
-    char name[IW_NAME_MAX + 1];
-    size_t len;
-    if (!cli_parse_name(argv[optind], name, &len) || len == 0)
-        cli_usage_error(cmd, "bad NAME '%s': 1 to 259 bytes, \\xNN for any byte but NUL", argv[optind]);
-
-    struct iw_node *node;
-    char path[IW_NODE_PATH_SIZE];
-    int rc = cli_open_node(&node, path);
-    if (rc != CLI_OK)
-        return rc;
-    struct cli_object obj;
-    int fd;
-    int found = cli_lookup(node, name, len, &obj, &fd);
-    if (found < 0) {
-        cli_error("cannot read the node at %s: %s", path, strerror(-found));
+    struct cli_named n;
+    int found = cli_lookup_operand(cmd, argc, argv, &n);
+    if (found < 0)
+        return -found;
+    if (found == CLI_REMOVED_STALE)
+        cli_report_missing(&n); /* a leftover nobody held: gone now */
+    if (found != CLI_HELD)
         return CLI_FAILED;
-    }
-    if (found != CLI_HELD) {
-        fputs("iwin32: no object named ", stderr);
-        cli_print_name(stderr, name, len);
-        fputc('\n', stderr);
-        return CLI_FAILED;
-    }
+    struct iw_node *node = n.node;
+    struct cli_object obj = n.obj;
+    int fd = n.fd;
     fputs("name:     ", stdout);
     cli_print_name(stdout, obj.name, obj.name_len);
     printf("\ntype:     %s\n", cli_type_name(obj.type));
