@@ -24,41 +24,62 @@
  * wait's whole timeout (several seconds here). */
 #define PROMPT_US 1000000
 
-static void start_owner_peer(struct tn_peer *owner, const char *name)
+/* A named mutex, owned by a peer process (which waits for a byte, then
+ * releases it, then waits again), and an event; the waiter here waits on
+ * {event, mutex}: a mutex at index 1. */
+struct scene {
+    char name[64];
+    HANDLE m, e;
+    struct tn_peer owner;
+    struct sync_waiter w;
+};
+
+static void scene_start(struct scene *s, const char *what)
 {
+    sync_name(s->name, sizeof s->name, what);
+    s->m = RtCreateMutex(NULL, FALSE, s->name);
+    s->e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_true(s->m != NULL && s->e != NULL);
     DWORD r;
-    tn_peer_start(owner, NULL, "om", name, "w", "-1", "g", "rm", "g", NULL);
-    assert_true(sync_peer_ok(owner, NULL));
-    assert_true(sync_peer_word(owner, "waiting", NULL, 0));
-    assert_true(sync_peer_waited(owner, &r, NULL));
+    tn_peer_start(&s->owner, NULL, "om", s->name, "w", "-1", "g", "rm", "g", NULL);
+    assert_true(sync_peer_ok(&s->owner, NULL));
+    assert_true(sync_peer_word(&s->owner, "waiting", NULL, 0));
+    assert_true(sync_peer_waited(&s->owner, &r, NULL));
     assert_int_equal(r, WAIT_OBJECT_0);
+}
+
+/* The multi-object waiter, asleep when this returns; release_mutex: it
+ * releases the mutex at once if it gets it. */
+static void scene_wait(struct scene *s, bool release_mutex)
+{
+    HANDLE list[2] = {s->e, s->m};
+    sync_waiter_start_ex(&s->w, list, 2, 5000, release_mutex);
+    assert_true(sync_waiter_blocked(&s->w));
+}
+
+static void scene_end(struct scene *s)
+{
+    assert_true(CloseHandle(s->e));
+    assert_true(CloseHandle(s->m));
 }
 
 static void test_owner_process_killed(void **state)
 {
     (void)state;
-    char name[64];
-    SYNC_NAME(name, "killed");
-    HANDLE m = RtCreateMutex(NULL, FALSE, name);
-    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
-    struct tn_peer owner;
-    start_owner_peer(&owner, name);
-    HANDLE list[2] = {e, m};
-    struct sync_waiter w;
-    sync_waiter_start_ex(&w, list, 2, 5000, true);
-    assert_true(sync_waiter_blocked(&w));
+    struct scene s;
+    scene_start(&s, "killed");
+    scene_wait(&s, true);
     int64_t t0 = sync_now_us();
-    assert_true(tn_killed_by(tn_peer_kill(&owner), SIGKILL));
-    sync_waiter_join(&w);
-    int64_t took = w.woke_us - t0;
-    print_message("owner killed: multi-object waiter returned %#x after %lld us\n", w.result, (long long)took);
-    assert_int_equal(w.result, WAIT_ABANDONED_0 + 1);
+    assert_true(tn_killed_by(tn_peer_kill(&s.owner), SIGKILL));
+    sync_waiter_join(&s.w);
+    int64_t took = s.w.woke_us - t0;
+    print_message("owner killed: multi-object waiter returned %#x after %lld us\n", s.w.result, (long long)took);
+    assert_int_equal(s.w.result, WAIT_ABANDONED_0 + 1);
     if (took > PROMPT_US)
         fail_msg("abandonment seen %lld us after the kill", (long long)took);
-    assert_int_equal(RtWaitForSingleObject(m, 0), WAIT_OBJECT_0); /* reported once, released by the waiter */
-    assert_true(RtReleaseMutex(m));
-    assert_true(CloseHandle(e));
-    assert_true(CloseHandle(m));
+    assert_int_equal(RtWaitForSingleObject(s.m, 0), WAIT_OBJECT_0); /* reported once, released by the waiter */
+    assert_true(RtReleaseMutex(s.m));
+    scene_end(&s);
 }
 
 struct owner_thread {
@@ -107,28 +128,20 @@ static void test_owner_thread_exits(void **state)
 static void test_normal_release_is_not_abandonment(void **state)
 {
     (void)state;
-    char name[64];
-    SYNC_NAME(name, "released");
-    HANDLE m = RtCreateMutex(NULL, FALSE, name);
-    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
-    struct tn_peer owner;
-    start_owner_peer(&owner, name);
-    HANDLE list[2] = {e, m};
-    struct sync_waiter w;
-    sync_waiter_start_ex(&w, list, 2, 5000, true);
-    assert_true(sync_waiter_blocked(&w));
+    struct scene s;
+    scene_start(&s, "released");
+    scene_wait(&s, true);
     int64_t t0 = sync_now_us();
-    tn_peer_send(&owner); /* the peer releases it ("rm") */
-    assert_true(sync_peer_ok(&owner, NULL));
-    sync_waiter_join(&w);
-    assert_int_equal(w.result, WAIT_OBJECT_0 + 1);
-    if (w.woke_us - t0 > PROMPT_US)
-        fail_msg("release seen %lld us later", (long long)(w.woke_us - t0));
-    assert_int_equal(tn_peer_finish(&owner), 0);
-    assert_int_equal(RtWaitForSingleObject(m, 0), WAIT_OBJECT_0);
-    assert_true(RtReleaseMutex(m));
-    assert_true(CloseHandle(e));
-    assert_true(CloseHandle(m));
+    tn_peer_send(&s.owner); /* the peer releases it ("rm") */
+    assert_true(sync_peer_ok(&s.owner, NULL));
+    sync_waiter_join(&s.w);
+    assert_int_equal(s.w.result, WAIT_OBJECT_0 + 1);
+    if (s.w.woke_us - t0 > PROMPT_US)
+        fail_msg("release seen %lld us later", (long long)(s.w.woke_us - t0));
+    assert_int_equal(tn_peer_finish(&s.owner), 0);
+    assert_int_equal(RtWaitForSingleObject(s.m, 0), WAIT_OBJECT_0);
+    assert_true(RtReleaseMutex(s.m));
+    scene_end(&s);
 }
 
 /* A multi-object waiter here and a single-object waiter in another process:
@@ -137,35 +150,27 @@ static void test_normal_release_is_not_abandonment(void **state)
 static void test_abandonment_reported_once(void **state)
 {
     (void)state;
-    char name[64];
-    SYNC_NAME(name, "once");
-    HANDLE m = RtCreateMutex(NULL, FALSE, name);
-    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
-    struct tn_peer owner, single;
-    start_owner_peer(&owner, name);
-    tn_peer_start(&single, NULL, "om", name, "w", "5000", "rm", NULL);
+    struct scene s;
+    scene_start(&s, "once");
+    struct tn_peer single;
+    tn_peer_start(&single, NULL, "om", s.name, "w", "5000", "rm", NULL);
     assert_true(sync_peer_ok(&single, NULL));
-    char when[64];
-    assert_true(sync_peer_word(&single, "waiting", when, sizeof when));
-    HANDLE list[2] = {e, m};
-    struct sync_waiter w;
-    sync_waiter_start_ex(&w, list, 2, 5000, true);
-    assert_true(sync_waiter_blocked(&w));
+    assert_true(sync_peer_word(&single, "waiting", NULL, 0));
+    scene_wait(&s, true);
     sync_sleep_ms(50); /* the peer too is asleep in the lock by now, or about to be */
-    assert_true(tn_killed_by(tn_peer_kill(&owner), SIGKILL));
+    assert_true(tn_killed_by(tn_peer_kill(&s.owner), SIGKILL));
     DWORD peer_result = WAIT_FAILED;
     assert_true(sync_peer_waited(&single, &peer_result, NULL));
     assert_true(sync_peer_ok(&single, NULL)); /* it released */
     assert_int_equal(tn_peer_finish(&single), 0);
-    sync_waiter_join(&w);
-    print_message("multi-object waiter %#x, single-object waiter in another process %#x\n", w.result,
+    sync_waiter_join(&s.w);
+    print_message("multi-object waiter %#x, single-object waiter in another process %#x\n", s.w.result,
                   peer_result);
-    int abandoned = (w.result == WAIT_ABANDONED_0 + 1) + (peer_result == WAIT_ABANDONED_0);
-    int plain = (w.result == WAIT_OBJECT_0 + 1) + (peer_result == WAIT_OBJECT_0);
+    int abandoned = (s.w.result == WAIT_ABANDONED_0 + 1) + (peer_result == WAIT_ABANDONED_0);
+    int plain = (s.w.result == WAIT_OBJECT_0 + 1) + (peer_result == WAIT_OBJECT_0);
     assert_int_equal(abandoned, 1);
     assert_int_equal(plain, 1);
-    assert_true(CloseHandle(e));
-    assert_true(CloseHandle(m));
+    scene_end(&s);
 }
 
 /* Threads of ours asleep in a PI lock (FUTEX_LOCK_PI or FUTEX_LOCK_PI2): the
@@ -203,32 +208,24 @@ static int threads_in_pi_lock(void)
 static void test_watchers_let_go(void **state)
 {
     (void)state;
-    char name[64];
-    SYNC_NAME(name, "letgo");
-    HANDLE m = RtCreateMutex(NULL, FALSE, name);
-    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
-    struct tn_peer owner;
-    start_owner_peer(&owner, name);
-    HANDLE list[2] = {e, m};
-    struct sync_waiter w;
-    sync_waiter_start_ex(&w, list, 2, 5000, false);
-    assert_true(sync_waiter_blocked(&w));
+    struct scene s;
+    scene_start(&s, "letgo");
+    scene_wait(&s, false);
     int64_t until = sync_now_us() + 2000000;
     while (threads_in_pi_lock() == 0 && sync_now_us() < until)
         usleep(1000);
     assert_int_equal(threads_in_pi_lock(), 1); /* the watcher, for the waiter */
-    assert_true(RtSetEvent(e));
-    sync_waiter_join(&w);
-    assert_int_equal(w.result, WAIT_OBJECT_0);
+    assert_true(RtSetEvent(s.e));
+    sync_waiter_join(&s.w);
+    assert_int_equal(s.w.result, WAIT_OBJECT_0);
     until = sync_now_us() + 3000000; /* the watcher's slice, with room */
     while (threads_in_pi_lock() > 0 && sync_now_us() < until)
         usleep(10000);
     assert_int_equal(threads_in_pi_lock(), 0);
-    tn_peer_send(&owner);
-    assert_true(sync_peer_ok(&owner, NULL));
-    assert_int_equal(tn_peer_finish(&owner), 0);
-    assert_true(CloseHandle(e));
-    assert_true(CloseHandle(m));
+    tn_peer_send(&s.owner);
+    assert_true(sync_peer_ok(&s.owner, NULL));
+    assert_int_equal(tn_peer_finish(&s.owner), 0);
+    scene_end(&s);
 }
 
 /* After fork the child has none of its parent's watcher threads: it must
