@@ -15,7 +15,7 @@ if(NOT MAN)
   message("docs check skipped: man not found (apt-get install man-db groff-base)")
   return()
 endif()
-include(${CMAKE_CURRENT_LIST_DIR}/header_functions.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/../cmake/header_functions.cmake)
 
 file(REMOVE_RECURSE ${PREFIX})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${PREFIX}

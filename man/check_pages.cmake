@@ -17,7 +17,7 @@ if(NOT GROFF)
   message("docs check skipped: groff not found (apt-get install groff-base)")
   return()
 endif()
-include(${CMAKE_CURRENT_LIST_DIR}/header_functions.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/../cmake/header_functions.cmake)
 
 set(failures "")
 macro(fail text)

@@ -7,24 +7,9 @@ foreach(v LIB HEADER CC NM)
   endif()
 endforeach()
 
-# The functions the header declares: preprocess it (no comments, no macros)
-# and take every identifier followed by '('.
-execute_process(COMMAND ${CC} -E -P -x c ${HEADER}
-  OUTPUT_VARIABLE header RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "check_exports: cannot preprocess ${HEADER}")
-endif()
-string(REGEX MATCHALL "[A-Za-z_][A-Za-z0-9_]*[ \t]*\\(" calls "${header}")
-set(declared "")
-foreach(c ${calls})
-  string(REGEX REPLACE "[ \t]*\\($" "" c "${c}")
-  list(APPEND declared ${c})
-endforeach()
-list(REMOVE_DUPLICATES declared)
-list(LENGTH declared n)
-if(n LESS 7)
-  message(FATAL_ERROR "check_exports: found only ${n} declarations in ${HEADER}: ${declared}")
-endif()
+# The functions the header declares.
+include(${CMAKE_CURRENT_LIST_DIR}/../cmake/header_functions.cmake)
+iwin32_header_functions(${HEADER} ${CC} declared prototypes)
 
 execute_process(COMMAND ${NM} -D --defined-only ${LIB} OUTPUT_VARIABLE syms RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)

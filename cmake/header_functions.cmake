@@ -2,7 +2,8 @@
 # the functions <header> declares, and each one's prototype (without its
 # ';': it would split the list) with its whitespace normalised (see
 # iwin32_normalise_c), in the same order.
-# Shared by check_pages.cmake and check_install.cmake.
+# Shared by man/check_pages.cmake, man/check_install.cmake and
+# tests/check_exports.cmake.
 
 # One space between tokens, none inside parentheses or before a comma:
 # "HANDLE  f( DWORD a ,\n  LONG b )" -> "HANDLE f(DWORD a, LONG b)".
