@@ -21,9 +21,9 @@ with iwin32.SharedMemory("installed", 10) as shm:
 """
 
 
-def install(prefix):
+def install(prefix, **env):
     done = subprocess.run([os.environ["CMAKE_COMMAND"], "--install", os.environ["IWIN32_BUILD_DIR"],
-                           "--prefix", prefix],
+                           "--prefix", prefix], env=dict(os.environ, **env),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
     assert done.returncode == 0, done.stdout.decode()
 
@@ -68,3 +68,20 @@ def test_installed_package_uses_installed_library():
         build_library = os.environ["IWIN32_LIBRARY"]
         assert run_installed(sys.executable, prefix, package_dir,
                              IWIN32_LIBRARY=build_library) == build_library
+
+
+def test_system_prefixes_go_where_this_python3_looks():
+    """/usr and /usr/local (staged with DESTDIR, as a package build does):
+    the package lands in a directory on this python3's sys.path (Debian's:
+    /usr/lib/python3/dist-packages, /usr/local/lib/python3.X/dist-packages),
+    and records the library's path without the staging directory."""
+    for prefix in ("/usr", "/usr/local"):
+        with tempfile.TemporaryDirectory(prefix="iwin32-py-destdir-") as stage:
+            install(prefix, DESTDIR=stage)
+            found = glob.glob(os.path.join(stage + prefix, "lib", "**", "iwin32", "_config.py"),
+                              recursive=True)
+            assert len(found) == 1, found
+            package_dir = os.path.dirname(os.path.dirname(found[0]))[len(stage):]
+            assert package_dir in sys.path, (package_dir, sys.path)
+            with open(found[0]) as config:
+                assert 'LIBRARY_PATH = "%s/' % prefix in config.read()
