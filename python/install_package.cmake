@@ -42,7 +42,8 @@ else()
   endif()
 endif()
 
-file(INSTALL "${IWIN32_PY_SOURCE}" DESTINATION "${dir}" FILES_MATCHING PATTERN "*.py"
+# Every file of the package (modules, py.typed), as the wheel has them.
+file(INSTALL "${IWIN32_PY_SOURCE}" DESTINATION "${dir}"
   PATTERN "_config.py" EXCLUDE      # the one written below instead
   PATTERN "__pycache__" EXCLUDE)
 
