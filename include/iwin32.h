@@ -98,6 +98,18 @@ void    SetLastError(DWORD dwErrCode);
  * failure. */
 BOOLEAN iwin32PoolInfo(uint64_t *sizeBytes, uint64_t *usedBytes);
 
+/* ---- 7. Extensions for users (not in INtime) --------------------------- */
+/* The exact size in bytes, as created, of the shared memory object behind
+ * hShm: what an opener must check before it writes a struct into memory an
+ * older, smaller version of the struct made.  FALSE + ERROR_INVALID_HANDLE
+ * for a handle that is not open shared memory, ERROR_INVALID_PARAMETER for a
+ * NULL sizeBytes. */
+BOOLEAN iwin32SharedMemorySize(HANDLE hShm, uint64_t *sizeBytes);
+/* "ERROR_FILE_NOT_FOUND (2): <what it means here>" for every code the
+ * library sets, a non-empty text for any other code; never NULL.  Leaves the
+ * last error alone. */
+const char *iwin32ErrorText(DWORD code);
+
 #ifdef __cplusplus
 }
 #endif

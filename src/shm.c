@@ -100,3 +100,21 @@ IW_API BOOLEAN RtUnmapSharedMemory(PVOID location)
     munmap(base, len);
     return TRUE;
 }
+
+/* The size is fixed at creation (SPEC 3) and the record keeps it, so the
+ * reference taken here only keeps the record alive while it is read: a
+ * concurrent CloseHandle of hShm then makes this fail or succeed, never read
+ * freed memory. */
+IW_API BOOLEAN iwin32SharedMemorySize(HANDLE hShm, uint64_t *sizeBytes)
+{
+    if (sizeBytes == NULL) {
+        iw_set_error(ERROR_INVALID_PARAMETER);
+        return FALSE;
+    }
+    struct iw_object *obj = iw_object_from_handle(hShm, IW_TYPE_SHM);
+    if (obj == NULL)
+        return FALSE; /* ERROR_INVALID_HANDLE: not open, or not shared memory */
+    *sizeBytes = obj->size;
+    iw_object_put(obj);
+    return TRUE;
+}

@@ -59,6 +59,9 @@ _PROTOTYPES = {
     "SetLastError": (None, [DWORD]),
     # SPEC 5: the pool (extension)
     "iwin32PoolInfo": (BOOLEAN, [ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64)]),
+    # SPEC 7: extensions
+    "iwin32SharedMemorySize": (BOOLEAN, [HANDLE, ctypes.POINTER(ctypes.c_uint64)]),
+    "iwin32ErrorText": (ctypes.c_char_p, [DWORD]),
 }
 
 

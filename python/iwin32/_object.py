@@ -21,9 +21,9 @@ def encode_name(name):
     return encoded
 
 
-def fail(what):
+def fail(what, object_name=None):
     """The exception for the call that just failed on this thread."""
-    return error_from_code(lib.GetLastError(), what)
+    return error_from_code(lib.GetLastError(), what, object_name)
 
 
 def describe(call, name):
@@ -33,14 +33,14 @@ def describe(call, name):
 def created_handle(handle, call, name):
     """(handle, existed) after a Create call; raises if it failed."""
     if handle is None:
-        raise fail(describe(call, name))
+        raise fail(describe(call, name), name)
     return handle, lib.GetLastError() == ERROR_ALREADY_EXISTS
 
 
 def opened_handle(handle, call, name):
     """(handle, True) after an Open call; raises if it failed."""
     if handle is None:
-        raise fail(describe(call, name))
+        raise fail(describe(call, name), name)
     return handle, True
 
 

@@ -1,13 +1,23 @@
 """The exceptions of the iwin32 module and the Win32 codes they carry.
 
 A failed call raises Win32Error, an OSError whose ``winerror`` is the Win32
-code the library reported (GetLastError) and whose message names it, as
-Windows' own OSError does ("[WinError 2] ERROR_FILE_NOT_FOUND: ...").  Codes
-with an obvious Python counterpart raise a subclass that is also that
+code the library reported (GetLastError), ``strerror`` the library's text
+for it (iwin32ErrorText: "ERROR_FILE_NOT_FOUND (2): no object of that name
+exists in the node"), ``error_name`` its name, ``object_name`` the object's
+name where the call had one, and ``node`` the node directory where the code
+is about the node (no such object there, the node refused, its pool full):
+
+    RtOpenSharedMemory('cx_ipc') in node /dev/shm/iwin32-1000:
+        ERROR_FILE_NOT_FOUND (2): no object of that name exists in the node
+
+Codes with an obvious Python counterpart raise a subclass that is also that
 built-in exception, so ``except FileNotFoundError`` works as it does for
 files.  ``errno`` holds the nearest Linux errno, for code that looks at it.
 """
 import errno as _errno
+import os as _os
+
+from ._library import lib as _lib
 
 # Win32's numeric values (SPEC section 2; include/iwin32.h).
 ERROR_SUCCESS = 0
@@ -46,20 +56,41 @@ _ERRNO_OF = {
 }
 
 
-class Win32Error(OSError):
-    """A library call failed; ``winerror`` is the Win32 code."""
+# The codes that are about the node as a whole, so that the node's path
+# belongs in the message: the name was looked up there, the directory was
+# refused, or its pool (or the file system under it) is full.
+_NODE_CODES = {ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, ERROR_ACCESS_DENIED,
+               ERROR_NOT_ENOUGH_MEMORY}
 
-    def __init__(self, winerror, what):
-        name = ERROR_NAMES.get(winerror, "error %d" % winerror)
-        super().__init__(_ERRNO_OF.get(winerror), "%s: %s" % (name, what))
+
+def node_path():
+    """The node the library uses: $IWIN32_ROOT, else /dev/shm/iwin32-<uid>
+    (SPEC 1).  Read when an error is raised; the library reads it at its
+    first call, so a program that changes $IWIN32_ROOT afterwards sees the
+    new value here, not the node really used."""
+    return _os.environ.get("IWIN32_ROOT") or "/dev/shm/iwin32-%d" % _os.getuid()
+
+
+class Win32Error(OSError):
+    """A library call failed; ``winerror`` is the Win32 code (see the module's
+    comment for the other attributes)."""
+
+    def __init__(self, winerror, what, object_name=None):
+        super().__init__(_ERRNO_OF.get(winerror), _lib.iwin32ErrorText(winerror).decode())
         self.winerror = winerror
+        self.error_name = ERROR_NAMES.get(winerror)
+        self.what = what
+        self.object_name = object_name
+        self.node = node_path() if winerror in _NODE_CODES else None
 
     def __str__(self):
-        return "[WinError %d] %s" % (self.winerror, self.strerror)
+        where = " in node %s" % self.node if self.node else ""
+        return "%s%s: %s" % (self.what, where, self.strerror)
 
 
 class ObjectNotFoundError(Win32Error, FileNotFoundError):
-    """ERROR_FILE_NOT_FOUND: no object of that name (Open, create=False)."""
+    """ERROR_FILE_NOT_FOUND: no object of that name (an open: create=False, or
+    SharedMemory without a size)."""
 
 
 class ObjectAccessDeniedError(Win32Error, PermissionError):
@@ -72,9 +103,9 @@ _SUBCLASS_OF = {
 }
 
 
-def error_from_code(winerror, what):
+def error_from_code(winerror, what, object_name=None):
     """The exception for a failed call described by ``what``."""
-    return _SUBCLASS_OF.get(winerror, Win32Error)(winerror, what)
+    return _SUBCLASS_OF.get(winerror, Win32Error)(winerror, what, object_name)
 
 
 class AbandonedMutexError(Exception):

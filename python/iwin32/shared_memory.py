@@ -18,32 +18,18 @@ soon as no view of it is left - at once when none was taken.
 """
 import ctypes
 import operator
-import os
 import weakref
 
 from ._library import PAGE_READWRITE, SHM_MAP_ALL_ACCESS, lib
-from ._object import ClosingContext, KernelObject, created_handle, encode_name, opened_handle
+from ._object import ClosingContext, KernelObject, created_handle, encode_name, fail, opened_handle
 
 
-def _mapped_object_size(address):
-    """The exact size of the object whose mapping starts at address.
-
-    The library returns only an address on open, but it keeps an object's
-    data in one file of the node whose size is the data's offset in the
-    file plus the exact object size (src/object.h); /proc/self/maps names
-    that file and the offset.
-    """
-    with open("/proc/self/maps", "rb") as maps:
-        for line in maps:
-            fields = line.rstrip(b"\n").split(maxsplit=5)
-            if int(fields[0].split(b"-")[0], 16) != address:
-                continue
-            offset, inode, path = int(fields[2], 16), int(fields[4]), fields[5]
-            status = os.stat(path)
-            if status.st_ino != inode:
-                raise OSError("shared memory at %#x: %r is not the mapped file" % (address, path))
-            return status.st_size - offset
-    raise OSError("shared memory at %#x: not in /proc/self/maps" % address)
+def _object_size(handle):
+    """The object's exact size as created (the mapping covers whole pages)."""
+    size = ctypes.c_uint64()
+    if not lib.iwin32SharedMemorySize(handle, ctypes.byref(size)):
+        raise fail("iwin32SharedMemorySize(%#x)" % handle)
+    return size.value
 
 
 def _unmap(address):
@@ -54,18 +40,18 @@ class SharedMemory(ClosingContext, KernelObject):
     """A shared memory object of the node, mapped into this process.
 
     ``create=True``: make it with ``size`` bytes (zero-filled), or map the
-    existing object of that name (``existed`` True, ``size`` ignored);
-    ``size=None`` only maps an existing one (Win32Error
-    ERROR_INVALID_PARAMETER if there is none).  ``create=False``: it must
+    existing object of that name (``existed`` True, ``size`` ignored).
+    ``size=None`` or ``create=False``: map the existing object, which must
     exist (ObjectNotFoundError).  ``name=None`` makes an unnamed object.
-    ``size`` is the object's exact size, ``buf`` its bytes.
+    ``size`` is the object's exact size as created (an existing object may
+    be smaller than the size asked for), ``buf`` its bytes.
     """
 
     def __init__(self, name, size=None, create=True):
         encoded = encode_name(name)
         address = ctypes.c_void_p()
-        if create:
-            size = 0 if size is None else operator.index(size)  # 0: the library opens, or refuses
+        if create and size is not None:
+            size = operator.index(size)
             if size < 0:
                 raise ValueError("size must be positive, not %d" % size)
             handle, existed = created_handle(
@@ -78,9 +64,10 @@ class SharedMemory(ClosingContext, KernelObject):
                 "RtOpenSharedMemory", name)
         super().__init__(name, handle, existed)
         try:
-            self.size = _mapped_object_size(address.value) if existed else size
+            self.size = _object_size(handle) if existed else size
         except BaseException:
             _unmap(address.value)
+            super().close()
             raise
         array = (ctypes.c_ubyte * self.size).from_address(address.value)
         weakref.finalize(array, _unmap, address.value).atexit = False  # exit unmaps anyway

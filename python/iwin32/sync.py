@@ -34,7 +34,7 @@ class Event(ClosingContext, KernelObject):
 
     def _signal(self, function, call):
         if not function(self.handle):
-            raise fail(describe(call, self.name))
+            raise fail(describe(call, self.name), self.name)
 
     def set(self):
         self._signal(lib.RtSetEvent, "RtSetEvent")
@@ -79,7 +79,7 @@ class Mutex(KernelObject):
     def release(self):
         """Raises Win32Error ERROR_NOT_OWNER if this thread does not own it."""
         if not lib.RtReleaseMutex(self.handle):
-            raise fail(describe("RtReleaseMutex", self.name))
+            raise fail(describe("RtReleaseMutex", self.name), self.name)
 
     def __enter__(self):
         try:
@@ -117,7 +117,7 @@ class Semaphore(KernelObject):
         previous = LONG()
         count = long_arg(count, "count")
         if not lib.RtReleaseSemaphore(self.handle, count, ctypes.byref(previous)):
-            raise fail(describe("RtReleaseSemaphore", self.name))
+            raise fail(describe("RtReleaseSemaphore", self.name), self.name)
         return previous.value
 
     def __enter__(self):
