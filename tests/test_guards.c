@@ -132,19 +132,21 @@ static int offender_body(void *arg)
     return 0;
 }
 
-/* A process that came after: Create and Open work, the pool is exact. */
-static int newcomer_body(void *arg)
+/* A process that came after: Create (a page) and Open of the semaphore
+ * work, and the pool counts that page and what others hold. */
+static int newcomer(const char *node, const char *sem_name, uint64_t held_pages)
 {
-    struct scene *sc = arg;
-    use_node(sc->node);
+    use_node(node);
     void *p;
     HANDLE shm, sem;
     CHILD_CALL_OK((shm = RtCreateSharedMemory(PAGE_READWRITE, 0, (DWORD)tn_page(), "newcomer", &p)) != NULL);
-    CHILD_CALL_OK((sem = RtOpenSemaphore(0, FALSE, "sem")) != NULL);
-    check_pool(1);
+    CHILD_CALL_OK((sem = RtOpenSemaphore(0, FALSE, sem_name)) != NULL);
+    check_pool(held_pages + 1);
     TN_CHILD_CHECK(CloseHandle(shm) && CloseHandle(sem));
     return 0;
 }
+
+static int newcomer_body(void *arg) { return newcomer(((struct scene *)arg)->node, "sem", 0); }
 
 static void run_overrun(const struct overrun *o, const char *leaf)
 {
@@ -247,19 +249,8 @@ static int live_body(void *arg)
     return 0;
 }
 
-/* A new process on the damaged node: with what live_body holds (3 pages). */
-static int newcomer_after_damage(void *arg)
-{
-    struct damaged *d = arg;
-    use_node(d->node);
-    void *p;
-    HANDLE c, sem;
-    CHILD_CALL_OK((c = RtCreateSharedMemory(PAGE_READWRITE, 0, (DWORD)tn_page(), "c", &p)) != NULL);
-    CHILD_CALL_OK((sem = RtOpenSemaphore(0, FALSE, "s")) != NULL);
-    check_pool(4);
-    TN_CHILD_CHECK(CloseHandle(c) && CloseHandle(sem));
-    return 0;
-}
+/* A new process on the damaged node: live_body holds 3 pages. */
+static int newcomer_after_damage(void *arg) { return newcomer(((struct damaged *)arg)->node, "s", 3); }
 
 /* A new process on a node nobody uses, whose header was cut short. */
 static int alone_after_damage(void *arg)
