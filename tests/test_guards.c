@@ -291,6 +291,66 @@ static void test_damaged_header_is_rebuilt(void **state)
     tc_run(alone_after_damage, &d);
 }
 
+/* Several processes find the header damaged at once: each Create works,
+ * and the pool counts exactly what they all made. */
+#define REBUILDERS 6
+
+struct racers {
+    const char *node;
+    int go[2];                  /* REBUILDERS bytes: start */
+    int made[2];                /* one byte from each racer */
+    int leave[2];               /* REBUILDERS bytes: close and exit */
+};
+
+static int racer_body(void *arg)
+{
+    struct racers *r = arg;
+    use_node(r->node);
+    TN_CHILD_CHECK(tn_recv_byte(r->go[0]));
+    void *p;
+    char name[16];
+    snprintf(name, sizeof name, "r%d", (int)getpid());
+    HANDLE h;
+    CHILD_CALL_OK((h = RtCreateSharedMemory(PAGE_READWRITE, 0, (DWORD)tn_page(), name, &p)) != NULL);
+    tn_send_byte(r->made[1]);
+    TN_CHILD_CHECK(tn_recv_byte(r->leave[0]));
+    TN_CHILD_CHECK(CloseHandle(h));
+    return 0;
+}
+
+static int racers_counted(void *arg) { return newcomer(((struct damaged *)arg)->node, "s", 3 + REBUILDERS); }
+
+static void test_rebuilders_at_once(void **state)
+{
+    (void)state;
+    char node[800];
+    struct damaged d = {.node = base_path(node, "racing")};
+    struct racers r = {.node = node};
+    tn_pipe(d.go);
+    tn_pipe(d.ready);
+    tn_pipe(d.done);
+    tn_pipe(r.go);
+    tn_pipe(r.made);
+    tn_pipe(r.leave);
+    pid_t live = tc_start(live_body, &d); /* 3 pages, and the semaphore "s" */
+    assert_true(tn_recv_byte(d.ready[0]));
+    pid_t racers[REBUILDERS];
+    for (int i = 0; i < REBUILDERS; i++)
+        racers[i] = tc_start(racer_body, &r);
+    damage_header(node, GARBAGE);
+    for (int i = 0; i < REBUILDERS; i++)
+        tn_send_byte(r.go[1]);
+    for (int i = 0; i < REBUILDERS; i++)
+        assert_true(tn_recv_byte(r.made[0]));
+    tc_run(racers_counted, &d);
+    for (int i = 0; i < REBUILDERS; i++)
+        tn_send_byte(r.leave[1]);
+    for (int i = 0; i < REBUILDERS; i++)
+        tc_finish(racers[i]);
+    kill(live, SIGKILL);
+    tn_wait(live, TN_TIMEOUT_MS);
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("guards");
@@ -299,6 +359,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_overrun_of_first_object, tn_teardown),
         cmocka_unit_test_teardown(test_overrun_of_object_after_semaphore, tn_teardown),
         cmocka_unit_test_teardown(test_damaged_header_is_rebuilt, tn_teardown),
+        cmocka_unit_test_teardown(test_rebuilders_at_once, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
