@@ -211,9 +211,12 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
  * (pool.h).  The header's magic is cleared meanwhile (node_header.c), so
  * no reservation or recount starts: each finds the header damaged and
  * waits for the rebuild.  The compare-and-swap can only lose to the few
- * calls already past that check, and to releases (which do not look at
- * the header: a release of a damaged word is harmless, the reset undoes
- * it); each changes the word once, so the loop ends. */
+ * calls already past that check, each of which changes the word once, and
+ * to destroyers' releases (which do not look at the header: a release
+ * from a damaged word is harmless, the reset undoes it), no more than
+ * there are objects, none made meanwhile: so the loop ends.  Whatever it
+ * lost to is in the next scan (a reserver's file is in the directory
+ * before it reserves; a destroyer unlinks before it releases). */
 DWORD iw_pool_reset(struct iw_node *node)
 {
     _Atomic uint64_t *word = &node->header->pool_state;
