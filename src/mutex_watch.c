@@ -42,6 +42,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "guard.h"
 #include "sync.h"
 
 #define SLICE_NS 100000000L
@@ -65,7 +66,7 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void retire(struct iw_mutex_watch *w)
 {
-    munmap(w->page, w->page_size);
+    iw_unmap_guarded(w->page, w->page_size, w->page_size);
     w->page = NULL;
     w->serial = 0;
     w->armed = false;
@@ -187,7 +188,7 @@ struct iw_mutex_watch *iw_mutex_watch_join(struct iw_object *obj)
     w = free_watcher();
     if (w == NULL)
         goto out;
-    w->page = iw_object_map(obj, page_size, 0);
+    w->page = iw_object_map_page(obj->file, page_size);
     if (w->page == MAP_FAILED) {
         w->page = NULL;
         w = NULL;

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "last_error.h"
+#include "node_header.h"
 #include "reflock.h"
 
 #define DEFAULT_POOL_MB 256u
@@ -141,9 +141,9 @@ static DWORD open_root(const char *path, int *dirfd, struct stat *st, mode_t *fi
 }
 
 /* ".node" must be a regular file made by the caller or, in a group-shared
- * node, by a member (the directory's setgid bit gave it the group). */
-static DWORD map_header(const struct iw_node *node, const struct stat *dir, int fd,
-                        struct iw_node_header **out)
+ * node, by a member (the directory's setgid bit gave it the group).  Its
+ * contents are checked, and rebuilt if damaged, by node_header.c. */
+static DWORD map_header(struct iw_node *node, const struct stat *dir, int fd, uint64_t pool_pages)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
@@ -151,18 +151,7 @@ static DWORD map_header(const struct iw_node *node, const struct stat *dir, int 
     bool members = node->file_mode == 0660 && st.st_gid == dir->st_gid;
     if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && !members))
         return ERROR_ACCESS_DENIED;
-    if ((size_t)st.st_size < sizeof(struct iw_node_header))
-        return ERROR_ACCESS_DENIED;
-    void *p = mmap(NULL, sizeof(struct iw_node_header), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED)
-        return iw_error_from_errno(errno);
-    struct iw_node_header *h = p;
-    if (h->magic != IW_NODE_MAGIC || h->version != IW_NODE_VERSION) {
-        munmap(p, sizeof *h);
-        return ERROR_ACCESS_DENIED;
-    }
-    *out = h;
-    return ERROR_SUCCESS;
+    return iw_node_header_map(node, fd, pool_pages);
 }
 
 /* ".node" appears complete or not at all: it is written under a temporary
@@ -173,11 +162,10 @@ static DWORD map_header(const struct iw_node *node, const struct stat *dir, int 
 static DWORD open_header(struct iw_node *node, const struct stat *dir, uint64_t pool_pages)
 {
     int dirfd = node->dirfd;
-    struct iw_node_header **out = &node->header;
     for (;;) {
         int fd = openat(dirfd, ".node", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) {
-            DWORD err = map_header(node, dir, fd, out);
+            DWORD err = map_header(node, dir, fd, pool_pages);
             close(fd);
             return err;
         }
@@ -197,13 +185,13 @@ static DWORD open_header(struct iw_node *node, const struct stat *dir, uint64_t 
         if (fchmod(fd, node->file_mode) != 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
             err = iw_error_from_errno(errno);
         else if (renameat2(dirfd, temp, dirfd, ".node", RENAME_NOREPLACE) == 0)
-            err = map_header(node, dir, fd, out);
+            err = map_header(node, dir, fd, pool_pages);
         else if (errno != EEXIST && errno != ENOENT)
             err = iw_error_from_errno(errno);
-        if (err != ERROR_SUCCESS || *out == NULL)
+        if (err != ERROR_SUCCESS || node->header == NULL)
             unlinkat(dirfd, temp, 0); /* failed, or lost the race: use the other process's node */
         close(fd);
-        if (err != ERROR_SUCCESS || *out != NULL)
+        if (err != ERROR_SUCCESS || node->header != NULL)
             return err;
     }
 }
@@ -244,7 +232,7 @@ static DWORD node_open(struct iw_node **out)
     }
     struct iw_node *first = NULL;
     if (!atomic_compare_exchange_strong(&the_node, &first, node)) {
-        munmap(node->header, sizeof *node->header);
+        iw_node_header_unmap(node);
         close(node->dirfd);
         free(node);
         node = first;

@@ -19,9 +19,9 @@
 #define IW_NODE_MAGIC 0x4e573249u /* "I2WN" */
 #define IW_NODE_VERSION 1u
 
-struct iw_node_header {
-    uint32_t magic;
-    uint32_t version;
+struct iw_node_header {         /* atomic: rebuilt in place (node_header.h) */
+    _Atomic uint32_t magic;
+    _Atomic uint32_t version;
     /* Set when the node is created; the CLI changes it (iw_pool_set_size)
      * while creators read it, hence atomic. */
     _Atomic uint64_t pool_max_pages;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "crash_point.h"
+#include "guard.h"
 #include "last_error.h"
 #include "handle.h"
 #include "hazard.h"
@@ -52,7 +53,7 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
      * its owner dies, and whatever had been mapped there since would be
      * corrupted (glibc bug 14485).  One page per such mutex, on purpose. */
     if (obj->page && !(obj->type == IW_TYPE_MUTEX && iw_mutex_owned_here(obj)))
-        munmap(obj->page, node->page_size);
+        iw_unmap_guarded(obj->page, node->page_size, node->page_size);
     release_file(node, obj->fd, obj->file);
     free(obj);
 }
@@ -146,19 +147,15 @@ static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
     return obj;
 }
 
-/* Populated so that touching the memory never faults, and locked where the
- * process may lock memory (RLIMIT_MEMLOCK, CAP_IPC_LOCK); where it may not,
- * populated only. */
-static void *map_file(const char *file, size_t len, off_t offset)
+/* The file opened again by name for the one mmap (object.h says why). */
+static void *map_file(const char *file, size_t len, off_t offset, bool guarded)
 {
     struct iw_node *node;
     iw_node_get(&node);
     int fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return MAP_FAILED;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE | MAP_LOCKED, fd, offset);
-    if (p == MAP_FAILED)
-        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, offset);
+    void *p = guarded ? iw_map_guarded(fd, len, offset, node->page_size) : iw_map_shared(fd, len, offset);
     int err = errno;
     close(fd);
     errno = err;
@@ -167,8 +164,10 @@ static void *map_file(const char *file, size_t len, off_t offset)
 
 void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset)
 {
-    return map_file(obj->file, len, offset);
+    return map_file(obj->file, len, offset, false);
 }
+
+void *iw_object_map_page(const char *file, size_t page_size) { return map_file(file, page_size, 0, true); }
 
 /* Maps an event's, mutex's or semaphore's state page; file is its name now
  * (a "t-" name while it is being made). */
@@ -176,7 +175,7 @@ static DWORD map_page(struct iw_node *node, struct iw_object *obj, const char *f
 {
     if (obj->type == IW_TYPE_SHM)
         return ERROR_SUCCESS;
-    void *p = map_file(file, node->page_size, 0);
+    void *p = iw_object_map_page(file, node->page_size);
     if (p == MAP_FAILED)
         return iw_error_from_errno(errno);
     obj->page = p;
@@ -433,7 +432,7 @@ static DWORD create_object(struct iw_node *node, enum iw_type type, const struct
         if (state && state->undo)
             state->undo(obj);
         if (obj->page)
-            munmap(obj->page, node->page_size);
+            iw_unmap_guarded(obj->page, node->page_size, node->page_size);
         close(obj->fd);
         free(obj);
         /* Another creator got the name first: open theirs (top of loop). */

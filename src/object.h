@@ -99,6 +99,10 @@ struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type);
  * name is stable while we hold the object, since only a write-lock holder
  * unlinks, and the process keeps one descriptor per object, not two. */
 void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset);
+/* The same for the state page of an event, mutex or semaphore held under
+ * that file name, between guard pages (guard.h): the library's own state,
+ * out of reach of a user's overrun.  iw_unmap_guarded undoes it. */
+void *iw_object_map_page(const char *file, size_t page_size);
 
 /* A new handle standing for obj's reference; on failure (table full, no
  * memory) drops the reference and returns NULL with the last error set. */

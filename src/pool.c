@@ -36,6 +36,7 @@
 #include "export.h"
 #include "last_error.h"
 #include "name.h"
+#include "node_header.h"
 #include "records.h"
 #include "reflock.h"
 
@@ -170,8 +171,17 @@ static int count_live(struct iw_node *node, ino_t own, uint64_t *pages, uint64_t
     return err;
 }
 
+/* A damaged header is rebuilt before the pool relies on it. */
+static DWORD check_header(struct iw_node *node)
+{
+    return iw_node_header_whole(node) ? ERROR_SUCCESS : iw_node_header_repair(node);
+}
+
 DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
 {
+    DWORD check = check_header(node);
+    if (check != ERROR_SUCCESS)
+        return check;
     _Atomic uint64_t *word = &node->header->pool_state;
     uint64_t before = atomic_load(word);
     uint64_t live, in_flight, ahead;
@@ -197,13 +207,40 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
     return ERROR_SUCCESS;
 }
 
+/* A rebuild sets the word to the live objects' pages, whatever it held
+ * (pool.h).  The header's magic is cleared meanwhile (node_header.c), so
+ * no reservation or recount starts: each finds the header damaged and
+ * waits for the rebuild.  The compare-and-swap can only lose to the few
+ * calls already past that check, each of which changes the word once, and
+ * to destroyers' releases (which do not look at the header: a release
+ * from a damaged word is harmless, the reset undoes it), no more than
+ * there are objects, none made meanwhile: so the loop ends.  Whatever it
+ * lost to is in the next scan (a reserver's file is in the directory
+ * before it reserves; a destroyer unlinks before it releases). */
+DWORD iw_pool_reset(struct iw_node *node)
+{
+    _Atomic uint64_t *word = &node->header->pool_state;
+    for (;;) {
+        uint64_t before = atomic_load(word);
+        uint64_t live, in_flight, ahead;
+        int err = count_live(node, 0, &live, &in_flight, &ahead);
+        if (err)
+            return iw_error_from_errno(err);
+        if (atomic_compare_exchange_strong(word, &before, reset_state(before, live)))
+            return ERROR_SUCCESS;
+    }
+}
+
 DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own)
 {
     _Atomic uint64_t *word = &node->header->pool_state;
-    uint64_t max = atomic_load(&node->header->pool_max_pages);
-    if (pages > max)
-        return ERROR_NOT_ENOUGH_MEMORY;
     for (int tries = 0; tries < RECOUNT_TRIES; tries++) {
+        DWORD check = check_header(node);
+        if (check != ERROR_SUCCESS)
+            return check;
+        uint64_t max = atomic_load(&node->header->pool_max_pages);
+        if (pages > max)
+            return ERROR_NOT_ENOUGH_MEMORY;
         uint64_t old = atomic_load(word);
         while ((old & PAGES_MASK) + pages <= max)
             if (atomic_compare_exchange_weak(word, &old, next_state(old, (old & PAGES_MASK) + pages)))

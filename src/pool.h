@@ -27,6 +27,11 @@ void iw_pool_release(struct iw_node *node, uint64_t pages, uint64_t epoch);
  * when nothing changed meanwhile.  *used_pages: the objects that exist. */
 DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages);
 
+/* Sets the shared counter to the pages of every live object (objects
+ * being made included), whatever it held: for a rebuilt header
+ * (node_header.c), whose caller holds the rebuild lock. */
+DWORD iw_pool_reset(struct iw_node *node);
+
 /* The pages the shared counter holds now: never below the pages of live
  * objects, and above them by what crashed processes left, until a recount. */
 uint64_t iw_pool_counted(struct iw_node *node);

@@ -476,6 +476,34 @@ static void test_gc_after_kill(void **state)
     assert_true(tn_killed_by(tn_peer_kill(&live), SIGKILL));
 }
 
+/* A ".node" overwritten with garbage: gc works on it (the library rebuilt
+ * it when the tool opened the node), the pool's figures exact. */
+static void test_gc_on_damaged_header(void **state)
+{
+    (void)state;
+    struct node n;
+    node_init(&n, "node-damaged");
+    struct tn_peer live;
+    tn_peer_start(&live, n.peer_env, "create", "live", "8192", "ready", "sleep", NULL);
+    expect_line(&live, "create 1 0");
+    expect_line(&live, "ready");
+    char path[800];
+    snprintf(path, sizeof path, "%s/.node", n.dir);
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    assert_true(fd >= 0 && write(fd, "garbage!garbage!garbage!", 24) == 24);
+    close(fd);
+
+    struct run r;
+    expect_code((cli(&r, n.dir, "gc", NULL), &r), EXIT_OK);
+    char want[160];
+    snprintf(want, sizeof want, "nothing to remove\npool use: %zu bytes counted before, %zu bytes after (of %u)\n",
+             2 * tn_page(), 2 * tn_page(), 256 * MIB);
+    assert_string_equal(r.out, want);
+    expect_code((cli(&r, n.dir, "ls", NULL), &r), EXIT_OK);
+    expect_text(r.out, "live");
+    assert_true(tn_killed_by(tn_peer_kill(&live), SIGKILL));
+}
+
 /* ---- pool ------------------------------------------------------------------------ */
 
 static void expect_pool_size(const char *node, uint64_t bytes)
@@ -615,6 +643,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_show_sync_state, tn_teardown),
         cmocka_unit_test_teardown(test_rm, tn_teardown),
         cmocka_unit_test_teardown(test_gc_after_kill, tn_teardown),
+        cmocka_unit_test_teardown(test_gc_on_damaged_header, tn_teardown),
         cmocka_unit_test_teardown(test_pool_set, tn_teardown),
         cmocka_unit_test_teardown(test_usage_and_exit_codes, tn_teardown),
     };

@@ -11,7 +11,7 @@
  * For every scenario (the table below), the test sets the scene - an object
  * it holds with checksummed data, a stale object a dead process left, a
  * process blocked waiting on the object, a destroyer holding the write
- * lock - and runs the peer once unarmed to learn which points the scenario
+ * lock, a node header overwritten with garbage - and runs the peer once unarmed to learn which points the scenario
  * passes.  Then, for each of those points, it sets the scene again and runs
  * the peer with IWIN32_CRASH_AT=<point>; the peer must exit 86 there (a
  * point a scenario claims to pass but does not is a failure).  After each
@@ -258,6 +258,7 @@ struct scenario {
     bool abandoned;             /* a process died owning it (a mutex) */
     bool owner_dies;            /* a process owns it (a mutex), killed once the peer sleeps */
     bool unnamed;               /* the peer's object has no name */
+    bool damaged;               /* ".node" overwritten with garbage: the peer rebuilds it */
 };
 
 static const struct scenario scenarios[] = {
@@ -269,6 +270,7 @@ static const struct scenario scenarios[] = {
     {"open-gone", SHM, .stale = true, .destroyer = true},
     {"full", SHM, .stale = true},
     {"recount", SHM, .stale = true},
+    {"create", SHM, .held = true, .unnamed = true, .damaged = true},
     {"create", EVENT, .held = false},
     {"open", EVENT, .held = true},
     {"signal", EVENT, .held = true, .waiter = true},
@@ -305,6 +307,21 @@ static bool failed;
 static const char *scene_name(const struct scenario *s)
 {
     return s->peer[0] == 'f' ? BIG_NAME : NAME; /* "full": the stale object is another name */
+}
+
+/* Writes over ".node" as a stray plain write would. */
+static void damage_header(void)
+{
+    char path[700];
+    unsigned char garbage[64];
+    for (size_t i = 0; i < sizeof garbage; i++)
+        garbage[i] = (unsigned char)(i * 151u + 7u);
+    snprintf(path, sizeof path, "%s/.node", tn_root());
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    EXPECT(fd >= 0 && pwrite(fd, garbage, sizeof garbage, 0) == (ssize_t)sizeof garbage, "garbage: %s",
+           strerror(errno));
+    if (fd >= 0)
+        close(fd);
 }
 
 /* A process (forked: it inherits the test's handle) that owns the mutex
@@ -401,6 +418,8 @@ static void set_scene(const struct scenario *s, struct scene *sc)
         if (s->kind == SHM && sc->h != NULL)
             fill(sc->p, SIZE, SEED);
     }
+    if (s->damaged)
+        damage_header();
     if (s->abandoned)
         die_holding(s, sc->h);
     if (s->waiter)
