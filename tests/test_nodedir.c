@@ -248,6 +248,43 @@ static void test_empty_dir_becomes_node(void **state)
     assert_string_equal(list, ".node|n-in-empty"); /* left stale by the peer's exit */
 }
 
+/* Processes making one node at once, in a missing and in an empty
+ * directory: each uses the one .node that won (node.c, open_header), none
+ * is refused, and one object results. */
+#define RACERS 6
+static void test_racing_node_makers(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 6; round++) {
+        char root[700], env_root[800], list[256];
+        snprintf(root, sizeof root, "%s/race-%d", tn_base(), round);
+        if (round % 2)
+            assert_int_equal(mkdir(root, 0700), 0); /* empty; missing otherwise */
+        snprintf(env_root, sizeof env_root, "IWIN32_ROOT=%s", root);
+        const char *env[] = {env_root, NULL};
+        struct tn_peer peers[RACERS];
+        for (int i = 0; i < RACERS; i++)
+            tn_peer_start(&peers[i], env, "create", "race", "4096", "ready", "wait", NULL);
+        int fresh = 0;
+        for (int i = 0; i < RACERS; i++) {
+            char line[64];
+            assert_true(tn_peer_line(&peers[i], line, sizeof line));
+            if (strcmp(line, "create 1 0") == 0)
+                fresh++;
+            else
+                assert_string_equal(line, "create 1 183");
+            assert_true(tn_peer_expect(&peers[i], "ready"));
+        }
+        assert_int_equal(fresh, 1);
+        tn_list_dir(root, list, sizeof list);
+        assert_string_equal(list, ".node|n-race");
+        for (int i = 0; i < RACERS; i++) {
+            tn_peer_send(&peers[i]);
+            assert_true(tn_exited_ok(tn_peer_finish(&peers[i])));
+        }
+    }
+}
+
 /* Files planted in a real node under the library's prefixes: not objects.
  * No Open, Create or recount removes, counts or opens them. */
 static void test_planted_files_kept(void **state)
@@ -341,6 +378,7 @@ int main(void)
         cmocka_unit_test_teardown(test_default_node, tn_teardown),
         cmocka_unit_test_teardown(test_unmarked_dir_refused, tn_teardown),
         cmocka_unit_test_teardown(test_empty_dir_becomes_node, tn_teardown),
+        cmocka_unit_test_teardown(test_racing_node_makers, tn_teardown),
         cmocka_unit_test_teardown(test_planted_files_kept, tn_teardown),
         cmocka_unit_test_teardown(test_node_removed_in_use, tn_teardown),
     };
