@@ -229,7 +229,7 @@ static DWORD may_become_node(const struct iw_node *node, const char *path)
         return ERROR_ALREADY_EXISTS;
     if (foreign[0] != '\0') {
         char why[NAME_MAX + 80];
-        snprintf(why, sizeof why, "no .node, and it holds files the library did not make (\"%s\")", foreign);
+        snprintf(why, sizeof why, "it has no .node (the library's mark) and is not empty (it holds \"%s\")", foreign);
         say_refused(path, why);
         return ERROR_ACCESS_DENIED;
     }
