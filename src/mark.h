@@ -31,8 +31,9 @@
  * and set-group-ID, never the sticky bit; only the owner can chmod).  A
  * user.* extended attribute would need Linux 6.6 on tmpfs (Debian 12 ships
  * 6.1); a header page on every object would cost a write (about 2 us) and a
- * page per shared memory Create.  No per-file data is stored, so the
- * creator's pid is not kept (its creation time is the file's ctime/btime).
+ * page per shared memory Create.  No per-file data is stored, so neither
+ * the creator's pid nor a creation time is kept (statx's birth time, where
+ * the kernel's tmpfs reports one, is the file's creation).
  */
 #ifndef IW_MARK_H
 #define IW_MARK_H
