@@ -1,5 +1,6 @@
 #include "node.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -10,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crash_point.h"
 #include "last_error.h"
+#include "mark.h"
 #include "node_header.h"
 #include "reflock.h"
 
@@ -55,6 +58,15 @@ DWORD iw_node_path(char path[IW_NODE_PATH_SIZE])
         snprintf(path, IW_NODE_PATH_SIZE, "/dev/shm/iwin32-%u", (unsigned)geteuid());
     }
     return ERROR_SUCCESS;
+}
+
+/* Why a node path is refused, said on stderr once per process (every call
+ * is refused the same way, and a log should not fill with it). */
+static void say_refused(const char *path, const char *why)
+{
+    static atomic_flag said = ATOMIC_FLAG_INIT;
+    if (!atomic_flag_test_and_set(&said))
+        fprintf(stderr, "iwin32: %s is not a node: %s; refused (ERROR_ACCESS_DENIED)\n", path, why);
 }
 
 /*
@@ -114,15 +126,22 @@ static mode_t file_mode_for(const struct stat *dir)
     return 0;
 }
 
+/* Before the node's mark is looked at: may this user use this directory? */
 static DWORD open_root(const char *path, int *dirfd, struct stat *st, mode_t *file_mode)
 {
     bool made = mkdir(path, 0700) == 0;
     if (!made && errno != EEXIST)
         return errno == ENOENT ? ERROR_PATH_NOT_FOUND : iw_error_from_errno(errno);
+    if (made)
+        IW_CRASH_POINT("node.dir_made");
     /* O_NOFOLLOW: a symlink planted at the node path is refused, never followed. */
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+        say_refused(path, "a symlink, or not a directory");
+        return ERROR_ACCESS_DENIED;
+    }
     if (fd < 0)
-        return (errno == ELOOP || errno == ENOTDIR) ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
+        return iw_error_from_errno(errno);
     if (fstat(fd, st) != 0) {
         close(fd);
         return iw_error_from_errno(errno);
@@ -134,6 +153,7 @@ static DWORD open_root(const char *path, int *dirfd, struct stat *st, mode_t *fi
     *file_mode = file_mode_for(st);
     if (*file_mode == 0) {
         close(fd);
+        say_refused(path, "another user's directory, or open to others (see node.c for the modes a node may have)");
         return ERROR_ACCESS_DENIED;
     }
     *dirfd = fd;
@@ -154,40 +174,104 @@ static DWORD map_header(struct iw_node *node, const struct stat *dir, int fd, ui
     return iw_node_header_map(node, fd, pool_pages);
 }
 
+/*
+ * SPEC 8: a directory without ".node" (the library's mark) becomes a node
+ * only if it is empty - as a directory the library just made, or an
+ * administrator made for it, is.  Anything else is someone's directory
+ * (IWIN32_ROOT pointed at a home directory by mistake): refused with
+ * ERROR_ACCESS_DENIED and never written to.  Two exceptions keep a process
+ * killed while making the node from leaving a directory refused forever:
+ * the "t-" file of a .node being made (proven the library's: mark.h) does
+ * not count, so the next process makes the node; and ".node" seen here means
+ * another process made the node since our look (ERROR_ALREADY_EXISTS: use
+ * it).  An object file seen implies ".node" seen: objects are only made
+ * after .node, which is never removed, and a directory scan returns every
+ * entry that stays for the whole scan.
+ */
+static DWORD may_become_node(const struct iw_node *node, const char *path)
+{
+    int fd = openat(node->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+    if (dir == NULL) {
+        DWORD err = iw_error_from_errno(errno);
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    char foreign[NAME_MAX + 1] = "";
+    bool marked = false;
+    struct dirent *d;
+    while ((d = readdir(dir)) != NULL) {
+        const char *name = d->d_name;
+        struct stat st;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (strcmp(name, ".node") == 0)
+            marked = true;
+        else if (strncmp(name, "t-", 2) == 0 && fstatat(node->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue; /* gone: renamed to .node, or removed */
+        else if (strncmp(name, "t-", 2) != 0 || iw_mark_of(node, name, &st) == IW_MARK_NONE)
+            snprintf(foreign, sizeof foreign, "%s", name);
+    }
+    closedir(dir);
+    if (marked)
+        return ERROR_ALREADY_EXISTS;
+    if (foreign[0] != '\0') {
+        char why[NAME_MAX + 80];
+        snprintf(why, sizeof why, "it has no .node (the library's mark) and is not empty (it holds \"%s\")", foreign);
+        say_refused(path, why);
+        return ERROR_ACCESS_DENIED;
+    }
+    return ERROR_SUCCESS;
+}
+
 /* ".node" appears complete or not at all: it is written under a temporary
  * "t-" name and renamed into place without replacing.  Of two processes
  * making a node at once, the second's rename fails and it uses the first's.
  * A process killed before the rename leaves a "t-" file that the pool's
- * recount reclaims, since the read lock that marked it in use died with it. */
-static DWORD open_header(struct iw_node *node, const struct stat *dir, uint64_t pool_pages)
+ * recount reclaims, since the read lock that marked it in use died with it.
+ * Only a directory that may become a node gets one (may_become_node). */
+static DWORD open_header(struct iw_node *node, const struct stat *dir, uint64_t pool_pages, const char *path)
 {
     int dirfd = node->dirfd;
+    mode_t mode = iw_mark_mode(node, false);
     for (;;) {
         int fd = openat(dirfd, ".node", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) {
             DWORD err = map_header(node, dir, fd, pool_pages);
             close(fd);
+            if (err == ERROR_ACCESS_DENIED)
+                say_refused(path, "its .node is not one this version of the library made (another version's, "
+                                  "another user's, or damaged)");
             return err;
         }
         if (errno != ENOENT)
             return (errno == ELOOP || errno == EISDIR) ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
+        DWORD err = may_become_node(node, path);
+        if (err == ERROR_ALREADY_EXISTS)
+            continue; /* another process made it meanwhile */
+        if (err != ERROR_SUCCESS)
+            return err;
 
         char temp[IW_UNIQUE_NAME_SIZE];
         iw_node_unique_name(temp, "t-");
-        fd = openat(dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, node->file_mode);
+        fd = openat(dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0)
             return iw_error_from_errno(errno);
+        IW_CRASH_POINT("node.temp_opened");
         iw_reflock_take_new(fd);
         struct iw_node_header h = {.magic = IW_NODE_MAGIC, .version = IW_NODE_VERSION,
                                    .pool_max_pages = pool_pages};
-        DWORD err = ERROR_SUCCESS;
         /* fchmod: the umask may have taken bits off (a member's g+rw). */
-        if (fchmod(fd, node->file_mode) != 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+        if (fchmod(fd, mode) != 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
             err = iw_error_from_errno(errno);
-        else if (renameat2(dirfd, temp, dirfd, ".node", RENAME_NOREPLACE) == 0)
-            err = map_header(node, dir, fd, pool_pages);
-        else if (errno != EEXIST && errno != ENOENT)
-            err = iw_error_from_errno(errno);
+        } else {
+            IW_CRASH_POINT("node.temp_written");
+            if (renameat2(dirfd, temp, dirfd, ".node", RENAME_NOREPLACE) == 0)
+                err = map_header(node, dir, fd, pool_pages);
+            else if (errno != EEXIST && errno != ENOENT)
+                err = iw_error_from_errno(errno);
+        }
         if (err != ERROR_SUCCESS || node->header == NULL)
             unlinkat(dirfd, temp, 0); /* failed, or lost the race: use the other process's node */
         close(fd);
@@ -222,7 +306,9 @@ static DWORD node_open(struct iw_node **out)
     struct stat dir;
     err = open_root(path, &node->dirfd, &dir, &node->file_mode);
     if (err == ERROR_SUCCESS) {
-        err = open_header(node, &dir, pool_pages);
+        node->uid = geteuid();
+        node->gid = dir.st_gid;
+        err = open_header(node, &dir, pool_pages, path);
         if (err != ERROR_SUCCESS)
             close(node->dirfd);
     }
@@ -248,6 +334,34 @@ DWORD iw_node_get(struct iw_node **out)
     if (*out != NULL)
         return ERROR_SUCCESS;
     return node_open(out);
+}
+
+/* A node removed under a running process (rm -rf, systemd-logind's
+ * RemoveIPC=yes at logout) is noticed by the next call that opens, makes or
+ * counts objects: the directory we hold has no link left.  The process then
+ * fails every such call with ERROR_PATH_NOT_FOUND, said once on stderr,
+ * rather than move to a fresh node at the same path: it still holds objects
+ * of the old one (its records answer an Open of their names without a look
+ * at the directory), and a second process on the fresh node would get
+ * another object under the same name.  Its handles keep working until
+ * closed.  A node renamed rather than removed still has its links, and its
+ * processes keep using it. */
+static _Atomic bool node_removed;
+
+DWORD iw_node_present(struct iw_node *node)
+{
+    struct stat st;
+    if (!atomic_load_explicit(&node_removed, memory_order_relaxed)) {
+        if (fstat(node->dirfd, &st) != 0 || st.st_nlink > 0)
+            return ERROR_SUCCESS;
+        if (!atomic_exchange(&node_removed, true)) {
+            char path[IW_NODE_PATH_SIZE];
+            if (iw_node_path(path) == ERROR_SUCCESS)
+                fprintf(stderr, "iwin32: the node %s was removed while in use; this process can no longer open "
+                        "or create objects (ERROR_PATH_NOT_FOUND): restart it\n", path);
+        }
+    }
+    return ERROR_PATH_NOT_FOUND;
 }
 
 /* Unique names come from a random per-process key and a counter: no system

@@ -4,7 +4,8 @@
  * is either private (the caller's own, files 0600) or group-shared (mode
  * 2770, files 0660); anything else - a symlink, not a directory, another
  * user's - is refused with ERROR_ACCESS_DENIED (node.c says exactly what is
- * accepted and why).  Its file ".node" holds the node's settings and the
+ * accepted and why), and so is a directory that lacks ".node" and is not
+ * empty (SPEC 8: someone else's directory, never written to).  Its file ".node" holds the node's settings and the
  * pool's shared counter, mapped by every process that uses the node.
  */
 #ifndef IW_NODE_H
@@ -17,7 +18,7 @@
 #include "iwin32.h"
 
 #define IW_NODE_MAGIC 0x4e573249u /* "I2WN" */
-#define IW_NODE_VERSION 1u
+#define IW_NODE_VERSION 2u /* 2: files carry the library's mark (mark.h) */
 
 struct iw_node_header {         /* atomic: rebuilt in place (node_header.h) */
     _Atomic uint32_t magic;
@@ -32,6 +33,8 @@ struct iw_node {
     int dirfd;
     size_t page_size;
     mode_t file_mode;              /* of the node's files: 0600, or 0660 if group-shared */
+    uid_t uid;                     /* the caller (owner of the files it makes) */
+    gid_t gid;                     /* the directory's group (a group-shared node's files') */
     struct iw_node_header *header;
 };
 
@@ -50,6 +53,10 @@ DWORD iw_node_path(char path[IW_NODE_PATH_SIZE]);
  * passing: RLIMIT_NOFILE, a full tmpfs), except for an invalid IWIN32_ROOT
  * or IWIN32_POOL_MB, which is reported once and stays. */
 DWORD iw_node_get(struct iw_node **out);
+
+/* ERROR_SUCCESS, or ERROR_PATH_NOT_FOUND once the process's node directory
+ * has been removed (node.c: what the process may still do).  One fstat. */
+DWORD iw_node_present(struct iw_node *node);
 
 /* A unique name, prefix ("t-", "u-") + 32 hex digits, for a new node file;
  * buf holds at least IW_UNIQUE_NAME_SIZE bytes. */

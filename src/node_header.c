@@ -37,7 +37,13 @@ DWORD iw_node_header_map(struct iw_node *node, int fd, uint64_t pool_pages)
     if (p == MAP_FAILED)
         return iw_error_from_errno(errno);
     node->header = p;
-    DWORD err = iw_node_header_whole(node) ? ERROR_SUCCESS : iw_node_header_repair(node);
+    /* An intact magic with another version is no damage: it is a node of
+     * another version of the library, whose files follow other rules (mark.h).
+     * Rebuilding it would make its files ours; it is refused instead. */
+    const struct iw_node_header *h = node->header;
+    DWORD err = ERROR_ACCESS_DENIED;
+    if (atomic_load(&h->magic) != IW_NODE_MAGIC || atomic_load(&h->version) == IW_NODE_VERSION)
+        err = iw_node_header_whole(node) ? ERROR_SUCCESS : iw_node_header_repair(node);
     if (err != ERROR_SUCCESS)
         iw_node_header_unmap(node);
     return err;

@@ -17,6 +17,7 @@
 #include "handle.h"
 #include "hazard.h"
 #include "mapping.h"
+#include "mark.h"
 #include "pool.h"
 #include "records.h"
 #include "reflock.h"
@@ -185,20 +186,22 @@ static DWORD map_page(struct iw_node *node, struct iw_object *obj, const char *f
 /* ---- opening an existing object ---------------------------------------- */
 
 /* What kind of object a held file is, and for shared memory where its data
- * lies.  A "h-" file whose stored name differs is another name with the same
- * SHA-256 (never seen in practice): refused rather than shared. */
+ * lies.  A file the library did not make (mark.h: a FIFO, or a user's file
+ * planted under the name) is refused and left alone.  A "h-" file whose
+ * stored name differs is another name with the same SHA-256 (never seen in
+ * practice): refused rather than shared. */
 static DWORD identify(struct iw_node *node, const struct iw_name *name, struct iw_object *obj,
                       const struct stat *st)
 {
     bool hashed = obj->file[0] == 'h';
-    if (!S_ISREG(st->st_mode))
-        return ERROR_ACCESS_DENIED; /* a FIFO or device planted under the name */
+    enum iw_mark mark = iw_mark_of(node, obj->file, st);
+    if (mark == IW_MARK_NONE)
+        return ERROR_ACCESS_DENIED;
     obj->type = IW_TYPE_SHM;
-    if ((st->st_mode & S_ISVTX) || hashed) {
+    if (mark == IW_MARK_SYNC || hashed) {
         struct iw_file_header h;
-        if (pread(obj->fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != IW_FILE_MAGIC ||
-            h.type < IW_TYPE_SHM || h.type > IW_TYPE_SEMAPHORE)
-            return ERROR_INVALID_HANDLE;
+        if (pread(obj->fd, &h, sizeof h, 0) != (ssize_t)sizeof h || !iw_mark_header_ok(mark, &h))
+            return ERROR_ACCESS_DENIED;
         if (hashed && (h.name_len != name->len || memcmp(h.name, name->bytes, name->len) != 0))
             return ERROR_INVALID_NAME;
         obj->type = (enum iw_type)h.type;
@@ -223,7 +226,7 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
             return (errno == ELOOP || errno == EISDIR) ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
         IW_CRASH_POINT("open.opened");
         struct stat st;
-        int rc = iw_reflock_hold(node->dirfd, name->file, fd, &st);
+        int rc = iw_reflock_hold(node, name->file, fd, &st);
         if (rc == ENOENT) {
             close(fd); /* gone: look the name up again (it may be new now) */
             continue;
@@ -257,6 +260,8 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
 static DWORD enter(struct iw_node **node)
 {
     DWORD err = iw_node_get(node);
+    if (err == ERROR_SUCCESS)
+        err = iw_node_present(*node);
     if (err == ERROR_SUCCESS) {
         iw_records_watch_fork();
         iw_transit_begin();
@@ -291,7 +296,7 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
                        const struct iw_new_state *state, char *temp)
 {
     bool header = obj->type != IW_TYPE_SHM || name->hashed;
-    mode_t mode = obj->type == IW_TYPE_SHM ? node->file_mode : node->file_mode | S_ISVTX;
+    mode_t mode = iw_mark_mode(node, obj->type != IW_TYPE_SHM);
     for (;;) {
         iw_node_unique_name(temp, "t-");
         int fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -511,6 +516,9 @@ DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t s
     if (err != ERROR_SUCCESS)
         return err;
     err = create_object(node, type, name, size, state, out, existed);
+    /* Its only cause in a Create: the node was removed since enter(). */
+    if (err == ERROR_FILE_NOT_FOUND && iw_node_present(node) != ERROR_SUCCESS)
+        err = ERROR_PATH_NOT_FOUND;
     iw_transit_end();
     return err;
 }

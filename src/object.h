@@ -6,11 +6,11 @@
  * of a name this process already holds takes no lock call: only its mapping
  * (see iw_object_map).
  *
- * File layouts:
+ * File layouts (every file carries the library's mark: mark.h):
  *   shared memory, "n-"/"u-" name: the data; the file size is the exact size.
  *   shared memory, "h-" name: a header page (struct iw_file_header), then the
  *       data; the file size is a page plus the exact size.
- *   event, mutex, semaphore: mode has S_ISVTX; one page, the header at
+ *   event, mutex, semaphore: mode has S_IXUSR; one page, the header at
  *       offset 0 and the object's shared state at IW_STATE_OFFSET.
  */
 #ifndef IW_OBJECT_H

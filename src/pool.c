@@ -35,6 +35,7 @@
 #include "crash_point.h"
 #include "export.h"
 #include "last_error.h"
+#include "mark.h"
 #include "name.h"
 #include "node_header.h"
 #include "records.h"
@@ -68,7 +69,7 @@ uint64_t iw_pool_counted(struct iw_node *node) { return atomic_load(&node->heade
 
 uint64_t iw_pool_pages_of(const struct iw_node *node, const char *file, const struct stat *st)
 {
-    if (st->st_mode & S_ISVTX)
+    if (iw_mark_of(node, file, st) == IW_MARK_SYNC)
         return 0; /* event, mutex or semaphore */
     uint64_t size = (uint64_t)st->st_size;
     if (file[0] == 'h') /* hashed name: a header page before the data */
@@ -110,7 +111,8 @@ static int scan_pass(struct iw_node *node, struct seen **list, size_t *n, size_t
     while ((d = readdir(dir)) != NULL) {
         if (!iw_name_is_object_file(d->d_name))
             continue;
-        int ofd = openat(node->dirfd, d->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        struct stat st;
+        int ofd = iw_mark_open(node, d->d_name, &st);
         if (ofd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
             /* Out of descriptors or memory: the file may be a live object,
              * and a count without it would lower the word below what is
@@ -120,9 +122,9 @@ static int scan_pass(struct iw_node *node, struct seen **list, size_t *n, size_t
             return err;
         }
         if (ofd < 0)
-            continue; /* removed meanwhile, or not an object (a planted link, directory) */
-        struct stat st;
-        if (iw_reflock_probe(node->dirfd, d->d_name, ofd) == IW_REFLOCK_HELD && fstat(ofd, &st) == 0) {
+            continue; /* removed meanwhile, or not the library's: neither counted nor removed */
+        /* Looked at again after the probe: a file being made is sized after its lock. */
+        if (iw_reflock_probe(node, d->d_name, ofd) == IW_REFLOCK_HELD && fstat(ofd, &st) == 0) {
             if (*n == *cap) {
                 size_t ncap = *cap ? *cap * 2 : 256;
                 struct seen *grown = realloc(*list, ncap * sizeof **list);
@@ -312,6 +314,8 @@ IW_API BOOLEAN iwin32PoolInfo(uint64_t *sizeBytes, uint64_t *usedBytes)
     struct iw_node *node;
     DWORD err = iw_node_get(&node);
     uint64_t used = 0;
+    if (err == ERROR_SUCCESS)
+        err = iw_node_present(node);
     if (err == ERROR_SUCCESS) {
         iw_transit_begin();
         err = iw_pool_recount(node, &used);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "crash_point.h"
+#include "mark.h"
 
 static int lock_byte0(int fd, int cmd, short type)
 {
@@ -29,15 +30,22 @@ int iw_reflock_take_new(int fd) { return lock_byte0(fd, F_OFD_SETLK, F_RDLCK); }
 
 /* With the write lock: finish a destruction whoever began it.  If the inode
  * still has its name, its last holder died before removing it (or died
- * holding it), so the name is removed now. */
-static void remove_if_linked(int dirfd, const char *file, int fd)
+ * holding it), so the name is removed now - if the file is proven the
+ * library's (mark.h): a user's file named like an object is nobody's to
+ * remove, and EACCES says so. */
+static int remove_if_linked(const struct iw_node *node, const char *file, int fd)
 {
     struct stat st;
-    if (fstat(fd, &st) == 0 && st.st_nlink > 0 && unlinkat(dirfd, file, 0) == 0)
+    if (fstat(fd, &st) != 0 || st.st_nlink == 0)
+        return 0;
+    if (!iw_mark_proven(node, file, fd, &st))
+        return EACCES;
+    if (unlinkat(node->dirfd, file, 0) == 0)
         IW_CRASH_POINT("reflock.stale_unlinked");
+    return 0;
 }
 
-int iw_reflock_hold(int dirfd, const char *file, int fd, struct stat *st)
+int iw_reflock_hold(const struct iw_node *node, const char *file, int fd, struct stat *st)
 {
     for (;;) {
         int err;
@@ -51,8 +59,8 @@ int iw_reflock_hold(int dirfd, const char *file, int fd, struct stat *st)
             if (err)
                 return err;
             IW_CRASH_POINT("reflock.stale_locked");
-            remove_if_linked(dirfd, file, fd);
-            return ENOENT;
+            err = remove_if_linked(node, file, fd);
+            return err ? err : ENOENT;
         case F_RDLCK:
             /* A holder existed when we looked, so the object was alive then,
              * and our open is ordered at that instant.  Should that holder
@@ -79,8 +87,8 @@ int iw_reflock_hold(int dirfd, const char *file, int fd, struct stat *st)
             if (err)
                 return err;
             IW_CRASH_POINT("reflock.waited_locked");
-            remove_if_linked(dirfd, file, fd);
-            return ENOENT;
+            err = remove_if_linked(node, file, fd);
+            return err ? err : ENOENT;
         default:
             return errno;
         }
@@ -96,13 +104,12 @@ bool iw_reflock_release_is_last(int fd)
     return lock_byte0(fd, F_OFD_SETLK, F_WRLCK) == 0;
 }
 
-enum iw_reflock_state iw_reflock_probe(int dirfd, const char *file, int fd)
+enum iw_reflock_state iw_reflock_probe(const struct iw_node *node, const char *file, int fd)
 {
     if (lock_seen(fd) != F_UNLCK)
         return IW_REFLOCK_HELD;
     if (lock_byte0(fd, F_OFD_SETLK, F_WRLCK) != 0)
         return IW_REFLOCK_HELD; /* someone got there first */
     IW_CRASH_POINT("reflock.probe_locked");
-    remove_if_linked(dirfd, file, fd);
-    return IW_REFLOCK_FREE;
+    return remove_if_linked(node, file, fd) ? IW_REFLOCK_HELD : IW_REFLOCK_FREE;
 }

@@ -19,12 +19,14 @@
  *     otherwise vouch for each other and revive it.
  *   - Names are only ever unlinked by a write-lock holder, so "I hold the
  *     write lock and the inode still has a link" means the link is ours to
- *     remove.
+ *     remove - once the file is proven the library's (mark.h).
  */
 #ifndef IW_REFLOCK_H
 #define IW_REFLOCK_H
 #include <stdbool.h>
 #include <sys/stat.h>
+
+struct iw_node;
 
 /* A creator takes its read lock on a fresh, not yet visible file.  Returns 0,
  * or EAGAIN when a recount has found the file before the lock and is
@@ -34,8 +36,11 @@ int iw_reflock_take_new(int fd);
 /* Takes a read lock on an existing object file opened as "file".  Returns 0
  * with *st filled when the object is alive and still has its name; ENOENT
  * when it is gone (it was being destroyed, or it was stale and this call
- * removed it); another errno on failure.  The caller closes fd unless 0. */
-int iw_reflock_hold(int dirfd, const char *file, int fd, struct stat *st);
+ * removed it); EACCES when it is unheld but not the library's (mark.h): left
+ * alone; another errno on failure.  The caller closes fd unless 0, and
+ * proves a held file the library's itself (a user's lock on a planted file
+ * would make it look held). */
+int iw_reflock_hold(const struct iw_node *node, const char *file, int fd, struct stat *st);
 
 /* Called by the last holder in this process before closing fd.  True when no
  * other process holds the object either: the caller then holds the write lock
@@ -45,8 +50,9 @@ bool iw_reflock_release_is_last(int fd);
 
 /* States of byte 0 seen by a recount; see pool.c. */
 enum iw_reflock_state { IW_REFLOCK_FREE, IW_REFLOCK_HELD };
-/* For a recount: IW_REFLOCK_HELD if anyone holds or is destroying the file;
- * otherwise the file is stale, and this call takes the write lock and
- * unlinks it before returning IW_REFLOCK_FREE. */
-enum iw_reflock_state iw_reflock_probe(int dirfd, const char *file, int fd);
+/* For a recount, on a file proven the library's (iw_mark_open):
+ * IW_REFLOCK_HELD if anyone holds or is destroying the file; otherwise the
+ * file is stale, and this call takes the write lock and unlinks it before
+ * returning IW_REFLOCK_FREE. */
+enum iw_reflock_state iw_reflock_probe(const struct iw_node *node, const char *file, int fd);
 #endif

@@ -407,8 +407,9 @@ static void test_rm(void **state)
 
 /* ---- gc ------------------------------------------------------------------------- */
 
-/* A process that dies while making an object: its "t-" file, sized and
- * locked the way object.c makes one, left behind by a SIGKILL. */
+/* A process that dies while making an object: its "t-" file, with the
+ * library's mark (mark.h), sized and locked the way object.c makes one, left
+ * behind by a SIGKILL. */
 static void leave_dead_temp(const char *dir, const char *file)
 {
     int ready[2];
@@ -417,7 +418,7 @@ static void leave_dead_temp(const char *dir, const char *file)
     if (pid == 0) {
         char path[800];
         snprintf(path, sizeof path, "%s/%s", dir, file);
-        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 01600);
         struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
         TN_CHILD_CHECK(fd >= 0 && ftruncate(fd, 4096) == 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0);
         tn_send_byte(ready[1]);
@@ -450,7 +451,7 @@ static void test_gc_after_kill(void **state)
     /* A file being made by a live process (this one): not gc's to take. */
     char busy[800];
     snprintf(busy, sizeof busy, "%s/t-0000000000000000000000000000b0sy", n.dir);
-    int fd = open(busy, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(busy, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 01600);
     struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
     assert_true(fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0);
 
@@ -502,6 +503,89 @@ static void test_gc_on_damaged_header(void **state)
     expect_code((cli(&r, n.dir, "ls", NULL), &r), EXIT_OK);
     expect_text(r.out, "live");
     assert_true(tn_killed_by(tn_peer_kill(&live), SIGKILL));
+}
+
+/* ---- files the library did not make (SPEC 8) --------------------------------------- */
+
+/* A user's files named like objects: planted in a real node, or in a
+ * directory of the user's that --node names.  No command lists, shows or
+ * removes them, and where there is no .node no command reads the directory. */
+static const char *const user_files[] = {"n-otes.txt", "t-ax.pdf", "u-boot.img", "h-index.html"};
+#define NUSER_FILES (sizeof user_files / sizeof user_files[0])
+
+static void plant_user_files(const char *dir)
+{
+    for (size_t i = 0; i < NUSER_FILES; i++) {
+        char path[800];
+        snprintf(path, sizeof path, "%s/%s", dir, user_files[i]);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "mine\n", 5), 5);
+        close(fd);
+    }
+}
+
+static void expect_user_files(const char *dir)
+{
+    for (size_t i = 0; i < NUSER_FILES; i++) {
+        char path[800];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, user_files[i]);
+        if (stat(path, &st) != 0 || st.st_size != 5)
+            fail_msg("%s: %s", path, strerror(errno));
+    }
+}
+
+/* Every command that looks at objects, on dir; each must end with code. */
+static void every_command(const char *dir, int code)
+{
+    struct run r;
+    expect_code((cli(&r, dir, "ls", NULL), &r), code);
+    expect_code((cli(&r, dir, "ls", "--json", NULL), &r), code);
+    expect_code((cli(&r, dir, "gc", NULL), &r), code);
+    expect_code((cli(&r, dir, "pool", NULL), &r), code);
+    for (int i = 0; i < 2; i++) {
+        const char *name = i ? "boot.img" : "otes.txt";
+        expect_code((cli(&r, dir, "show", name, NULL), &r), EXIT_FAILED);
+        expect_code((cli(&r, dir, "rm", name, NULL), &r), EXIT_FAILED);
+        if (code == EXIT_OK)
+            expect_text(r.err, "iwin32: no object named ");
+    }
+}
+
+static void test_foreign_files_untouched(void **state)
+{
+    (void)state;
+    /* A directory of the user's: no node, not touched. */
+    char home[600];
+    tn_path(home, sizeof home, "home");
+    assert_int_equal(mkdir(home, 0700), 0);
+    plant_user_files(home);
+    every_command(home, EXIT_FAILED);
+    expect_user_files(home);
+    char names[1024];
+    tn_list_dir(home, names, sizeof names);
+    assert_string_equal(names, "h-index.html|n-otes.txt|t-ax.pdf|u-boot.img");
+
+    /* Planted in a real node: not objects, not counted, not removed. */
+    struct node n;
+    node_init(&n, "node-planted");
+    struct tn_peer p;
+    tn_peer_start(&p, n.peer_env, "create", "real", "4096", "ready", "sleep", NULL);
+    expect_line(&p, "create 1 0");
+    expect_line(&p, "ready");
+    plant_user_files(n.dir);
+    every_command(n.dir, EXIT_OK);
+    struct run r;
+    expect_code((cli(&r, n.dir, "gc", NULL), &r), EXIT_OK);
+    expect_text(r.out, "nothing to remove\n");
+    expect_code((cli(&r, n.dir, "ls", NULL), &r), EXIT_OK);
+    assert_null(strstr(r.out, "otes"));
+    assert_null(strstr(r.out, "boot"));
+    expect_user_files(n.dir);
+    tn_list_dir(n.dir, names, sizeof names);
+    assert_string_equal(names, ".node|h-index.html|n-otes.txt|n-real|t-ax.pdf|u-boot.img");
+    assert_true(tn_killed_by(tn_peer_kill(&p), SIGKILL));
 }
 
 /* ---- pool ------------------------------------------------------------------------ */
@@ -644,6 +728,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_rm, tn_teardown),
         cmocka_unit_test_teardown(test_gc_after_kill, tn_teardown),
         cmocka_unit_test_teardown(test_gc_on_damaged_header, tn_teardown),
+        cmocka_unit_test_teardown(test_foreign_files_untouched, tn_teardown),
         cmocka_unit_test_teardown(test_pool_set, tn_teardown),
         cmocka_unit_test_teardown(test_usage_and_exit_codes, tn_teardown),
     };

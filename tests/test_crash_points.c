@@ -19,12 +19,16 @@
  * Create makes a fresh, zeroed object with last error 0; nothing hangs (an
  * alarm); a waiter is released by its timeout at the latest; the pool's use
  * is exactly the test's live objects; and once the test has closed its
- * handles the pool is 0 and the node holds no object file.  Every point
+ * handles the pool is 0 and the node holds no object file.  One scenario
+ * has the peer make a node of its own (SPEC 8): killed at any point of
+ * that, it must leave a directory the next process makes a node of, not one
+ * refused forever.  Every point
  * compiled into the library must be passed by some scenario, so a point
  * added to the library without a scenario that reaches it fails this test.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -201,12 +205,13 @@ static void play(const char *scenario, enum kind kind, const char *name)
 {
     void *p = NULL;
     HANDLE h;
-    if (strcmp(scenario, "recount") == 0) {
+    if (strcmp(scenario, "recount") == 0 || strcmp(scenario, "mknode") == 0) {
         uint64_t size, used;
         PEER_CHECK(iwin32PoolInfo(&size, &used) && size == (uint64_t)POOL_MB << 20);
-        return;
+        if (scenario[0] == 'r')
+            return;
     }
-    if (strcmp(scenario, "create") == 0 || strcmp(scenario, "full") == 0) {
+    if (strcmp(scenario, "create") == 0 || strcmp(scenario, "full") == 0 || strcmp(scenario, "mknode") == 0) {
         bool fresh;
         DWORD size = strcmp(scenario, "full") == 0 ? FULL_SIZE : SIZE;
         h = create(kind, strcmp(name, "-") == 0 ? NULL : name, size, &p, &fresh);
@@ -249,7 +254,8 @@ static int peer(const char *scenario, enum kind kind, const char *name)
 /* ---- the scenes ----------------------------------------------------------- */
 
 struct scenario {
-    const char *peer;           /* the peer's calls: create, full, recount, open, open-gone, signal, wait */
+    const char *peer;           /* the peer's calls: create, full, recount, mknode (recount, then
+                                   create), open, open-gone, signal, wait */
     enum kind kind;
     bool held;                  /* the test holds the object (shared memory: checksummed) */
     bool stale;                 /* a process that died holding it left it behind */
@@ -259,6 +265,7 @@ struct scenario {
     bool owner_dies;            /* a process owns it (a mutex), killed once the peer sleeps */
     bool unnamed;               /* the peer's object has no name */
     bool damaged;               /* ".node" overwritten with garbage: the peer rebuilds it */
+    bool own_node;              /* the peer makes a node of its own (own_node_dir) */
 };
 
 static const struct scenario scenarios[] = {
@@ -271,6 +278,7 @@ static const struct scenario scenarios[] = {
     {"full", SHM, .stale = true},
     {"recount", SHM, .stale = true},
     {"create", SHM, .held = true, .unnamed = true, .damaged = true},
+    {"mknode", SHM, .own_node = true},
     {"create", EVENT, .held = false},
     {"open", EVENT, .held = true},
     {"signal", EVENT, .held = true, .waiter = true},
@@ -293,6 +301,17 @@ struct scene {
 };
 
 static bool failed;
+
+/* The node an own_node scenario's peer makes: missing before each run. */
+static char own_node_dir[700];
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
 
 #define EXPECT(cond, ...)                                                                          \
     do {                                                                                           \
@@ -402,6 +421,8 @@ static bool lock_waiter_on(ino_t ino)
 static void set_scene(const struct scenario *s, struct scene *sc)
 {
     *sc = (struct scene){.lock_fd = -1};
+    if (s->own_node)
+        nftw(own_node_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
     if (s->stale)
         die_holding(s, NULL);
     if (s->destroyer) {
@@ -437,6 +458,8 @@ static int run_peer(const struct scenario *s, const struct scene *sc, const char
     pid_t pid = tn_fork();
     if (pid == 0) {
         dup2(out[1], STDOUT_FILENO);
+        if (s->own_node)
+            setenv("IWIN32_ROOT", own_node_dir, 1);
         if (point)
             setenv("IWIN32_CRASH_AT", point, 1);
         else
@@ -482,10 +505,26 @@ static void check_waiter(const struct scene *sc, bool armed, const char *what)
         EXPECT(RtWaitForSingleObject(sc->h, 0) == WAIT_TIMEOUT, "%s: a signal the waiter missed", what);
 }
 
+/* After a peer making its own node (whatever became of it): the next
+ * process - the peer again, unarmed - makes or uses that node, its
+ * recount removes what a killed maker left, and its object goes with it. */
+static void check_own_node(const struct scenario *s, struct scene *sc, const char *what)
+{
+    char hits[4096], list[256];
+    int status = run_peer(s, sc, NULL, hits, sizeof hits);
+    EXPECT(tn_exited_ok(status), "%s: the next process on that node ended with status %#x", what, status);
+    tn_list_dir(own_node_dir, list, sizeof list);
+    EXPECT(strcmp(list, ".node") == 0, "%s: the node holds \"%s\"", what, list);
+}
+
 /* After the peer (whatever became of it): SPEC 4 and 5. */
 static void check_scene(const struct scenario *s, struct scene *sc, bool armed, const char *what)
 {
     uint64_t held_pages = 0;
+    if (s->own_node) {
+        check_own_node(s, sc, what);
+        return;
+    }
     if (s->waiter)
         check_waiter(sc, armed, what);
     if (s->owner_dies)
@@ -562,10 +601,12 @@ int main(int argc, char **argv)
         return 64;
     }
     tn_setup("crash");
+    tn_path(own_node_dir, sizeof own_node_dir, "own-node");
     char pool[16];
     snprintf(pool, sizeof pool, "%d", POOL_MB);
     setenv("IWIN32_POOL_MB", pool, 1);
     unsetenv("IWIN32_CRASH_AT"); /* this process never crashes */
+    tn_pool_used(); /* makes the node: only the own_node scenario's peers make one */
     static char covered[1 << 16];
     size_t covered_len = 0;
     int crashes = 0;

@@ -57,9 +57,10 @@ static int umask_body(void *arg)
     TN_CHILD_CHECK(again != NULL && memcmp(q, "x", 1) == 0);
     struct stat st;
     TN_CHILD_CHECK(stat(node, &st) == 0 && (st.st_mode & 07777) == 0700);
-    TN_CHILD_CHECK(mode_of(node, ".node") == 0600);
-    TN_CHILD_CHECK(mode_of(node, "n-um-shm") == 0600);
-    TN_CHILD_CHECK(mode_of(node, "n-um-ev") == (01000 | 0600));
+    /* The library's mark (mark.h): sticky, and owner-execute for an event. */
+    TN_CHILD_CHECK(mode_of(node, ".node") == 01600);
+    TN_CHILD_CHECK(mode_of(node, "n-um-shm") == 01600);
+    TN_CHILD_CHECK(mode_of(node, "n-um-ev") == 01700);
     return 0;
 }
 
@@ -336,11 +337,11 @@ static int shared_root_body(void *arg)
     b[1] = 0xA;
     TN_CHILD_CHECK(RtSetEvent(eb));
     TN_CHILD_CHECK(tn_recv_byte(run->b_to_a[0])); /* the member is done */
-    expect_shared_file(run->node, ".node", 0, 0660);
-    expect_shared_file(run->node, "n-gs.a", 0, 0660);
-    expect_shared_file(run->node, "n-gs.a.ev", 0, 01660);
-    expect_shared_file(run->node, "n-gs.b", TC_NOBODY, 0660);
-    expect_shared_file(run->node, "n-gs.b.ev", TC_NOBODY, 01660);
+    expect_shared_file(run->node, ".node", 0, 01660);
+    expect_shared_file(run->node, "n-gs.a", 0, 01660);
+    expect_shared_file(run->node, "n-gs.a.ev", 0, 01760);
+    expect_shared_file(run->node, "n-gs.b", TC_NOBODY, 01660);
+    expect_shared_file(run->node, "n-gs.b.ev", TC_NOBODY, 01760);
     /* The objects stay held while the parent sends a stranger in. */
     tn_send_byte(run->a_to_parent[1]);
     TN_CHILD_CHECK(tn_recv_byte(run->parent_to_a[0]));
@@ -475,7 +476,7 @@ static int shape_body(void *arg)
                 (unsigned)s->user, s->in_group ? " in the group" : "", h ? 0 : GetLastError());
     TN_CHILD_CHECK((h == NULL ? GetLastError() : ERROR_SUCCESS) == s->expect);
     if (h != NULL) {
-        TN_CHILD_CHECK(mode_of(node, "n-shape") == s->files && mode_of(node, ".node") == s->files);
+        TN_CHILD_CHECK(mode_of(node, "n-shape") == (01000 | s->files) && mode_of(node, ".node") == (01000 | s->files));
         TN_CHILD_CHECK(RtUnmapSharedMemory(p) && CloseHandle(h));
     }
     return 0;

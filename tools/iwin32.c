@@ -161,7 +161,7 @@ int cli_open_node(struct iw_node **node, char path[IW_NODE_PATH_SIZE])
     DWORD err = iw_node_get(node);
     if (err == ERROR_ACCESS_DENIED)
         cli_error("cannot use the node at %s: access denied (not a node this user may use: a symlink, "
-                  "not a directory, another user's, or open to others)", path);
+                  "not a directory, another user's, open to others, or a .node of another version)", path);
     else if (err != ERROR_SUCCESS)
         cli_error("cannot use the node at %s: error %u", path, (unsigned)err);
     return err == ERROR_SUCCESS ? CLI_OK : CLI_FAILED;

@@ -1,7 +1,9 @@
 /*
  * The node's objects as the tool sees them: one file each (see object.h for
- * the layouts, name.h for the file names).  Every file is opened without a
- * lock and judged by iw_reflock_probe, exactly as the pool's recount does:
+ * the layouts, name.h for the file names).  A file the library did not make
+ * (mark.h) is passed over: never listed, shown or removed.  Every other file
+ * is opened without a lock and judged by iw_reflock_probe, exactly as the
+ * pool's recount does:
  * held (someone has a read lock, or is destroying it: left alone) or stale
  * (nobody holds it: removed under the write lock, which a live object never
  * lets us take).
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mark.h"
 #include "reflock.h"
 
 const char *cli_type_name(enum iw_type type)
@@ -33,8 +36,9 @@ const char *cli_type_name(enum iw_type type)
     return "unknown";
 }
 
-/* Fills obj from its open file: name, type and size.  A file still being
- * made may have no header yet: its type stays 0 and its name unknown. */
+/* Fills obj from its open file, proven the library's: name, type and size.
+ * A file still being made may have no header yet: its type stays 0 and its
+ * name unknown. */
 static void describe(const struct iw_node *node, int fd, const char *file, const struct stat *st,
                      struct cli_object *obj)
 {
@@ -44,9 +48,9 @@ static void describe(const struct iw_node *node, int fd, const char *file, const
     obj->ino = st->st_ino;
     bool hashed = file[0] == 'h';
     struct iw_file_header h;
-    bool header = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == IW_FILE_MAGIC &&
-                  h.type >= IW_TYPE_SHM && h.type <= IW_TYPE_SEMAPHORE && h.name_len <= IW_NAME_MAX;
-    if (st->st_mode & S_ISVTX) {
+    enum iw_mark mark = iw_mark_of(node, file, st);
+    bool header = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && iw_mark_header_ok(mark, &h);
+    if (mark == IW_MARK_SYNC) {
         if (!header)
             return;
         obj->type = (enum iw_type)h.type;
@@ -86,11 +90,11 @@ int cli_scan(struct iw_node *node, bool in_flight_too, cli_removed_fn *on_remove
         bool in_flight = d->d_name[0] == 't';
         if (!iw_name_is_object_file(d->d_name) || (in_flight && !in_flight_too))
             continue;
-        int fd = openat(node->dirfd, d->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0)
-            continue; /* removed meanwhile */
-        enum iw_reflock_state state = iw_reflock_probe(node->dirfd, d->d_name, fd);
         struct stat st;
+        int fd = iw_mark_open(node, d->d_name, &st);
+        if (fd < 0)
+            continue; /* removed meanwhile, or not the library's */
+        enum iw_reflock_state state = iw_reflock_probe(node, d->d_name, fd);
         struct cli_object obj;
         if (fstat(fd, &st) == 0) {
             describe(node, fd, d->d_name, &st, &obj);
@@ -137,11 +141,11 @@ int cli_lookup(struct iw_node *node, const char *name, size_t len, struct cli_ob
     if (len == 0 || iw_name_parse(name, &parsed) != ERROR_SUCCESS)
         return CLI_MISSING; /* no object can have that name ('\', too long) */
     for (int tries = 0; tries < LOOKUP_TRIES; tries++) {
-        *fd = openat(node->dirfd, parsed.file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (*fd < 0)
-            return errno == ENOENT ? CLI_MISSING : -errno;
-        enum iw_reflock_state state = iw_reflock_probe(node->dirfd, parsed.file, *fd);
         struct stat st;
+        *fd = iw_mark_open(node, parsed.file, &st);
+        if (*fd < 0)
+            return errno == ENOENT ? CLI_MISSING : -errno; /* a file not the library's is no object */
+        enum iw_reflock_state state = iw_reflock_probe(node, parsed.file, *fd);
         if (fstat(*fd, &st) != 0) {
             int err = errno;
             close(*fd);

@@ -1,0 +1,62 @@
+#include "mark.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "object.h"
+
+enum iw_mark iw_mark_of(const struct iw_node *node, const char *file, const struct stat *st)
+{
+    if (!S_ISREG(st->st_mode))
+        return IW_MARK_NONE;
+    /* A member's file in a group-shared node has the directory's group. */
+    if (st->st_uid != node->uid && !(node->file_mode == 0660 && st->st_gid == node->gid))
+        return IW_MARK_NONE;
+    mode_t mode = st->st_mode & 07777;
+    if (file[0] == 't') {
+        mode_t ours = iw_mark_mode(node, true);
+        if (!(mode & S_ISVTX) || (mode & ~ours) != 0)
+            return IW_MARK_NONE;
+        return mode & S_IXUSR ? IW_MARK_SYNC : IW_MARK_SHM;
+    }
+    if (mode == iw_mark_mode(node, false))
+        return IW_MARK_SHM;
+    if (mode == iw_mark_mode(node, true))
+        return IW_MARK_SYNC;
+    return IW_MARK_NONE;
+}
+
+bool iw_mark_header_ok(enum iw_mark mark, const struct iw_file_header *h)
+{
+    if (h->magic != IW_FILE_MAGIC || h->name_len > IW_NAME_MAX)
+        return false;
+    if (mark == IW_MARK_SYNC)
+        return h->type >= IW_TYPE_EVENT && h->type <= IW_TYPE_SEMAPHORE;
+    return h->type == IW_TYPE_SHM;
+}
+
+bool iw_mark_proven(const struct iw_node *node, const char *file, int fd, const struct stat *st)
+{
+    enum iw_mark mark = iw_mark_of(node, file, st);
+    if (mark == IW_MARK_NONE)
+        return false;
+    if (file[0] == 't' || (mark == IW_MARK_SHM && file[0] != 'h'))
+        return true; /* no header yet, or none ever */
+    struct iw_file_header h;
+    return pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && iw_mark_header_ok(mark, &h);
+}
+
+int iw_mark_open(const struct iw_node *node, const char *file, struct stat *st)
+{
+    int fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return (errno == ELOOP || errno == EISDIR || errno == ENXIO) ? (errno = ENOENT, -1) : -1;
+    if (fstat(fd, st) != 0 || !iw_mark_proven(node, file, fd, st)) {
+        close(fd);
+        errno = ENOENT;
+        return -1;
+    }
+    return fd;
+}
