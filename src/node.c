@@ -242,7 +242,7 @@ static DWORD open_header(struct iw_node *node, const struct stat *dir, uint64_t 
             close(fd);
             if (err == ERROR_ACCESS_DENIED)
                 say_refused(path, "its .node is not one this version of the library made (another version's, "
-                                  "another user's, or damaged)");
+                                  "or another user's)");
             return err;
         }
         if (errno != ENOENT)

@@ -291,6 +291,36 @@ static void test_damaged_header_is_rebuilt(void **state)
     tc_run(alone_after_damage, &d);
 }
 
+/* A header whose magic is intact but whose version is another's is a node of
+ * another version of the library, not damage: refused, and left as it is. */
+static int refused_other_version(void *arg)
+{
+    use_node(((struct damaged *)arg)->node);
+    void *p;
+    SetLastError(0);
+    TN_CHILD_CHECK(RtCreateSharedMemory(PAGE_READWRITE, 0, (DWORD)tn_page(), "x", &p) == NULL);
+    TN_CHILD_CHECK(GetLastError() == ERROR_ACCESS_DENIED);
+    return 0;
+}
+
+static void test_other_version_refused(void **state)
+{
+    (void)state;
+    char node[800], path[900];
+    struct damaged d = {.node = base_path(node, "version")};
+    tc_run(alone_after_damage, &d); /* makes the node */
+    snprintf(path, sizeof path, "%s/.node", node);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    uint32_t version = 1;
+    assert_int_equal(pwrite(fd, &version, sizeof version, 4), (ssize_t)sizeof version);
+    tc_run(refused_other_version, &d);
+    version = 0;
+    assert_int_equal(pread(fd, &version, sizeof version, 4), (ssize_t)sizeof version);
+    assert_int_equal(version, 1);
+    close(fd);
+}
+
 /* Several processes find the header damaged at once: each Create works,
  * and the pool counts exactly what they all made. */
 #define REBUILDERS 6
@@ -360,6 +390,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_overrun_of_object_after_semaphore, tn_teardown),
         cmocka_unit_test_teardown(test_damaged_header_is_rebuilt, tn_teardown),
         cmocka_unit_test_teardown(test_rebuilders_at_once, tn_teardown),
+        cmocka_unit_test_teardown(test_other_version_refused, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
