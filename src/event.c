@@ -1,6 +1,6 @@
 /*
- * Events (SPEC 6).  The state is one 64-bit word changed by compare-and-swap
- * plus the wake counter sleepers wait on:
+ * Events (SPEC 6).  The state (event_state.h) is one 64-bit word changed
+ * by compare-and-swap plus the wake counter sleepers wait on:
  *
  *   signalled  the event is set;
  *   gen        bumped by every Set/Pulse that releases registered waiters;
@@ -44,49 +44,29 @@
 #include <stdatomic.h>
 
 #include "crash_point.h"
+#include "event_state.h"
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
 #include "last_error.h"
 #include "sync.h"
 
-struct event_state {
-    _Atomic uint32_t wake;
-    uint32_t manual;
-    _Atomic uint64_t word;
-};
-
-#define SIGNALLED 1ull
-#define GEN_SHIFT 1
-#define GEN_MASK 0x7fffull
-#define OLD_SHIFT 16
-#define NEW_SHIFT 32
-#define TOKENS_SHIFT 48
-#define COUNT_MASK 0x7fffull /* tokens: 15 bits, then settok */
-#define WAITER_MASK 0xffffull
-#define SETTOK (1ull << 63)
-
-static uint32_t gen_of(uint64_t w) { return (uint32_t)(w >> GEN_SHIFT & GEN_MASK); }
-static uint32_t old_of(uint64_t w) { return (uint32_t)(w >> OLD_SHIFT & WAITER_MASK); }
-static uint32_t new_of(uint64_t w) { return (uint32_t)(w >> NEW_SHIFT & WAITER_MASK); }
-static uint32_t tokens_of(uint64_t w) { return (uint32_t)(w >> TOKENS_SHIFT & COUNT_MASK); }
-
 static uint64_t with(uint64_t w, int shift, uint64_t mask, uint32_t value)
 {
     return (w & ~(mask << shift)) | ((uint64_t)value & mask) << shift;
 }
-static uint64_t with_old(uint64_t w, uint32_t v) { return with(w, OLD_SHIFT, WAITER_MASK, v); }
-static uint64_t with_new(uint64_t w, uint32_t v) { return with(w, NEW_SHIFT, WAITER_MASK, v); }
+static uint64_t with_old(uint64_t w, uint32_t v) { return with(w, EVENT_OLD_SHIFT, EVENT_WAITER_MASK, v); }
+static uint64_t with_new(uint64_t w, uint32_t v) { return with(w, EVENT_NEW_SHIFT, EVENT_WAITER_MASK, v); }
 static uint64_t with_tokens(uint64_t w, uint32_t v)
 {
-    w = with(w, TOKENS_SHIFT, COUNT_MASK, v);
-    return v ? w : w & ~SETTOK;
+    w = with(w, EVENT_TOKENS_SHIFT, EVENT_COUNT_MASK, v);
+    return v ? w : w & ~EVENT_SETTOK;
 }
 
 /* Releases every registered waiter: all of them become old. */
 static uint64_t bump_gen(uint64_t w)
 {
-    w = with(w, GEN_SHIFT, GEN_MASK, gen_of(w) + 1);
+    w = with(w, EVENT_GEN_SHIFT, EVENT_GEN_MASK, gen_of(w) + 1);
     return with_new(with_old(w, old_of(w) + new_of(w)), 0);
 }
 
@@ -106,7 +86,7 @@ static void init(struct iw_object *obj, const void *arg)
     const BOOLEAN *flags = arg; /* {manual, initial} */
     struct event_state *e = iw_object_state(obj);
     e->manual = flags[0];
-    atomic_init(&e->word, flags[1] ? SIGNALLED : 0);
+    atomic_init(&e->word, flags[1] ? EVENT_SIGNALLED : 0);
 }
 
 _Atomic uint32_t *iw_event_wake_word(void *state) { return &((struct event_state *)state)->wake; }
@@ -116,11 +96,11 @@ int iw_event_try(void *state)
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word);
     do {
-        if (!(w & SIGNALLED))
+        if (!(w & EVENT_SIGNALLED))
             return 0;
         if (e->manual)
             return 1;
-    } while (!atomic_compare_exchange_weak(&e->word, &w, w & ~SIGNALLED));
+    } while (!atomic_compare_exchange_weak(&e->word, &w, w & ~EVENT_SIGNALLED));
     return 1;
 }
 
@@ -140,12 +120,12 @@ int iw_event_poll(void *state, uint32_t cookie)
     do {
         next = unregister(w, cookie);
         if (e->manual) {
-            if (!(w & SIGNALLED) && !released(w, cookie))
+            if (!(w & EVENT_SIGNALLED) && !released(w, cookie))
                 return 0;
         } else if (released(w, cookie) && tokens_of(w) > 0) {
             next = with_tokens(next, tokens_of(w) - 1);
-        } else if (w & SIGNALLED) {
-            next &= ~SIGNALLED;
+        } else if (w & EVENT_SIGNALLED) {
+            next &= ~EVENT_SIGNALLED;
         } else {
             return 0; /* still registered: a later Set or Pulse counts us */
         }
@@ -167,8 +147,8 @@ void iw_event_leave(void *state, uint32_t cookie)
         next = unregister(w, cookie);
         gave_back = false;
         if (!e->manual && tokens_of(next) > old_of(next)) {
-            gave_back = (w & SETTOK) != 0;
-            next = with_tokens(next, tokens_of(next) - 1) | (gave_back ? SIGNALLED : 0);
+            gave_back = (w & EVENT_SETTOK) != 0;
+            next = with_tokens(next, tokens_of(next) - 1) | (gave_back ? EVENT_SIGNALLED : 0);
         }
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     if (gave_back && old_of(next) + new_of(next) > 0) {
@@ -190,9 +170,9 @@ static void release_sleepers(struct event_state *e, bool set_token)
         return;
     uint64_t w = atomic_load(&e->word), next;
     do {
-        if (tokens_of(w) == 0 || (w & SIGNALLED))
+        if (tokens_of(w) == 0 || (w & EVENT_SIGNALLED))
             return; /* taken meanwhile, or kept */
-        next = with_tokens(w, tokens_of(w) - 1) | SIGNALLED;
+        next = with_tokens(w, tokens_of(w) - 1) | EVENT_SIGNALLED;
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
 }
 
@@ -214,18 +194,18 @@ static BOOLEAN signal_event(HANDLE h, bool set)
             wake = waiters > 0;
             if (wake)
                 next = bump_gen(next);
-            next = set ? next | SIGNALLED : next & ~SIGNALLED;
+            next = set ? next | EVENT_SIGNALLED : next & ~EVENT_SIGNALLED;
         } else {
             /* Waiters not yet provided for - by a token each, or by the
              * signalled state, which one of them will take - get a token. */
-            token = waiters > tokens_of(w) + (w & SIGNALLED ? 1 : 0) && tokens_of(w) < COUNT_MASK;
+            token = waiters > tokens_of(w) + (w & EVENT_SIGNALLED ? 1 : 0) && tokens_of(w) < EVENT_COUNT_MASK;
             wake = token;
             if (token)
-                next = bump_gen(with_tokens(next, tokens_of(w) + 1)) | (set ? SETTOK : 0);
+                next = bump_gen(with_tokens(next, tokens_of(w) + 1)) | (set ? EVENT_SETTOK : 0);
             else if (set)
-                next |= SIGNALLED;
+                next |= EVENT_SIGNALLED;
             else
-                next &= ~SIGNALLED;
+                next &= ~EVENT_SIGNALLED;
         }
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     if (wake) {
@@ -245,7 +225,7 @@ IW_API BOOLEAN RtResetEvent(HANDLE h)
     if (obj == NULL)
         return FALSE;
     struct event_state *e = iw_object_state(obj);
-    atomic_fetch_and(&e->word, ~SIGNALLED);
+    atomic_fetch_and(&e->word, ~EVENT_SIGNALLED);
     iw_object_unpin();
     return TRUE;
 }
