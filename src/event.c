@@ -1,71 +1,92 @@
 /*
- * Events (SPEC 6).  The state is one 64-bit word changed by compare-and-swap
- * plus the wake counter sleepers wait on:
+ * Events (SPEC 6).  The state (event_state.h) is one 64-bit word changed
+ * by compare-and-swap plus the wake counter sleepers wait on:
  *
  *   signalled  the event is set;
- *   waiters    registered waiters (each leaves by itself: taken or not);
  *   gen        bumped by every Set/Pulse that releases registered waiters;
  *              a waiter remembers the gen it registered under, and only a
  *              bump after that releases it - newcomers can't be released by
- *              (or steal from) a Set that came before them;
- *   tokens     auto-reset only: Sets handed to registered waiters, not yet
- *              taken.  An auto-reset Set that finds more waiters than
- *              tokens hands one over instead of setting the event, so two
- *              Sets release two waiters and the event stays reset.
+ *              (or steal from) a Set or Pulse that came before them;
+ *   old, new   registered waiters: "old" ones registered before the last
+ *              bump (so a token may be theirs), "new" ones since.  A bump
+ *              makes every new waiter old.  Each waiter leaves by itself,
+ *              taken or not; one woken that finds no token stays an old
+ *              waiter, and a later Set or Pulse counts it again;
+ *   tokens     auto-reset only: Sets and Pulses handed to old waiters, not
+ *              yet taken (never more than there are old waiters).  An
+ *              auto-reset Set or Pulse that finds more waiters than tokens
+ *              hands one over instead of setting the event, so k Sets or k
+ *              back-to-back Pulses release k waiters and the event stays
+ *              reset;
+ *   settok     some outstanding token came from a Set (so one left over
+ *              becomes the signalled state; a Pulse's is dropped).
  *
  * Set/Reset with no waiter is one compare-and-swap, no system call.
  *
  * Crashes.  A setter killed between its state change and its wake call
  * leaves sleepers asleep until their timeout or the next signal (a window
- * of a few instructions).  A waiter killed while registered stays counted:
- * an auto-reset Set that hands it a token and whose wake call wakes nobody
- * turns the token back into the signalled state, so that Set is not lost;
- * the dead registration costs later Sets one futex wake each.  Known gap:
- * if that wake does reach a sleeper, but only one that registered after the
- * token's generation (so it may not take it), the token waits for the next
- * Set's waiter - the Set is late, not lost, and only after a waiter died.
- * Pulse on an auto-reset event releases a waiter that is asleep; one that
- * registered but has not yet gone to sleep when the Pulse comes is not
- * released (the Pulse's token is dropped when its wake finds no sleeper).
+ * of a few instructions).  A waiter killed while registered stays counted
+ * as an old waiter.  An auto-reset Set that hands it a token and whose wake
+ * call wakes nobody turns the token back into the signalled state, so that
+ * Set is not lost.  A Pulse cannot do the same: a wake that finds nobody
+ * asleep may only mean that the waiters are awake, between an earlier wake
+ * and their next sleep (back-to-back Pulses), so its token stays.  Known
+ * gap: a Pulse that finds only dead registrations leaves a token that
+ * nobody takes, and once a later Set or Pulse makes newer waiters old, one
+ * of them may take it - one extra release per such Pulse, and only after a
+ * waiter was killed while waiting.
+ *
+ * Counts: gen has 15 bits, the counts 16 (65535 waiters per event).  A
+ * waiter asleep through a multiple of 32768 bumps would take itself for a
+ * new one: it then leaves the new count if that is not 0, the old one
+ * otherwise, so the totals stay right.
  */
 #include <stdatomic.h>
 
 #include "crash_point.h"
+#include "event_state.h"
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
 #include "last_error.h"
 #include "sync.h"
 
-struct event_state {
-    _Atomic uint32_t wake;
-    uint32_t manual;
-    _Atomic uint64_t word;
-};
-
-#define SIGNALLED 1ull
-#define FIELD_BITS 21
-#define FIELD_MASK ((1ull << FIELD_BITS) - 1)
-#define GEN_SHIFT 1
-#define WAITERS_SHIFT (GEN_SHIFT + FIELD_BITS)
-#define TOKENS_SHIFT (WAITERS_SHIFT + FIELD_BITS)
-
-static uint32_t gen_of(uint64_t w) { return (uint32_t)(w >> GEN_SHIFT & FIELD_MASK); }
-static uint32_t waiters_of(uint64_t w) { return (uint32_t)(w >> WAITERS_SHIFT & FIELD_MASK); }
-static uint32_t tokens_of(uint64_t w) { return (uint32_t)(w >> TOKENS_SHIFT & FIELD_MASK); }
-
-static uint64_t with(uint64_t w, int shift, uint32_t value)
+static uint64_t with(uint64_t w, int shift, uint64_t mask, uint32_t value)
 {
-    return (w & ~(FIELD_MASK << shift)) | ((uint64_t)(value & FIELD_MASK) << shift);
+    return (w & ~(mask << shift)) | ((uint64_t)value & mask) << shift;
 }
-static uint64_t bump_gen(uint64_t w) { return with(w, GEN_SHIFT, gen_of(w) + 1); }
+static uint64_t with_old(uint64_t w, uint32_t v) { return with(w, EVENT_OLD_SHIFT, EVENT_WAITER_MASK, v); }
+static uint64_t with_new(uint64_t w, uint32_t v) { return with(w, EVENT_NEW_SHIFT, EVENT_WAITER_MASK, v); }
+static uint64_t with_tokens(uint64_t w, uint32_t v)
+{
+    w = with(w, EVENT_TOKENS_SHIFT, EVENT_COUNT_MASK, v);
+    return v ? w : w & ~EVENT_SETTOK;
+}
+
+/* Releases every registered waiter: all of them become old. */
+static uint64_t bump_gen(uint64_t w)
+{
+    w = with(w, EVENT_GEN_SHIFT, EVENT_GEN_MASK, gen_of(w) + 1);
+    return with_new(with_old(w, old_of(w) + new_of(w)), 0);
+}
+
+/* A waiter that registered under cookie: released by a bump since. */
+static bool released(uint64_t w, uint32_t cookie) { return gen_of(w) != cookie; }
+
+/* w less the waiter that registered under cookie. */
+static uint64_t unregister(uint64_t w, uint32_t cookie)
+{
+    if (released(w, cookie) ? old_of(w) == 0 : new_of(w) > 0)
+        return with_new(w, new_of(w) - 1);
+    return with_old(w, old_of(w) - 1);
+}
 
 static void init(struct iw_object *obj, const void *arg)
 {
     const BOOLEAN *flags = arg; /* {manual, initial} */
     struct event_state *e = iw_object_state(obj);
     e->manual = flags[0];
-    atomic_init(&e->word, flags[1] ? SIGNALLED : 0);
+    atomic_init(&e->word, flags[1] ? EVENT_SIGNALLED : 0);
 }
 
 _Atomic uint32_t *iw_event_wake_word(void *state) { return &((struct event_state *)state)->wake; }
@@ -75,11 +96,11 @@ int iw_event_try(void *state)
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word);
     do {
-        if (!(w & SIGNALLED))
+        if (!(w & EVENT_SIGNALLED))
             return 0;
         if (e->manual)
             return 1;
-    } while (!atomic_compare_exchange_weak(&e->word, &w, w & ~SIGNALLED));
+    } while (!atomic_compare_exchange_weak(&e->word, &w, w & ~EVENT_SIGNALLED));
     return 1;
 }
 
@@ -87,7 +108,7 @@ uint32_t iw_event_enter(void *state)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word);
-    while (!atomic_compare_exchange_weak(&e->word, &w, with(w, WAITERS_SHIFT, waiters_of(w) + 1)))
+    while (!atomic_compare_exchange_weak(&e->word, &w, with_new(w, new_of(w) + 1)))
         ;
     return gen_of(w);
 }
@@ -97,58 +118,61 @@ int iw_event_poll(void *state, uint32_t cookie)
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
     do {
-        bool released = gen_of(w) != cookie;
-        next = with(w, WAITERS_SHIFT, waiters_of(w) - 1);
+        next = unregister(w, cookie);
         if (e->manual) {
-            if (!(w & SIGNALLED) && !released)
+            if (!(w & EVENT_SIGNALLED) && !released(w, cookie))
                 return 0;
-        } else if (released && tokens_of(w) > 0) {
-            next = with(next, TOKENS_SHIFT, tokens_of(w) - 1);
-        } else if (w & SIGNALLED) {
-            next &= ~SIGNALLED;
+        } else if (released(w, cookie) && tokens_of(w) > 0) {
+            next = with_tokens(next, tokens_of(w) - 1);
+        } else if (w & EVENT_SIGNALLED) {
+            next &= ~EVENT_SIGNALLED;
         } else {
-            return 0;
+            return 0; /* still registered: a later Set or Pulse counts us */
         }
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     return 1;
 }
 
-/* Leaving without taking the event.  A token that may have been handed to
- * us is not left stranded: it becomes the signalled state, for the others. */
+/* Leaving without taking the event (timed out, or a multi-object wait took
+ * another object).  Tokens stay for the old waiters that remain; one too
+ * many - one that may have been handed to us - is not left stranded: a
+ * Set's becomes the signalled state, for the others, a Pulse's is dropped
+ * (a Pulse never leaves the event set). */
 void iw_event_leave(void *state, uint32_t cookie)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
     bool gave_back;
     do {
-        next = with(w, WAITERS_SHIFT, waiters_of(w) - 1);
-        gave_back = !e->manual && gen_of(w) != cookie && tokens_of(w) > 0;
-        if (gave_back)
-            next = with(next, TOKENS_SHIFT, tokens_of(w) - 1) | SIGNALLED;
+        next = unregister(w, cookie);
+        gave_back = false;
+        if (!e->manual && tokens_of(next) > old_of(next)) {
+            gave_back = (w & EVENT_SETTOK) != 0;
+            next = with_tokens(next, tokens_of(next) - 1) | (gave_back ? EVENT_SIGNALLED : 0);
+        }
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
-    if (gave_back && waiters_of(next) > 0) {
+    if (gave_back && old_of(next) + new_of(next) > 0) {
         atomic_fetch_add(&e->wake, 1);
         iw_futex_wake_all(&e->wake);
     }
 }
 
-/* Wakes the sleepers after a release.  If none was asleep to take the token
- * we handed over (its waiter died, or has not gone to sleep yet), a Set
- * turns it back into the signalled state - unless the event is set already,
- * and then the token stays for a registered waiter to take: either way no
- * Set is lost.  A Pulse drops it. */
-static void release_sleepers(struct event_state *e, bool token, bool set)
+/* Wakes the sleepers after a release.  If none was asleep to take a Set's
+ * token (its waiter died, or is awake and will poll), the token turns back
+ * into the signalled state - unless the event is set already, and then
+ * the token stays for a registered waiter to take: either way no Set is
+ * lost, and a waiter that is awake takes the signalled state as well as
+ * a token.  A Pulse's token stays: see Crashes above. */
+static void release_sleepers(struct event_state *e, bool set_token)
 {
     atomic_fetch_add(&e->wake, 1);
-    if (iw_futex_wake_all(&e->wake) > 0 || !token)
+    if (iw_futex_wake_all(&e->wake) > 0 || !set_token)
         return;
     uint64_t w = atomic_load(&e->word), next;
     do {
-        if (tokens_of(w) == 0 || (set && (w & SIGNALLED)))
+        if (tokens_of(w) == 0 || (w & EVENT_SIGNALLED))
             return; /* taken meanwhile, or kept */
-        next = with(w, TOKENS_SHIFT, tokens_of(w) - 1);
-        if (set)
-            next |= SIGNALLED;
+        next = with_tokens(w, tokens_of(w) - 1) | EVENT_SIGNALLED;
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
 }
 
@@ -164,28 +188,29 @@ static BOOLEAN signal_event(HANDLE h, bool set)
     do {
         next = w;
         token = false;
+        uint32_t waiters = old_of(w) + new_of(w);
         if (e->manual) {
             /* Everyone registered now is released; a Set also stays set. */
-            wake = waiters_of(w) > 0;
+            wake = waiters > 0;
             if (wake)
                 next = bump_gen(next);
-            next = set ? next | SIGNALLED : next & ~SIGNALLED;
+            next = set ? next | EVENT_SIGNALLED : next & ~EVENT_SIGNALLED;
         } else {
             /* Waiters not yet provided for - by a token each, or by the
              * signalled state, which one of them will take - get a token. */
-            token = waiters_of(w) > tokens_of(w) + (w & SIGNALLED ? 1 : 0);
+            token = waiters > tokens_of(w) + (w & EVENT_SIGNALLED ? 1 : 0) && tokens_of(w) < EVENT_COUNT_MASK;
             wake = token;
             if (token)
-                next = bump_gen(with(next, TOKENS_SHIFT, tokens_of(w) + 1));
+                next = bump_gen(with_tokens(next, tokens_of(w) + 1)) | (set ? EVENT_SETTOK : 0);
             else if (set)
-                next |= SIGNALLED;
+                next |= EVENT_SIGNALLED;
             else
-                next &= ~SIGNALLED;
+                next &= ~EVENT_SIGNALLED;
         }
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     if (wake) {
         IW_CRASH_POINT("event.signalled");
-        release_sleepers(e, token, set);
+        release_sleepers(e, token && set);
     }
     iw_object_unpin();
     return TRUE;
@@ -200,7 +225,7 @@ IW_API BOOLEAN RtResetEvent(HANDLE h)
     if (obj == NULL)
         return FALSE;
     struct event_state *e = iw_object_state(obj);
-    atomic_fetch_and(&e->word, ~SIGNALLED);
+    atomic_fetch_and(&e->word, ~EVENT_SIGNALLED);
     iw_object_unpin();
     return TRUE;
 }

@@ -44,7 +44,7 @@ HANDLE iw_handle_new(struct iw_object *obj)
     uint32_t gen = atomic_load_explicit(&s->generation, memory_order_relaxed) % (IW_HANDLE_GEN_LIMIT - 1) + 1;
     atomic_store_explicit(&s->generation, gen, memory_order_relaxed);
     atomic_store_explicit(&s->obj, obj, memory_order_release);
-    return (HANDLE)(uintptr_t)((uintptr_t)gen << IW_HANDLE_SLOT_BITS | i);
+    return (HANDLE)((uintptr_t)gen << IW_HANDLE_GEN_SHIFT | (uintptr_t)i << IW_HANDLE_TAG_BITS);
 }
 
 struct iw_object *iw_handle_remove(HANDLE h)
@@ -55,7 +55,7 @@ struct iw_object *iw_handle_remove(HANDLE h)
         return NULL;
     atomic_store_explicit(&s->obj, NULL, memory_order_relaxed);
     s->next_free = free_head;
-    free_head = (uint32_t)((uintptr_t)h & (IW_HANDLE_MAX_SLOTS - 1));
+    free_head = iw_handle_slot_of(h);
     return obj;
 }
 

@@ -1,8 +1,11 @@
 /*
- * The handle table: per process, O(1), values >= 0x10000.
- * A handle's value is (generation << 20) | slot, generation 1..2047, so a
- * closed handle's value comes back only after its slot has been reused 2047
- * times: a stale handle fails instead of reaching a new object.
+ * The handle table: per process, O(1).
+ * A handle's value is (generation << 21) | (slot << 2), slot below 2^19,
+ * generation 1..1023: as in Win32 a multiple of 4 (at least 0x200000, below
+ * 2^31, so it survives a round trip through a 32-bit integer), and the low
+ * two bits are ignored on use, so h|1, h|2 and h|3 name h's object in every
+ * call.  A closed handle's value comes back only after its slot has been
+ * reused 1023 times: a stale handle fails instead of reaching a new object.
  * Changes are made with the process lock held (object.h); lookups may be
  * made without it (see hazard.c).
  */
@@ -13,9 +16,11 @@
 
 #include "object.h"
 
-#define IW_HANDLE_SLOT_BITS 20
+#define IW_HANDLE_TAG_BITS 2     /* ignored on use */
+#define IW_HANDLE_SLOT_BITS 19
+#define IW_HANDLE_GEN_SHIFT (IW_HANDLE_TAG_BITS + IW_HANDLE_SLOT_BITS)
 #define IW_HANDLE_MAX_SLOTS (1u << IW_HANDLE_SLOT_BITS)
-#define IW_HANDLE_GEN_LIMIT (1u << 11)
+#define IW_HANDLE_GEN_LIMIT (1u << (31 - IW_HANDLE_GEN_SHIFT))
 #define IW_HANDLE_CHUNK_SLOTS 1024u
 
 /* Slots live in chunks that are never moved or freed, so a lock-free reader
@@ -37,11 +42,19 @@ HANDLE iw_handle_new(struct iw_object *obj);
 /* Closes h and returns its object (whose reference the caller drops), or NULL. */
 struct iw_object *iw_handle_remove(HANDLE h);
 
+/* The parts of a handle's value: its slot and its generation (any higher
+ * bits make it too large, and invalid). */
+static inline uint32_t iw_handle_slot_of(HANDLE h)
+{
+    return (uint32_t)((uintptr_t)h >> IW_HANDLE_TAG_BITS & (IW_HANDLE_MAX_SLOTS - 1));
+}
+static inline uintptr_t iw_handle_gen_of(HANDLE h) { return (uintptr_t)h >> IW_HANDLE_GEN_SHIFT; }
+
 /* Whether slot s holds handle h's object obj (h's generation, that object). */
 static inline bool iw_handle_holds(struct iw_handle_slot *s, HANDLE h, const struct iw_object *obj)
 {
     return atomic_load_explicit(&s->obj, memory_order_acquire) == obj &&
-           atomic_load_explicit(&s->generation, memory_order_relaxed) == (uintptr_t)h >> IW_HANDLE_SLOT_BITS;
+           atomic_load_explicit(&s->generation, memory_order_relaxed) == iw_handle_gen_of(h);
 }
 
 /* The slot of open handle h and, in *obj, its object; NULL for a value that
@@ -50,9 +63,8 @@ static inline bool iw_handle_holds(struct iw_handle_slot *s, HANDLE h, const str
  * hazard.c does that, and validates what it found. */
 static inline struct iw_handle_slot *iw_handle_find(HANDLE h, struct iw_object **obj)
 {
-    uintptr_t v = (uintptr_t)h;
-    uint32_t i = (uint32_t)(v & (IW_HANDLE_MAX_SLOTS - 1));
-    uintptr_t gen = v >> IW_HANDLE_SLOT_BITS;
+    uint32_t i = iw_handle_slot_of(h);
+    uintptr_t gen = iw_handle_gen_of(h);
     if (gen == 0 || gen >= IW_HANDLE_GEN_LIMIT)
         return NULL;
     struct iw_handle_slot *chunk =

@@ -16,6 +16,29 @@
  * records the abandonment in the shared state, and the next acquirer -
  * whoever it is - reports it.  A thread in a multi-object wait does not
  * lift the owner's priority.
+ *
+ * Abandonment (SPEC 6) is reported only when a thread that acquired the
+ * mutex through the API ends owning it.  The kernel can't tell: it reports
+ * EOWNERDEAD for whatever thread held the lock word - a watcher holding it
+ * for a moment, or an API thread killed a few instructions into a call.
+ * The library's own owner record can: owner_thread is set once an API
+ * acquisition is complete and cleared before the API release unlocks, and
+ * no watcher ever sets it.  So on EOWNERDEAD, the death is an abandonment
+ * if owner_thread is set (that owner died) or the abandoned flag is (a
+ * watcher saw such a death and handed the mutex on).  Each window:
+ *
+ *   - killed after the lock but before now_owned: owner_thread is 0 (or
+ *     still names a dead owner whose death nobody has reported yet: then
+ *     it is reported by the next acquirer, as it should be);
+ *   - killed in now_owned / after it: owner_thread names the dead thread,
+ *     which did acquire: abandoned;
+ *   - killed in RtReleaseMutex after release_one cleared owner_thread,
+ *     before the unlock: the release was decided, not abandoned;
+ *   - a watcher killed while it holds the lock: owner_thread is 0 and the
+ *     flag is whatever it was - a real owner's death it was carrying is
+ *     still reported (it sets the flag before clearing owner_thread);
+ *   - an acquirer that found the flag set keeps it until it has recorded
+ *     itself as owner: killed in between, the next one still reports it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,7 +59,6 @@ struct mutex_state {
     /* Written only by the owner, while it owns the mutex (so the mutex
      * orders them), read by anyone: atomics, relaxed. */
     _Atomic uint32_t abandoned;         /* a watcher took it from a dead owner */
-    _Atomic uint32_t watchers_queued;   /* watchers blocked in the lock (any process) */
     _Atomic uint32_t depth;             /* the owner's acquisitions */
     _Atomic uint64_t owner_thread;      /* iw_self_thread() of the owner, 0: none */
     _Atomic uint64_t owner_process;     /* iw_self_process() of the last owner */
@@ -114,22 +136,32 @@ _Atomic uint32_t *iw_mutex_wake_word(void *state) { return &((struct mutex_state
 void iw_mutex_enter(void *state) { atomic_fetch_add(&((struct mutex_state *)state)->waiters, 1); }
 void iw_mutex_leave(void *state) { atomic_fetch_sub(&((struct mutex_state *)state)->waiters, 1); }
 
+/* After EOWNERDEAD, as the lock's holder: whether the thread that died
+ * owned the mutex through the API (see the windows above). */
+static bool api_owner_died(struct mutex_state *m)
+{
+    pthread_mutex_consistent(&m->lock);
+    return relaxed_load(&m->owner_thread) != 0;
+}
+
 /* After pthread reports a lock: 0 acquired, 1 acquired but abandoned (its
  * owner died: we are told so by the lock, or by a watcher that took it
  * first), -1 not. */
 HOT_PATH int acquired(struct mutex_state *m, int rc)
 {
+    bool abandoned = false;
     if (rc == EOWNERDEAD) {
         IW_CRASH_POINT("mutex.owner_dead");
-        pthread_mutex_consistent(&m->lock);
-        atomic_store_explicit(&m->abandoned, 1, memory_order_relaxed);
+        abandoned = api_owner_died(m);
     } else if (rc != 0) {
         return -1;
     }
-    bool abandoned = atomic_load_explicit(&m->abandoned, memory_order_relaxed);
-    if (abandoned)
-        atomic_store_explicit(&m->abandoned, 0, memory_order_relaxed);
+    abandoned |= atomic_load_explicit(&m->abandoned, memory_order_relaxed) != 0;
     now_owned(m, abandoned); /* the dead owner's record is stale */
+    if (abandoned) {
+        IW_CRASH_POINT("mutex.abandoned_owned");
+        atomic_store_explicit(&m->abandoned, 0, memory_order_relaxed); /* reported: ours now */
+    }
     IW_CRASH_POINT("mutex.acquired");
     return abandoned;
 }
@@ -146,55 +178,70 @@ int iw_mutex_watch_lock(void *state, const struct timespec *until)
 {
     struct mutex_state *m = state;
     int rc;
-    atomic_fetch_add(&m->watchers_queued, 1); /* a watcher killed here leaves it high: harmless */
     do
         rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, until);
     while (rc == EINTR || rc == EAGAIN);
-    if (rc != 0 && rc != EOWNERDEAD) {
-        atomic_fetch_sub(&m->watchers_queued, 1);
+    if (rc != 0 && rc != EOWNERDEAD)
         return rc;
-    }
-    if (rc == EOWNERDEAD) {
-        /* Before the unlock, as the owner: the flag travels with the mutex.
-         * Killed before the unlock, we leave it abandoned once more. */
+    if (rc == EOWNERDEAD && api_owner_died(m)) {
+        /* Before the unlock, as the holder: the flag travels with the
+         * mutex.  Set before the owner record is cleared, so that a watcher
+         * killed in between leaves the death to be reported either way;
+         * cleared, so that a poll meeting us in the lock knows nobody owns
+         * it (iw_mutex_try). */
         atomic_store_explicit(&m->abandoned, 1, memory_order_relaxed);
-        pthread_mutex_consistent(&m->lock);
+        IW_CRASH_POINT("mutex.watch_flagged");
+        atomic_store_explicit(&m->owner_thread, 0, memory_order_relaxed);
     }
     IW_CRASH_POINT("mutex.watch_locked");
     pthread_mutex_unlock(&m->lock);
-    /* Counted as queued until it has given the mutex back, so that a poll
-     * meeting it busy meanwhile knows to wait (iw_mutex_try). */
-    atomic_fetch_sub(&m->watchers_queued, 1);
     return 0;
 }
 
 void iw_mutex_watch_wake(void *state) { wake_multi_waiters(state); }
 
-/* How long a try waits for a watcher to hand the mutex back. */
-#define HANDBACK_NS 10000000L
+/* The handback a busy try waits for: checked every SLICE, given up after
+ * LIMIT (a holder that is stopped, or starved of CPU). */
+#define HANDBACK_SLICE_NS 100000L
+#define HANDBACK_LIMIT_NS 10000000L
+
+static void after_ns(struct timespec *ts, const struct timespec *from, long ns)
+{
+    ts->tv_sec = from->tv_sec;
+    ts->tv_nsec = from->tv_nsec + ns;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Busy, but no application thread owns it (no owner on record): its holder
+ * is a few instructions from letting go or from recording itself - a
+ * watcher handing it back, or an API call between the lock and its record.
+ * A poll must not fail for a mutex nobody owns: block in the PI lock for
+ * the handback (a real-time caller lifts the holder to its own priority,
+ * so it takes microseconds), rechecking the record every slice: once an
+ * owner is on record, the mutex is owned and the try fails. */
+static __attribute__((noinline)) int await_handback(struct mutex_state *m)
+{
+    struct timespec start, until;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (long ns = HANDBACK_SLICE_NS; ns <= HANDBACK_LIMIT_NS && relaxed_load(&m->owner_thread) == 0;
+         ns += HANDBACK_SLICE_NS) {
+        after_ns(&until, &start, ns);
+        int rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, &until);
+        if (rc != ETIMEDOUT && rc != EINTR && rc != EAGAIN)
+            return rc;
+    }
+    return EBUSY;
+}
 
 int iw_mutex_try(struct iw_object *obj, bool *abandoned)
 {
     struct mutex_state *m = iw_object_state(obj);
     int rc = pthread_mutex_trylock(&m->lock);
-    if (rc == EBUSY && relaxed_load(&m->owner_thread) == 0 &&
-        atomic_load_explicit(&m->watchers_queued, memory_order_relaxed) > 0) {
-        /* Busy, but no owner on record, and a watcher is in the lock (or
-         * holds it): most likely the watcher got it on its release and is
-         * giving it back (or a waiter it was handed to is waking up).  Block
-         * in the PI lock for that, briefly - a real-time caller lifts the
-         * holder, which gives it back at once; an ordinary one may wait for
-         * it to be scheduled: at most 10 ms.  A poll should not fail for a
-         * mutex nobody really holds. */
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += HANDBACK_NS;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, &until);
-    }
+    if (rc == EBUSY && relaxed_load(&m->owner_thread) == 0)
+        rc = await_handback(m);
     int r = acquired(m, rc);
     *abandoned = r == 1;
     return r >= 0;

@@ -8,10 +8,13 @@
  * multi-object waiter in well under a second; a normal release is not
  * reported as an abandonment; one abandonment is reported exactly once when
  * a multi-object waiter and another process's single-object waiter both
- * wait; watchers stop blocking in the lock once no wait needs them; and a
- * forked child gets watchers of its own.
+ * wait; watchers stop blocking in the lock once no wait needs them; a
+ * forked child gets watchers of its own; a process killed while its watcher
+ * holds the lock (handing it back) is no owner that died, and a poll that
+ * meets a watcher in the lock waits for the handback instead of failing.
  */
 #include <dirent.h>
+#include <sched.h>
 #include <linux/futex.h>
 
 #include "sync_util.h"
@@ -173,19 +176,22 @@ static void test_abandonment_reported_once(void **state)
     scene_end(&s);
 }
 
-/* Threads of ours asleep in a PI lock (FUTEX_LOCK_PI or FUTEX_LOCK_PI2): the
- * watchers while they block.  /proc/.../syscall: "202 uaddr op ...". */
-static int threads_in_pi_lock(void)
+/* Threads of process pid asleep in a PI lock (FUTEX_LOCK_PI or
+ * FUTEX_LOCK_PI2): its watchers while they block.  /proc/.../syscall:
+ * "202 uaddr op ...". */
+static int threads_in_pi_lock_of(pid_t pid)
 {
     int count = 0;
-    DIR *d = opendir("/proc/self/task");
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
     assert_non_null(d);
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        char file[300], buf[256];
-        snprintf(file, sizeof file, "/proc/self/task/%s/syscall", de->d_name);
+        char file[340], buf[256];
+        snprintf(file, sizeof file, "%s/%s/syscall", dir, de->d_name);
         int fd = open(file, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             continue;
@@ -201,6 +207,124 @@ static int threads_in_pi_lock(void)
     }
     closedir(d);
     return count;
+}
+
+static int threads_in_pi_lock(void) { return threads_in_pi_lock_of(getpid()); }
+
+/* The releasing side of test_watcher_holding_is_no_owner: a SCHED_FIFO
+ * thread on CPU 0 that takes the mutex, and on go releases it and at once
+ * either kills the peer or polls the mutex. */
+struct releaser {
+    HANDLE m;
+    pid_t peer;
+    bool poll;
+    _Atomic int owns, go, done;
+    DWORD poll_result;
+    int64_t poll_us;
+};
+
+static void *releaser_main(void *arg)
+{
+    struct releaser *r = arg;
+    atomic_store(&r->owns, RtWaitForSingleObject(r->m, 0) == WAIT_OBJECT_0 ? 1 : -1);
+    while (!atomic_load(&r->go))
+        usleep(100);
+    RtReleaseMutex(r->m); /* handed to the peer's watcher, which can't run on CPU 0 before us */
+    if (r->poll) {
+        int64_t t0 = sync_now_us();
+        r->poll_result = RtWaitForSingleObject(r->m, 0);
+        r->poll_us = sync_now_us() - t0;
+        if (r->poll_result == WAIT_OBJECT_0)
+            RtReleaseMutex(r->m);
+    } else {
+        kill(r->peer, SIGKILL);
+    }
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+/* SPEC 6: "Abandonment is reported only when a thread that acquired the mutex
+ * through the API ends owning it; a poll (timeout 0) of a mutex no
+ * application thread owns succeeds and never sleeps beyond a bounded
+ * handoff."  A peer process only waits for the mutex, in a multi-object
+ * wait, so its watcher blocks in the lock.  Everything runs on CPU 0, and
+ * the releaser at SCHED_FIFO: its release hands the mutex to the watcher,
+ * which can't run before the releaser lets go of the CPU.  Even rounds: the
+ * releaser kills the peer then - the watcher dies holding the lock, and the
+ * next acquirer must not be told that an owner died (before: 5 of 5 told
+ * so).  Odd rounds: the releaser polls - the watcher is lifted, hands the
+ * mutex back, and the poll gets it within microseconds; the peer then gets
+ * it and exits owning it, a real abandonment, which is reported. */
+static void test_watcher_holding_is_no_owner(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 10 };
+    char name[64], event[64];
+    SYNC_NAME(name, "watchkill");
+    HANDLE m = RtCreateMutex(NULL, FALSE, name);
+    assert_non_null(m);
+    cpu_set_t cpu0;
+    CPU_ZERO(&cpu0);
+    CPU_SET(0, &cpu0);
+    int spurious = 0;
+    int64_t worst_poll_us = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        struct releaser r = {.m = m, .poll = round % 2 == 1};
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+        pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+        pthread_attr_setschedparam(&attr, &(struct sched_param){.sched_priority = 20});
+        pthread_attr_setaffinity_np(&attr, sizeof cpu0, &cpu0);
+        pthread_t t;
+        int rc = pthread_create(&t, &attr, releaser_main, &r);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) {
+            fprintf(stderr, "SCHED_FIFO thread not permitted (%s): not checked\n", strerror(rc));
+            assert_true(CloseHandle(m));
+            skip();
+        }
+        while (atomic_load(&r.owns) == 0)
+            usleep(100);
+        assert_int_equal(atomic_load(&r.owns), 1);
+        SYNC_NAME(event, "watchkill-e");
+        struct tn_peer p;
+        tn_peer_start(&p, NULL, "ce", event, "0", "0", "om", name, "g", "wall", "-1", NULL);
+        assert_true(sync_peer_ok(&p, NULL));
+        assert_true(sync_peer_ok(&p, NULL));
+        assert_int_equal(sched_setaffinity(p.pid, sizeof cpu0, &cpu0), 0); /* its watcher inherits it */
+        r.peer = p.pid;
+        tn_peer_send(&p);
+        assert_true(sync_peer_word(&p, "waiting", NULL, 0));
+        for (int64_t until = sync_now_us() + 2000000; threads_in_pi_lock_of(p.pid) == 0 && sync_now_us() < until;)
+            usleep(1000);
+        assert_int_equal(threads_in_pi_lock_of(p.pid), 1); /* its watcher */
+        atomic_store(&r.go, 1);
+        pthread_join(t, NULL);
+        if (!r.poll) {
+            assert_true(tn_killed_by(tn_peer_kill(&p), SIGKILL));
+            DWORD w = RtWaitForSingleObject(m, 1000);
+            assert_true(w == WAIT_OBJECT_0 || w == WAIT_ABANDONED_0);
+            spurious += w == WAIT_ABANDONED_0;
+            assert_true(RtReleaseMutex(m));
+            continue;
+        }
+        assert_int_equal(r.poll_result, WAIT_OBJECT_0);
+        if (r.poll_us > worst_poll_us)
+            worst_poll_us = r.poll_us;
+        DWORD w;
+        assert_true(sync_peer_waited(&p, &w, NULL));
+        assert_int_equal(w, WAIT_OBJECT_0 + 1);
+        assert_int_equal(tn_peer_finish(&p), 0); /* it exits owning the mutex */
+        assert_int_equal(RtWaitForSingleObject(m, 1000), WAIT_ABANDONED_0);
+        assert_true(RtReleaseMutex(m));
+    }
+    print_message("killed while its watcher held the mutex: %d of %d reported as abandoned; "
+                  "polls meeting the watcher in the lock: all got it, the slowest in %lld us\n",
+                  spurious, ROUNDS / 2, (long long)worst_poll_us);
+    assert_int_equal(spurious, 0);
+    assert_true(worst_poll_us < 2000); /* microseconds, with room for a loaded VM */
+    assert_true(CloseHandle(m));
 }
 
 /* A watcher blocks only while some wait needs it: a wait satisfied by
@@ -288,6 +412,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_abandonment_reported_once),
         cmocka_unit_test(test_watchers_let_go),
         cmocka_unit_test(test_forked_child_has_watchers),
+        cmocka_unit_test(test_watcher_holding_is_no_owner),
     };
     return SYNC_RUN("sync_mutex_watch", tests);
 }

@@ -168,8 +168,9 @@ static void *set_when_asleep(void *arg)
 }
 
 /* A multi-object wait that sleeps, then gets the named object: an event
- * this process sets, or a mutex whose owner the test kills meanwhile. */
-static void peer_wait_multiple(enum kind kind, HANDLE named)
+ * this process sets, or a mutex whose owner the test kills (abandoned) or
+ * makes release it meanwhile. */
+static void peer_wait_multiple(enum kind kind, HANDLE named, bool abandoned)
 {
     HANDLE objs[2] = {RtCreateEvent(NULL, FALSE, FALSE, NULL), named};
     PEER_CHECK(objs[0] != NULL);
@@ -181,7 +182,7 @@ static void peer_wait_multiple(enum kind kind, HANDLE named)
         PEER_CHECK(r == WAIT_OBJECT_0 + 1);
         pthread_join(t, NULL);
     } else {
-        PEER_CHECK(r == WAIT_ABANDONED_0 + 1);
+        PEER_CHECK(r == (abandoned ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + 1);
         PEER_CHECK(RtReleaseMutex(named));
     }
     PEER_CHECK(CloseHandle(objs[0]));
@@ -233,8 +234,8 @@ static void play(const char *scenario, enum kind kind, const char *name)
             PEER_CHECK(intact(p, SIZE, SEED));
         if (strcmp(scenario, "signal") == 0)
             peer_signal(kind, h);
-        else if (strcmp(scenario, "wait") == 0)
-            peer_wait_multiple(kind, h);
+        else if (strncmp(scenario, "wait", 4) == 0)
+            peer_wait_multiple(kind, h, strcmp(scenario, "wait") == 0);
     }
     PEER_CHECK(release(h, p));
 }
@@ -255,7 +256,8 @@ static int peer(const char *scenario, enum kind kind, const char *name)
 
 struct scenario {
     const char *peer;           /* the peer's calls: create, full, recount, mknode (recount, then
-                                   create), open, open-gone, signal, wait */
+                                   create), open, open-gone, signal, wait (for an abandoned mutex:
+                                   WAIT_ABANDONED_0), wait-released */
     enum kind kind;
     bool held;                  /* the test holds the object (shared memory: checksummed) */
     bool stale;                 /* a process that died holding it left it behind */
@@ -263,6 +265,8 @@ struct scenario {
     bool waiter;                /* a process waits on it (WAIT_MS) while the peer runs */
     bool abandoned;             /* a process died owning it (a mutex) */
     bool owner_dies;            /* a process owns it (a mutex), killed once the peer sleeps */
+    bool owner_releases;        /* ... or that releases it then: the peer's watcher
+                                   takes it and hands it back (SPEC 6: no abandonment) */
     bool unnamed;               /* the peer's object has no name */
     bool damaged;               /* ".node" overwritten with garbage: the peer rebuilds it */
     bool own_node;              /* the peer makes a node of its own (own_node_dir) */
@@ -287,6 +291,7 @@ static const struct scenario scenarios[] = {
     {"signal", MUTEX, .held = true},
     {"signal", MUTEX, .held = true, .abandoned = true},
     {"wait", MUTEX, .held = true, .owner_dies = true},
+    {"wait-released", MUTEX, .held = true, .owner_releases = true},
     {"create", SEMAPHORE, .held = false},
     {"signal", SEMAPHORE, .held = true, .waiter = true},
 };
@@ -296,7 +301,8 @@ struct scene {
     HANDLE h;                   /* the test's own handle (held) */
     void *p;
     pid_t waiter;
-    pid_t owner;                /* owns the mutex until killed */
+    pid_t owner;                /* owns the mutex until killed, or told to release it */
+    int owner_go;               /* a byte on it: release */
     int lock_fd;                /* the destroyer's write lock */
 };
 
@@ -344,21 +350,25 @@ static void damage_header(void)
 }
 
 /* A process (forked: it inherits the test's handle) that owns the mutex
- * until it is killed. */
-static pid_t start_owner(HANDLE mutex)
+ * until it is killed, or releases it and exits when a byte comes on *go. */
+static pid_t start_owner(HANDLE mutex, int *go)
 {
-    int ready[2];
+    int ready[2], release[2];
     tn_pipe(ready);
+    tn_pipe(release);
     pid_t pid = tn_fork();
     if (pid == 0) {
         if (RtWaitForSingleObject(mutex, 10000) == WAIT_OBJECT_0)
             tn_send_byte(ready[1]);
-        pause();
-        _exit(0);
+        if (!tn_recv_byte(release[0]))
+            pause();
+        _exit(RtReleaseMutex(mutex) ? 0 : 1);
     }
     EXPECT(tn_recv_byte(ready[0]), "the owner to take the mutex");
     tn_close(ready[0]);
     tn_close(ready[1]);
+    tn_close(release[0]);
+    *go = release[1];
     return pid;
 }
 
@@ -420,7 +430,7 @@ static bool lock_waiter_on(ino_t ino)
 
 static void set_scene(const struct scenario *s, struct scene *sc)
 {
-    *sc = (struct scene){.lock_fd = -1};
+    *sc = (struct scene){.lock_fd = -1, .owner_go = -1};
     if (s->own_node)
         nftw(own_node_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
     if (s->stale)
@@ -445,8 +455,8 @@ static void set_scene(const struct scenario *s, struct scene *sc)
         die_holding(s, sc->h);
     if (s->waiter)
         sc->waiter = start_waiter(sc->h);
-    if (s->owner_dies)
-        sc->owner = start_owner(sc->h);
+    if (s->owner_dies || s->owner_releases)
+        sc->owner = start_owner(sc->h, &sc->owner_go);
 }
 
 /* Runs the peer, armed at point (NULL: not armed); its "hit" lines go to
@@ -470,9 +480,9 @@ static int run_peer(const struct scenario *s, const struct scene *sc, const char
     }
     tn_close(out[1]);
     /* The peer waits for the destroyer's lock, or for the mutex's owner;
-     * then the destroyer dies before its unlink, or the owner dies - unless
-     * the peer crashed before it came to wait. */
-    if (s->destroyer || s->owner_dies) {
+     * then the destroyer dies before its unlink, or the owner dies or
+     * releases it - unless the peer crashed before it came to wait. */
+    if (s->destroyer || s->owner_dies || s->owner_releases) {
         struct stat st;
         bool waiting = false;
         for (int64_t until = tn_now_ms() + TN_TIMEOUT_MS; !waiting && tn_now_ms() < until; usleep(1000))
@@ -481,6 +491,8 @@ static int run_peer(const struct scenario *s, const struct scene *sc, const char
         EXPECT(waiting, "the peer to wait");
         if (s->destroyer)
             close(sc->lock_fd);
+        else if (s->owner_releases)
+            tn_send_byte(sc->owner_go);
         else
             kill(sc->owner, SIGKILL);
     }
@@ -517,9 +529,37 @@ static void check_own_node(const struct scenario *s, struct scene *sc, const cha
     EXPECT(strcmp(list, ".node") == 0, "%s: the node holds \"%s\"", what, list);
 }
 
-/* After the peer (whatever became of it): SPEC 4 and 5. */
-static void check_scene(const struct scenario *s, struct scene *sc, bool armed, const char *what)
+static bool is_point(const char *point, const char *const *names)
 {
+    for (; *names; names++)
+        if (strcmp(point, *names) == 0)
+            return true;
+    return false;
+}
+
+/* SPEC 6: whether the test's acquisition of the held mutex after the peer
+ * (crashed at point, or NULL: it ran to the end) must be told it was
+ * abandoned - exactly when a thread that acquired it through the API died
+ * owning it and nobody was told yet: never for a death inside a release
+ * that had decided, or of a watcher merely passing it on. */
+static bool abandonment_due(const struct scenario *s, const char *point)
+{
+    static const char *const peer_owns[] = {"mutex.owner_dead", "mutex.abandoned_owned", "mutex.acquired",
+                                            "wait.taken", NULL};
+    static const char *const released[] = {"mutex.releasing", "mutex.released", NULL};
+    if (point == NULL || is_point(point, released) || strncmp(point, "destroy.", 8) == 0)
+        return false; /* the peer released it (after the report, if any) */
+    if (is_point(point, peer_owns))
+        return true; /* the peer died owning it, or before it could be told */
+    /* Before the peer's own acquisition: an earlier death is still due
+     * (the owner killed while the peer waits, or one that died before). */
+    return s->owner_dies || s->abandoned;
+}
+
+/* After the peer (whatever became of it): SPEC 4 and 5. */
+static void check_scene(const struct scenario *s, struct scene *sc, const char *point, const char *what)
+{
+    bool armed = point != NULL;
     uint64_t held_pages = 0;
     if (s->own_node) {
         check_own_node(s, sc, what);
@@ -529,6 +569,10 @@ static void check_scene(const struct scenario *s, struct scene *sc, bool armed, 
         check_waiter(sc, armed, what);
     if (s->owner_dies)
         EXPECT(tn_killed_by(tn_wait(sc->owner, TN_TIMEOUT_MS), SIGKILL), "%s: the owner was killed", what);
+    if (s->owner_releases)
+        EXPECT(tn_exited_ok(tn_wait(sc->owner, TN_TIMEOUT_MS)), "%s: the owner released it", what);
+    if (sc->owner_go >= 0)
+        tn_close(sc->owner_go);
     void *p = NULL;
     if (s->held) {
         /* Intact: the test's object, by name, with its data. */
@@ -541,7 +585,8 @@ static void check_scene(const struct scenario *s, struct scene *sc, bool armed, 
         }
         if (s->kind == MUTEX) {
             DWORD r = RtWaitForSingleObject(sc->h, 10000);
-            EXPECT(r == WAIT_OBJECT_0 || r == WAIT_ABANDONED_0, "%s: the mutex is free (%#x)", what, r);
+            DWORD due = abandonment_due(s, point) ? WAIT_ABANDONED_0 : WAIT_OBJECT_0;
+            EXPECT(r == due, "%s: the mutex is free (%#x, expected %#x)", what, r, due);
             EXPECT(RtReleaseMutex(sc->h), "%s: release", what);
         }
         if (h != NULL)
@@ -619,7 +664,7 @@ int main(int argc, char **argv)
         set_scene(s, &sc);
         int status = run_peer(s, &sc, NULL, hits, sizeof hits);
         EXPECT(tn_exited_ok(status), "%s: the peer ended with status %#x", what, status);
-        check_scene(s, &sc, false, what);
+        check_scene(s, &sc, NULL, what);
         covered_len += (size_t)snprintf(covered + covered_len, sizeof covered - covered_len, "%s", hits);
         /* Then crash at each point it passed. */
         for (char *line = hits, *next; (next = strchr(line, '\n')) != NULL; line = next + 1) {
@@ -632,7 +677,7 @@ int main(int argc, char **argv)
             status = run_peer(s, &sc, point, crashed_hits, sizeof crashed_hits);
             EXPECT(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == IW_CRASH_EXIT_CODE,
                    "%s: the peer did not reach it (status %#x)", what, status);
-            check_scene(s, &sc, true, what);
+            check_scene(s, &sc, point, what);
             crashes++;
         }
         alarm(0);

@@ -1,7 +1,8 @@
 /*
  * SPEC 4: handles and the last error in one process - CloseHandle on NULL,
  * garbage, closed and double-closed handles; values >= 0x10000 that are not
- * handed out again soon; independent handles; GetLastError per thread; the
+ * handed out again soon; independent handles; values are multiples of 4 and
+ * h|1, h|2, h|3 name h's object in every call; GetLastError per thread; the
  * handle table under threads.  (Across processes: test_lifetime.c.)
  */
 #include <pthread.h>
@@ -46,8 +47,10 @@ static void test_close_invalid(void **state)
         0, 1, 2, 0xFFFF, 0x10000, 0x10001, 0x12345678, 0xDEADBEEF, 0xFFFFFFFF, 0x100000000ull,
         UINTPTR_MAX, UINTPTR_MAX - 0xFFFF, UINTPTR_MAX / 2, (uintptr_t)&on_stack, (uintptr_t)heap,
         (uintptr_t)&test_close_invalid, (uintptr_t)p,
-        /* neighbours of the live value: another slot, another generation */
-        v + 1, v - 1, v + 0x100000, v - 0x100000, v ^ 0x80000000ull, v | ((uintptr_t)1 << 40)};
+        /* neighbours of the live value: another slot (with and without the
+         * ignored low bits), another generation */
+        v + 4, v - 4, v + 5, v - 1, v + 0x400000, v - 0x400000, v + 0x400003, v ^ 0x80000000ull,
+        v | ((uintptr_t)1 << 40)};
     for (size_t i = 0; i < sizeof garbage / sizeof *garbage; i++) {
         if (garbage[i] == v)
             continue;
@@ -181,6 +184,84 @@ static void test_handle_values(void **state)
         assert_true(RtUnmapSharedMemory(m[i]));
         assert_true(CloseHandle(h[i]));
     }
+    assert_int_equal(tn_pool_used(), 0);
+}
+
+/* SPEC 4: as in Win32, a handle is a multiple of 4 and its low two bits are
+ * ignored: h|1, h|2 and h|3 name h's object in waits, Set, Reset, Pulse,
+ * Release and Close, and never a neighbour's.  (Before: consecutive values,
+ * so h|1 was the next handle, and CloseHandle(a|1) closed b.) */
+static HANDLE tagged(HANDLE h, uintptr_t tag) { return (HANDLE)((uintptr_t)h | tag); }
+
+static void test_low_bits_ignored(void **state)
+{
+    (void)state;
+    void *p = NULL, *q = NULL;
+    HANDLE s1 = make(NULL, 64, &p), s2 = make(NULL, 64, &q);
+    HANDLE ev = RtCreateEvent(NULL, FALSE, FALSE, NULL), ev2 = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    HANDLE mx = RtCreateMutex(NULL, FALSE, NULL), sem = RtCreateSemaphore(NULL, 0, 10, NULL);
+    HANDLE all[] = {s1, s2, ev, ev2, mx, sem};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        assert_non_null(all[i]);
+        assert_true((uintptr_t)all[i] >= 0x10000);
+        if ((uintptr_t)all[i] % 4 != 0)
+            fail_msg("handle %zu is %p: not a multiple of 4", i, all[i]);
+    }
+    for (uintptr_t tag = 1; tag <= 3; tag++) {
+        /* Events: Set through one tag, wait through another, Reset, Pulse. */
+        assert_true(RtSetEvent(tagged(ev, tag)));
+        assert_int_equal(RtWaitForSingleObject(tagged(ev2, tag), 0), WAIT_TIMEOUT); /* not the neighbour */
+        assert_int_equal(RtWaitForSingleObject(tagged(ev, tag), 0), WAIT_OBJECT_0);
+        assert_true(RtSetEvent(ev));
+        assert_true(RtResetEvent(tagged(ev, tag)));
+        assert_int_equal(RtWaitForSingleObject(ev, 0), WAIT_TIMEOUT);
+        assert_true(RtSetEvent(ev));
+        assert_true(RtPulseEvent(tagged(ev, tag)));
+        assert_int_equal(RtWaitForSingleObject(ev, 0), WAIT_TIMEOUT);
+        /* A mutex, recursively through every tag, released through others. */
+        assert_int_equal(RtWaitForSingleObject(tagged(mx, tag), 0), WAIT_OBJECT_0);
+        assert_int_equal(RtWaitForSingleObject(mx, 0), WAIT_OBJECT_0);
+        assert_true(RtReleaseMutex(mx));
+        assert_true(RtReleaseMutex(tagged(mx, 4 - tag)));
+        SetLastError(0);
+        assert_false(RtReleaseMutex(tagged(mx, tag)));
+        assert_int_equal(GetLastError(), ERROR_NOT_OWNER);
+        /* A semaphore. */
+        LONG prev = -1;
+        assert_true(RtReleaseSemaphore(tagged(sem, tag), 2, &prev));
+        assert_int_equal(prev, 0);
+        assert_int_equal(RtWaitForSingleObject(tagged(sem, 4 - tag), 0), WAIT_OBJECT_0);
+        /* A multi-object wait through tagged handles: index of the object. */
+        HANDLE set[3] = {tagged(ev, tag), tagged(mx, tag), tagged(sem, tag)};
+        assert_int_equal(RtWaitForMultipleObjects(3, set, FALSE, 0), WAIT_OBJECT_0 + 1);
+        assert_true(RtReleaseMutex(mx));
+        assert_int_equal(RtWaitForSingleObject(tagged(sem, tag), 0), WAIT_OBJECT_0);
+        assert_int_equal(RtWaitForSingleObject(sem, 0), WAIT_TIMEOUT);
+        /* Shared memory handles: still not waitable, whatever the tag. */
+        SetLastError(0);
+        assert_int_equal(RtWaitForSingleObject(tagged(s1, tag), 0), WAIT_FAILED);
+        assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+    }
+    /* Close through a tag closes that handle and no other: the neighbour
+     * still works, the closed one fails whatever its tag. */
+    *(int *)q = 4242;
+    assert_true(CloseHandle(tagged(s1, 1)));
+    for (uintptr_t tag = 0; tag <= 3; tag++)
+        expect_close_fails(tagged(s1, tag));
+    assert_int_equal(*(int *)q, 4242);
+    assert_true(CloseHandle(tagged(ev, 3)));
+    SetLastError(0);
+    assert_false(RtSetEvent(tagged(ev, 2)));
+    assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+    assert_true(RtSetEvent(ev2)); /* the neighbour is alive */
+    assert_int_equal(RtWaitForSingleObject(tagged(ev2, 1), 0), WAIT_OBJECT_0);
+    assert_true(CloseHandle(tagged(ev2, 2)));
+    assert_true(CloseHandle(tagged(mx, 2)));
+    assert_true(CloseHandle(tagged(sem, 1)));
+    assert_true(CloseHandle(tagged(s2, 3)));
+    expect_close_fails(s2);
+    assert_true(RtUnmapSharedMemory(p));
+    assert_true(RtUnmapSharedMemory(q));
     assert_int_equal(tn_pool_used(), 0);
 }
 
@@ -337,6 +418,7 @@ int main(void)
         cmocka_unit_test_teardown(test_double_close, tn_teardown),
         cmocka_unit_test_teardown(test_closed_value_not_reused, tn_teardown),
         cmocka_unit_test_teardown(test_handle_values, tn_teardown),
+        cmocka_unit_test_teardown(test_low_bits_ignored, tn_teardown),
         cmocka_unit_test_teardown(test_last_error_per_thread, tn_teardown),
         cmocka_unit_test_teardown(test_concurrent_close, tn_teardown),
         cmocka_unit_test_teardown(test_threads_churn_handles, tn_teardown),

@@ -16,16 +16,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "event_state.h"
 
-/* The state layouts of src/event.c, src/semaphore.c and src/mutex.c, which
- * keep them private: the first fields of each, read-only.  Keep in step. */
-struct event_state {
-    _Atomic uint32_t wake;
-    uint32_t manual;
-    _Atomic uint64_t word;      /* bit 0 signalled; waiters in bits 22..42 */
-};
-#define EVENT_SIGNALLED 1ull
-#define EVENT_WAITERS(w) ((uint32_t)((w) >> 22 & ((1u << 21) - 1)))
+/* The state layouts of src/semaphore.c and src/mutex.c, which keep them
+ * private: the first fields of each, read-only.  Keep in step.  (An
+ * event's is shared: src/event_state.h.) */
 
 struct semaphore_state {
     _Atomic uint32_t wake;
@@ -50,7 +45,7 @@ static void print_state(const struct iw_node *node, int fd, enum iw_type type)
         const struct event_state *e = state;
         uint64_t w = atomic_load(&e->word);
         printf("state:    %s, %s, %" PRIu32 " waiting\n", e->manual ? "manual-reset" : "auto-reset",
-               w & EVENT_SIGNALLED ? "signalled" : "not signalled", EVENT_WAITERS(w));
+               w & EVENT_SIGNALLED ? "signalled" : "not signalled", old_of(w) + new_of(w));
     } else if (type == IW_TYPE_SEMAPHORE) {
         const struct semaphore_state *s = state;
         uint64_t w = atomic_load(&s->word);
