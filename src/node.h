@@ -17,7 +17,7 @@
 #include "iwin32.h"
 
 #define IW_NODE_MAGIC 0x4e573249u /* "I2WN" */
-#define IW_NODE_VERSION 1u
+#define IW_NODE_VERSION 2u /* 2: pool_resets */
 
 struct iw_node_header {
     uint32_t magic;
@@ -26,6 +26,7 @@ struct iw_node_header {
      * while creators read it, hence atomic. */
     _Atomic uint64_t pool_max_pages;
     _Atomic uint64_t pool_state;   /* see pool.c: used pages and a change count */
+    _Atomic uint64_t pool_resets;  /* see pool.c: bumped before every reset */
 };
 
 struct iw_node {

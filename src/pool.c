@@ -1,9 +1,9 @@
 /*
  * Pool accounting.
  *
- * The node header keeps one 64-bit word: the pages reserved (low 40 bits),
- * a change count (16 bits) bumped by every reservation, release and reset,
- * and a reset epoch (high 8 bits) bumped by every reset.
+ * The node header keeps one 64-bit word: the pages reserved (low 40 bits)
+ * and a change count (high 24 bits) bumped by every reservation, release
+ * and reset; and beside it a 64-bit count of resets, the epoch.
  * The word is a fast upper bound, never below the pages of live objects:
  *   - a creator reserves only after its file is sized, held and in the
  *     directory (its link count checked after its lock: object.c), and
@@ -20,6 +20,24 @@
  * the word, undoing what crashed processes left in it, but only with a
  * compare-and-swap against the word it read before scanning, so a
  * reservation or release made during the scan is never lost.
+ *
+ * The epoch and a paused destroyer.  A destroyer reads the epoch before its
+ * unlink and releases only if it is unchanged; a reset bumps it before its
+ * compare-and-swap.  Say both the reset's and the release's swaps succeed.
+ * If the release came first, it changed the word, so it came before the
+ * reset read the word it swaps against - and before the scan, which then
+ * could not see the unlinked object: nothing counted twice.  If the reset
+ * came first, the release read the word after the reset's swap (its own
+ * swap would fail otherwise), hence after the bump; and a reset that left
+ * the object out scanned after the unlink, so it bumped after the
+ * destroyer read the epoch: the destroyer sees another value and keeps its
+ * pages counted (too high, which the next recount repairs).  "Another
+ * value" needs an epoch that cannot come back round while a destroyer is
+ * paused - stopped by Ctrl-Z or a debugger between its unlink and its
+ * release for as long as anyone likes.  An 8-bit epoch in the word did,
+ * after 256 resets; this one is 64 bits wide and each bump follows a full
+ * directory scan: even at one bump per 100 ns, far beyond any scan, it
+ * takes 58,000 years to wrap.
  */
 #include "pool.h"
 
@@ -41,27 +59,24 @@
 
 #define PAGES_BITS 40
 #define PAGES_MASK ((1ull << PAGES_BITS) - 1)
-#define CHANGES_BITS 16
-#define EPOCH_SHIFT (PAGES_BITS + CHANGES_BITS)
 #define RECOUNT_TRIES 64
 
-static uint64_t epoch_of(uint64_t word) { return word >> EPOCH_SHIFT; }
-
-/* The word after a reservation or release: pages, one more change. */
+/* The word after a reservation, release or reset: pages, one more change
+ * (the count wraps in its 24 bits). */
 static uint64_t next_state(uint64_t old, uint64_t pages)
 {
-    uint64_t changes = (old >> PAGES_BITS) + 1;
-    return (epoch_of(old) << EPOCH_SHIFT) | (changes << PAGES_BITS & ~(~0ull << EPOCH_SHIFT)) |
-           (pages & PAGES_MASK);
+    return ((old >> PAGES_BITS) + 1) << PAGES_BITS | (pages & PAGES_MASK);
 }
 
-/* The word after a reset to a recount's figure. */
-static uint64_t reset_state(uint64_t old, uint64_t pages)
+/* Resets the word from before (read before the scan) to a recount's figure,
+ * unless it changed meanwhile.  The epoch is bumped first (see above). */
+static bool reset(struct iw_node *node, uint64_t *before, uint64_t pages)
 {
-    return ((epoch_of(old) + 1) << EPOCH_SHIFT) | (next_state(old, pages) & ~(~0ull << EPOCH_SHIFT));
+    atomic_fetch_add(&node->header->pool_resets, 1);
+    return atomic_compare_exchange_strong(&node->header->pool_state, before, next_state(*before, pages));
 }
 
-uint64_t iw_pool_epoch(struct iw_node *node) { return epoch_of(atomic_load(&node->header->pool_state)); }
+uint64_t iw_pool_epoch(struct iw_node *node) { return atomic_load(&node->header->pool_resets); }
 
 uint64_t iw_pool_counted(struct iw_node *node) { return atomic_load(&node->header->pool_state) & PAGES_MASK; }
 
@@ -183,7 +198,7 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
      * is its purpose, and each reset makes destroyers in mid-release keep
      * their pages counted (iw_pool_release). */
     if (live < (before & PAGES_MASK))
-        atomic_compare_exchange_strong(word, &before, reset_state(before, live));
+        reset(node, &before, live);
     /* What is used: objects that exist.  Objects being made count in the
      * shared word (they may have reserved), not here: their creators may yet
      * be refused, and together they can exceed the pool for a moment.  The
@@ -236,7 +251,7 @@ DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own)
             }
             return ERROR_NOT_ENOUGH_MEMORY;
         }
-        if (atomic_compare_exchange_strong(word, &old, reset_state(old, live)))
+        if (reset(node, &old, live))
             return ERROR_SUCCESS;
         /* Someone reserved or released during the scan: decide again. */
     }
@@ -249,7 +264,8 @@ void iw_pool_release(struct iw_node *node, uint64_t pages, uint64_t epoch)
     uint64_t old = atomic_load(word);
     uint64_t used;
     do {
-        if (epoch_of(old) != epoch)
+        /* The word first, then the epoch: see above. */
+        if (iw_pool_epoch(node) != epoch)
             return; /* a reset came between: too high now, which is safe */
         used = old & PAGES_MASK;
         used = used > pages ? used - pages : 0;
