@@ -372,7 +372,7 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
     bool reserved = false;
     *err = ERROR_SUCCESS;
     if (pages) {
-        *err = iw_pool_reserve(node, pages, obj->ino);
+        *err = iw_pool_reserve(node, pages, obj->ino, obj->fd);
         reserved = *err == ERROR_SUCCESS;
         if (reserved)
             IW_CRASH_POINT("create.reserved");

@@ -56,6 +56,30 @@ static void wait_for_transits(void)
     atomic_store(&fork_waiting, 0);
 }
 
+/* Parked descriptors, under the process lock (fork_prepare holds it). */
+static struct iw_parked *parked_list;
+
+void iw_transit_park(struct iw_parked *parked, int fd)
+{
+    parked->fd = fd;
+    iw_process_lock();
+    parked->next = parked_list;
+    parked_list = parked;
+    iw_process_unlock();
+    iw_transit_end();
+}
+
+void iw_transit_unpark(struct iw_parked *parked)
+{
+    iw_transit_begin();
+    iw_process_lock();
+    struct iw_parked **link = &parked_list;
+    while (*link != parked)
+        link = &(*link)->next;
+    *link = parked->next;
+    iw_process_unlock();
+}
+
 void iw_process_lock(void) { pthread_mutex_lock(&process_mutex); }
 void iw_process_unlock(void) { pthread_mutex_unlock(&process_mutex); }
 
@@ -216,6 +240,10 @@ static void fork_child(void)
                 o->fd = o->fork_fd;
                 o->fork_fd = -1;
             }
+    /* The threads that parked them are not in the child. */
+    for (struct iw_parked *p = parked_list; p; p = p->next)
+        close(p->fd);
+    parked_list = NULL;
     restore_nofile();
     iw_node_reseed();
     /* The forking thread took these in fork_prepare and is the child's

@@ -26,8 +26,8 @@
 
 #define MIB (1u << 20)
 #define POOL (4u * MIB)
-/* A refused Create at a full pool (test_refusal_under_churn): see pool.c. */
-#define REFUSAL_BOUND_MS 100
+/* Scheduling noise on a loaded 2-core VM (test_refusal_under_churn). */
+#define REFUSAL_SLACK_MS 200
 
 /* A Create the pool cannot hold: NULL, ERROR_NOT_ENOUGH_MEMORY, and the
  * node's files and pool exactly as before. */
@@ -409,8 +409,8 @@ static void *refused_create(void *arg)
 /* 16,384 live objects fill the pool (one-page objects fill its pages, the
  * rest are events, which count nothing but are files a recount meets) while
  * another process creates and closes an object in a loop.  A Create that
- * can't fit is refused within a bound that depends neither on the number of
- * objects nor on the churn, and a fork meanwhile does not wait for it.
+ * can't fit is refused after one recount or two, however long the churn
+ * lasts, and a fork meanwhile does not wait for it.
  * Its own ctest entry. */
 static void test_refusal_under_churn(void **state)
 {
@@ -461,14 +461,25 @@ static void test_refusal_under_churn(void **state)
     }
     assert_int_equal(write(go[1], "g", 1), 1);
     usleep(100000); /* the churner under way */
+    /* What one recount and one fork cost here, now. */
+    int64_t t0 = tn_now_ms();
+    uint64_t size, used;
+    assert_true(iwin32PoolInfo(&size, &used));
+    int64_t recount_ms = tn_now_ms() - t0;
+    t0 = tn_now_ms();
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    int64_t fork_base_ms = tn_now_ms() - t0;
+    assert_true(tn_exited_ok(tn_wait(child, TN_TIMEOUT_MS)));
     int64_t worst = 0, worst_fork = 0;
     for (int round = 0; round < 3; round++) {
         struct refusal r;
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, refused_create, &r), 0);
         usleep(20000); /* into the refusal */
-        int64_t t0 = tn_now_ms();
-        pid_t child = fork();
+        t0 = tn_now_ms();
+        child = fork();
         if (child == 0)
             _exit(0);
         int64_t fork_ms = tn_now_ms() - t0;
@@ -482,14 +493,17 @@ static void test_refusal_under_churn(void **state)
     assert_int_equal(write(go[1], "s", 1), 1);
     assert_true(tn_exited_ok(tn_wait(churner, TN_TIMEOUT_MS)));
     tn_close(go[1]);
-    printf("%d live objects, full pool, one process churning: refused Create worst %lld ms, fork meanwhile "
-           "worst %lld ms\n",
-           REFUSAL_LIVE, (long long)worst, (long long)worst_fork);
+    printf("%d live objects, full pool, one process churning: refused Create worst %lld ms (one recount %lld ms); "
+           "fork during it worst %lld ms (alone %lld ms)\n",
+           REFUSAL_LIVE, (long long)worst, (long long)recount_ms, (long long)worst_fork, (long long)fork_base_ms);
     for (int i = 0; i < n; i++)
         assert_true(CloseHandle(h[i]));
     assert_int_equal(tn_pool_used(), 0);
-    assert_true(worst < REFUSAL_BOUND_MS);
-    assert_true(worst_fork < REFUSAL_BOUND_MS);
+    /* A refusal costs a recount or two, whatever the churn (it retried
+     * recount after recount while the churn lasted), and fork does not
+     * wait for it (it did, as long as the refusal took). */
+    assert_true(worst <= 3 * recount_ms + REFUSAL_SLACK_MS);
+    assert_true(worst_fork <= 2 * fork_base_ms + REFUSAL_SLACK_MS);
 }
 
 /* ---- the IWIN32_POOL_MB setting, in fresh nodes of their own -------------------- */
