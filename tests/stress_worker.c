@@ -4,10 +4,12 @@
  */
 #include "stress_worker.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_node.h"
@@ -214,6 +216,14 @@ static bool all_zero(const unsigned char *p, size_t n)
     return true;
 }
 
+static void *recount(void *arg)
+{
+    uint64_t size = 0, used = 0;
+    CHECK(iwin32PoolInfo(&size, &used));
+    CHECK(size == (uint64_t)POOL_MB << 20); /* (used <= size under churn: test_pool_info_churn) */
+    return arg;
+}
+
 /* One shared-memory operation on slot s (the calls of the original storm). */
 static void shm_op(struct held *s, HANDLE *closed, unsigned *seed)
 {
@@ -288,10 +298,23 @@ static void shm_op(struct held *s, HANDLE *closed, unsigned *seed)
             return;
         SetLastError(SENTINEL);
         CHECK(!CloseHandle(*closed) && GetLastError() == ERROR_INVALID_HANDLE);
-    } else {                                /* a recount, in the middle of it all */
-        uint64_t size = 0, used = 0;
-        CHECK(iwin32PoolInfo(&size, &used));
-        CHECK(size == (uint64_t)POOL_MB << 20); /* (used <= size under churn: test_pool_info_churn) */
+    } else if (rand_r(seed) % 2) {          /* a recount, in the middle of it all */
+        recount(NULL);
+    } else {                                /* a fork during a recount in another thread */
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, recount, NULL) == 0);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) { /* holds what it inherited; its close destroys nothing the parent holds */
+            if (s->h != NULL)
+                CHECK(CloseHandle(s->h));
+            _exit(0);
+        }
+        CHECK(pthread_join(t, NULL) == 0);
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        if (s->k >= 0 && s->p != NULL)
+            check_named(s->p, s->k);
     }
 }
 
