@@ -4,11 +4,13 @@
  */
 #include "stress_worker.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -216,6 +218,19 @@ static bool all_zero(const unsigned char *p, size_t n)
     return true;
 }
 
+static bool retire; /* this worker's fork at the limit was its last op */
+
+static rlim_t open_descriptors(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    CHECK(dir != NULL);
+    rlim_t n = 0;
+    while (readdir(dir) != NULL)
+        n++;
+    closedir(dir);
+    return n - 3; /* less ".", ".." and the directory's own */
+}
+
 static void *recount(void *arg)
 {
     uint64_t size = 0, used = 0;
@@ -301,6 +316,14 @@ static void shm_op(struct held *s, HANDLE *closed, unsigned *seed)
     } else if (rand_r(seed) % 2) {          /* a recount, in the middle of it all */
         recount(NULL);
     } else {                                /* a fork during a recount in another thread */
+        /* Now and then at the hard descriptor limit: the child then shares
+         * descriptions with us (records.c), and this worker's last op. */
+        retire = rand_r(seed) % 8 == 0;
+        if (retire) {
+            rlim_t spare = open_descriptors() + 3; /* the recount: its directory and a file */
+            struct rlimit none_spare = {spare, spare};
+            CHECK(setrlimit(RLIMIT_NOFILE, &none_spare) == 0);
+        }
         pthread_t t;
         CHECK(pthread_create(&t, NULL, recount, NULL) == 0);
         pid_t pid = fork();
@@ -379,7 +402,7 @@ void stress_worker(int slot, unsigned seed, int ops)
     struct held held[HELD] = {{0}};
     HANDLE closed = NULL, event = NULL, semaphore = NULL;
     struct guard gd = {0};
-    for (op = 0; op < ops; op++) {
+    for (op = 0; op < ops && !retire; op++) {
         atomic_store(&stress_results->call_started_ms[slot], tn_now_ms());
         if (rand_r(&seed) % 3 == 0)
             sync_op(&event, &semaphore, &gd, &seed);
