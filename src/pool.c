@@ -342,6 +342,7 @@ DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own, int own_f
     /* Recounts take a while: fork does not wait for them (records.h). */
     struct iw_parked parked;
     iw_transit_park(&parked, own_fd);
+    IW_CRASH_POINT("pool.reserve_parked");
     DWORD err = reserve_by_recount(node, pages, own, max);
     iw_transit_unpark(&parked);
     return err;
