@@ -239,6 +239,7 @@ static void fork_child(void)
                 close(o->fd);
                 o->fd = o->fork_fd;
                 o->fork_fd = -1;
+                o->shared = false; /* its own now, whatever the parent's was */
             }
     /* The threads that parked them are not in the child. */
     for (struct iw_parked *p = parked_list; p; p = p->next)
