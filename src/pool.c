@@ -141,7 +141,8 @@ static int scan_file(struct iw_node *node, struct scan *sc, const struct dirent 
      * name still there: not destroyed), without looking again: that halves
      * a recount's system calls. */
     struct seen key = {.ino = d->d_ino};
-    const struct seen *known = second ? bsearch(&key, sc->list, sc->first, sizeof key, by_ino) : NULL;
+    const struct seen *known =
+        second && sc->first > 0 ? bsearch(&key, sc->list, sc->first, sizeof key, by_ino) : NULL;
     if (known != NULL)
         return append(sc, (struct seen){known->ino, known->pages, d->d_name[0] == 't', true});
     int ofd = openat(node->dirfd, d->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
