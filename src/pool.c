@@ -155,7 +155,8 @@ static int scan_file(struct iw_node *node, struct scan *sc, const struct dirent 
     int err = 0;
     struct stat st;
     if (iw_reflock_probe(node->dirfd, d->d_name, ofd) == IW_REFLOCK_HELD && fstat(ofd, &st) == 0)
-        err = append(sc, (struct seen){st.st_ino, iw_pool_pages_of(node, d->d_name, &st), d->d_name[0] == 't', second});
+        err = append(sc, (struct seen){st.st_ino, iw_pool_pages_of(node, d->d_name, &st), d->d_name[0] == 't',
+                                       second});
     close(ofd);
     return err;
 }
@@ -225,10 +226,9 @@ static int count_live(struct iw_node *node, ino_t own, struct count *c)
             qsort(list, n, sizeof *list, by_ino);
         *c = (struct count){0};
         for (size_t i = 0, j; i < n; i = j) {
-            bool in_flight = true, first = false, second = false, existed = false;
+            bool in_flight = true, second = false, existed = false;
             for (j = i; j < n && list[j].ino == list[i].ino; j++) {
-                in_flight = in_flight && list[j].in_flight; /* its latest name is final */
-                first = first || !list[j].second;
+                in_flight = in_flight && list[j].in_flight; /* a final name seen: published */
                 second = second || list[j].second;
                 existed = existed || (!list[j].second && !list[j].in_flight);
             }
@@ -323,8 +323,7 @@ static DWORD reserve_by_recount(struct iw_node *node, uint64_t pages, ino_t own,
             }
             return ERROR_NOT_ENOUGH_MEMORY;
         }
-        uint64_t live = c.live;
-        if (reset(node, &old, live))
+        if (reset(node, &old, c.live))
             return ERROR_SUCCESS;
         /* Someone reserved or released during the scan: decide again. */
     }
