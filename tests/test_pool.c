@@ -26,8 +26,8 @@
 
 #define MIB (1u << 20)
 #define POOL (4u * MIB)
-/* Scheduling noise on a loaded 2-core VM (test_refusal_under_churn). */
-#define REFUSAL_SLACK_MS 200
+/* Scheduling noise on a loaded 2-core VM, ctest -j2 (test_refusal_under_churn). */
+#define REFUSAL_SLACK_MS 1000
 
 /* A Create the pool cannot hold: NULL, ERROR_NOT_ENOUGH_MEMORY, and the
  * node's files and pool exactly as before. */
@@ -500,10 +500,12 @@ static void test_refusal_under_churn(void **state)
         assert_true(CloseHandle(h[i]));
     assert_int_equal(tn_pool_used(), 0);
     /* A refusal costs a recount or two, whatever the churn (it retried
-     * recount after recount while the churn lasted), and fork does not
-     * wait for it (it did, as long as the refusal took). */
-    assert_true(worst <= 3 * recount_ms + REFUSAL_SLACK_MS);
-    assert_true(worst_fork <= 2 * fork_base_ms + REFUSAL_SLACK_MS);
+     * recount after recount while the churn lasted: 13 s), and fork does
+     * not wait for it (it did, as long as the refusal took).  Generous
+     * factors: what is measured alone here may run busier below. */
+    if (worst > 10 * recount_ms + REFUSAL_SLACK_MS || worst_fork > 4 * fork_base_ms + REFUSAL_SLACK_MS)
+        fail_msg("the refusal took %lld ms (a recount %lld ms), a fork during it %lld ms (alone %lld ms)",
+                 (long long)worst, (long long)recount_ms, (long long)worst_fork, (long long)fork_base_ms);
 }
 
 /* ---- the IWIN32_POOL_MB setting, in fresh nodes of their own -------------------- */
