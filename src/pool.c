@@ -61,8 +61,11 @@
 #define PAGES_MASK ((1ull << PAGES_BITS) - 1)
 #define RECOUNT_TRIES 64
 
-/* The word after a reservation, release or reset: pages, one more change
- * (the count wraps in its 24 bits). */
+/* The word after a reservation, release or reset: pages, one more change.
+ * The count wraps in its 24 bits: a recount paused between reading the word
+ * and its swap while exactly a multiple of 2^24 changes bring the word back
+ * to the same pages could still reset it to a stale figure.  (Not a paused
+ * destroyer's case, which the epoch covers; a known, narrower limit.) */
 static uint64_t next_state(uint64_t old, uint64_t pages)
 {
     return ((old >> PAGES_BITS) + 1) << PAGES_BITS | (pages & PAGES_MASK);

@@ -52,17 +52,14 @@ static bool wait_stopped(pid_t pid)
  * recount that then removes it lowers the pool's word. */
 static void one_reset(int i)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = tn_fork();
     if (pid == 0) {
         char name[32];
         void *p;
         snprintf(name, sizeof name, "stale-%d", i);
         _exit(RtCreateSharedMemory(PAGE_READWRITE, 0, 1, name, &p) != NULL ? 0 : 1);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(tn_exited_ok(status));
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
     uint64_t size, used;
     assert_true(iwin32PoolInfo(&size, &used));
 }
@@ -72,8 +69,7 @@ static void paused_at(const char *point)
     void *keep_p;
     HANDLE keep = RtCreateSharedMemory(PAGE_READWRITE, 0, MIB, "keep", &keep_p);
     assert_non_null(keep);
-    pid_t destroyer = fork();
-    assert_true(destroyer >= 0);
+    pid_t destroyer = tn_fork(); /* tn_teardown kills it if the test fails */
     if (destroyer == 0) {
         void *p;
         HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, MIB, "victim", &p);
@@ -82,10 +78,8 @@ static void paused_at(const char *point)
         iw_crash_point_stop_at(point);
         _exit(CloseHandle(h) ? 0 : 2); /* the last holder: destroys */
     }
-    if (!wait_stopped(destroyer)) {
-        kill(destroyer, SIGKILL);
+    if (!wait_stopped(destroyer))
         fail_msg("the destroyer did not stop at %s", point);
-    }
     for (int i = 0; i < RESETS; i++)
         one_reset(i);
     kill(destroyer, SIGCONT);
