@@ -35,6 +35,12 @@ struct iw_crash_point {
 
 void iw_crash_point_pass(struct iw_crash_point *point);
 
+/* Arms this process (a forked test child, whose IWIN32_CRASH_AT was read
+ * by its parent) to stop itself with SIGSTOP - not exit - the first time it
+ * passes the point of that name: a process paused mid-call, as by Ctrl-Z
+ * or a debugger; the test resumes it with SIGCONT. */
+void iw_crash_point_stop_at(const char *name);
+
 /* The records of every point in the program: *first, and their number. */
 size_t iw_crash_points_all(struct iw_crash_point **first);
 

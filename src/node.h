@@ -18,7 +18,7 @@
 #include "iwin32.h"
 
 #define IW_NODE_MAGIC 0x4e573249u /* "I2WN" */
-#define IW_NODE_VERSION 2u /* 2: files carry the library's mark (mark.h) */
+#define IW_NODE_VERSION 2u /* 2: files carry the library's mark (mark.h); pool_resets */
 
 struct iw_node_header {         /* atomic: rebuilt in place (node_header.h) */
     _Atomic uint32_t magic;
@@ -27,6 +27,7 @@ struct iw_node_header {         /* atomic: rebuilt in place (node_header.h) */
      * while creators read it, hence atomic. */
     _Atomic uint64_t pool_max_pages;
     _Atomic uint64_t pool_state;   /* see pool.c: used pages and a change count */
+    _Atomic uint64_t pool_resets;  /* see pool.c: bumped before every reset */
 };
 
 struct iw_node {

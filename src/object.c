@@ -55,7 +55,14 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
      * corrupted (glibc bug 14485).  One page per such mutex, on purpose. */
     if (obj->page && !(obj->type == IW_TYPE_MUTEX && iw_mutex_owned_here(obj)))
         iw_unmap_guarded(obj->page, node->page_size, node->page_size);
-    release_file(node, obj->fd, obj->file);
+    /* A description another process may still use: its lock is that
+     * process's reference too, and our upgrade would succeed (same owner)
+     * and destroy the object under it.  Closing just drops our descriptor;
+     * the last process to close leaves the object stale, removed lazily. */
+    if (obj->shared)
+        close(obj->fd);
+    else
+        release_file(node, obj->fd, obj->file);
     free(obj);
 }
 
@@ -369,7 +376,7 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
     bool reserved = false;
     *err = ERROR_SUCCESS;
     if (pages) {
-        *err = iw_pool_reserve(node, pages, obj->ino);
+        *err = iw_pool_reserve(node, pages, obj->ino, obj->fd);
         reserved = *err == ERROR_SUCCESS;
         if (reserved)
             IW_CRASH_POINT("create.reserved");

@@ -44,6 +44,9 @@ struct iw_object {
     int fd;                     /* holds the reference lock; never mapped:
                                    see iw_object_map */
     int fork_fd;                /* a child's own description, made at fork */
+    bool shared;                /* fd's description is shared with a parent or
+                                   child (fork could not make one): never used
+                                   to destroy (records.c) */
     enum iw_type type;
     ino_t ino;                  /* of the file, while it is being made */
     uint64_t size;              /* shared memory: the exact size in bytes */

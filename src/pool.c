@@ -1,9 +1,9 @@
 /*
  * Pool accounting.
  *
- * The node header keeps one 64-bit word: the pages reserved (low 40 bits),
- * a change count (16 bits) bumped by every reservation, release and reset,
- * and a reset epoch (high 8 bits) bumped by every reset.
+ * The node header keeps one 64-bit word: the pages reserved (low 40 bits)
+ * and a change count (high 24 bits) bumped by every reservation, release
+ * and reset; and beside it a 64-bit count of resets, the epoch.
  * The word is a fast upper bound, never below the pages of live objects:
  *   - a creator reserves only after its file is sized, held and in the
  *     directory (its link count checked after its lock: object.c), and
@@ -20,6 +20,24 @@
  * the word, undoing what crashed processes left in it, but only with a
  * compare-and-swap against the word it read before scanning, so a
  * reservation or release made during the scan is never lost.
+ *
+ * The epoch and a paused destroyer.  A destroyer reads the epoch before its
+ * unlink and releases only if it is unchanged; a reset bumps it before its
+ * compare-and-swap.  Say both the reset's and the release's swaps succeed.
+ * If the release came first, it changed the word, so it came before the
+ * reset read the word it swaps against - and before the scan, which then
+ * could not see the unlinked object: nothing counted twice.  If the reset
+ * came first, the release read the word after the reset's swap (its own
+ * swap would fail otherwise), hence after the bump; and a reset that left
+ * the object out scanned after the unlink, so it bumped after the
+ * destroyer read the epoch: the destroyer sees another value and keeps its
+ * pages counted (too high, which the next recount repairs).  "Another
+ * value" needs an epoch that cannot come back round while a destroyer is
+ * paused - stopped by Ctrl-Z or a debugger between its unlink and its
+ * release for as long as anyone likes.  An 8-bit epoch in the word did,
+ * after 256 resets; this one is 64 bits wide and each bump follows a full
+ * directory scan: even at one bump per 100 ns, far beyond any scan, it
+ * takes 58,000 years to wrap.
  */
 #include "pool.h"
 
@@ -43,27 +61,27 @@
 
 #define PAGES_BITS 40
 #define PAGES_MASK ((1ull << PAGES_BITS) - 1)
-#define CHANGES_BITS 16
-#define EPOCH_SHIFT (PAGES_BITS + CHANGES_BITS)
 #define RECOUNT_TRIES 64
 
-static uint64_t epoch_of(uint64_t word) { return word >> EPOCH_SHIFT; }
-
-/* The word after a reservation or release: pages, one more change. */
+/* The word after a reservation, release or reset: pages, one more change.
+ * The count wraps in its 24 bits: a recount paused between reading the word
+ * and its swap while exactly a multiple of 2^24 changes bring the word back
+ * to the same pages could still reset it to a stale figure.  (Not a paused
+ * destroyer's case, which the epoch covers; a known, narrower limit.) */
 static uint64_t next_state(uint64_t old, uint64_t pages)
 {
-    uint64_t changes = (old >> PAGES_BITS) + 1;
-    return (epoch_of(old) << EPOCH_SHIFT) | (changes << PAGES_BITS & ~(~0ull << EPOCH_SHIFT)) |
-           (pages & PAGES_MASK);
+    return ((old >> PAGES_BITS) + 1) << PAGES_BITS | (pages & PAGES_MASK);
 }
 
-/* The word after a reset to a recount's figure. */
-static uint64_t reset_state(uint64_t old, uint64_t pages)
+/* Resets the word from before (read before the scan) to a recount's figure,
+ * unless it changed meanwhile.  The epoch is bumped first (see above). */
+static bool reset(struct iw_node *node, uint64_t *before, uint64_t pages)
 {
-    return ((epoch_of(old) + 1) << EPOCH_SHIFT) | (next_state(old, pages) & ~(~0ull << EPOCH_SHIFT));
+    atomic_fetch_add(&node->header->pool_resets, 1);
+    return atomic_compare_exchange_strong(&node->header->pool_state, before, next_state(*before, pages));
 }
 
-uint64_t iw_pool_epoch(struct iw_node *node) { return epoch_of(atomic_load(&node->header->pool_state)); }
+uint64_t iw_pool_epoch(struct iw_node *node) { return atomic_load(&node->header->pool_resets); }
 
 uint64_t iw_pool_counted(struct iw_node *node) { return atomic_load(&node->header->pool_state) & PAGES_MASK; }
 
@@ -81,6 +99,15 @@ struct seen {
     ino_t ino;
     uint64_t pages;
     bool in_flight;             /* a "t-" file: an object being made */
+    bool second;                /* seen by the second pass */
+};
+
+/* What a recount found. */
+struct count {
+    uint64_t live;              /* pages of every held file */
+    uint64_t in_flight;         /* of those still being made (their creators may yet give up) */
+    uint64_t ahead;             /* of those among them with an inode number below own */
+    uint64_t stable;            /* of objects that existed at the instant between the passes */
 };
 
 static int by_ino(const void *a, const void *b)
@@ -89,85 +116,134 @@ static int by_ino(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The list of what a scan saw: what the first pass saw, sorted by inode,
+ * then what the second pass saw. */
+struct scan {
+    struct seen *list;
+    size_t n, cap;
+    size_t first;               /* entries of the first pass (sorted), once it is over */
+};
+
+static int append(struct scan *sc, struct seen entry)
+{
+    if (sc->n == sc->cap) {
+        size_t ncap = sc->cap ? sc->cap * 2 : 256;
+        struct seen *grown = realloc(sc->list, ncap * sizeof *sc->list);
+        if (grown == NULL)
+            return ENOMEM;
+        sc->list = grown;
+        sc->cap = ncap;
+    }
+    sc->list[sc->n++] = entry;
+    return 0;
+}
+
+/* One file of a pass: appended if someone holds it (a stale one is
+ * removed).  0, or the errno that makes the count fail. */
+static int scan_file(struct iw_node *node, struct scan *sc, const struct dirent *d, bool second)
+{
+    /* The second pass takes what the first saw held, by inode number (the
+     * name still there: not destroyed), without looking again: that halves
+     * a recount's system calls. */
+    struct seen key = {.ino = d->d_ino};
+    const struct seen *known =
+        second && sc->first > 0 ? bsearch(&key, sc->list, sc->first, sizeof key, by_ino) : NULL;
+    if (known != NULL)
+        return append(sc, (struct seen){known->ino, known->pages, d->d_name[0] == 't', true});
+    struct stat st;
+    int ofd = iw_mark_open(node, d->d_name, &st);
+    if (ofd < 0)
+        /* Out of descriptors or memory: the file may be a live object, and
+         * a count without it would lower the word below what is really
+         * used.  Otherwise removed meanwhile, or not the library's (mark.h):
+         * neither counted nor removed. */
+        return (errno == EMFILE || errno == ENFILE || errno == ENOMEM) ? errno : 0;
+    int err = 0;
+    /* Looked at again after the probe: a file being made is sized after its lock. */
+    if (iw_reflock_probe(node, d->d_name, ofd) == IW_REFLOCK_HELD && fstat(ofd, &st) == 0)
+        err = append(sc, (struct seen){st.st_ino, iw_pool_pages_of(node, d->d_name, &st), d->d_name[0] == 't',
+                                       second});
+    close(ofd);
+    return err;
+}
+
 /* One pass over the directory, appending what is held.  An object renamed
  * from its "t-" name to its final name during a pass can be missed by that
- * pass; it cannot be missed by both of two passes, since it is renamed once. */
-static int scan_pass(struct iw_node *node, struct seen **list, size_t *n, size_t *cap)
+ * pass; it cannot be missed by both of two passes, since it is renamed once.
+ *
+ * A pass may take a while (thousands of files), and fork does not wait for
+ * it: each file's descriptor - which may carry a write lock on a stale file
+ * being removed - is open only inside a transit of its own, and the
+ * directory's is parked (records.h).  The caller is not in transit. */
+static int scan_pass(struct iw_node *node, struct scan *sc, bool second)
 {
     /* A description of our own: a dup of dirfd would share its read
      * position with every thread, and with every process forked since the
      * node was opened, and two recounts at once would each see part of the
      * directory (and count too little). */
+    iw_transit_begin();
     int fd = openat(node->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    DIR *dir = fdopendir(fd);
+    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+    int err = dir == NULL ? errno : 0;
     if (dir == NULL) {
-        close(fd);
-        return errno;
+        if (fd >= 0)
+            close(fd);
+        iw_transit_end();
+        return err;
     }
+    struct iw_parked parked;
+    iw_transit_park(&parked, fd);
     rewinddir(dir);
     struct dirent *d;
-    while ((d = readdir(dir)) != NULL) {
+    while (!err && (d = readdir(dir)) != NULL) {
         if (!iw_name_is_object_file(d->d_name))
             continue;
-        struct stat st;
-        int ofd = iw_mark_open(node, d->d_name, &st);
-        if (ofd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
-            /* Out of descriptors or memory: the file may be a live object,
-             * and a count without it would lower the word below what is
-             * really used. */
-            int err = errno;
-            closedir(dir);
-            return err;
-        }
-        if (ofd < 0)
-            continue; /* removed meanwhile, or not the library's: neither counted nor removed */
-        /* Looked at again after the probe: a file being made is sized after its lock. */
-        if (iw_reflock_probe(node, d->d_name, ofd) == IW_REFLOCK_HELD && fstat(ofd, &st) == 0) {
-            if (*n == *cap) {
-                size_t ncap = *cap ? *cap * 2 : 256;
-                struct seen *grown = realloc(*list, ncap * sizeof **list);
-                if (grown == NULL) {
-                    close(ofd);
-                    closedir(dir);
-                    return ENOMEM;
-                }
-                *list = grown;
-                *cap = ncap;
-            }
-            (*list)[(*n)++] = (struct seen){st.st_ino, iw_pool_pages_of(node, d->d_name, &st), d->d_name[0] == 't'};
-        }
-        close(ofd);
+        iw_transit_begin();
+        err = scan_file(node, sc, d, second);
+        iw_transit_end();
     }
+    iw_transit_unpark(&parked);
     closedir(dir);
-    return 0;
+    iw_transit_end();
+    return err;
 }
 
-/* Pages of every held object file; *in_flight_pages of those still being
- * made (their creators may yet give up), *ahead_pages of those among them
- * with an inode number below own (see iw_pool_reserve). */
-static int count_live(struct iw_node *node, ino_t own, uint64_t *pages, uint64_t *in_flight_pages,
-                      uint64_t *ahead_pages)
+/* Counts every held object file (see struct count).  An inode both passes
+ * saw was alive at the instant between them (a name is never given back to
+ * an inode once unlinked, and the rename from "t-" keeps it named); one with
+ * its final name in the first pass existed then.  Those make "stable": a
+ * lower bound of what existed at that instant, however much churn there was
+ * during the scan - whereas "live" can count an object destroyed during the
+ * scan and the one made in its place. */
+static int count_live(struct iw_node *node, ino_t own, struct count *c)
 {
-    struct seen *list = NULL;
-    size_t n = 0, cap = 0;
-    int err = scan_pass(node, &list, &n, &cap);
-    if (!err)
-        err = scan_pass(node, &list, &n, &cap);
+    struct scan sc = {0};
+    int err = scan_pass(node, &sc, false);
+    if (!err) {
+        sc.first = sc.n;
+        if (sc.n > 1)
+            qsort(sc.list, sc.n, sizeof *sc.list, by_ino);
+        err = scan_pass(node, &sc, true);
+    }
+    struct seen *list = sc.list;
+    size_t n = sc.n;
     if (!err) {
         if (n > 1)
             qsort(list, n, sizeof *list, by_ino);
-        uint64_t sum = 0, in_flight = 0, ahead = 0;
-        for (size_t i = 0; i < n; i++)
-            if (i == 0 || list[i].ino != list[i - 1].ino) {
-                sum += list[i].pages;
-                in_flight += list[i].in_flight ? list[i].pages : 0;
-                ahead += list[i].in_flight && list[i].ino < own ? list[i].pages : 0;
+        *c = (struct count){0};
+        for (size_t i = 0, j; i < n; i = j) {
+            bool in_flight = true, second = false, existed = false;
+            for (j = i; j < n && list[j].ino == list[i].ino; j++) {
+                in_flight = in_flight && list[j].in_flight; /* a final name seen: published */
+                second = second || list[j].second;
+                existed = existed || (!list[j].second && !list[j].in_flight);
             }
-        *pages = sum;
-        *in_flight_pages = in_flight;
-        *ahead_pages = ahead;
+            uint64_t pages = list[i].pages;
+            c->live += pages;
+            c->in_flight += in_flight ? pages : 0;
+            c->ahead += in_flight && list[i].ino < own ? pages : 0;
+            c->stable += existed && second ? pages : 0;
+        }
     }
     free(list);
     return err;
@@ -186,16 +262,17 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
         return check;
     _Atomic uint64_t *word = &node->header->pool_state;
     uint64_t before = atomic_load(word);
-    uint64_t live, in_flight, ahead;
-    int err = count_live(node, 0, &live, &in_flight, &ahead);
+    struct count c;
+    int err = count_live(node, 0, &c);
     if (err)
         return iw_error_from_errno(err);
     IW_CRASH_POINT("pool.recount_counted");
+    uint64_t live = c.live;
     /* A reset only ever lowers the word: repairing what crashes left in it
      * is its purpose, and each reset makes destroyers in mid-release keep
      * their pages counted (iw_pool_release). */
     if (live < (before & PAGES_MASK))
-        atomic_compare_exchange_strong(word, &before, reset_state(before, live));
+        reset(node, &before, live);
     /* What is used: objects that exist.  Objects being made count in the
      * shared word (they may have reserved), not here: their creators may yet
      * be refused, and together they can exceed the pool for a moment.  The
@@ -204,7 +281,7 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
      * instant but for what crashes left in it (the reset above undid that),
      * bounds the figure. */
     uint64_t counted = atomic_load(word) & PAGES_MASK;
-    uint64_t existing = live - in_flight;
+    uint64_t existing = live - c.in_flight;
     *used_pages = existing < counted ? existing : counted;
     return ERROR_SUCCESS;
 }
@@ -221,19 +298,30 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
  * before it reserves; a destroyer unlinks before it releases). */
 DWORD iw_pool_reset(struct iw_node *node)
 {
-    _Atomic uint64_t *word = &node->header->pool_state;
     for (;;) {
-        uint64_t before = atomic_load(word);
-        uint64_t live, in_flight, ahead;
-        int err = count_live(node, 0, &live, &in_flight, &ahead);
+        uint64_t before = atomic_load(&node->header->pool_state);
+        struct count c;
+        int err = count_live(node, 0, &c);
         if (err)
             return iw_error_from_errno(err);
-        if (atomic_compare_exchange_strong(word, &before, reset_state(before, live)))
+        if (reset(node, &before, c.live))
             return ERROR_SUCCESS;
     }
 }
 
-DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own)
+/* The fast path: reserves if the word has room.  *old: the word last read. */
+static bool reserve_fast(_Atomic uint64_t *word, uint64_t pages, uint64_t max, uint64_t *old)
+{
+    *old = atomic_load(word);
+    while ((*old & PAGES_MASK) + pages <= max)
+        if (atomic_compare_exchange_weak(word, old, next_state(*old, (*old & PAGES_MASK) + pages)))
+            return true;
+    return false;
+}
+
+/* Apparently full, or the header damaged: exact recounts decide (and a
+ * rebuild, which recounts too).  Outside transit. */
+static DWORD reserve_by_recount(struct iw_node *node, uint64_t pages, ino_t own)
 {
     _Atomic uint64_t *word = &node->header->pool_state;
     for (int tries = 0; tries < RECOUNT_TRIES; tries++) {
@@ -243,15 +331,13 @@ DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own)
         uint64_t max = atomic_load(&node->header->pool_max_pages);
         if (pages > max)
             return ERROR_NOT_ENOUGH_MEMORY;
-        uint64_t old = atomic_load(word);
-        while ((old & PAGES_MASK) + pages <= max)
-            if (atomic_compare_exchange_weak(word, &old, next_state(old, (old & PAGES_MASK) + pages)))
-                return ERROR_SUCCESS;
-        /* Apparently full: an exact recount decides.  It counts our own
-         * file (sized and held), so after the reset the word already
-         * carries our reservation. */
-        uint64_t live, in_flight, ahead;
-        int err = count_live(node, own, &live, &in_flight, &ahead);
+        uint64_t old;
+        if (reserve_fast(word, pages, max, &old))
+            return ERROR_SUCCESS;
+        /* The recount counts our own file (sized and held), so after the
+         * reset the word already carries our reservation. */
+        struct count c;
+        int err = count_live(node, own, &c);
         if (err)
             return iw_error_from_errno(err);
         IW_CRASH_POINT("pool.reserve_counted");
@@ -263,23 +349,52 @@ DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own)
          * whose creator died is removed by the next scan), but a creator
          * may be preempted or slowed down (valgrind): the waits grow from
          * 0.1 to 10 ms, about 0.5 s in all. */
-        if (live - in_flight + ahead + pages > max) {
-            /* A scan under churn can also count one object twice: one
-             * destroyed between its two passes and the one made in its place.
-             * A destruction during the scan changed the word, so a refusal
-             * waits for a scan that nothing changed under. */
-            bool churned = atomic_load(word) != old;
-            if ((ahead > 0 || churned) && tries + 1 < RECOUNT_TRIES) {
+        if (c.live - c.in_flight + c.ahead + pages > max) {
+            if (c.ahead > 0 && tries + 1 < RECOUNT_TRIES) {
+                usleep(tries < 7 ? 100u << tries : 10000u);
+                continue;
+            }
+            /* Refused if nothing changed the word during the scan: the
+             * count is then exact.  Under churn it may count an object
+             * destroyed during the scan and the one made in its place, so
+             * then only what surely existed at one instant refuses: the
+             * objects both passes saw.  Churn can't keep a full pool's
+             * Create waiting (it did, for seconds, scan after scan). */
+            if (atomic_load(word) == old || c.stable + c.ahead + pages > max)
+                return ERROR_NOT_ENOUGH_MEMORY;
+            if (tries + 1 < RECOUNT_TRIES) {
                 usleep(tries < 7 ? 100u << tries : 10000u);
                 continue;
             }
             return ERROR_NOT_ENOUGH_MEMORY;
         }
-        if (atomic_compare_exchange_strong(word, &old, reset_state(old, live)))
+        if (reset(node, &old, c.live))
             return ERROR_SUCCESS;
         /* Someone reserved or released during the scan: decide again. */
     }
     return ERROR_NOT_ENOUGH_MEMORY;
+}
+
+DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own, int own_fd)
+{
+    _Atomic uint64_t *word = &node->header->pool_state;
+    /* A damaged header goes the slow way: its rebuild recounts, and a
+     * recount must not run in transit (scan_pass). */
+    if (iw_node_header_whole(node)) {
+        uint64_t max = atomic_load(&node->header->pool_max_pages);
+        if (pages > max)
+            return ERROR_NOT_ENOUGH_MEMORY;
+        uint64_t old;
+        if (reserve_fast(word, pages, max, &old))
+            return ERROR_SUCCESS;
+    }
+    /* Recounts take a while: fork does not wait for them (records.h). */
+    struct iw_parked parked;
+    iw_transit_park(&parked, own_fd);
+    IW_CRASH_POINT("pool.reserve_parked");
+    DWORD err = reserve_by_recount(node, pages, own);
+    iw_transit_unpark(&parked);
+    return err;
 }
 
 void iw_pool_release(struct iw_node *node, uint64_t pages, uint64_t epoch)
@@ -288,7 +403,8 @@ void iw_pool_release(struct iw_node *node, uint64_t pages, uint64_t epoch)
     uint64_t old = atomic_load(word);
     uint64_t used;
     do {
-        if (epoch_of(old) != epoch)
+        /* The word first, then the epoch: see above. */
+        if (iw_pool_epoch(node) != epoch)
             return; /* a reset came between: too high now, which is safe */
         used = old & PAGES_MASK;
         used = used > pages ? used - pages : 0;
@@ -316,11 +432,8 @@ IW_API BOOLEAN iwin32PoolInfo(uint64_t *sizeBytes, uint64_t *usedBytes)
     uint64_t used = 0;
     if (err == ERROR_SUCCESS)
         err = iw_node_present(node);
-    if (err == ERROR_SUCCESS) {
-        iw_transit_begin();
-        err = iw_pool_recount(node, &used);
-        iw_transit_end();
-    }
+    if (err == ERROR_SUCCESS)
+        err = iw_pool_recount(node, &used); /* outside transit: see scan_pass */
     if (err != ERROR_SUCCESS) {
         iw_set_error(err);
         return FALSE;

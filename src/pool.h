@@ -10,10 +10,11 @@
 
 #include "node.h"
 
-/* Reserves pages for an object whose file (inode own) is already sized,
- * held and in the node directory.  ERROR_SUCCESS or ERROR_NOT_ENOUGH_MEMORY
- * (after an exact recount has shown that live objects really fill the pool). */
-DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own);
+/* Reserves pages for an object whose file (inode own, descriptor own_fd)
+ * is already sized, held and in the node directory; called in transit.
+ * ERROR_SUCCESS or ERROR_NOT_ENOUGH_MEMORY (after an exact recount has shown
+ * that live objects really fill the pool). */
+DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own, int own_fd);
 
 /* The pool's reset epoch: a destroyer reads it before it unlinks. */
 uint64_t iw_pool_epoch(struct iw_node *node);
@@ -22,7 +23,7 @@ uint64_t iw_pool_epoch(struct iw_node *node);
  * recount reset the pool since the epoch read before the unlink. */
 void iw_pool_release(struct iw_node *node, uint64_t pages, uint64_t epoch);
 
-/* Counts the pages of every live object (removing stale files on the way),
+/* Called outside transit (scan_pass).  Counts the pages of every live object (removing stale files on the way),
  * and sets the shared counter to that count, objects being made included,
  * when nothing changed meanwhile.  *used_pages: the objects that exist. */
 DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,6 +54,30 @@ static void wait_for_transits(void)
     for (uint32_t n; (n = atomic_load(&in_transit)) != 0;)
         syscall(SYS_futex, &in_transit, FUTEX_WAIT_PRIVATE, n, NULL, NULL, 0);
     atomic_store(&fork_waiting, 0);
+}
+
+/* Parked descriptors, under the process lock (fork_prepare holds it). */
+static struct iw_parked *parked_list;
+
+void iw_transit_park(struct iw_parked *parked, int fd)
+{
+    parked->fd = fd;
+    iw_process_lock();
+    parked->next = parked_list;
+    parked_list = parked;
+    iw_process_unlock();
+    iw_transit_end();
+}
+
+void iw_transit_unpark(struct iw_parked *parked)
+{
+    iw_transit_begin();
+    iw_process_lock();
+    struct iw_parked **link = &parked_list;
+    while (*link != parked)
+        link = &(*link)->next;
+    *link = parked->next;
+    iw_process_unlock();
 }
 
 void iw_process_lock(void) { pthread_mutex_lock(&process_mutex); }
@@ -133,12 +158,49 @@ static int node_dirfd(void)
  * fork every record gets a second description (through /proc/self/fd, which
  * works even for an object whose name is gone) with its own read lock; the
  * child keeps those, the parent closes them.  The parent holds its own lock
- * throughout, so no object is unheld at any instant. */
+ * throughout, so no object is unheld at any instant.
+ *
+ * That takes one descriptor per object for the moment of the fork, and a
+ * process near its soft RLIMIT_NOFILE may not have them: the soft limit is
+ * raised toward the hard one for the prepare handler and restored in parent
+ * and child (which may then hold more descriptors than its soft limit; its
+ * next opens fail until it closes some).  An object that still gets no
+ * description of its own - the hard limit reached, or ENFILE - stays on the
+ * one description both processes now share, and both mark their record
+ * shared: neither ever destroys through it (let_go only closes it), so
+ * nothing either one still holds is destroyed by the other's close.  When
+ * both have let go, the object is unheld and stale, and the next Open,
+ * Create or recount that meets it removes it (SPEC 4's laziness). */
+static struct rlimit nofile_before;
+static bool nofile_raised;
+
+static void raise_nofile(void)
+{
+    nofile_raised = false;
+    if (nobjects == 0 || getrlimit(RLIMIT_NOFILE, &nofile_before) != 0)
+        return;
+    /* Enough for every object's second description, beyond the
+     * descriptors in use now (at most the soft limit). */
+    rlim_t want = nofile_before.rlim_cur + (rlim_t)nobjects + 16;
+    struct rlimit raised = nofile_before;
+    raised.rlim_cur = want < nofile_before.rlim_max ? want : nofile_before.rlim_max;
+    if (raised.rlim_cur > nofile_before.rlim_cur)
+        nofile_raised = setrlimit(RLIMIT_NOFILE, &raised) == 0;
+}
+
+static void restore_nofile(void)
+{
+    if (nofile_raised)
+        setrlimit(RLIMIT_NOFILE, &nofile_before);
+    nofile_raised = false;
+}
+
 static void fork_prepare(void)
 {
     wait_for_transits();
     iw_process_lock();
     iw_mapping_fork_prepare();
+    raise_nofile();
     for (size_t i = 0; i < nbuckets; i++)
         for (struct iw_object *o = buckets[i]; o; o = o->next) {
             char path[64];
@@ -150,6 +212,8 @@ static void fork_prepare(void)
                 close(o->fork_fd);
                 o->fork_fd = -1;
             }
+            if (o->fork_fd < 0)
+                o->shared = true; /* in parent and child alike */
         }
 }
 
@@ -161,6 +225,7 @@ static void fork_parent(void)
                 close(o->fork_fd);
                 o->fork_fd = -1;
             }
+    restore_nofile();
     iw_mapping_fork_parent();
     iw_process_unlock();
     pthread_mutex_unlock(&transit_gate);
@@ -174,7 +239,13 @@ static void fork_child(void)
                 close(o->fd);
                 o->fd = o->fork_fd;
                 o->fork_fd = -1;
+                o->shared = false; /* its own now, whatever the parent's was */
             }
+    /* The threads that parked them are not in the child. */
+    for (struct iw_parked *p = parked_list; p; p = p->next)
+        close(p->fd);
+    parked_list = NULL;
+    restore_nofile();
     iw_node_reseed();
     /* The forking thread took these in fork_prepare and is the child's
      * only thread: it lets go of them as the parent does. */

@@ -22,6 +22,19 @@ void iw_records_remove(struct iw_object *obj);
 void iw_transit_begin(void);
 void iw_transit_end(void);
 
+/* A long wait inside such a call (a recount, which may scan thousands of
+ * files) need not hold fork up: the call parks its descriptor - leaving
+ * transit - and unparks it - entering transit again - afterwards.  A child
+ * forked meanwhile closes its copy of every parked descriptor, so it holds
+ * nothing through them (the parent's copy keeps the description and its
+ * lock).  The record lives on the caller's stack. */
+struct iw_parked {
+    int fd;
+    struct iw_parked *next;
+};
+void iw_transit_park(struct iw_parked *parked, int fd);
+void iw_transit_unpark(struct iw_parked *parked);
+
 /* Installs the fork handlers, once. */
 void iw_records_watch_fork(void);
 #endif

@@ -7,8 +7,9 @@
  * Create/Open/Close/Map/Unmap (named objects, one with a 259-byte hashed
  * name, and unnamed ones, on an 8 MiB pool so that it fills and recounts),
  * events Set/Wait, semaphores Release/Wait, a mutex guarding shared data,
- * multi-object waits - and check every answer.  A killer SIGKILLs a random
- * worker every few milliseconds and starts a new one in its place, until N
+ * multi-object waits, a fork while another thread recounts - and check
+ * every answer.  A killer SIGKILLs a random worker every few milliseconds
+ * and starts a new one in its place, until N
  * kills (or S seconds; with both, whichever comes first).  Some kills stop
  * the victim first (a stopped destroyer holds its write lock) and run a
  * checker against that state; now and then an exec'd peer holding objects

@@ -4,10 +4,14 @@
  */
 #include "stress_worker.h"
 
+#include <dirent.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_node.h"
@@ -214,6 +218,27 @@ static bool all_zero(const unsigned char *p, size_t n)
     return true;
 }
 
+static bool retire; /* this worker's fork at the limit was its last op */
+
+static rlim_t open_descriptors(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    CHECK(dir != NULL);
+    rlim_t n = 0;
+    while (readdir(dir) != NULL)
+        n++;
+    closedir(dir);
+    return n - 3; /* less ".", ".." and the directory's own */
+}
+
+static void *recount(void *arg)
+{
+    uint64_t size = 0, used = 0;
+    CHECK(iwin32PoolInfo(&size, &used));
+    CHECK(size == (uint64_t)POOL_MB << 20); /* (used <= size under churn: test_pool_info_churn) */
+    return arg;
+}
+
 /* One shared-memory operation on slot s (the calls of the original storm). */
 static void shm_op(struct held *s, HANDLE *closed, unsigned *seed)
 {
@@ -288,10 +313,31 @@ static void shm_op(struct held *s, HANDLE *closed, unsigned *seed)
             return;
         SetLastError(SENTINEL);
         CHECK(!CloseHandle(*closed) && GetLastError() == ERROR_INVALID_HANDLE);
-    } else {                                /* a recount, in the middle of it all */
-        uint64_t size = 0, used = 0;
-        CHECK(iwin32PoolInfo(&size, &used));
-        CHECK(size == (uint64_t)POOL_MB << 20); /* (used <= size under churn: test_pool_info_churn) */
+    } else if (rand_r(seed) % 2) {          /* a recount, in the middle of it all */
+        recount(NULL);
+    } else {                                /* a fork during a recount in another thread */
+        /* Now and then at the hard descriptor limit: the child then shares
+         * descriptions with us (records.c), and this worker's last op. */
+        retire = rand_r(seed) % 8 == 0;
+        if (retire) {
+            rlim_t spare = open_descriptors() + 3; /* the recount: its directory and a file */
+            struct rlimit none_spare = {spare, spare};
+            CHECK(setrlimit(RLIMIT_NOFILE, &none_spare) == 0);
+        }
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, recount, NULL) == 0);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) { /* holds what it inherited; its close destroys nothing the parent holds */
+            if (s->h != NULL)
+                CHECK(CloseHandle(s->h));
+            _exit(0);
+        }
+        CHECK(pthread_join(t, NULL) == 0);
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        if (s->k >= 0 && s->p != NULL)
+            check_named(s->p, s->k);
     }
 }
 
@@ -356,7 +402,7 @@ void stress_worker(int slot, unsigned seed, int ops)
     struct held held[HELD] = {{0}};
     HANDLE closed = NULL, event = NULL, semaphore = NULL;
     struct guard gd = {0};
-    for (op = 0; op < ops; op++) {
+    for (op = 0; op < ops && !retire; op++) {
         atomic_store(&stress_results->call_started_ms[slot], tn_now_ms());
         if (rand_r(&seed) % 3 == 0)
             sync_op(&event, &semaphore, &gd, &seed);
