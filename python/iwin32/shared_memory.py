@@ -1,4 +1,4 @@
-"""Named shared memory (SPEC 3) as a writable, zero-copy memoryview.
+"""Named shared memory as a writable, zero-copy memoryview.
 
 ``SharedMemory.buf`` is a memoryview of the library's own mapping: what a C
 process writes through its pointer is there at once, and
@@ -13,16 +13,17 @@ ctypes array spans the mapping, every view (``buf``, its slices and casts,
 numpy arrays made from them) holds that array, and a finalizer on it calls
 RtUnmapSharedMemory.  close() therefore never refuses: it releases ``buf``
 (using ``buf`` afterwards raises ValueError), closes the handle at once (the
-name goes away with the last handle, SPEC 4), and the mapping follows as
+name goes away with the last handle, CloseHandle(3)), and the mapping follows as
 soon as no view of it is left - at once when none was taken.
 """
 import ctypes
 import operator
 import os
 import weakref
+from typing import Optional
 
 from ._library import PAGE_READWRITE, SHM_MAP_ALL_ACCESS, lib
-from ._object import ClosingContext, KernelObject, created_handle, encode_name, opened_handle
+from ._object import ClosingContext, KernelObject, Name, created_handle, encode_name, opened_handle
 
 
 def _mapped_object_size(address):
@@ -30,7 +31,7 @@ def _mapped_object_size(address):
 
     The library returns only an address on open, but it keeps an object's
     data in one file of the node whose size is the data's offset in the
-    file plus the exact object size (src/object.h); /proc/self/maps names
+    file plus the exact object size (the library's file layout); /proc/self/maps names
     that file and the offset.
     """
     with open("/proc/self/maps", "rb") as maps:
@@ -61,7 +62,9 @@ class SharedMemory(ClosingContext, KernelObject):
     ``size`` is the object's exact size, ``buf`` its bytes.
     """
 
-    def __init__(self, name, size=None, create=True):
+    size: int
+
+    def __init__(self, name: Name, size: Optional[int] = None, create: bool = True) -> None:
         encoded = encode_name(name)
         address = ctypes.c_void_p()
         if create:
@@ -87,13 +90,13 @@ class SharedMemory(ClosingContext, KernelObject):
         self._buf = memoryview(array).cast("B")
 
     @property
-    def buf(self):
+    def buf(self) -> memoryview:
         """The object's bytes: a writable memoryview of format "B"."""
         if self._buf is None:
             raise ValueError("SharedMemory %r is closed" % (self.name,))
         return self._buf
 
-    def close(self):
+    def close(self) -> None:
         """Releases ``buf`` and closes the handle (idempotent); the memory is
         unmapped once no view of it is left (see the module's comment)."""
         if self._buf is not None:
