@@ -33,6 +33,7 @@ acquired on the main thread therefore does not lift its owner's priority
 priority a real-time owner has no use for.  After fork() the child makes
 its own event, pipe and thread.
 """
+import atexit
 import os
 import signal
 import threading
@@ -67,6 +68,15 @@ def _make():
     threading.Thread(target=_relay, args=(handle, read_fd), name="iwin32-interrupt",
                      daemon=True).start()
     return handle, read_fd, write_fd
+
+
+@atexit.register
+def _close_at_exit():
+    """The event's file goes with its last handle: closing it here leaves no
+    leftover for the node's lazy reclaiming (a relay still running meanwhile
+    gets ERROR_INVALID_HANDLE from its set, and nobody waits any more)."""
+    if _state is not None:
+        lib.CloseHandle(_state[0])
 
 
 def _forget_after_fork():
