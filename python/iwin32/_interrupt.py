@@ -42,7 +42,6 @@ from ._library import lib
 
 _state = None          # (handle, read fd, write fd) of this process, made on first use
 _forward = {"fd": -1}  # a wakeup fd that ours displaced: gets every byte too
-_lock = threading.Lock()
 
 
 def _relay(handle, read_fd):
@@ -54,6 +53,8 @@ def _relay(handle, read_fd):
         if forward >= 0:
             try:
                 os.write(forward, data)
+            except BlockingIOError:
+                pass  # its pipe is full: the byte is dropped, as CPython itself does then
             except OSError:
                 _forward["fd"] = -1  # closed by its owner: nobody to tell any more
         lib.RtSetEvent(handle)
@@ -100,10 +101,8 @@ def interrupt_handle():
     global _state
     if threading.current_thread() is not threading.main_thread():
         return None
-    if _state is None:
-        with _lock:
-            if _state is None:
-                _state = _make()
+    if _state is None:  # only the main thread gets here: no other can be making it
+        _state = _make()
         if _state is None:
             return None  # no event to be had (pool exhausted): wait as before
     try:

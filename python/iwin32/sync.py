@@ -11,7 +11,6 @@ Mutex and Semaphore are used like threading's locks: ``with mutex:``
 acquires and releases.  Event's ``with`` closes it, as SharedMemory's does.
 """
 import ctypes
-from typing import Optional
 
 from ._library import LONG, lib, long_arg
 from ._object import (ClosingContext, KernelObject, Name, created_handle, describe, encode_name,

@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+import typing
 
 import pytest
 
@@ -209,6 +210,12 @@ def test_version_and_typing_marker():
     hints = iwin32.Event.wait.__annotations__
     assert hints["return"] is bool or hints["return"] == "bool"
     assert "timeout" in iwin32.wait_any.__annotations__
+    for cls in (iwin32.SharedMemory, iwin32.Event, iwin32.Mutex, iwin32.Semaphore):
+        for member in vars(cls).values():
+            if inspect.isfunction(member):
+                typing.get_type_hints(member)  # every annotation names something real
+    typing.get_type_hints(iwin32.wait_any)
+    typing.get_type_hints(iwin32.pool_info)
 
 
 def _docstrings(thing, seen):
