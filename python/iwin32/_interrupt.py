@@ -22,7 +22,8 @@ outside any wait) costs one extra turn of the loop.
 Cost when no signal comes: nothing periodic (no slices, no polling, which
 could also miss a PulseEvent between two slices), one more handle in the
 wait, and a set_wakeup_fd call (a system call) per wait to keep ours
-installed.  If someone else installed a wakeup fd (asyncio does), ours
+installed: about 4 us more per call than a plain wait on a 2-core VM.  A
+poll (timeout 0) cannot block and skips all this.  If someone else installed a wakeup fd (asyncio does), ours
 replaces it while we wait and every byte is passed on to theirs, so they
 miss nothing.
 
