@@ -49,21 +49,10 @@
 #include "futex.h"
 #include "hazard.h"
 #include "last_error.h"
+#include "mutex_state.h"
 #include "mutex_watch.h"
 #include "self.h"
 #include "sync.h"
-
-struct mutex_state {
-    _Atomic uint32_t wake;
-    _Atomic uint32_t waiters;   /* multi-object waiters registered */
-    /* Written only by the owner, while it owns the mutex (so the mutex
-     * orders them), read by anyone: atomics, relaxed. */
-    _Atomic uint32_t abandoned;         /* a watcher took it from a dead owner */
-    _Atomic uint32_t depth;             /* the owner's acquisitions */
-    _Atomic uint64_t owner_thread;      /* iw_self_thread() of the owner, 0: none */
-    _Atomic uint64_t owner_process;     /* iw_self_process() of the last owner */
-    pthread_mutex_t lock;
-};
 
 /* The library keeps its own record of the owner (the lock word's layout is
  * glibc's private business): a release by a non-owner is refused without a

@@ -14,7 +14,8 @@
  *   zero               "zero <1 if the whole current mapping is 0, else 0>"
  *   pool               "pool 1 <size> <used>" or "pool 0 <last error>"
  *   sync K NAME        "sync <ok> <last error>": creates an event (K = e),
- *                      mutex (m) or semaphore (s) of that name, and keeps it
+ *                      mutex (m; M: owned by this process's main thread) or
+ *                      semaphore (s) of that name, and keeps it
  *   osync K NAME       "osync <ok> <last error>": opens one
  *   ready              "ready"
  *   wait               blocks until a byte (or EOF) arrives on stdin
@@ -116,8 +117,8 @@ int main(int argc, char **argv)
             HANDLE h = NULL;
             if (kind == 'e')
                 h = open ? RtOpenEvent(0, FALSE, name) : RtCreateEvent(NULL, TRUE, FALSE, name);
-            else if (kind == 'm')
-                h = open ? RtOpenMutex(0, FALSE, name) : RtCreateMutex(NULL, FALSE, name);
+            else if (kind == 'm' || kind == 'M')
+                h = open ? RtOpenMutex(0, FALSE, name) : RtCreateMutex(NULL, kind == 'M', name);
             else if (kind == 's')
                 h = open ? RtOpenSemaphore(0, FALSE, name) : RtCreateSemaphore(NULL, 0, 1, name);
             else

@@ -138,18 +138,26 @@ static char *hex(char *buf, const char *s)
 
 /* ---- ls --json, read by python3 ------------------------------------------------ */
 
-/* One line per object, "TYPE SIZE HOLDERS PIDS NAMEHEX" (pids sorted, comma
- * separated; name "-" when null; NAMEHEX the UTF-8 of the decoded string),
- * then "pool SIZE USED". */
+/* "node PATH", then one line per object, "TYPE SIZE HOLDERS PIDS NAMEHEX"
+ * (pids sorted, comma separated; name "-" when null; NAMEHEX the UTF-8 of
+ * the decoded string) and for a mutex " owner PID TID abandoned BOOL" (PID
+ * and TID "-" when not owned), then "pool SIZE USED". */
 static const char json_digest[] =
     "import json, sys\n"
     "d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
-    "assert set(d) == {'objects', 'pool'}, d.keys()\n"
+    "print('node', d['node'])\n"
+    "assert set(d) == {'node', 'objects', 'pool'}, d.keys()\n"
     "for o in d['objects']:\n"
-    "    assert set(o) == {'name', 'type', 'size', 'holders', 'pids'}, o.keys()\n"
+    "    keys = {'name', 'type', 'size', 'holders', 'pids', 'created'}\n"
+    "    assert set(o) == keys | ({'owner', 'abandoned'} if o['type'] == 'mutex' else set()), o.keys()\n"
+    "    assert o['created'] is None or o['created'].endswith('Z'), o['created']\n"
     "    n = '-' if o['name'] is None else o['name'].encode('utf-8').hex()\n"
     "    pids = ','.join(str(p) for p in sorted(o['pids']))\n"
-    "    print(o['type'], o['size'], o['holders'], pids or '-', n)\n"
+    "    owner = ''\n"
+    "    if o['type'] == 'mutex':\n"
+    "        w = o['owner'] or {'pid': '-', 'tid': '-'}\n"
+    "        owner = ' owner %s %s abandoned %s' % (w['pid'], w['tid'], o['abandoned'])\n"
+    "    print(o['type'], o['size'], o['holders'], pids or '-', n + owner)\n"
     "print('pool', d['pool']['size'], d['pool']['used'])\n";
 
 /* ls --json on node: checks it with python3 -m json.tool and leaves its
@@ -221,8 +229,8 @@ static void test_ls_lists_odd_names_until_killed(void **state)
         {"event", 0, "an event"}, {"mutex", 0, "mu/../tex"}, {"semaphore", 0, "(unnamed)"},
     };
     for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
-        snprintf(want, sizeof want, "%s %u 1 %d %s\n", objects[i].type, objects[i].size, (int)a.pid,
-                 hex(h, objects[i].name));
+        snprintf(want, sizeof want, "%s %u 1 %d %s%s\n", objects[i].type, objects[i].size, (int)a.pid,
+                 hex(h, objects[i].name), strcmp(objects[i].type, "mutex") ? "" : " owner - - abandoned False");
         expect_text(digest.out, want);
     }
     snprintf(want, sizeof want, "shm 5000 2 %d,%d %s\n", (int)first, (int)second, hex(h, "with space"));
@@ -232,7 +240,9 @@ static void test_ls_lists_odd_names_until_killed(void **state)
     /* Pages: 5000 -> 2, 100, 4096, 1, 1 -> 1 each, 8192 -> 2; sync objects none. */
     snprintf(want, sizeof want, "pool %u %zu\n", 256 * MIB, 8 * page);
     expect_text(digest.out, want);
-    assert_int_equal(count_lines(digest.out), 10);
+    snprintf(want, sizeof want, "node %s\n", n.dir); /* which node: a wrong $IWIN32_ROOT shows */
+    expect_text(digest.out, want);
+    assert_int_equal(count_lines(digest.out), 11);
 
     /* The table: the same objects, names escaped for a terminal. */
     struct run r;
@@ -242,14 +252,16 @@ static void test_ls_lists_odd_names_until_killed(void **state)
     expect_text(r.out, " \\x28unnamed)\n");
     expect_text(r.out, " (unnamed)\n");
     expect_text(r.out, " \xc3\xa9t\xc3\xa9/\xe2\x82\xac\n");
-    assert_int_equal(count_lines(r.out), 1 + 9 + 1);
+    snprintf(want, sizeof want, "node: %s\n", n.dir);
+    assert_true(strncmp(r.out, want, strlen(want)) == 0);
+    assert_int_equal(count_lines(r.out), 1 + 1 + 9 + 1);
 
     /* Killed holders hold nothing: the leftovers are no objects. */
     assert_true(tn_killed_by(tn_peer_kill(&a), SIGKILL));
     assert_true(tn_killed_by(tn_peer_kill(&b), SIGKILL));
     assert_true(tn_count_objects(n.dir) > 0); /* nobody has removed them yet */
     ls_json(n.dir, &digest);
-    snprintf(want, sizeof want, "pool %u 0\n", 256 * MIB);
+    snprintf(want, sizeof want, "node %s\npool %u 0\n", n.dir, 256 * MIB);
     assert_string_equal(digest.out, want);
     assert_int_equal(tn_count_objects(n.dir), 0); /* removed on the way, as the library would */
 }
@@ -309,10 +321,11 @@ static void test_show(void **state)
 
     expect_code((cli(&r, n.dir, "show", "nothing here", NULL), &r), EXIT_FAILED);
     expect_text(r.err, "iwin32: no object named nothing\\x20here\n");
-    /* The object's holder killed: it is gone for show too. */
+    /* The object's holder killed: it is gone for show too, and show says
+     * what it was (test_show_reports_a_crash_leftover). */
     assert_true(tn_killed_by(tn_peer_kill(&a), SIGKILL));
     expect_code((cli(&r, n.dir, "show", "dump me", NULL), &r), EXIT_FAILED);
-    expect_text(r.err, "no object named dump\\x20me");
+    expect_text(r.err, "iwin32: shm dump\\x20me: a leftover of a crashed process");
 }
 
 static void *wait_forever(void *event)
@@ -645,6 +658,115 @@ static void test_pool_set(void **state)
 
 /* ---- the command line ---------------------------------------------------------------- */
 
+/* ---- ls filters and --watch; a mutex's owner; a crash leftover ------------------- */
+
+static void test_ls_filters_and_watch(void **state)
+{
+    (void)state;
+    struct node n;
+    node_init(&n, "node-filter");
+    struct tn_peer a, b;
+    tn_peer_start(&a, n.peer_env, "create", "a.shm", "10", "sync", "e", "a.ev", "ready", "sleep", NULL);
+    expect_line(&a, "create 1 0");
+    expect_line(&a, "sync 1 0");
+    expect_line(&a, "ready");
+    tn_peer_start(&b, n.peer_env, "sync", "m", "b.mx", "osync", "e", "a.ev", "ready", "sleep", NULL);
+    expect_line(&b, "sync 1 0");
+    expect_line(&b, "osync 1 12345"); /* an open leaves the last error alone */
+    expect_line(&b, "ready");
+
+    struct run r;
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", (int)b.pid);
+    expect_code((cli(&r, n.dir, "ls", "--pid", pid, NULL), &r), EXIT_OK);
+    expect_text(r.out, " a.ev\n");
+    expect_text(r.out, " b.mx\n");
+    assert_null(strstr(r.out, "a.shm"));
+    expect_code((cli(&r, n.dir, "ls", "--type", "event", NULL), &r), EXIT_OK);
+    expect_text(r.out, " a.ev\n");
+    assert_int_equal(count_lines(r.out), 4); /* node, header, a.ev, pool */
+    expect_code((cli(&r, n.dir, "ls", "--type", "shm", "--pid", pid, NULL), &r), EXIT_OK);
+    assert_int_equal(count_lines(r.out), 3); /* none: b holds no shared memory */
+    expect_code((cli(&r, n.dir, "ls", "--json", "--type", "mutex", NULL), &r), EXIT_OK);
+    expect_text(r.out, "\"name\": \"b.mx\", \"type\": \"mutex\"");
+    expect_text(r.out, "\"owner\": null, \"abandoned\": false}");
+
+    /* --watch: a listing, then one every 0.1 s; the time between them is
+     * the interval at least. */
+    int64_t start = tn_now_ms();
+    expect_code((cli(&r, n.dir, "ls", "--watch", "0.1", "--count", "3", "--type", "shm", NULL), &r), EXIT_OK);
+    assert_true(tn_now_ms() - start >= 200);
+    int listings = 0;
+    for (const char *p = r.out; (p = strstr(p, "Every 0.1s: iwin32 ls")) != NULL; p++)
+        listings++;
+    assert_int_equal(listings, 3);
+    assert_int_equal(count_lines(r.out), 3 * 5 + 2); /* Every, node, header, a.shm, pool; 2 blank lines */
+    /* JSON: one document per listing; the objects change between them. */
+    expect_code((cli(&r, n.dir, "ls", "--json", "--watch=0.1", "--count", "2", NULL), &r), EXIT_OK);
+    assert_non_null(strstr(strstr(r.out, "\"node\"") + 1, "\"node\""));
+    assert_true(tn_killed_by(tn_peer_kill(&a), SIGKILL));
+    assert_true(tn_killed_by(tn_peer_kill(&b), SIGKILL));
+}
+
+static void test_show_mutex_owner_and_abandoned(void **state)
+{
+    (void)state;
+    struct node n; /* this process's own node: it holds the mutex too */
+    snprintf(n.dir, sizeof n.dir, "%s", tn_root());
+    snprintf(n.env, sizeof n.env, "IWIN32_ROOT=%s", n.dir);
+    const char *env[] = {n.env, NULL};
+    struct tn_peer a;
+    tn_peer_start(&a, env, "sync", "M", "owned", "ready", "sleep", NULL);
+    expect_line(&a, "sync 1 0");
+    expect_line(&a, "ready");
+    HANDLE m = RtOpenMutex(0, FALSE, "owned"); /* a second holder: the mutex outlives its owner */
+    assert_non_null(m);
+
+    struct run r;
+    char want[128];
+    /* The peer is single-threaded: its main thread's tid is its pid. */
+    snprintf(want, sizeof want, "owner:    pid %d, thread %d, 1 acquisition\n", (int)a.pid, (int)a.pid);
+    expect_code((cli(&r, n.dir, "show", "owned", NULL), &r), EXIT_OK);
+    expect_text(r.out, want);
+    expect_text(r.out, "state:    not abandoned, 0 waiting in multi-object waits\n");
+    expect_text(r.out, "created:  ");
+    struct run digest;
+    ls_json(n.dir, &digest);
+    snprintf(want, sizeof want, " owner %d %d abandoned False\n", (int)a.pid, (int)a.pid);
+    expect_text(digest.out, want);
+
+    /* Killed holding it: the kernel marks it (robust mutex), nobody owns it. */
+    assert_true(tn_killed_by(tn_peer_kill(&a), SIGKILL));
+    expect_code((cli(&r, n.dir, "show", "owned", NULL), &r), EXIT_OK);
+    expect_text(r.out, "owner:    none\nstate:    abandoned (its owner died holding it");
+    ls_json(n.dir, &digest);
+    expect_text(digest.out, " owner - - abandoned True\n");
+    /* Acquiring it tells of the abandonment, and clears it. */
+    assert_int_equal(RtWaitForSingleObject(m, 0), WAIT_ABANDONED_0);
+    snprintf(want, sizeof want, "owner:    pid %d, thread %d, 1 acquisition\n", (int)getpid(), (int)gettid());
+    expect_code((cli(&r, n.dir, "show", "owned", NULL), &r), EXIT_OK);
+    expect_text(r.out, want);
+    expect_text(r.out, "state:    not abandoned");
+    assert_true(RtReleaseMutex(m) && CloseHandle(m));
+}
+
+static void test_show_reports_a_crash_leftover(void **state)
+{
+    (void)state;
+    struct node n;
+    node_init(&n, "node-leftover");
+    struct tn_peer a;
+    tn_peer_start(&a, n.peer_env, "create", "crashed", "100", "ready", "sleep", NULL);
+    expect_line(&a, "create 1 0");
+    expect_line(&a, "ready");
+    assert_true(tn_killed_by(tn_peer_kill(&a), SIGKILL));
+    struct run r;
+    expect_code((cli(&r, n.dir, "show", "crashed", NULL), &r), EXIT_FAILED);
+    expect_text(r.err, "iwin32: shm crashed: a leftover of a crashed process (no process held it): reclaimed");
+    expect_code((cli(&r, n.dir, "show", "crashed", NULL), &r), EXIT_FAILED);
+    expect_text(r.err, "iwin32: no object named crashed\n");
+}
+
 static void test_usage_and_exit_codes(void **state)
 {
     (void)state;
@@ -673,6 +795,15 @@ static void test_usage_and_exit_codes(void **state)
         {"gc", "now", NULL},
         {"pool", "--set", NULL},
         {"pool", "64", NULL},
+        {"show", "a\\x5cb", NULL}, /* a '\' no name can hold, escaped */
+        {"rm", "a\\x5cb", NULL},
+        {"show", "", NULL},
+        {"ls", "--type", "bogus", NULL},
+        {"ls", "--pid", "x", NULL},
+        {"ls", "--pid", "0", NULL},
+        {"ls", "--watch=0", NULL},
+        {"ls", "--watch", "--count", "0"},
+        {"ls", "--count", "2", NULL}, /* without --watch */
     };
     struct run r;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -687,11 +818,17 @@ static void test_usage_and_exit_codes(void **state)
                      bad[i][0] && bad[i][1] ? bad[i][1] : "", r.code, r.out, r.err);
     }
 
+    char too_long[261]; /* 260 bytes: one more than any name may have */
+    memset(too_long, 'n', 260);
+    too_long[260] = '\0';
+    expect_code((cli(&r, n.dir, "show", too_long, NULL), &r), EXIT_USAGE);
+    expect_text(r.err, "bad NAME");
+
     expect_code((cli(&r, NULL, "--help", NULL), &r), EXIT_OK);
     expect_text(r.out, "Usage: iwin32 [--node DIR] COMMAND");
     expect_text(r.out, "Exit status:");
     expect_code((cli(&r, NULL, "ls", "--help", NULL), &r), EXIT_OK);
-    expect_text(r.out, "Usage: iwin32 [--node DIR] ls [--json]\n");
+    expect_text(r.out, "Usage: iwin32 [--node DIR] ls [--json] [--type TYPE] [--pid PID] [--watch [SECONDS] [--count N]]\n");
     expect_code((cli(&r, NULL, "pool", "-h", NULL), &r), EXIT_OK);
     expect_text(r.out, "--set SIZE");
     expect_code((cli(&r, NULL, "--version", NULL), &r), EXIT_OK);
@@ -730,6 +867,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_gc_on_damaged_header, tn_teardown),
         cmocka_unit_test_teardown(test_foreign_files_untouched, tn_teardown),
         cmocka_unit_test_teardown(test_pool_set, tn_teardown),
+        cmocka_unit_test_teardown(test_ls_filters_and_watch, tn_teardown),
+        cmocka_unit_test_teardown(test_show_mutex_owner_and_abandoned, tn_teardown),
+        cmocka_unit_test_teardown(test_show_reports_a_crash_leftover, tn_teardown),
         cmocka_unit_test_teardown(test_usage_and_exit_codes, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "name.h"
 #include "node.h"
@@ -98,12 +99,18 @@ struct cli_object {
     off_t data_offset;          /* shared memory: where the data starts */
     dev_t dev;
     ino_t ino;
+    struct timespec created;    /* the file's birth time (statx); tv_sec -1: not known */
     unsigned holders;           /* processes holding it (reference locks) */
     pid_t *pids;                /* processes with a descriptor on it (those /proc shows us) */
     size_t npids;
 };
 
 const char *cli_type_name(enum iw_type type);
+/* The type of that name ("shm", "event", ...), 0 if none is. */
+enum iw_type cli_type_of(const char *name);
+/* The creation time, local, "2026-12-02 19:40:01"; "unknown (...)" when the
+ * filesystem keeps none.  JSON: a quoted UTC ISO 8601 time, or null. */
+void cli_print_created(FILE *f, const struct cli_object *obj, bool json);
 
 /* Called for each stale file a scan removed. */
 typedef void cli_removed_fn(const struct cli_object *obj, void *ctx);
@@ -138,6 +145,18 @@ struct cli_named {
  * node unreadable).  For CLI_MISSING it has said "no object named ...". */
 int cli_lookup_operand(const struct cli_command *cmd, int argc, char **argv, struct cli_named *out);
 void cli_report_missing(const struct cli_named *named);
+
+/* ---- a mutex's owner (mutex_owner.c) ------------------------------------------- */
+
+struct cli_mutex_owner {
+    pid_t tid;          /* the owning thread (0: not owned), as the kernel knows it */
+    pid_t pid;          /* its process; 0 when /proc does not show that thread */
+    uint32_t depth;     /* its acquisitions (recursive) */
+    bool abandoned;     /* its owner died holding it; the next acquirer is told */
+    uint32_t waiters;   /* threads in multi-object waits on it */
+};
+/* From the mutex's open file (fd): 0, or -1 with errno when it cannot be mapped. */
+int cli_mutex_owner(const struct iw_node *node, int fd, struct cli_mutex_owner *out);
 
 /* ---- holders (holders.c) --------------------------------------------------------- */
 

@@ -19,19 +19,27 @@ static const char exit_status_help[] =
     "refused); 2 usage error; 3 rm refused: the object is held by a process.\n";
 
 static const struct cli_command commands[] = {
-    {"ls", "ls [--json]",
-     "Lists the node's live objects - type, size in bytes (shared memory: its exact\n"
-     "size; events, mutexes, semaphores: 0, they take nothing from the pool),\n"
-     "holders (processes holding it), pids (those with a descriptor on it that\n"
-     "this user may see), name - and the pool's size and use.  Leftovers of killed\n"
-     "processes are removed on the way, as the library does on the next access.\n"
-     "  --json   one JSON document:\n"
-     "           {\"objects\":[{\"name\",\"type\",\"size\",\"holders\",\"pids\"}],\n"
-     "            \"pool\":{\"size\",\"used\"}}  (name null when unnamed)\n",
+    {"ls", "ls [--json] [--type TYPE] [--pid PID] [--watch [SECONDS] [--count N]]",
+     "Lists the node's path, its live objects - type, size in bytes (shared memory:\n"
+     "its exact size; events, mutexes, semaphores: 0, they take nothing from the\n"
+     "pool), holders (processes holding it), pids (those with a descriptor on it\n"
+     "that this user may see), name - and the pool's size and use.  Leftovers of\n"
+     "killed processes are removed on the way, as the library does on the next access.\n"
+     "  --json        one JSON document:\n"
+     "                {\"node\",\"objects\":[{\"name\",\"type\",\"size\",\"holders\",\"pids\",\n"
+     "                \"created\", mutexes: \"owner\":{\"pid\",\"tid\",\"depth\"},\"abandoned\"}],\n"
+     "                \"pool\":{\"size\",\"used\"}}  (name, created, owner null when none)\n"
+     "  --type TYPE   only objects of that type: shm, event, mutex, semaphore\n"
+     "  --pid PID     only objects that process has a descriptor on\n"
+     "  --watch [SECONDS]  list again every SECONDS (default 2, from 0.1), a live\n"
+     "                view; on a terminal each listing replaces the last\n"
+     "  --count N     with --watch: stop after N listings\n",
      cli_ls},
     {"show", "show [--bytes N] NAME",
-     "Shows one object: type, size, holders, pids, the state of an event or a\n"
-     "semaphore, and a hex dump of the start of shared memory.\n"
+     "Shows one object: type, creation time, size, holders, pids, the state of an\n"
+     "event or a semaphore, a mutex's owner (pid, thread) and whether it was\n"
+     "abandoned, and a hex dump of the start of shared memory.  A leftover of a\n"
+     "crashed process is reported as such, and reclaimed (exit 1).\n"
      "  --bytes N   dump the first N bytes (default 256; 0: none)\n",
      cli_show},
     {"rm", "rm NAME",

@@ -1,10 +1,16 @@
 /*
- * iwin32 ls: the node's live objects and its pool, as a table or as one
- * JSON document.  Objects in name order (bytes), unnamed ones last.
+ * iwin32 ls: the node's path, its live objects and its pool, as a table or
+ * as one JSON document; objects in name order (bytes), unnamed ones last,
+ * optionally only those of a type or held by a pid.  --watch lists again
+ * every few seconds, as watch(1) would, for a live view.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "pool.h"
@@ -40,8 +46,10 @@ static void print_pids(const struct cli_object *obj, const char *separator, cons
         printf("%s%d", i ? separator : "", (int)obj->pids[i]);
 }
 
-static void print_table(const struct cli_object *objs, size_t n, uint64_t size, uint64_t used)
+static void print_table(const char *path, const struct cli_object *objs, size_t n, uint64_t size,
+                        uint64_t used)
 {
+    printf("node: %s\n", path);
     int width = 4;
     for (size_t i = 0; i < n; i++)
         if (pids_width(&objs[i]) > width)
@@ -58,9 +66,31 @@ static void print_table(const struct cli_object *objs, size_t n, uint64_t size, 
     printf("pool: %" PRIu64 " of %" PRIu64 " bytes used (%" PRIu64 " MiB)\n", used, size, size >> 20);
 }
 
-static void print_json(const struct cli_object *objs, size_t n, uint64_t size, uint64_t used)
+/* A mutex's owner and abandoned state, as JSON members (", ..."). */
+static void print_json_owner(struct iw_node *node, const struct cli_object *o)
 {
-    printf("{\n  \"objects\": [");
+    struct cli_mutex_owner owner;
+    int fd = openat(node->dirfd, o->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || cli_mutex_owner(node, fd, &owner) != 0) {
+        fputs(", \"owner\": null, \"abandoned\": null", stdout); /* destroyed meanwhile */
+    } else if (owner.tid == 0) {
+        printf(", \"owner\": null, \"abandoned\": %s", owner.abandoned ? "true" : "false");
+    } else {
+        printf(", \"owner\": {\"pid\": ");
+        printf(owner.pid ? "%d" : "null", (int)owner.pid);
+        printf(", \"tid\": %d, \"depth\": %" PRIu32 "}, \"abandoned\": %s", (int)owner.tid, owner.depth,
+               owner.abandoned ? "true" : "false");
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+static void print_json(struct iw_node *node, const char *path, const struct cli_object *objs, size_t n,
+                       uint64_t size, uint64_t used)
+{
+    fputs("{\n  \"node\": ", stdout);
+    cli_print_json_string(stdout, path, strlen(path));
+    printf(",\n  \"objects\": [");
     for (size_t i = 0; i < n; i++) {
         const struct cli_object *o = &objs[i];
         printf("%s\n    {\"name\": ", i ? "," : "");
@@ -71,25 +101,34 @@ static void print_json(const struct cli_object *objs, size_t n, uint64_t size, u
         printf(", \"type\": \"%s\", \"size\": %" PRIu64 ", \"holders\": %u, \"pids\": [", cli_type_name(o->type),
                o->size, o->holders);
         print_pids(o, ", ", "");
-        printf("]}");
+        fputs("], \"created\": ", stdout);
+        cli_print_created(stdout, o, true);
+        if (o->type == IW_TYPE_MUTEX)
+            print_json_owner(node, o);
+        putchar('}');
     }
     printf("%s],\n  \"pool\": {\"size\": %" PRIu64 ", \"used\": %" PRIu64 "}\n}\n", n ? "\n  " : "", size, used);
 }
 
-int cli_ls(const struct cli_command *cmd, int argc, char **argv)
-{
-    static const struct option options[] = {{"json", no_argument, NULL, 'j'}, CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
-    bool json = false;
-    while (cli_next_option(cmd, argc, argv, options) == 'j')
-        json = true;
-    if (optind < argc)
-        cli_usage_error(cmd, "unexpected operand '%s'", argv[optind]);
+struct ls_options {
+    bool json;
+    enum iw_type type;          /* 0: every type */
+    pid_t pid;                  /* 0: any holder */
+    double watch;               /* seconds between listings; 0: list once */
+    unsigned long count;        /* --watch: listings, 0 for no end */
+};
 
-    struct iw_node *node;
-    char path[IW_NODE_PATH_SIZE];
-    int rc = cli_open_node(&node, path);
-    if (rc != CLI_OK)
-        return rc;
+static bool holds(const struct cli_object *o, pid_t pid)
+{
+    for (size_t i = 0; i < o->npids; i++)
+        if (o->pids[i] == pid)
+            return true;
+    return false;
+}
+
+/* One listing; CLI_OK or CLI_FAILED with the reason told. */
+static int list(struct iw_node *node, const char *path, const struct ls_options *opt)
+{
     struct cli_object *objs;
     size_t n;
     int err = cli_scan(node, false, NULL, NULL, &objs, &n);
@@ -106,17 +145,117 @@ int cli_ls(const struct cli_command *cmd, int argc, char **argv)
     /* Held when the scan looked, but no holder since: destroyed meanwhile. */
     size_t live = 0;
     for (size_t i = 0; i < n; i++) {
-        if (objs[i].holders > 0)
+        bool wanted = (opt->type == 0 || objs[i].type == opt->type) && (opt->pid == 0 || holds(&objs[i], opt->pid));
+        if (objs[i].holders > 0 && wanted)
             objs[live++] = objs[i];
         else
             free(objs[i].pids);
     }
     if (live > 1) /* objs is NULL when the node is empty */
         qsort(objs, live, sizeof *objs, by_name);
-    if (json)
-        print_json(objs, live, size, used);
+    if (opt->json)
+        print_json(node, path, objs, live, size, used);
     else
-        print_table(objs, live, size, used);
+        print_table(path, objs, live, size, used);
     cli_free_objects(objs, live);
+    return CLI_OK;
+}
+
+static unsigned long parse_number(const struct cli_command *cmd, const char *option, const char *text, bool zero_ok)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || end == text || *end != '\0' || text[0] == '-' || text[0] == '+' || (v == 0 && !zero_ok))
+        cli_usage_error(cmd, "%s %s: not a %snumber", option, text, zero_ok ? "" : "positive ");
+    return v;
+}
+
+/* --watch's SECONDS: 0.1 to a day. */
+static bool parse_seconds(const char *text, double *seconds)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end != '\0' || !(v >= 0.1 && v <= 86400))
+        return false;
+    *seconds = v;
+    return true;
+}
+
+static void sleep_seconds(double seconds)
+{
+    struct timespec t = {.tv_sec = (time_t)seconds, .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR)
+        ;
+}
+
+int cli_ls(const struct cli_command *cmd, int argc, char **argv)
+{
+    static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+                                            {"watch", optional_argument, NULL, 'w'},
+                                            {"count", required_argument, NULL, 'c'},
+                                            {"pid", required_argument, NULL, 'p'},
+                                            {"type", required_argument, NULL, 't'},
+                                            CLI_COMMON_OPTIONS,
+                                            {NULL, 0, NULL, 0}};
+    struct ls_options opt = {0};
+    bool count_given = false;
+    int c;
+    while ((c = cli_next_option(cmd, argc, argv, options)) != -1) {
+        if (c == 'j') {
+            opt.json = true;
+        } else if (c == 'w') {
+            opt.watch = 2.0; /* watch(1)'s default */
+            /* "--watch 5" as well as "--watch=5": a number right after it is its operand. */
+            const char *text = optarg ? optarg : optind < argc ? argv[optind] : NULL;
+            if (text && parse_seconds(text, &opt.watch))
+                optind += optarg == NULL;
+            else if (optarg)
+                cli_usage_error(cmd, "--watch %s: SECONDS from 0.1 to 86400", optarg);
+        } else if (c == 'c') {
+            opt.count = parse_number(cmd, "--count", optarg, false);
+            count_given = true;
+        } else if (c == 'p') {
+            unsigned long pid = parse_number(cmd, "--pid", optarg, false);
+            if (pid > INT32_MAX)
+                cli_usage_error(cmd, "--pid %s: not a pid", optarg);
+            opt.pid = (pid_t)pid;
+        } else if ((opt.type = cli_type_of(optarg)) == 0) {
+            cli_usage_error(cmd, "--type %s: one of shm, event, mutex, semaphore", optarg);
+        }
+    }
+    if (optind < argc)
+        cli_usage_error(cmd, "unexpected operand '%s'", argv[optind]);
+    if (count_given && opt.watch == 0)
+        cli_usage_error(cmd, "--count goes with --watch");
+
+    struct iw_node *node;
+    char path[IW_NODE_PATH_SIZE];
+    int rc = cli_open_node(&node, path);
+    if (rc != CLI_OK)
+        return rc;
+    if (opt.watch == 0)
+        return list(node, path, &opt);
+    /* The live view: on a terminal each listing replaces the one before,
+     * under a header with the time; into a pipe or file they follow one
+     * another (JSON: one document per listing). */
+    bool tty = isatty(STDOUT_FILENO);
+    for (unsigned long shown = 0; opt.count == 0 || shown < opt.count; shown++) {
+        if (shown > 0)
+            sleep_seconds(opt.watch);
+        if (tty)
+            fputs("\033[H\033[2J", stdout);
+        if (!opt.json) {
+            char now[32];
+            time_t t = time(NULL);
+            struct tm tm;
+            strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+            printf("%sEvery %gs: iwin32 ls    %s\n", shown > 0 && !tty ? "\n" : "", opt.watch, now);
+        }
+        if (list(node, path, &opt) != CLI_OK)
+            return CLI_FAILED;
+        fflush(stdout);
+    }
     return CLI_OK;
 }

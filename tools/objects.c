@@ -36,6 +36,44 @@ const char *cli_type_name(enum iw_type type)
     return "unknown";
 }
 
+enum iw_type cli_type_of(const char *name)
+{
+    for (enum iw_type t = IW_TYPE_SHM; t <= IW_TYPE_SEMAPHORE; t++)
+        if (strcmp(name, cli_type_name(t)) == 0)
+            return t;
+    return 0;
+}
+
+/* The library records no creation time or creator; the file's birth time is
+ * the object's creation (its file is made with it, never replaced), where
+ * the filesystem keeps one - tmpfs does since Linux 5.16 or so. */
+static void birth_time(int fd, struct timespec *created)
+{
+    struct statx stx;
+    created->tv_sec = -1;
+    created->tv_nsec = 0;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &stx) == 0 && (stx.stx_mask & STATX_BTIME)) {
+        created->tv_sec = stx.stx_btime.tv_sec;
+        created->tv_nsec = (long)stx.stx_btime.tv_nsec;
+    }
+}
+
+void cli_print_created(FILE *f, const struct cli_object *obj, bool json)
+{
+    char text[64];
+    struct tm tm;
+    time_t t = obj->created.tv_sec;
+    if (t == -1) {
+        fputs(json ? "null" : "unknown (the filesystem keeps no creation time)", f);
+    } else if (json) {
+        strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
+        fprintf(f, "\"%s.%03ldZ\"", text, obj->created.tv_nsec / 1000000);
+    } else {
+        strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S %Z", localtime_r(&t, &tm));
+        fputs(text, f);
+    }
+}
+
 /* Fills obj from its open file, proven the library's: name, type and size.
  * A file still being made may have no header yet: its type stays 0 and its
  * name unknown. */
@@ -46,6 +84,7 @@ static void describe(const struct iw_node *node, int fd, const char *file, const
     strcpy(obj->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
     obj->dev = st->st_dev;
     obj->ino = st->st_ino;
+    birth_time(fd, &obj->created);
     bool hashed = file[0] == 'h';
     struct iw_file_header h;
     enum iw_mark mark = iw_mark_of(node, file, st);
@@ -174,8 +213,11 @@ int cli_lookup_operand(const struct cli_command *cmd, int argc, char **argv, str
 {
     if (optind != argc - 1)
         cli_usage_error(cmd, optind == argc ? "NAME missing" : "one NAME only");
-    if (!cli_parse_name(argv[optind], out->name, &out->len) || out->len == 0)
-        cli_usage_error(cmd, "bad NAME '%s': 1 to 259 bytes, \\xNN for any byte but NUL", argv[optind]);
+    struct iw_name parsed;
+    if (!cli_parse_name(argv[optind], out->name, &out->len) || out->len == 0 ||
+        iw_name_parse(out->name, &parsed) != ERROR_SUCCESS) /* e.g. \x5c: a '\' no name can hold */
+        cli_usage_error(cmd, "bad NAME '%s': no object can have it (1 to 259 bytes, no '\\'; \\xNN for any "
+                        "byte but NUL)", argv[optind]);
     if (cli_open_node(&out->node, out->path) != CLI_OK)
         return -CLI_FAILED;
     int found = cli_lookup(out->node, out->name, out->len, &out->obj, &out->fd);

@@ -1,11 +1,11 @@
 /*
- * iwin32 show NAME: one object in detail - what ls shows, the state of an
- * event or a semaphore, and a hex dump of the start of shared memory.
+ * iwin32 show NAME: one object in detail - what ls shows, its creation
+ * time, the state of an event or a semaphore, a mutex's owner, and a hex
+ * dump of the start of shared memory.  A leftover of a crashed process (no
+ * process holds it) is reported as such as it is reclaimed.
  *
  * The state is read from the object's state page through a read-only
- * mapping, with atomic loads, never changed.  A mutex's owner lives in
- * glibc's pthread_mutex_t, which only pthread calls may read - and those
- * would lock it - so only its count of multi-object waiters is shown.
+ * mapping, with atomic loads, never changed (a mutex's: mutex_owner.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,13 +28,32 @@ struct semaphore_state {
     _Atomic uint64_t word;      /* count in the low half, waiters in the high half */
 };
 
-struct mutex_state {
-    _Atomic uint32_t wake;
-    _Atomic uint32_t waiters;   /* multi-object waiters registered */
-};
+static void print_mutex(const struct iw_node *node, int fd)
+{
+    struct cli_mutex_owner o;
+    if (cli_mutex_owner(node, fd, &o) != 0) {
+        printf("state:    (cannot be read: %s)\n", strerror(errno));
+        return;
+    }
+    if (o.tid == 0)
+        fputs("owner:    none", stdout);
+    else if (o.pid == 0)
+        printf("owner:    thread %d (its process is not visible here)", (int)o.tid);
+    else
+        printf("owner:    pid %d, thread %d, %" PRIu32 " acquisition%s", (int)o.pid, (int)o.tid, o.depth,
+               o.depth == 1 ? "" : "s");
+    printf("\nstate:    %s, %" PRIu32 " waiting in multi-object waits\n",
+           o.abandoned ? "abandoned (its owner died holding it; the next acquirer gets WAIT_ABANDONED)"
+                       : "not abandoned",
+           o.waiters);
+}
 
 static void print_state(const struct iw_node *node, int fd, enum iw_type type)
 {
+    if (type == IW_TYPE_MUTEX) {
+        print_mutex(node, fd);
+        return;
+    }
     const char *page = mmap(NULL, node->page_size, PROT_READ, MAP_SHARED, fd, 0);
     if (page == MAP_FAILED) {
         printf("state:    (cannot be read: %s)\n", strerror(errno));
@@ -51,10 +70,6 @@ static void print_state(const struct iw_node *node, int fd, enum iw_type type)
         uint64_t w = atomic_load(&s->word);
         printf("state:    count %" PRIu32 " of %ld, %" PRIu32 " waiting\n", (uint32_t)w, (long)s->maximum,
                (uint32_t)(w >> 32));
-    } else {
-        const struct mutex_state *m = state;
-        printf("state:    %" PRIu32 " waiting in multi-object waits (the owner is not shown)\n",
-               atomic_load(&m->waiters));
     }
     munmap((void *)page, node->page_size);
 }
@@ -125,8 +140,15 @@ int cli_show(const struct cli_command *cmd, int argc, char **argv)
     int found = cli_lookup_operand(cmd, argc, argv, &n);
     if (found < 0)
         return -found;
-    if (found == CLI_REMOVED_STALE)
-        cli_report_missing(&n); /* a leftover nobody held: gone now */
+    if (found == CLI_REMOVED_STALE) {
+        /* Its file was there but nobody held it: what a crashed (killed)
+         * process left.  The lookup's probe has just reclaimed it, as the
+         * library would on its next access. */
+        fprintf(stderr, "iwin32: %s ", cli_type_name(n.obj.type));
+        cli_print_name(stderr, n.name, n.len);
+        fputs(": a leftover of a crashed process (no process held it): reclaimed, no such object now\n",
+              stderr);
+    }
     if (found != CLI_HELD)
         return CLI_FAILED;
     struct iw_node *node = n.node;
@@ -134,7 +156,9 @@ int cli_show(const struct cli_command *cmd, int argc, char **argv)
     int fd = n.fd;
     fputs("name:     ", stdout);
     cli_print_name(stdout, obj.name, obj.name_len);
-    printf("\ntype:     %s\n", cli_type_name(obj.type));
+    printf("\ntype:     %s\ncreated:  ", cli_type_name(obj.type));
+    cli_print_created(stdout, &obj, false);
+    putchar('\n');
     if (obj.type == IW_TYPE_SHM)
         printf("size:     %" PRIu64 " bytes (%" PRIu64 " pages in the pool)\n", obj.size, iw_pages(node, obj.size));
     else

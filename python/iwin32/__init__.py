@@ -11,9 +11,12 @@ use libiwin32 - the non-real-time side: dashboards, loggers, test scripts.
         if ready.wait(timeout=1.0):
             print(samples[:4])
 
-Timeouts are seconds, None for forever.  Failures raise Win32Error (an
-OSError with ``winerror``); see iwin32.errors.
+Timeouts are seconds, None for forever; Ctrl-C ends a wait on the main
+thread.  Failures raise Win32Error (an OSError with ``winerror``); see
+iwin32.errors.  Objects pickle by name, for multiprocessing workers.  The C
+API's man pages (RtCreateEvent(3), ...) describe each call in full.
 """
+__version__ = "0.1.0"  # the project's version: CMakeLists.txt's project(); a test checks they agree
 from ._library import MAXIMUM_WAIT_OBJECTS, library_path
 from .errors import (ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_FILE_NOT_FOUND,
                      ERROR_FILENAME_EXCED_RANGE, ERROR_INVALID_ADDRESS, ERROR_INVALID_HANDLE,
@@ -27,6 +30,7 @@ from .sync import Event, Mutex, Semaphore
 from .wait import wait_any
 
 __all__ = [
+    "__version__",
     "SharedMemory", "Event", "Mutex", "Semaphore", "wait_any", "pool_info", "PoolInfo",
     "Win32Error", "ObjectNotFoundError", "ObjectAccessDeniedError", "AbandonedMutexError",
     "MAXIMUM_WAIT_OBJECTS", "library_path",

@@ -34,12 +34,12 @@ SHM_MAP_ALL_ACCESS = 3
 MAXIMUM_WAIT_OBJECTS = 64
 
 _PROTOTYPES = {
-    # SPEC 3: shared memory
+    # shared memory
     "RtCreateSharedMemory": (HANDLE, [DWORD, DWORD, DWORD, LPCTSTR,
                                       ctypes.POINTER(ctypes.c_void_p)]),
     "RtOpenSharedMemory": (HANDLE, [DWORD, BOOLEAN, LPCTSTR, ctypes.POINTER(ctypes.c_void_p)]),
     "RtUnmapSharedMemory": (BOOLEAN, [ctypes.c_void_p]),
-    # SPEC 6: events, mutexes, semaphores, waits (LPSECURITY_ATTRIBUTES is a void * here)
+    # events, mutexes, semaphores, waits (LPSECURITY_ATTRIBUTES is a void * here)
     "RtCreateEvent": (HANDLE, [ctypes.c_void_p, BOOLEAN, BOOLEAN, LPCTSTR]),
     "RtOpenEvent": (HANDLE, [DWORD, BOOLEAN, LPCTSTR]),
     "RtSetEvent": (BOOLEAN, [HANDLE]),
@@ -53,11 +53,11 @@ _PROTOTYPES = {
     "RtReleaseSemaphore": (BOOLEAN, [HANDLE, LONG, ctypes.POINTER(LONG)]),
     "RtWaitForSingleObject": (DWORD, [HANDLE, DWORD]),
     "RtWaitForMultipleObjects": (DWORD, [DWORD, ctypes.POINTER(HANDLE), BOOLEAN, DWORD]),
-    # SPEC 4: handles and the last error
+    # handles and the last error
     "CloseHandle": (BOOLEAN, [HANDLE]),
     "GetLastError": (DWORD, []),
     "SetLastError": (None, [DWORD]),
-    # SPEC 5: the pool (extension)
+    # the pool (extension)
     "iwin32PoolInfo": (BOOLEAN, [ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64)]),
     # SPEC 7: extensions
     "iwin32SharedMemorySize": (BOOLEAN, [HANDLE, ctypes.POINTER(ctypes.c_uint64)]),
@@ -65,7 +65,7 @@ _PROTOTYPES = {
 }
 
 
-def long_arg(value, what):
+def long_arg(value: int, what: str) -> int:
     """value as a LONG argument: ctypes would silently wrap a larger int."""
     value = int(value)
     if not -2**31 <= value < 2**31:

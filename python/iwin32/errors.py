@@ -64,8 +64,8 @@ _NODE_CODES = {ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, ERROR_ACCESS_DENIED,
 
 
 def node_path():
-    """The node the library uses: $IWIN32_ROOT, else /dev/shm/iwin32-<uid>
-    (SPEC 1).  Read when an error is raised; the library reads it at its
+    """The node the library uses: $IWIN32_ROOT, else /dev/shm/iwin32-<uid>.
+    Read when an error is raised; the library reads it at its
     first call, so a program that changes $IWIN32_ROOT afterwards sees the
     new value here, not the node really used."""
     return _os.environ.get("IWIN32_ROOT") or "/dev/shm/iwin32-%d" % _os.getuid()

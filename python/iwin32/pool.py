@@ -1,4 +1,4 @@
-"""The node's shared-memory pool (SPEC 5), through the iwin32PoolInfo extension."""
+"""The node's shared-memory pool through the iwin32PoolInfo extension."""
 import collections
 import ctypes
 
@@ -9,7 +9,7 @@ PoolInfo = collections.namedtuple("PoolInfo", "size used")
 PoolInfo.__doc__ = "The pool's size and the bytes live objects use (whole pages each)."
 
 
-def pool_info():
+def pool_info() -> PoolInfo:
     """Recounts the node's live objects (reclaiming what killed processes
     left) and returns PoolInfo(size, used) in bytes."""
     size, used = ctypes.c_uint64(), ctypes.c_uint64()

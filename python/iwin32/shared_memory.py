@@ -1,4 +1,4 @@
-"""Named shared memory (SPEC 3) as a writable, zero-copy memoryview.
+"""Named shared memory as a writable, zero-copy memoryview.
 
 ``SharedMemory.buf`` is a memoryview of the library's own mapping: what a C
 process writes through its pointer is there at once, and
@@ -13,15 +13,16 @@ ctypes array spans the mapping, every view (``buf``, its slices and casts,
 numpy arrays made from them) holds that array, and a finalizer on it calls
 RtUnmapSharedMemory.  close() therefore never refuses: it releases ``buf``
 (using ``buf`` afterwards raises ValueError), closes the handle at once (the
-name goes away with the last handle, SPEC 4), and the mapping follows as
+name goes away with the last handle, CloseHandle(3)), and the mapping follows as
 soon as no view of it is left - at once when none was taken.
 """
 import ctypes
 import operator
 import weakref
+from typing import Optional
 
 from ._library import PAGE_READWRITE, SHM_MAP_ALL_ACCESS, lib
-from ._object import ClosingContext, KernelObject, created_handle, encode_name, fail, opened_handle
+from ._object import ClosingContext, KernelObject, Name, created_handle, encode_name, fail, opened_handle
 
 
 def _object_size(handle):
@@ -47,7 +48,9 @@ class SharedMemory(ClosingContext, KernelObject):
     be smaller than the size asked for), ``buf`` its bytes.
     """
 
-    def __init__(self, name, size=None, create=True):
+    size: int
+
+    def __init__(self, name: Name, size: Optional[int] = None, create: bool = True) -> None:
         encoded = encode_name(name)
         address = ctypes.c_void_p()
         if create and size is not None:
@@ -74,13 +77,13 @@ class SharedMemory(ClosingContext, KernelObject):
         self._buf = memoryview(array).cast("B")
 
     @property
-    def buf(self):
+    def buf(self) -> memoryview:
         """The object's bytes: a writable memoryview of format "B"."""
         if self._buf is None:
             raise ValueError("SharedMemory %r is closed" % (self.name,))
         return self._buf
 
-    def close(self):
+    def close(self) -> None:
         """Releases ``buf`` and closes the handle (idempotent); the memory is
         unmapped once no view of it is left (see the module's comment)."""
         if self._buf is not None:

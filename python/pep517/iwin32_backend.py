@@ -6,7 +6,7 @@ setuptools first, and fail offline.
 The package is pure Python with no build step, so a wheel is a zip of
 iwin32/ (every file but caches) and its .dist-info (PEP 427, core metadata
 2.1), named and described from pyproject.toml's [project] table, of which
-this reads the plain ``key = "string"`` lines.  No sdist and no editable
+this reads the plain ``key = "string"`` lines (the version: ``iwin32.__version__``).  No sdist and no editable
 builds: pip install ./python needs neither.
 """
 import base64
@@ -32,6 +32,10 @@ def _project():
             pair = re.match(r'\s*([A-Za-z][\w-]*)\s*=\s*"([^"]*)"\s*$', line)
             if in_project and pair:
                 values[pair.group(1)] = pair.group(2)
+    if "version" not in values:  # dynamic = ["version"]: the package's __version__
+        with open(os.path.join(_HERE, _PACKAGE, "__init__.py"), encoding="utf-8") as init:
+            found = re.search(r'^__version__\s*=\s*"([^"]+)"', init.read(), re.M)
+        values["version"] = found.group(1)
     return values
 
 

@@ -23,7 +23,10 @@ import textwrap
 
 import pytest
 
-_BASE = tempfile.mkdtemp(prefix="iwin32-test-py-", dir="/dev/shm")
+# A multiprocessing 'spawn' child imports the test module, and so this file,
+# again: it must use its parent's node, not make one of its own.
+_BASE = os.environ.get("IWIN32_TEST_PY_BASE") or tempfile.mkdtemp(prefix="iwin32-test-py-", dir="/dev/shm")
+os.environ["IWIN32_TEST_PY_BASE"] = _BASE
 os.environ["IWIN32_ROOT"] = os.path.join(_BASE, "node")
 os.environ.pop("IWIN32_POOL_MB", None)  # the default pool
 
