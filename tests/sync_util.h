@@ -132,10 +132,24 @@ static inline long sync_task_stat_field(pid_t pid, pid_t tid, int n)
  * -1 - rtprio for a real-time task, including one lifted by inheritance. */
 static inline long sync_task_prio(pid_t pid, pid_t tid) { return sync_task_stat_field(pid, tid, 18); }
 
-/* User + system CPU time of a task, in clock ticks. */
-static inline long sync_task_cpu_ticks(pid_t pid, pid_t tid)
+/* How often a task was switched out (voluntary and involuntary context
+ * switches, from /proc/<pid>/task/<tid>/status): a thread asleep in a wait
+ * is never switched out, one that polls or wakes is, each time.  (Its CPU
+ * time says less: the kernel may show time a thread spent before it slept
+ * only later.) */
+static inline long sync_task_switches(pid_t pid, pid_t tid)
 {
-    return sync_task_stat_field(pid, tid, 14) + sync_task_stat_field(pid, tid, 15);
+    char path[96], line[256];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+    FILE *f = fopen(path, "re");
+    long total = 0, n;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1 ||
+            sscanf(line, "nonvoluntary_ctxt_switches: %ld", &n) == 1)
+            total += n;
+    if (f != NULL)
+        fclose(f);
+    return f != NULL ? total : LONG_MIN;
 }
 
 /* A thread, started now. */
@@ -211,6 +225,10 @@ static inline void sync_waiter_start_multi(struct sync_waiter *w, const HANDLE *
 
 static inline bool sync_waiter_blocked(struct sync_waiter *w)
 {
+    /* A multi-object waiter sleeps in futex_waitv; a plain futex before it
+     * is a library lock it passes on the way (a mutex watcher's start). */
+    if (w->n > 1)
+        return sync_task_in_waitv(getpid(), atomic_load(&w->tid), 5000);
     return sync_task_blocked(getpid(), atomic_load(&w->tid), 5000);
 }
 
