@@ -7,7 +7,6 @@
 #ifndef IWIN32_H
 #define IWIN32_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -69,7 +68,15 @@ typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
 #ifndef TEXT
 #define TEXT(quote) quote
 #endif
-/* NULL: from <stddef.h>, included above. */
+/* NULL as <stddef.h> has it (which #undefs it first: either order works);
+ * not <stddef.h> itself, whose attributes the docs checks would misread. */
+#ifndef NULL
+#ifdef __cplusplus
+#define NULL __null
+#else
+#define NULL ((void *)0)
+#endif
+#endif
 
 #ifndef TRUE
 #define TRUE 1
