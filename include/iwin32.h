@@ -211,7 +211,7 @@ typedef struct _RTL_CRITICAL_SECTION {
 } CRITICAL_SECTION, *LPCRITICAL_SECTION;
 VOID    InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
 VOID    EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
-BOOL    TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+BOOLEAN TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
 VOID    LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
 VOID    DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
 

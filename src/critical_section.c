@@ -71,10 +71,10 @@ IW_API VOID EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
         pthread_mutex_lock(m); /* fails only past 2^31 recursive entries (EAGAIN) */
 }
 
-IW_API BOOL TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+IW_API BOOLEAN TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 {
     pthread_mutex_t *m = mutex_of(lpCriticalSection);
-    return m != NULL && pthread_mutex_trylock(m) == 0;
+    return m != NULL && pthread_mutex_trylock(m) == 0 ? TRUE : FALSE;
 }
 
 IW_API VOID LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection)

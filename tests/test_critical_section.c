@@ -70,13 +70,13 @@ static void *try_enter(void *arg)
     return (void *)(intptr_t)TryEnterCriticalSection(arg);
 }
 
-static BOOL try_from_other_thread(LPCRITICAL_SECTION c)
+static BOOLEAN try_from_other_thread(LPCRITICAL_SECTION c)
 {
     pthread_t t;
     void *r;
     assert_int_equal(pthread_create(&t, NULL, try_enter, c), 0);
     assert_int_equal(pthread_join(t, &r), 0);
-    return (BOOL)(intptr_t)r;
+    return (BOOLEAN)(intptr_t)r;
 }
 
 static void *leave_from_other_thread(void *arg)

@@ -136,7 +136,7 @@ static void test_intime_types(void **state)
     assert_int_equal(THREAD_PRIORITY_TIME_CRITICAL, 15);
     assert_int_equal(THREAD_PRIORITY_ERROR_RETURN, 0x7FFFFFFF);
     assert_true(SAME_TYPE(GetThreadPriority(NULL), INT));
-    assert_true(SAME_TYPE(TryEnterCriticalSection(NULL), BOOL));
+    assert_true(SAME_TYPE(TryEnterCriticalSection(NULL), BOOLEAN));
     assert_true(SAME_TYPE(RtGetClockTime(CLOCK_FASTEST, NULL), BOOLEAN));
 }
 
