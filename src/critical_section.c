@@ -14,33 +14,57 @@
  * was.  A magic word next to the mutex tells an initialised section from
  * other memory (zeroed memory, a deleted section); it is no proof against
  * garbage that happens to hold it.
+ *
+ * The section keeps its own owner and depth, so that a misuse is refused
+ * before it reaches the pthread mutex (whose answer to a foreign unlock or a
+ * destroy while locked differs between C libraries, and which sanitizers
+ * report as the caller's bug).  Only the owner writes them, under the lock;
+ * another thread reads owner only to find it is not itself, which no
+ * concurrent write can change (relaxed atomics: no data race).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "export.h"
 #include "last_error.h"
+#include "self.h"
 
 #define CS_MAGIC 0x43526974u /* "CRit" */
 
 struct cs {
     pthread_mutex_t mutex;
     uint32_t magic;
+    uint32_t depth;                 /* entries by the owner; owner only */
+    _Atomic uint64_t owner;         /* iw_self_thread() of the owner, 0 if free */
 };
 _Static_assert(sizeof(struct cs) <= sizeof(((CRITICAL_SECTION *)0)->opaque), "CRITICAL_SECTION too small");
 _Static_assert(_Alignof(struct cs) <= _Alignof(CRITICAL_SECTION), "CRITICAL_SECTION misaligned");
 
-/* The section's mutex, or NULL (last error set) for NULL or an uninitialised section. */
-static pthread_mutex_t *mutex_of(LPCRITICAL_SECTION cs)
+/* The section, or NULL (last error set) for NULL or an uninitialised section. */
+static struct cs *cs_of(LPCRITICAL_SECTION cs)
 {
     struct cs *c = (struct cs *)(void *)cs;
     if (c == NULL || c->magic != CS_MAGIC) {
         iw_set_error(ERROR_INVALID_PARAMETER);
         return NULL;
     }
-    return &c->mutex;
+    return c;
+}
+
+static bool owned_by_caller(struct cs *c)
+{
+    return atomic_load_explicit(&c->owner, memory_order_relaxed) == iw_self_thread();
+}
+
+/* The caller has just locked c's mutex (once more). */
+static void entered(struct cs *c)
+{
+    if (c->depth++ == 0)
+        atomic_store_explicit(&c->owner, iw_self_thread(), memory_order_relaxed);
 }
 
 IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
@@ -66,34 +90,45 @@ IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 
 IW_API VOID EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 {
-    pthread_mutex_t *m = mutex_of(lpCriticalSection);
-    if (m != NULL)
-        pthread_mutex_lock(m); /* fails only past 2^31 recursive entries (EAGAIN) */
+    struct cs *c = cs_of(lpCriticalSection);
+    if (c != NULL && pthread_mutex_lock(&c->mutex) == 0) /* fails only past 2^31 entries */
+        entered(c);
 }
 
 IW_API BOOLEAN TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 {
-    pthread_mutex_t *m = mutex_of(lpCriticalSection);
-    return m != NULL && pthread_mutex_trylock(m) == 0 ? TRUE : FALSE;
+    struct cs *c = cs_of(lpCriticalSection);
+    if (c == NULL || pthread_mutex_trylock(&c->mutex) != 0)
+        return FALSE;
+    entered(c);
+    return TRUE;
 }
 
 IW_API VOID LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 {
-    pthread_mutex_t *m = mutex_of(lpCriticalSection);
-    if (m != NULL && pthread_mutex_unlock(m) != 0) /* EPERM: not the owner */
+    struct cs *c = cs_of(lpCriticalSection);
+    if (c == NULL)
+        return;
+    if (!owned_by_caller(c)) { /* not the owner, or left more often than entered */
         iw_set_error(ERROR_NOT_OWNER);
+        return;
+    }
+    if (--c->depth == 0)
+        atomic_store_explicit(&c->owner, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&c->mutex);
 }
 
-/* Deleting a section a thread still owns or waits for is the caller's bug
- * (Win32: undefined); here the mutex refuses (EBUSY) and the section stays. */
+/* Deleting a section a thread owns is the caller's bug (Win32: undefined);
+ * here it is refused and the section stays.  (A thread still waiting for it
+ * means another owns it: refused too.) */
 IW_API VOID DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 {
-    pthread_mutex_t *m = mutex_of(lpCriticalSection);
-    if (m == NULL)
+    struct cs *c = cs_of(lpCriticalSection);
+    if (c == NULL)
         return;
-    if (pthread_mutex_destroy(m) != 0) {
+    if (atomic_load_explicit(&c->owner, memory_order_relaxed) != 0 || pthread_mutex_destroy(&c->mutex) != 0) {
         iw_set_error(ERROR_INVALID_PARAMETER);
         return;
     }
-    ((struct cs *)(void *)lpCriticalSection)->magic = 0;
+    c->magic = 0;
 }
