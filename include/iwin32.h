@@ -36,9 +36,14 @@ typedef DWORD *LPDWORD;
 typedef long long LONGLONG;     /* Win32's __int64: long long, not int64_t's long */
 /* Win32's 64-bit integer with its two halves (little-endian).  The halves
  * are an anonymous struct, as in Win32 (u names them for strict compilers);
- * __extension__ keeps -pedantic C99 and C++ quiet about it. */
+ * __extension__ keeps GCC's and Clang's -pedantic C99 and C++ quiet about it. */
+#ifdef __GNUC__
+#define IWIN32_ANONYMOUS __extension__
+#else
+#define IWIN32_ANONYMOUS
+#endif
 typedef union _LARGE_INTEGER {
-    __extension__ struct {
+    IWIN32_ANONYMOUS struct {
         DWORD LowPart;
         LONG HighPart;
     };
