@@ -3,7 +3,8 @@
  * units; Sleep/RtSleep (milliseconds) and RtSleepFt (100 ns) are never
  * early - 1000 sleeps, each measured on CLOCK_MONOTONIC, last at least what
  * was asked - including when a signal handler interrupts them; 0 yields;
- * NULL pointers get ERROR_INVALID_PARAMETER.
+ * NULL pointers get ERROR_INVALID_PARAMETER; a loop of absolute deadlines
+ * on RtGetClockTime's clock does not drift.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -115,6 +116,31 @@ static void test_sleeps_never_early(void **state)
                   (long long)longest_over);
 }
 
+/* docs/PORTING.md's drift-free period: absolute CLOCK_MONOTONIC deadlines
+ * from RtGetClockTime (iwin32 has no absolute sleep).  100 rounds of 2 ms,
+ * each doing 0.5 ms of work, end 200 ms after the start, not 250 ms as
+ * relative sleeps would: the clocks agree and nothing accumulates. */
+static void test_absolute_deadlines_do_not_drift(void **state)
+{
+    (void)state;
+    LARGE_INTEGER now;
+    assert_true(RtGetClockTime(CLOCK_FASTEST, &now));
+    long long start = now.QuadPart, next = start;
+    for (int i = 0; i < 100; i++) {
+        LARGE_INTEGER work = {.QuadPart = 5000}; /* 0.5 ms of "work" */
+        RtSleepFt(&work);
+        next += 20000; /* 2 ms */
+        struct timespec t = {next / 10000000, next % 10000000 * 100};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) != 0)
+            ;
+    }
+    assert_true(RtGetClockTime(CLOCK_FASTEST, &now));
+    long long elapsed_us = (now.QuadPart - start) / 10;
+    print_message("100 periods of 2 ms: %lld us\n", elapsed_us);
+    assert_true(elapsed_us >= 200000);
+    assert_true(elapsed_us < 225000); /* one late wake-up, not 100 rounds of work */
+}
+
 static void on_alarm(int sig) { (void)sig; }
 
 /* A signal handler that runs during the sleep neither ends it early nor
@@ -166,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_resolution_and_timer_period),
         cmocka_unit_test(test_null_pointers),
         cmocka_unit_test(test_sleeps_never_early),
+        cmocka_unit_test(test_absolute_deadlines_do_not_drift),
         cmocka_unit_test(test_signal_does_not_cut_sleep_short),
         cmocka_unit_test(test_zero_yields),
     };
