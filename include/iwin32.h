@@ -26,6 +26,63 @@ typedef void VOID;
 typedef const char *LPCTSTR;    /* UTF-8 */
 typedef struct _SECURITY_ATTRIBUTES *LPSECURITY_ATTRIBUTES; /* accepted, ignored */
 
+/* ---- 9. The base types INtime's iwin32.h has besides (Win32's) --------- */
+typedef uint16_t WORD;
+typedef uint8_t BYTE;
+typedef int INT;
+typedef uint32_t ULONG;         /* 32-bit, not C unsigned long */
+typedef void *LPVOID;
+typedef DWORD *LPDWORD;
+typedef long long LONGLONG;     /* Win32's __int64: long long, not int64_t's long */
+/* Win32's 64-bit integer with its two halves (little-endian).  The halves
+ * are an anonymous struct, as in Win32 (u names them for strict compilers);
+ * __extension__ keeps GCC's and Clang's -pedantic C99 and C++ quiet about it. */
+#ifdef __GNUC__
+#define IWIN32_ANONYMOUS __extension__
+#else
+#define IWIN32_ANONYMOUS
+#endif
+typedef union _LARGE_INTEGER {
+    IWIN32_ANONYMOUS struct {
+        DWORD LowPart;
+        LONG HighPart;
+    };
+    struct {
+        DWORD LowPart;
+        LONG HighPart;
+    } u;
+    LONGLONG QuadPart;
+} LARGE_INTEGER, *PLARGE_INTEGER;
+/* A clock identifier (RTX's CLOCK_1 ...): INtime ignores it, and so does this
+ * library: every clock is CLOCK_MONOTONIC in 100 ns units. */
+typedef DWORD CLOCK;
+#define CLOCK_1 1u
+#define CLOCK_2 2u
+#define CLOCK_3 3u
+#define CLOCK_SYSTEM CLOCK_1
+#define CLOCK_FASTEST CLOCK_2
+/* Calling-convention markers of Windows; nothing on Linux. */
+#ifndef WINAPI
+#define WINAPI
+#endif
+#ifndef RTFCNDCL
+#define RTFCNDCL
+#endif
+typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
+/* No wide characters: LPCTSTR is UTF-8, so TEXT("x") is "x". */
+#ifndef TEXT
+#define TEXT(quote) quote
+#endif
+/* NULL as <stddef.h> has it (which #undefs it first: either order works);
+ * not <stddef.h> itself, whose attributes the docs checks would misread. */
+#ifndef NULL
+#ifdef __cplusplus
+#define NULL __null
+#else
+#define NULL ((void *)0)
+#endif
+#endif
+
 #ifndef TRUE
 #define TRUE 1
 #endif
@@ -55,6 +112,26 @@ typedef struct _SECURITY_ATTRIBUTES *LPSECURITY_ATTRIBUTES; /* accepted, ignored
 #define WAIT_ABANDONED_0    0x00000080u
 #define WAIT_TIMEOUT        0x00000102u
 #define WAIT_FAILED         0xFFFFFFFFu
+#define WAIT_ABANDONED      WAIT_ABANDONED_0
+#ifndef INVALID_HANDLE_VALUE
+#define INVALID_HANDLE_VALUE ((HANDLE)(intptr_t)-1) /* no call here returns it: failures are NULL */
+#endif
+#define STILL_ACTIVE        259u   /* exit code of a thread or process still running */
+#define CREATE_SUSPENDED    0x4u   /* CreateThread flag */
+
+/* Win32 thread priority levels (SetThreadPriority); RTX-style priorities
+ * (RtSetThreadPriority) are 0 (lowest) to 127 (highest).  Both map onto
+ * SCHED_FIFO: man RtSetThreadPriority, docs/PORTING.md. */
+#define THREAD_PRIORITY_IDLE            (-15)
+#define THREAD_PRIORITY_LOWEST          (-2)
+#define THREAD_PRIORITY_BELOW_NORMAL    (-1)
+#define THREAD_PRIORITY_NORMAL          0
+#define THREAD_PRIORITY_ABOVE_NORMAL    1
+#define THREAD_PRIORITY_HIGHEST         2
+#define THREAD_PRIORITY_TIME_CRITICAL   15
+#define THREAD_PRIORITY_ERROR_RETURN    0x7FFFFFFF
+#define RT_PRIORITY_MIN 0
+#define RT_PRIORITY_MAX 127
 
 #define MAX_PATH            260
 #define PAGE_READONLY       2u
@@ -91,6 +168,57 @@ DWORD   RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOLEAN 
 BOOLEAN CloseHandle(HANDLE hObject);
 DWORD   GetLastError(void);
 void    SetLastError(DWORD dwErrCode);
+
+/* ---- 9. The same calls under their Win32 names (INtime has both) ------ */
+HANDLE  CreateEvent(LPSECURITY_ATTRIBUTES a, BOOLEAN bManualReset, BOOLEAN bInitialState, LPCTSTR lpName);
+HANDLE  OpenEvent(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName);
+BOOLEAN SetEvent(HANDLE h);
+BOOLEAN ResetEvent(HANDLE h);
+BOOLEAN PulseEvent(HANDLE h);
+HANDLE  CreateMutex(LPSECURITY_ATTRIBUTES a, BOOLEAN bInitialOwner, LPCTSTR lpName);
+HANDLE  OpenMutex(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName);
+BOOLEAN ReleaseMutex(HANDLE h);
+HANDLE  CreateSemaphore(LPSECURITY_ATTRIBUTES a, LONG lInitialCount, LONG lMaximumCount, LPCTSTR lpName);
+HANDLE  OpenSemaphore(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName);
+BOOLEAN ReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviousCount);
+DWORD   WaitForSingleObject(HANDLE h, DWORD dwMilliseconds);
+DWORD   WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOLEAN bWaitAll,
+                               DWORD dwMilliseconds);
+BOOLEAN RtCloseHandle(HANDLE hObject);
+DWORD   RtGetLastError(void);
+void    RtSetLastError(DWORD dwErrCode);
+
+/* ---- 9. Threads: the current thread and priorities -------------------- */
+/* The current thread's pseudo-handle, (HANDLE)-2 as in Win32: valid in the
+ * thread that uses it, never closed. */
+HANDLE  GetCurrentThread(void);
+HANDLE  RtGetCurrentThread(void);
+BOOLEAN SetThreadPriority(HANDLE hThread, int nPriority);
+BOOLEAN RtSetThreadPriority(HANDLE hThread, int nPriority);
+INT     GetThreadPriority(HANDLE hThread);
+INT     RtGetThreadPriority(HANDLE hThread);
+
+/* ---- 9. Sleeps and clocks (CLOCK_MONOTONIC; 100 ns units) ------------- */
+VOID    Sleep(DWORD dwMilliseconds);
+VOID    RtSleep(DWORD dwMilliseconds);
+VOID    RtSleepFt(PLARGE_INTEGER pDuration);
+BOOLEAN RtGetClockTime(CLOCK Clock, PLARGE_INTEGER pTime);
+BOOLEAN RtGetClockResolution(CLOCK Clock, PLARGE_INTEGER pResolution);
+BOOLEAN RtGetClockTimerPeriod(CLOCK Clock, PLARGE_INTEGER pTime);
+
+/* ---- 9. Critical sections: a process's nameless mutexes --------------- */
+/* Recursive and priority-inheriting; opaque (a pthread mutex inside). */
+typedef struct _RTL_CRITICAL_SECTION {
+    union {
+        LONGLONG align;
+        unsigned char bytes[64];
+    } opaque;
+} CRITICAL_SECTION, *LPCRITICAL_SECTION;
+VOID    InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+VOID    EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+BOOLEAN TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+VOID    LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+VOID    DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
 
 /* ---- 5. The pool (an extension: what INtime's node manager shows) ----- */
 /* Recounts the node's live objects (reclaiming what killed processes left)

@@ -26,10 +26,12 @@ static const struct error_text texts[] = {
      "ERROR_TOO_MANY_OPEN_FILES (4): the process reached its limit of open files (RLIMIT_NOFILE)"},
     {ERROR_ACCESS_DENIED,
      "ERROR_ACCESS_DENIED (5): the node directory or an entry in it is refused: a symbolic link, "
-     "not a directory, another user's, or not a private or group-shared node of this user"},
+     "not a directory, another user's, or not a private or group-shared node of this user; "
+     "or a real-time priority this process may not use (no CAP_SYS_NICE, RLIMIT_RTPRIO too low)"},
     {ERROR_INVALID_HANDLE,
      "ERROR_INVALID_HANDLE (6): the handle is not open, or is of the wrong type for this call; "
-     "or the name belongs to an object of another type"},
+     "or the name belongs to an object of another type; or a thread handle other than "
+     "GetCurrentThread()"},
     {ERROR_NOT_ENOUGH_MEMORY,
      "ERROR_NOT_ENOUGH_MEMORY (8): the node's pool or the file system under it is full, "
      "or memory ran out"},
@@ -46,8 +48,8 @@ static const struct error_text texts[] = {
     {ERROR_FILENAME_EXCED_RANGE,
      "ERROR_FILENAME_EXCED_RANGE (206): the name is 260 bytes or longer"},
     {ERROR_NOT_OWNER,
-     "ERROR_NOT_OWNER (288): this thread does not own the mutex (or released it more often "
-     "than it acquired it)"},
+     "ERROR_NOT_OWNER (288): this thread does not own the mutex or critical section (or "
+     "released it more often than it acquired it)"},
     {ERROR_TOO_MANY_POSTS,
      "ERROR_TOO_MANY_POSTS (298): the release would take the semaphore past its maximum count"},
     {ERROR_INVALID_ADDRESS,

@@ -1,5 +1,10 @@
 /* SPEC 2: iwin32.h is usable from strict C99 (built with -std=c99
- * -pedantic-errors), and the calls link and work from such a program. */
+ * -pedantic-errors), and the calls link and work from such a program.
+ * SPEC 9: a program that defines the Win32 macros itself, the usual way,
+ * before the header still builds (the header guards them). */
+#define WINAPI
+#define TEXT(quote) quote
+#define INVALID_HANDLE_VALUE ((HANDLE)(intptr_t)-1)
 #include <iwin32.h>
 #include <stdio.h>
 
@@ -22,6 +27,18 @@ int main(void)
         return 1;
     uint64_t size, used;
     if (!iwin32PoolInfo(&size, &used) || used != 0)
+        return 1;
+    /* SPEC 9 from C99: the LARGE_INTEGER halves, a critical section, a clock. */
+    LARGE_INTEGER t;
+    if (!RtGetClockTime(CLOCK_FASTEST, &t) || t.QuadPart <= 0 || t.u.HighPart != t.HighPart)
+        return 1;
+    CRITICAL_SECTION cs;
+    InitializeCriticalSection(&cs);
+    EnterCriticalSection(&cs);
+    LeaveCriticalSection(&cs);
+    DeleteCriticalSection(&cs);
+    HANDLE e = CreateEvent(NULL, TRUE, FALSE, TEXT("c99-event"));
+    if (e == NULL || !SetEvent(e) || WaitForSingleObject(e, 0) != WAIT_OBJECT_0 || !RtCloseHandle(e))
         return 1;
     puts("c99 ok");
     return 0;

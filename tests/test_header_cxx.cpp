@@ -9,6 +9,17 @@ extern "C" {
 #include "test_node.h"
 }
 
+// SPEC 9: a program that also declares the Win32 types the usual way builds
+// (C++ allows a typedef again when it names the same type).
+typedef unsigned short WORD;
+typedef unsigned char BYTE;
+typedef long long LONGLONG;
+typedef void *LPVOID;
+typedef DWORD *LPDWORD;
+static_assert(sizeof(LARGE_INTEGER) == 8, "LARGE_INTEGER");
+
+static DWORD WINAPI thread_routine(LPVOID p) { return p == nullptr; }
+
 static_assert(sizeof(DWORD) == 4 && sizeof(LONG) == 4 && sizeof(UINT) == 4, "Win32 widths");
 static_assert(std::is_same<DWORD, uint32_t>::value, "DWORD");
 static_assert(std::is_same<LONG, int32_t>::value, "LONG");
@@ -33,6 +44,18 @@ int main()
     uint64_t size = 0, used = 1;
     if (!iwin32PoolInfo(&size, &used) || used != 0)
         return 1;
+    LPTHREAD_START_ROUTINE start = thread_routine;
+    LARGE_INTEGER t;
+    if (start(nullptr) != 1 || !RtGetClockTime(CLOCK_SYSTEM, &t) || t.QuadPart <= 0)
+        return 1;
+    t.QuadPart = 1; // 100 ns
+    RtSleepFt(&t);
+    CRITICAL_SECTION cs;
+    InitializeCriticalSection(&cs);
+    if (!TryEnterCriticalSection(&cs))
+        return 1;
+    LeaveCriticalSection(&cs);
+    DeleteCriticalSection(&cs);
     std::puts("c++ ok");
     return 0;
 }

@@ -92,6 +92,54 @@ static void test_constants(void **state)
     assert_int_equal(MAXIMUM_WAIT_OBJECTS, 64);
 }
 
+/* SPEC 9: the further base types and constants INtime code expects. */
+static void test_intime_types(void **state)
+{
+    (void)state;
+    assert_true(SAME_TYPE((WORD)0, uint16_t));
+    assert_true(SAME_TYPE((BYTE)0, uint8_t));
+    assert_true(SAME_TYPE((INT)0, int));
+    assert_true(SAME_TYPE((ULONG)0, uint32_t));
+    assert_true(SAME_TYPE((LPVOID)0, void *));
+    assert_true(SAME_TYPE((LPDWORD)0, DWORD *));
+    assert_true(SAME_TYPE((LONGLONG)0, long long)); /* Win32's, not int64_t's long */
+    assert_true(SAME_TYPE((CLOCK)0, DWORD));
+    assert_int_equal(sizeof(LARGE_INTEGER), 8);
+    assert_true(SAME_TYPE((PLARGE_INTEGER)0, LARGE_INTEGER *));
+    /* The halves: LowPart the low 32 bits, HighPart the signed high ones. */
+    LARGE_INTEGER li;
+    li.QuadPart = -2;
+    assert_true(li.LowPart == 0xFFFFFFFEu && li.HighPart == -1);
+    assert_true(li.u.LowPart == li.LowPart && li.u.HighPart == li.HighPart);
+    li.LowPart = 5;
+    li.HighPart = 1;
+    assert_true(li.QuadPart == 0x100000005LL);
+    assert_true(SAME_TYPE(li.HighPart, LONG) && SAME_TYPE(li.LowPart, DWORD));
+
+    DWORD (WINAPI *start)(LPVOID) = NULL;
+    LPTHREAD_START_ROUTINE r = start;
+    assert_null(r);
+    VOID (RTFCNDCL *routine)(PVOID) = NULL;
+    assert_null(routine);
+    assert_string_equal(TEXT("name"), "name");
+    assert_null(NULL);
+    assert_true(INVALID_HANDLE_VALUE == (HANDLE)(intptr_t)-1);
+    assert_int_equal(STILL_ACTIVE, 259);
+    assert_int_equal(WAIT_ABANDONED, 0x80);
+    assert_int_equal(CREATE_SUSPENDED, 4);
+    assert_int_equal(THREAD_PRIORITY_IDLE, -15);
+    assert_int_equal(THREAD_PRIORITY_LOWEST, -2);
+    assert_int_equal(THREAD_PRIORITY_BELOW_NORMAL, -1);
+    assert_int_equal(THREAD_PRIORITY_NORMAL, 0);
+    assert_int_equal(THREAD_PRIORITY_ABOVE_NORMAL, 1);
+    assert_int_equal(THREAD_PRIORITY_HIGHEST, 2);
+    assert_int_equal(THREAD_PRIORITY_TIME_CRITICAL, 15);
+    assert_int_equal(THREAD_PRIORITY_ERROR_RETURN, 0x7FFFFFFF);
+    assert_true(SAME_TYPE(GetThreadPriority(NULL), INT));
+    assert_true(SAME_TYPE(TryEnterCriticalSection(NULL), BOOLEAN));
+    assert_true(SAME_TYPE(RtGetClockTime(CLOCK_FASTEST, NULL), BOOLEAN));
+}
+
 /* flProtect, dwDesiredAccess, bInheritHandle are accepted and ignored: the
  * memory is always readable and writable. */
 static void test_protection_arguments_ignored(void **state)
@@ -131,6 +179,7 @@ int main(void)
         cmocka_unit_test_teardown(test_widths, tn_teardown),
         cmocka_unit_test_teardown(test_signedness_and_exact_types, tn_teardown),
         cmocka_unit_test_teardown(test_constants, tn_teardown),
+        cmocka_unit_test_teardown(test_intime_types, tn_teardown),
         cmocka_unit_test_teardown(test_protection_arguments_ignored, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

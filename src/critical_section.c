@@ -1,0 +1,134 @@
+/*
+ * SPEC 9: critical sections - INtime's nameless mutexes, for the threads of
+ * one process.  A CRITICAL_SECTION holds a pthread mutex that is recursive
+ * (entered again by its owner, left once per entry, as Win32's) and
+ * priority-inheriting (a waiting real-time thread lifts a lower-priority
+ * owner, as an INtime mutex does).  Entering and leaving without contention
+ * is glibc's PI fast path: one compare-and-swap in user space, no system
+ * call.  Not shared between processes: that is what RtCreateMutex is for.
+ *
+ * The calls return nothing (Win32's VOID), so a misuse they can notice sets
+ * the last error instead: a NULL pointer or a section that was never
+ * initialised (or was deleted) -> ERROR_INVALID_PARAMETER, leaving a section
+ * this thread does not own -> ERROR_NOT_OWNER; the section is left as it
+ * was.  A magic word next to the mutex tells an initialised section from
+ * other memory (zeroed memory, a deleted section); it is no proof against
+ * garbage that happens to hold it.
+ *
+ * The section keeps its own owner and depth, so that a misuse is refused
+ * before it reaches the pthread mutex (whose answer to a foreign unlock or a
+ * destroy while locked differs between C libraries, and which sanitizers
+ * report as the caller's bug).  Only the owner writes them, under the lock;
+ * another thread reads owner only to find it is not itself, which no
+ * concurrent write can change (relaxed atomics: no data race).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "export.h"
+#include "last_error.h"
+#include "self.h"
+
+#define CS_MAGIC 0x43526974u /* "CRit" */
+
+struct cs {
+    pthread_mutex_t mutex;
+    uint32_t magic;
+    uint32_t depth;                 /* entries by the owner; owner only */
+    _Atomic uint64_t owner;         /* iw_self_thread() of the owner, 0 if free */
+};
+_Static_assert(sizeof(struct cs) <= sizeof(((CRITICAL_SECTION *)0)->opaque), "CRITICAL_SECTION too small");
+_Static_assert(_Alignof(struct cs) <= _Alignof(CRITICAL_SECTION), "CRITICAL_SECTION misaligned");
+
+/* The section, or NULL (last error set) for NULL or an uninitialised section. */
+static struct cs *cs_of(LPCRITICAL_SECTION cs)
+{
+    struct cs *c = (struct cs *)(void *)cs;
+    if (c == NULL || c->magic != CS_MAGIC) {
+        iw_set_error(ERROR_INVALID_PARAMETER);
+        return NULL;
+    }
+    return c;
+}
+
+static bool owned_by_caller(struct cs *c)
+{
+    return atomic_load_explicit(&c->owner, memory_order_relaxed) == iw_self_thread();
+}
+
+/* The caller has just locked c's mutex (once more). */
+static void entered(struct cs *c)
+{
+    if (c->depth++ == 0)
+        atomic_store_explicit(&c->owner, iw_self_thread(), memory_order_relaxed);
+}
+
+IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    if (lpCriticalSection == NULL) {
+        iw_set_error(ERROR_INVALID_PARAMETER);
+        return;
+    }
+    struct cs *c = (struct cs *)(void *)lpCriticalSection;
+    memset(lpCriticalSection, 0, sizeof *lpCriticalSection);
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+    int err = pthread_mutex_init(&c->mutex, &a);
+    pthread_mutexattr_destroy(&a);
+    if (err != 0) { /* not on Linux: a PI mutex needs no resources to make */
+        iw_set_error(iw_error_from_errno(err));
+        return;
+    }
+    c->magic = CS_MAGIC;
+}
+
+IW_API VOID EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    struct cs *c = cs_of(lpCriticalSection);
+    if (c != NULL && pthread_mutex_lock(&c->mutex) == 0) /* fails only past 2^31 entries */
+        entered(c);
+}
+
+IW_API BOOLEAN TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    struct cs *c = cs_of(lpCriticalSection);
+    if (c == NULL || pthread_mutex_trylock(&c->mutex) != 0)
+        return FALSE;
+    entered(c);
+    return TRUE;
+}
+
+IW_API VOID LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    struct cs *c = cs_of(lpCriticalSection);
+    if (c == NULL)
+        return;
+    if (!owned_by_caller(c)) { /* not the owner, or left more often than entered */
+        iw_set_error(ERROR_NOT_OWNER);
+        return;
+    }
+    if (--c->depth == 0)
+        atomic_store_explicit(&c->owner, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&c->mutex);
+}
+
+/* Deleting a section a thread owns is the caller's bug (Win32: undefined);
+ * here it is refused and the section stays.  (A thread still waiting for it
+ * means another owns it: refused too.) */
+IW_API VOID DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    struct cs *c = cs_of(lpCriticalSection);
+    if (c == NULL)
+        return;
+    if (atomic_load_explicit(&c->owner, memory_order_relaxed) != 0 || pthread_mutex_destroy(&c->mutex) != 0) {
+        iw_set_error(ERROR_INVALID_PARAMETER);
+        return;
+    }
+    c->magic = 0;
+}

@@ -1,0 +1,281 @@
+/*
+ * SPEC 9: critical sections.  Racing threads keep a counter exact;
+ * recursion (entered n times, left n times); TryEnter from another thread
+ * fails while the section is owned and succeeds once it is free; misuse sets
+ * the last error (NULL, uninitialised, deleted, left by a non-owner); and
+ * priority inheritance: a SCHED_FIFO thread blocked in EnterCriticalSection
+ * lifts the low-priority owner, as the kernel reports it (skipped where this
+ * process may not use SCHED_FIFO).
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <iwin32.h>
+
+#include "test_node.h"
+
+#define RACERS 4
+#define ROUNDS 100000
+
+static CRITICAL_SECTION cs;
+static long counter; /* guarded by cs only: TSan sees any hole */
+
+static void *racer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        EnterCriticalSection(&cs);
+        if (i % 2) { /* half the rounds nest: still one owner at a time */
+            EnterCriticalSection(&cs);
+            counter++;
+            LeaveCriticalSection(&cs);
+        } else {
+            long v = counter;
+            if (i % 64 == 0)
+                sched_yield(); /* widen the window a lost update would need */
+            counter = v + 1;
+        }
+        LeaveCriticalSection(&cs);
+    }
+    return NULL;
+}
+
+static void test_racing_threads_keep_count(void **state)
+{
+    (void)state;
+    InitializeCriticalSection(&cs);
+    counter = 0;
+    pthread_t t[RACERS];
+    for (int i = 0; i < RACERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, racer, NULL), 0);
+    for (int i = 0; i < RACERS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(counter, (long)RACERS * ROUNDS);
+    DeleteCriticalSection(&cs);
+}
+
+static void *try_enter(void *arg)
+{
+    return (void *)(intptr_t)TryEnterCriticalSection(arg);
+}
+
+static BOOLEAN try_from_other_thread(LPCRITICAL_SECTION c)
+{
+    pthread_t t;
+    void *r;
+    assert_int_equal(pthread_create(&t, NULL, try_enter, c), 0);
+    assert_int_equal(pthread_join(t, &r), 0);
+    return (BOOLEAN)(intptr_t)r;
+}
+
+static void *leave_from_other_thread(void *arg)
+{
+    SetLastError(0);
+    LeaveCriticalSection(arg);
+    return (void *)(uintptr_t)GetLastError();
+}
+
+static void test_recursion_and_try_enter(void **state)
+{
+    (void)state;
+    CRITICAL_SECTION c;
+    InitializeCriticalSection(&c);
+    for (int i = 0; i < 5; i++)
+        EnterCriticalSection(&c);
+    assert_true(TryEnterCriticalSection(&c)); /* the owner, again: 6 */
+    assert_false(try_from_other_thread(&c));
+    /* A non-owner's Leave is refused and changes nothing. */
+    pthread_t t;
+    void *err;
+    assert_int_equal(pthread_create(&t, NULL, leave_from_other_thread, &c), 0);
+    assert_int_equal(pthread_join(t, &err), 0);
+    assert_int_equal((uintptr_t)err, ERROR_NOT_OWNER);
+    for (int i = 0; i < 5; i++) {
+        LeaveCriticalSection(&c);
+        assert_false(try_from_other_thread(&c)); /* still owned: 6 - (i + 1) left */
+    }
+    LeaveCriticalSection(&c);
+    assert_true(try_from_other_thread(&c)); /* free: that thread took it... */
+    /* ...and ended owning it; a PI mutex whose owner is gone stays taken. */
+    CRITICAL_SECTION d;
+    InitializeCriticalSection(&d);
+    assert_true(TryEnterCriticalSection(&d));
+    LeaveCriticalSection(&d);
+    SetLastError(0);
+    LeaveCriticalSection(&d); /* once more than entered */
+    assert_int_equal(GetLastError(), ERROR_NOT_OWNER);
+    DeleteCriticalSection(&d);
+}
+
+static void test_misuse_sets_last_error(void **state)
+{
+    (void)state;
+    SetLastError(0);
+    InitializeCriticalSection(NULL);
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    EnterCriticalSection(NULL);
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    assert_false(TryEnterCriticalSection(NULL));
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    LeaveCriticalSection(NULL);
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    DeleteCriticalSection(NULL);
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+
+    CRITICAL_SECTION zeroed;
+    memset(&zeroed, 0, sizeof zeroed); /* never initialised */
+    SetLastError(0);
+    EnterCriticalSection(&zeroed);     /* returns: does not block or crash */
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+
+    CRITICAL_SECTION c;
+    InitializeCriticalSection(&c);
+    SetLastError(55);
+    EnterCriticalSection(&c);
+    LeaveCriticalSection(&c);
+    DeleteCriticalSection(&c);
+    assert_int_equal(GetLastError(), 55); /* success leaves it alone */
+    SetLastError(0);
+    EnterCriticalSection(&c); /* deleted */
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    assert_false(TryEnterCriticalSection(&c));
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+
+    /* Deleting an owned section is refused; the section keeps working. */
+    InitializeCriticalSection(&c);
+    EnterCriticalSection(&c);
+    SetLastError(0);
+    DeleteCriticalSection(&c);
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    LeaveCriticalSection(&c);
+    SetLastError(0);
+    assert_true(TryEnterCriticalSection(&c)); /* still a working section */
+    LeaveCriticalSection(&c);
+    DeleteCriticalSection(&c);                 /* free now: deleted */
+    assert_int_equal(GetLastError(), 0);
+}
+
+/* ---- priority inheritance ------------------------------------------------ */
+
+static CRITICAL_SECTION pi_cs;
+static _Atomic pid_t low_tid;
+static atomic_bool low_entered, low_may_leave, high_entered;
+static int low_rtx_while_lifted = -1;
+
+static void pause_1ms(void) { nanosleep(&(struct timespec){0, 1000000}, NULL); }
+
+static void *low_owner(void *arg)
+{
+    (void)arg;
+    if (!RtSetThreadPriority(GetCurrentThread(), 38)) /* FIFO 10 */
+        return (void *)"RtSetThreadPriority(38) failed";
+    atomic_store(&low_tid, (pid_t)syscall(SYS_gettid));
+    EnterCriticalSection(&pi_cs);
+    atomic_store(&low_entered, true);
+    while (!atomic_load(&low_may_leave))
+        pause_1ms();
+    /* Lifted now, yet the thread's own priority reads unchanged. */
+    low_rtx_while_lifted = RtGetThreadPriority(GetCurrentThread());
+    LeaveCriticalSection(&pi_cs);
+    return NULL;
+}
+
+static void *high_waiter(void *arg)
+{
+    (void)arg;
+    if (!RtSetThreadPriority(GetCurrentThread(), 58)) /* FIFO 30 */
+        return (void *)"RtSetThreadPriority(58) failed";
+    EnterCriticalSection(&pi_cs); /* blocks: the low thread owns it */
+    atomic_store(&high_entered, true);
+    LeaveCriticalSection(&pi_cs);
+    return NULL;
+}
+
+/* The kernel's effective priority of thread tid: field 18 of its stat,
+ * -1 - FIFO priority for a real-time thread (the lent one included). */
+static int effective_prio(pid_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 1000;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* after the command name, which may hold spaces */
+    int field = 2, prio = 1000;
+    for (char *tok = strtok(p + 1, " "); tok != NULL; tok = strtok(NULL, " "))
+        if (++field == 18) {
+            prio = atoi(tok);
+            break;
+        }
+    return prio;
+}
+
+static void test_priority_inheritance(void **state)
+{
+    (void)state;
+    struct sched_param sp = {.sched_priority = 1}, old;
+    int policy;
+    pthread_getschedparam(pthread_self(), &policy, &old);
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0) {
+        print_message("skipped: this process may not use SCHED_FIFO (CAP_SYS_NICE or RLIMIT_RTPRIO)\n");
+        skip();
+    }
+    pthread_setschedparam(pthread_self(), policy, &old);
+
+    InitializeCriticalSection(&pi_cs);
+    pthread_t low, high;
+    assert_int_equal(pthread_create(&low, NULL, low_owner, NULL), 0);
+    for (int i = 0; i < 5000 && !atomic_load(&low_entered); i++)
+        pause_1ms();
+    assert_true(atomic_load(&low_entered));
+    pid_t tid = atomic_load(&low_tid);
+    assert_int_equal(effective_prio(tid), -11); /* FIFO 10, its own */
+
+    assert_int_equal(pthread_create(&high, NULL, high_waiter, NULL), 0);
+    int seen = 0;
+    for (int i = 0; i < 5000 && (seen = effective_prio(tid)) != -31; i++)
+        pause_1ms();
+    assert_int_equal(seen, -31); /* lifted to the waiter's FIFO 30 */
+    assert_false(atomic_load(&high_entered));
+
+    atomic_store(&low_may_leave, true);
+    void *r1, *r2;
+    assert_int_equal(pthread_join(low, &r1), 0);
+    assert_int_equal(pthread_join(high, &r2), 0);
+    assert_null(r1);
+    assert_null(r2);
+    assert_true(atomic_load(&high_entered));
+    assert_int_equal(low_rtx_while_lifted, 38);
+    DeleteCriticalSection(&pi_cs);
+}
+
+int main(void)
+{
+    tn_setup("critical_section");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_racing_threads_keep_count),
+        cmocka_unit_test(test_recursion_and_try_enter),
+        cmocka_unit_test(test_misuse_sets_last_error),
+        cmocka_unit_test(test_priority_inheritance),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

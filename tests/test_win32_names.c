@@ -1,0 +1,153 @@
+/*
+ * SPEC 9: every call under both of INtime's names.  The Win32 names
+ * (CreateEvent, WaitForSingleObject, ...) and the Rt names of the Win32
+ * calls (RtCloseHandle, RtGetLastError, RtSetLastError) reach the same
+ * objects with the same results and errors as their partners, and are real
+ * exported symbols: dlsym finds each one.
+ */
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <iwin32.h>
+
+#include "test_node.h"
+
+static void test_events(void **state)
+{
+    (void)state;
+    HANDLE e = CreateEvent(NULL, TRUE, FALSE, "names-event");
+    assert_non_null(e);
+    assert_int_equal(GetLastError(), ERROR_SUCCESS);
+    HANDLE r = RtCreateEvent(NULL, TRUE, FALSE, "names-event"); /* the same object */
+    assert_non_null(r);
+    assert_int_equal(GetLastError(), ERROR_ALREADY_EXISTS);
+    HANDLE o = OpenEvent(0, FALSE, "names-event");
+    assert_non_null(o);
+    assert_true(SetEvent(e));
+    assert_int_equal(RtWaitForSingleObject(r, 0), WAIT_OBJECT_0);
+    assert_int_equal(WaitForSingleObject(o, 0), WAIT_OBJECT_0); /* manual: still set */
+    assert_true(ResetEvent(o));
+    assert_int_equal(WaitForSingleObject(e, 0), WAIT_TIMEOUT);
+    assert_true(PulseEvent(r));
+    assert_int_equal(WaitForSingleObject(e, 0), WAIT_TIMEOUT); /* Pulse leaves it reset */
+    SetLastError(0);
+    assert_null(OpenEvent(0, FALSE, "names-missing"));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+    SetLastError(0);
+    assert_false(SetEvent(NULL));
+    assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+    assert_true(CloseHandle(e));
+    assert_true(RtCloseHandle(r));
+    assert_true(RtCloseHandle(o));
+    SetLastError(0);
+    assert_false(RtCloseHandle(o)); /* closed */
+    assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+}
+
+static void test_mutexes(void **state)
+{
+    (void)state;
+    HANDLE m = CreateMutex(NULL, TRUE, "names-mutex");
+    assert_non_null(m);
+    HANDLE o = OpenMutex(0, FALSE, "names-mutex");
+    assert_non_null(o);
+    assert_int_equal(WaitForSingleObject(o, 0), WAIT_OBJECT_0); /* recursive */
+    assert_true(ReleaseMutex(m));
+    assert_true(RtReleaseMutex(o));
+    SetLastError(0);
+    assert_false(ReleaseMutex(m)); /* once more than acquired */
+    assert_int_equal(GetLastError(), ERROR_NOT_OWNER);
+    SetLastError(0);
+    assert_null(CreateEvent(NULL, FALSE, FALSE, "names-mutex")); /* another type's name */
+    assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+    assert_true(CloseHandle(m));
+    assert_true(CloseHandle(o));
+}
+
+static void test_semaphores_and_multiple_waits(void **state)
+{
+    (void)state;
+    HANDLE s = CreateSemaphore(NULL, 1, 2, "names-sem");
+    assert_non_null(s);
+    HANDLE o = OpenSemaphore(0, FALSE, "names-sem");
+    assert_non_null(o);
+    LONG prev = -1;
+    assert_true(ReleaseSemaphore(o, 1, &prev));
+    assert_int_equal(prev, 1);
+    SetLastError(0);
+    assert_false(ReleaseSemaphore(s, 1, &prev));
+    assert_int_equal(GetLastError(), ERROR_TOO_MANY_POSTS);
+    SetLastError(0);
+    assert_null(CreateSemaphore(NULL, 3, 2, NULL));
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    HANDLE e = CreateEvent(NULL, FALSE, FALSE, NULL);
+    HANDLE both[2] = {e, s};
+    assert_int_equal(WaitForMultipleObjects(2, both, FALSE, 0), WAIT_OBJECT_0 + 1);
+    assert_int_equal(WaitForMultipleObjects(2, both, FALSE, 0), WAIT_OBJECT_0 + 1);
+    assert_int_equal(WaitForMultipleObjects(2, both, FALSE, 0), WAIT_TIMEOUT); /* 2 units taken */
+    SetLastError(0);
+    assert_int_equal(WaitForMultipleObjects(0, both, FALSE, 0), WAIT_FAILED);
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    assert_int_equal(WaitForMultipleObjects(2, both, TRUE, 0), WAIT_FAILED); /* INtime refuses wait-all */
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    assert_true(CloseHandle(e));
+    assert_true(CloseHandle(s));
+    assert_true(CloseHandle(o));
+    assert_int_equal(tn_count_objects(NULL), 0);
+}
+
+static void test_last_error_names(void **state)
+{
+    (void)state;
+    RtSetLastError(ERROR_NOT_OWNER);
+    assert_int_equal(GetLastError(), ERROR_NOT_OWNER);
+    assert_int_equal(RtGetLastError(), ERROR_NOT_OWNER);
+    SetLastError(12345);
+    assert_int_equal(RtGetLastError(), 12345);
+}
+
+/* Every name, as other languages find it: by dlsym. */
+static void test_every_name_is_a_symbol(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "CreateEvent", "RtCreateEvent", "OpenEvent", "RtOpenEvent", "SetEvent", "RtSetEvent",
+        "ResetEvent", "RtResetEvent", "PulseEvent", "RtPulseEvent", "CreateMutex", "RtCreateMutex",
+        "OpenMutex", "RtOpenMutex", "ReleaseMutex", "RtReleaseMutex", "CreateSemaphore",
+        "RtCreateSemaphore", "OpenSemaphore", "RtOpenSemaphore", "ReleaseSemaphore",
+        "RtReleaseSemaphore", "WaitForSingleObject", "RtWaitForSingleObject",
+        "WaitForMultipleObjects", "RtWaitForMultipleObjects", "CloseHandle", "RtCloseHandle",
+        "GetLastError", "RtGetLastError", "SetLastError", "RtSetLastError", "GetCurrentThread",
+        "RtGetCurrentThread", "SetThreadPriority", "RtSetThreadPriority", "GetThreadPriority",
+        "RtGetThreadPriority", "Sleep", "RtSleep", "RtSleepFt", "RtGetClockTime",
+        "RtGetClockResolution", "RtGetClockTimerPeriod", "InitializeCriticalSection",
+        "EnterCriticalSection", "TryEnterCriticalSection", "LeaveCriticalSection",
+        "DeleteCriticalSection"};
+    void *self = dlopen(NULL, RTLD_NOW);
+    assert_non_null(self);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (dlsym(self, names[i]) == NULL)
+            fail_msg("dlsym(%s): %s", names[i], dlerror());
+    /* Where one function has two names, both are that function. */
+    assert_ptr_equal(dlsym(self, "Sleep"), dlsym(self, "RtSleep"));
+    assert_ptr_equal(dlsym(self, "GetCurrentThread"), dlsym(self, "RtGetCurrentThread"));
+    dlclose(self);
+}
+
+int main(void)
+{
+    tn_setup("win32_names");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_events, tn_teardown),
+        cmocka_unit_test_teardown(test_mutexes, tn_teardown),
+        cmocka_unit_test_teardown(test_semaphores_and_multiple_waits, tn_teardown),
+        cmocka_unit_test(test_last_error_names),
+        cmocka_unit_test(test_every_name_is_a_symbol),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
