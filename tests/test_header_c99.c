@@ -1,6 +1,8 @@
-/* SPEC 2: iwin32.h is usable from strict C99 (built with -std=c99
- * -pedantic-errors), and the calls link and work from such a program. */
+/* SPEC 2: iwin32.h and iwin32_inspect.h are usable from strict C99 (built
+ * with -std=c99 -pedantic-errors), and the calls link and work from such a
+ * program. */
 #include <iwin32.h>
+#include <iwin32_inspect.h>
 #include <stdio.h>
 
 #include "test_node.h"
@@ -15,6 +17,13 @@ int main(void)
         return 1;
     }
     ((volatile char *)p)[99] = 1;
+    IWIN32_OBJECT_INFO *info = 0;
+    if (!iwin32InspectObject("c99", 200, &info) || info->type != IWIN32_OBJECT_SHM || info->size != 100 ||
+        info->holders != 1 || info->dataLength != 100 || info->data[99] != 1) {
+        fprintf(stderr, "inspect failed: %u\n", GetLastError());
+        return 1;
+    }
+    iwin32InspectFree(info, 1);
     if (!RtUnmapSharedMemory(p) || !CloseHandle(h))
         return 1;
     SetLastError(0);
