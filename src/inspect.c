@@ -2,12 +2,12 @@
  * The inspection interface (iwin32_inspect.h): a node's objects as a tool
  * sees them - iwin32(1), or anyone's.
  *
- * A tool reads a node the way the library does and never becomes a holder:
- * it takes no reference read lock, so nothing it does can destroy a live
- * object.  It opens each object file without a lock (proven the library's
- * first: mark.h; a file that is not is passed over, never listed, shown or
- * removed) and judges it by iw_reflock_probe, exactly as the pool's
- * recount does: held (someone has a read lock, or is destroying it: left
+ * A tool reads a node the way the library does (node_file.h) and never
+ * becomes a holder: it takes no reference read lock, so nothing it does can
+ * destroy a live object.  It opens each object file without a lock (proven
+ * the library's first: mark.h; a file that is not is passed over, never
+ * listed, shown or removed) and judges it by iw_reflock_probe, exactly as
+ * the pool's recount does: held (someone has a read lock, or is destroying it: left
  * alone) or stale (nobody holds it: removed under the write lock, which a
  * live object never lets us take) - the lazy removal SPEC 4 allows "on the
  * next access or listing".  Headers, state and data are read with pread or
@@ -30,11 +30,8 @@
 #include "export.h"
 #include "inspect.h"
 #include "last_error.h"
-#include "mark.h"
-#include "name.h"
-#include "object.h"
+#include "node_file.h"
 #include "pool.h"
-#include "reflock.h"
 
 _Static_assert(IWIN32_INSPECT_NAME_MAX == IW_NAME_MAX, "the public name limit");
 _Static_assert(IWIN32_INSPECT_POOL_MB_MAX == IW_POOL_MB_MAX, "the public pool limit");
@@ -126,29 +123,14 @@ static void describe(const struct iw_node *node, int fd, const char *file, const
     info->device = st->st_dev;
     info->inode = st->st_ino;
     birth_time(fd, info);
-    bool hashed = file[0] == 'h';
-    struct iw_file_header h;
-    enum iw_mark mark = iw_mark_of(node, file, st);
-    bool header = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && iw_mark_header_ok(mark, &h);
-    if (mark == IW_MARK_SYNC) {
-        if (!header)
-            return;
-        info->type = (IWIN32_OBJECT_TYPE)h.type;
-    } else {
-        if (hashed && !header)
-            return;
-        info->type = IWIN32_OBJECT_SHM;
-        off_t data_offset = hashed ? (off_t)node->page_size : 0;
-        info->size = st->st_size > data_offset ? (uint64_t)(st->st_size - data_offset) : 0;
-        info->poolPages = iw_pool_pages_of(node, file, st);
-    }
-    if (hashed) {
-        memcpy(info->name, h.name, h.name_len);
-        info->nameLength = h.name_len;
-    } else if (!iw_name_decode(file, info->name, &info->nameLength)) {
-        info->nameLength = 0; /* "u-", "t-": unnamed */
-    }
-    info->name[info->nameLength] = '\0';
+    struct iw_node_file f;
+    if (iw_node_file_identify(node, fd, file, st, &f) != ERROR_SUCCESS)
+        return;
+    info->type = (IWIN32_OBJECT_TYPE)f.type;
+    memcpy(info->name, f.name, f.name_len + 1);
+    info->nameLength = f.name_len;
+    info->size = f.size;
+    info->poolPages = iw_pool_pages_of(node, file, st);
     if (held && info->type != IWIN32_OBJECT_SHM && file[0] != 't')
         read_state(node, fd, info);
 }
@@ -198,22 +180,20 @@ static int scan(struct iw_node *node, bool in_flight_too, IWIN32_LEFTOVER_CALLBA
         if (!iw_name_is_object_file(d->d_name) || (in_flight && !in_flight_too))
             continue;
         struct stat st;
-        int fd = iw_mark_open(node, d->d_name, &st);
+        enum iw_reflock_state state;
+        int fd = iw_node_file_look(node, d->d_name, &st, &state);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+            if (errno != ENOENT)
                 err = errno; /* a listing without a live object would be a lie */
-            continue;    /* removed meanwhile, or not the library's */
+            continue;        /* removed meanwhile, or not the library's */
         }
-        enum iw_reflock_state state = iw_reflock_probe(node, d->d_name, fd);
         IWIN32_OBJECT_INFO info;
-        if (fstat(fd, &st) == 0) {
-            describe(node, fd, d->d_name, &st, state == IW_REFLOCK_HELD, &info);
-            info.leftover = state == IW_REFLOCK_FREE;
-            if (info.leftover && on_leftover)
-                on_leftover(&info, ctx);
-            if (state == IW_REFLOCK_HELD && !in_flight && info.type != 0)
-                err = append(out, &info);
-        }
+        describe(node, fd, d->d_name, &st, state == IW_REFLOCK_HELD, &info);
+        info.leftover = state == IW_REFLOCK_FREE;
+        if (info.leftover && on_leftover)
+            on_leftover(&info, ctx);
+        if (state == IW_REFLOCK_HELD && !in_flight && info.type != 0)
+            err = append(out, &info);
         close(fd); /* we took no lock on a held file; a stale one's write lock goes now */
     }
     closedir(dir);
@@ -283,7 +263,7 @@ static int read_data(int fd, const struct iw_node *node, IWIN32_OBJECT_INFO *inf
     size_t len = (size_t)(want < info->size ? want : info->size);
     if (len == 0)
         return 0;
-    off_t offset = info->file[0] == 'h' ? (off_t)node->page_size : 0;
+    off_t offset = info->file[0] == 'h' ? (off_t)node->page_size : 0; /* node_file.h's layouts */
     if ((info->data = malloc(len)) == NULL)
         return ENOMEM;
     while (info->dataLength < len) {
@@ -306,22 +286,21 @@ static int lookup(struct iw_node *node, const struct iw_name *name, uint64_t dat
 {
     for (int tries = 0; tries < LOOKUP_TRIES; tries++) {
         struct stat st;
-        int fd = iw_mark_open(node, name->file, &st);
+        enum iw_reflock_state state;
+        int fd = iw_node_file_look(node, name->file, &st, &state);
         if (fd < 0)
             return errno; /* ENOENT too for a file not the library's: no object */
-        enum iw_reflock_state state = iw_reflock_probe(node, name->file, fd);
-        int err = fstat(fd, &st) == 0 ? 0 : errno;
-        if (err == 0)
-            describe(node, fd, name->file, &st, state == IW_REFLOCK_HELD, info);
+        describe(node, fd, name->file, &st, state == IW_REFLOCK_HELD, info);
         /* An "h-" file holds another name with the same SHA-256: not ours. */
-        bool ours = err == 0 && info->type != 0 && info->nameLength == name->len &&
+        bool ours = info->type != 0 && info->nameLength == name->len &&
                     memcmp(info->name, name->bytes, name->len) == 0;
-        if (err == 0 && ours && state == IW_REFLOCK_FREE)
+        int err = 0;
+        if (ours && state == IW_REFLOCK_FREE)
             info->leftover = TRUE;
-        else if (err == 0 && ours && (err = iw_inspect_count_holders(info, 1)) == 0 && info->holders > 0)
+        else if (ours && (err = iw_inspect_count_holders(info, 1)) == 0 && info->holders > 0)
             err = info->type == IWIN32_OBJECT_SHM ? read_data(fd, node, info, data_bytes) : 0;
         else if (err == 0)
-            err = state == IW_REFLOCK_FREE || !ours ? ENOENT : EAGAIN;
+            err = ours ? EAGAIN : ENOENT;
         close(fd);
         if (err != EAGAIN)
             return err;

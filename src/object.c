@@ -200,23 +200,15 @@ static DWORD map_page(struct iw_node *node, struct iw_object *obj, const char *f
 static DWORD identify(struct iw_node *node, const struct iw_name *name, struct iw_object *obj,
                       const struct stat *st)
 {
-    bool hashed = obj->file[0] == 'h';
-    enum iw_mark mark = iw_mark_of(node, obj->file, st);
-    if (mark == IW_MARK_NONE)
-        return ERROR_ACCESS_DENIED;
-    obj->type = IW_TYPE_SHM;
-    if (mark == IW_MARK_SYNC || hashed) {
-        struct iw_file_header h;
-        if (pread(obj->fd, &h, sizeof h, 0) != (ssize_t)sizeof h || !iw_mark_header_ok(mark, &h))
-            return ERROR_ACCESS_DENIED;
-        if (hashed && (h.name_len != name->len || memcmp(h.name, name->bytes, name->len) != 0))
-            return ERROR_INVALID_NAME;
-        obj->type = (enum iw_type)h.type;
-    }
-    if (obj->type == IW_TYPE_SHM) {
-        obj->data_offset = hashed ? (off_t)node->page_size : 0;
-        obj->size = (uint64_t)st->st_size - (uint64_t)obj->data_offset;
-    }
+    struct iw_node_file f;
+    DWORD err = iw_node_file_identify(node, obj->fd, obj->file, st, &f);
+    if (err != ERROR_SUCCESS)
+        return err;
+    if (name->hashed && (f.name_len != name->len || memcmp(f.name, name->bytes, name->len) != 0))
+        return ERROR_INVALID_NAME;
+    obj->type = f.type;
+    obj->size = f.size;
+    obj->data_offset = f.data_offset;
     return ERROR_SUCCESS;
 }
 
@@ -227,21 +219,13 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
         DWORD err = find_held(type, name->file, out);
         if (err != ERROR_SUCCESS || *out != NULL)
             return err;
-        int fd = openat(node->dirfd, name->file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-            /* Not a file we made: a symlink (never followed) or a directory. */
-            return (errno == ELOOP || errno == EISDIR) ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
-        IW_CRASH_POINT("open.opened");
+        int fd;
         struct stat st;
-        int rc = iw_reflock_hold(node, name->file, fd, &st);
-        if (rc == ENOENT) {
-            close(fd); /* gone: look the name up again (it may be new now) */
-            continue;
-        }
-        if (rc != 0) {
-            close(fd);
+        int rc = iw_node_file_hold(node, name->file, &fd, &st);
+        if (rc == EAGAIN)
+            continue; /* gone: look the name up again (it may be new now) */
+        if (rc != 0)
             return iw_error_from_errno(rc);
-        }
         IW_CRASH_POINT("open.held");
         struct iw_object *obj = new_record(fd, name->file, type);
         if (obj == NULL) {
