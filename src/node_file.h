@@ -72,4 +72,35 @@ int iw_node_file_look(const struct iw_node *node, const char *file, struct stat 
  * a file the library did not make (a symlink, never followed, a directory,
  * an unheld planted file); another errno on failure. */
 int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, struct stat *st);
+
+/* ---- making a file (object.c: make_file, publish) ---- */
+
+/* Makes a fresh file for a new object under a unique "t-" name (into temp,
+ * IW_UNIQUE_NAME_SIZE bytes) with the library's mark for its kind (sync:
+ * an event, mutex or semaphore), holding its reference read lock from the
+ * start, so that the object is complete before anyone can see it by name.
+ * 0 with *fd and *st, or an errno with nothing left. */
+int iw_node_file_make(struct iw_node *node, bool sync, char *temp, int *fd, struct stat *st);
+
+/* Writes the header of a new file (an event's, mutex's or semaphore's, or
+ * an "h-" shared memory's: it holds the full name).  false on failure. */
+bool iw_node_file_write_header(int fd, enum iw_type type, const struct iw_name *name);
+
+/* Gives a made file its final name, never replacing one: 0; EEXIST when
+ * the name is taken; ENOENT when a recount removed the file before its
+ * lock was taken (iw_node_file_make); another errno on failure. */
+int iw_node_file_publish(struct iw_node *node, const char *temp, const char *file);
+
+/* ---- letting go, mapping ---- */
+
+/* Closes this process's descriptor of a held object file (its last), and
+ * destroys the object if no other process holds it either: its name, then
+ * its pool pages. */
+void iw_node_file_release(struct iw_node *node, int fd, const char *file);
+
+/* Maps len bytes from offset of the held object file of that name,
+ * between guard pages when guarded (guard.h); MAP_FAILED with errno set on
+ * failure.  The file is opened again by name for the one mmap: object.h
+ * says why. */
+void *iw_node_file_map(const char *file, size_t len, off_t offset, bool guarded);
 #endif
