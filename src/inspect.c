@@ -114,9 +114,10 @@ static void read_state(const struct iw_node *node, int fd, IWIN32_OBJECT_INFO *i
 
 /* Fills info from its open file, proven the library's: name, type, size
  * and, for a held synchronization object, its state.  A file still being
- * made may have no header yet: its type stays 0 and its name unknown. */
-static void describe(const struct iw_node *node, int fd, const char *file, const struct stat *st, bool held,
-                     IWIN32_OBJECT_INFO *info)
+ * made may have no header yet: its type stays 0 and its name unknown.
+ * Returns where shared memory's data starts in the file. */
+static off_t describe(const struct iw_node *node, int fd, const char *file, const struct stat *st, bool held,
+                      IWIN32_OBJECT_INFO *info)
 {
     memset(info, 0, sizeof *info);
     strcpy(info->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
@@ -125,7 +126,7 @@ static void describe(const struct iw_node *node, int fd, const char *file, const
     birth_time(fd, info);
     struct iw_node_file f;
     if (iw_node_file_identify(node, fd, file, st, &f) != ERROR_SUCCESS)
-        return;
+        return 0;
     info->type = (IWIN32_OBJECT_TYPE)f.type;
     memcpy(info->name, f.name, f.name_len + 1);
     info->nameLength = f.name_len;
@@ -133,6 +134,7 @@ static void describe(const struct iw_node *node, int fd, const char *file, const
     info->poolPages = iw_pool_pages_of(node, file, st);
     if (held && info->type != IWIN32_OBJECT_SHM && file[0] != 't')
         read_state(node, fd, info);
+    return f.data_offset;
 }
 
 /* ---- the listing ----------------------------------------------------------- */
@@ -258,12 +260,11 @@ IW_API void iwin32InspectFree(IWIN32_OBJECT_INFO *objects, size_t count)
 /* ---- one object -------------------------------------------------------------- */
 
 /* The first bytes of shared memory.  0 or an errno. */
-static int read_data(int fd, const struct iw_node *node, IWIN32_OBJECT_INFO *info, uint64_t want)
+static int read_data(int fd, off_t offset, IWIN32_OBJECT_INFO *info, uint64_t want)
 {
     size_t len = (size_t)(want < info->size ? want : info->size);
     if (len == 0)
         return 0;
-    off_t offset = info->file[0] == 'h' ? (off_t)node->page_size : 0; /* node_file.h's layouts */
     if ((info->data = malloc(len)) == NULL)
         return ENOMEM;
     while (info->dataLength < len) {
@@ -290,7 +291,7 @@ static int lookup(struct iw_node *node, const struct iw_name *name, uint64_t dat
         int fd = iw_node_file_look(node, name->file, &st, &state);
         if (fd < 0)
             return errno; /* ENOENT too for a file not the library's: no object */
-        describe(node, fd, name->file, &st, state == IW_REFLOCK_HELD, info);
+        off_t data_offset = describe(node, fd, name->file, &st, state == IW_REFLOCK_HELD, info);
         /* An "h-" file holds another name with the same SHA-256: not ours. */
         bool ours = info->type != 0 && info->nameLength == name->len &&
                     memcmp(info->name, name->bytes, name->len) == 0;
@@ -298,7 +299,7 @@ static int lookup(struct iw_node *node, const struct iw_name *name, uint64_t dat
         if (ours && state == IW_REFLOCK_FREE)
             info->leftover = TRUE;
         else if (ours && (err = iw_inspect_count_holders(info, 1)) == 0 && info->holders > 0)
-            err = info->type == IWIN32_OBJECT_SHM ? read_data(fd, node, info, data_bytes) : 0;
+            err = info->type == IWIN32_OBJECT_SHM ? read_data(fd, data_offset, info, data_bytes) : 0;
         else if (err == 0)
             err = ours ? EAGAIN : ENOENT;
         close(fd);
