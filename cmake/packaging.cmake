@@ -40,10 +40,16 @@ set(CPACK_DEBIAN_DEV_PACKAGE_NAME libiwin32-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${iwin32_deb_runtime}")
 set(CPACK_COMPONENT_DEV_DESCRIPTION
-  "INtime iwin32 API for Linux (development files)\n iwin32.h, the static library, iwin32.pc, the CMake package iwin32 and the\n man pages of every call.")
+  "INtime iwin32 API for Linux (development files)\n iwin32.h, iwin32_inspect.h (the inspection interface), the static library,\n iwin32.pc, the CMake package iwin32 and the man pages of every call.")
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME iwin32-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION admin)
+# The tool links the shared library (tools/CMakeLists.txt): dpkg-shlibdeps
+# finds it in the build tree, as a library of this same source (no package
+# of its own yet to take a dependency from), and the dependency on it is
+# stated here.
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CMAKE_BINARY_DIR})
+set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${iwin32_deb_runtime}")
 set(CPACK_COMPONENT_TOOLS_DESCRIPTION
   "INtime iwin32 API for Linux (the iwin32 tool)\n iwin32 lists, shows and removes the objects of a node, and sets its pool.")
 

@@ -44,6 +44,7 @@
 #include <stdatomic.h>
 
 #include "crash_point.h"
+#include "describe.h"
 #include "event_state.h"
 #include "export.h"
 #include "futex.h"
@@ -243,4 +244,13 @@ IW_API HANDLE RtOpenEvent(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR
     (void)dwDesiredAccess;
     (void)bInheritHandle;
     return iw_sync_open(IW_TYPE_EVENT, lpName);
+}
+
+void iw_event_describe(const void *state, IWIN32_OBJECT_STATE *out)
+{
+    struct event_state *e = (struct event_state *)state; /* only loaded from */
+    uint64_t w = atomic_load(&e->word);
+    out->manualReset = e->manual != 0;
+    out->signalled = (w & EVENT_SIGNALLED) != 0;
+    out->waiters = old_of(w) + new_of(w);
 }

@@ -1,6 +1,6 @@
 /*
- * The state of an event in its shared page (event.c explains it; the CLI's
- * show reads it too, read-only).
+ * The state of an event in its shared page (event.c explains it, and
+ * describes it for the tools: iw_event_describe).
  */
 #ifndef IW_EVENT_STATE_H
 #define IW_EVENT_STATE_H

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "object.h"
+#include "node_file.h"
 
 enum iw_mark iw_mark_of(const struct iw_node *node, const char *file, const struct stat *st)
 {

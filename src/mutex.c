@@ -45,6 +45,7 @@
 #include <stdatomic.h>
 
 #include "crash_point.h"
+#include "describe.h"
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
@@ -287,4 +288,22 @@ IW_API HANDLE RtOpenMutex(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR
     (void)dwDesiredAccess;
     (void)bInheritHandle;
     return iw_sync_open(IW_TYPE_MUTEX, lpName);
+}
+
+/* The library's owner record holds random identities, not thread ids; the
+ * lock is a robust, priority-inheriting pthread mutex, and for those the
+ * futex word is the kernel's: the owner's TID in its low 30 bits,
+ * FUTEX_OWNER_DIED set when the owner died holding it (glibc's public
+ * __data.__lock).  The TID is in the pid namespace of the process that
+ * locked it.  A multi-object waiter's watcher that took the mutex from a
+ * dead owner marks it abandoned in our state until the next acquirer
+ * reports it. */
+void iw_mutex_describe(const void *state, IWIN32_OBJECT_STATE *out)
+{
+    struct mutex_state *m = (struct mutex_state *)state; /* only loaded from */
+    uint32_t word = atomic_load((_Atomic uint32_t *)&m->lock.__data.__lock);
+    out->ownerTid = (int32_t)(word & FUTEX_TID_MASK);
+    out->depth = out->ownerTid ? atomic_load(&m->depth) : 0;
+    out->abandoned = (word & FUTEX_OWNER_DIED) || atomic_load(&m->abandoned);
+    out->waiters = atomic_load(&m->waiters);
 }

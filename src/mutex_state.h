@@ -1,6 +1,6 @@
 /*
- * The state of a mutex in its shared page (mutex.c explains it; the CLI's
- * show reads it too, read-only).
+ * The state of a mutex in its shared page (mutex.c explains it, and
+ * describes it for the tools: iw_mutex_describe).
  */
 #ifndef IW_MUTEX_STATE_H
 #define IW_MUTEX_STATE_H

@@ -12,40 +12,16 @@
 #include <unistd.h>
 
 #include "crash_point.h"
-#include "guard.h"
 #include "last_error.h"
 #include "handle.h"
+#include "guard.h"
 #include "hazard.h"
 #include "mapping.h"
-#include "mark.h"
 #include "pool.h"
 #include "records.h"
-#include "reflock.h"
 #include "sync.h"
 
 /* ---- letting go -------------------------------------------------------- */
-
-/* The last reference of this process: if no other process holds the object
- * either, destroy it.  The order matters for a crash at any point: the name
- * goes before the write lock does (reflock.h), and the pages are returned
- * only after the name is gone.  Returning them first would let an opener
- * that saw us as a holder, and then finds us dead before the unlink, revive
- * the object with its pages no longer counted (pool over-commit); this way a
- * crash between the two leaves the count too high, which a recount repairs. */
-static void release_file(struct iw_node *node, int fd, const char *file)
-{
-    if (iw_reflock_release_is_last(fd)) {
-        IW_CRASH_POINT("destroy.write_locked");
-        struct stat st;
-        uint64_t epoch = iw_pool_epoch(node);
-        if (fstat(fd, &st) == 0 && st.st_nlink > 0 && unlinkat(node->dirfd, file, 0) == 0) {
-            IW_CRASH_POINT("destroy.unlinked");
-            iw_pool_release(node, iw_pool_pages_of(node, file, &st), epoch);
-            IW_CRASH_POINT("destroy.released");
-        }
-    }
-    close(fd);
-}
 
 static void let_go(struct iw_node *node, struct iw_object *obj)
 {
@@ -62,7 +38,7 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
     if (obj->shared)
         close(obj->fd);
     else
-        release_file(node, obj->fd, obj->file);
+        iw_node_file_release(node, obj->fd, obj->file);
     free(obj);
 }
 
@@ -155,27 +131,12 @@ static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
     return obj;
 }
 
-/* The file opened again by name for the one mmap (object.h says why). */
-static void *map_file(const char *file, size_t len, off_t offset, bool guarded)
-{
-    struct iw_node *node;
-    iw_node_get(&node);
-    int fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return MAP_FAILED;
-    void *p = guarded ? iw_map_guarded(fd, len, offset, node->page_size) : iw_map_shared(fd, len, offset);
-    int err = errno;
-    close(fd);
-    errno = err;
-    return p;
-}
-
 void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset)
 {
-    return map_file(obj->file, len, offset, false);
+    return iw_node_file_map(obj->file, len, offset, false);
 }
 
-void *iw_object_map_page(const char *file, size_t page_size) { return map_file(file, page_size, 0, true); }
+void *iw_object_map_page(const char *file, size_t page_size) { return iw_node_file_map(file, page_size, 0, true); }
 
 /* Maps an event's, mutex's or semaphore's state page; file is its name now
  * (a "t-" name while it is being made). */
@@ -200,23 +161,15 @@ static DWORD map_page(struct iw_node *node, struct iw_object *obj, const char *f
 static DWORD identify(struct iw_node *node, const struct iw_name *name, struct iw_object *obj,
                       const struct stat *st)
 {
-    bool hashed = obj->file[0] == 'h';
-    enum iw_mark mark = iw_mark_of(node, obj->file, st);
-    if (mark == IW_MARK_NONE)
-        return ERROR_ACCESS_DENIED;
-    obj->type = IW_TYPE_SHM;
-    if (mark == IW_MARK_SYNC || hashed) {
-        struct iw_file_header h;
-        if (pread(obj->fd, &h, sizeof h, 0) != (ssize_t)sizeof h || !iw_mark_header_ok(mark, &h))
-            return ERROR_ACCESS_DENIED;
-        if (hashed && (h.name_len != name->len || memcmp(h.name, name->bytes, name->len) != 0))
-            return ERROR_INVALID_NAME;
-        obj->type = (enum iw_type)h.type;
-    }
-    if (obj->type == IW_TYPE_SHM) {
-        obj->data_offset = hashed ? (off_t)node->page_size : 0;
-        obj->size = (uint64_t)st->st_size - (uint64_t)obj->data_offset;
-    }
+    struct iw_node_file f;
+    DWORD err = iw_node_file_identify(node, obj->fd, obj->file, st, &f);
+    if (err != ERROR_SUCCESS)
+        return err;
+    if (name->hashed && (f.name_len != name->len || memcmp(f.name, name->bytes, name->len) != 0))
+        return ERROR_INVALID_NAME;
+    obj->type = f.type;
+    obj->size = f.size;
+    obj->data_offset = f.data_offset;
     return ERROR_SUCCESS;
 }
 
@@ -227,25 +180,17 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
         DWORD err = find_held(type, name->file, out);
         if (err != ERROR_SUCCESS || *out != NULL)
             return err;
-        int fd = openat(node->dirfd, name->file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-            /* Not a file we made: a symlink (never followed) or a directory. */
-            return (errno == ELOOP || errno == EISDIR) ? ERROR_ACCESS_DENIED : iw_error_from_errno(errno);
-        IW_CRASH_POINT("open.opened");
+        int fd;
         struct stat st;
-        int rc = iw_reflock_hold(node, name->file, fd, &st);
-        if (rc == ENOENT) {
-            close(fd); /* gone: look the name up again (it may be new now) */
-            continue;
-        }
-        if (rc != 0) {
-            close(fd);
+        int rc = iw_node_file_hold(node, name->file, &fd, &st);
+        if (rc == EAGAIN)
+            continue; /* gone: look the name up again (it may be new now) */
+        if (rc != 0)
             return iw_error_from_errno(rc);
-        }
         IW_CRASH_POINT("open.held");
         struct iw_object *obj = new_record(fd, name->file, type);
         if (obj == NULL) {
-            release_file(node, fd, name->file);
+            iw_node_file_release(node, fd, name->file);
             return ERROR_NOT_ENOUGH_MEMORY;
         }
         err = identify(node, name, obj, &st);
@@ -303,65 +248,32 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
                        const struct iw_new_state *state, char *temp)
 {
     bool header = obj->type != IW_TYPE_SHM || name->hashed;
-    mode_t mode = iw_mark_mode(node, obj->type != IW_TYPE_SHM);
-    for (;;) {
-        iw_node_unique_name(temp, "t-");
-        int fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (fd < 0) {
-            if (errno == EEXIST)
-                continue;
-            return iw_error_from_errno(errno);
-        }
-        IW_CRASH_POINT("create.temp_opened");
-        /* A recount that met the file before our lock removes it: start
-         * again with another.  It may have removed it already, and our lock
-         * then holds a nameless inode that no recount can see: the link
-         * count tells (without this, our reservation could go uncounted). */
-        struct stat st;
-        int rc = iw_reflock_take_new(fd);
-        if (rc == 0 && fstat(fd, &st) != 0)
-            rc = errno;
-        if (rc == EAGAIN || (rc == 0 && st.st_nlink == 0)) {
-            close(fd); /* the recount removes it, or has */
-            continue;
-        }
-        /* The umask may have taken bits off the mode (a group-shared node's
-         * members need g+rw; 0400 would keep even us from mapping it). */
-        if (rc == 0 && (st.st_mode & 07777) != mode && fchmod(fd, mode) != 0)
-            rc = errno;
-        if (rc != 0) {
-            unlinkat(node->dirfd, temp, 0);
-            close(fd);
-            return iw_error_from_errno(rc);
-        }
-        IW_CRASH_POINT("create.temp_locked");
-        obj->fd = fd;
-        obj->ino = st.st_ino;
-        bool ok = true;
-        if (header) {
-            struct iw_file_header h = {.magic = IW_FILE_MAGIC, .type = obj->type, .name_len = (uint32_t)name->len};
-            memcpy(h.name, name->bytes ? name->bytes : "", name->len);
-            ok = pwrite(fd, &h, sizeof h, 0) == (ssize_t)sizeof h;
-        }
-        /* The size is set now, before the pool reservation: a recount that
-         * sees this file must count its pages (pool.c). */
-        off_t file_size = obj->type == IW_TYPE_SHM ? obj->data_offset + (off_t)obj->size
-                                                   : (off_t)node->page_size;
-        DWORD err = ERROR_SUCCESS;
-        if (!ok || ftruncate(fd, file_size) != 0)
-            err = iw_error_from_errno(errno);
-        if (err == ERROR_SUCCESS)
-            err = map_page(node, obj, temp);
-        if (err != ERROR_SUCCESS) {
-            unlinkat(node->dirfd, temp, 0);
-            close(fd);
-            return err;
-        }
-        IW_CRASH_POINT("create.temp_sized");
-        if (state)
-            state->init(obj, state->arg);
-        return ERROR_SUCCESS;
+    int fd;
+    struct stat st;
+    int rc = iw_node_file_make(node, obj->type != IW_TYPE_SHM, temp, &fd, &st);
+    if (rc != 0)
+        return iw_error_from_errno(rc);
+    IW_CRASH_POINT("create.temp_locked");
+    obj->fd = fd;
+    obj->ino = st.st_ino;
+    bool ok = !header || iw_node_file_write_header(fd, obj->type, name);
+    /* The size is set now, before the pool reservation: a recount that
+     * sees this file must count its pages (pool.c). */
+    off_t file_size = obj->type == IW_TYPE_SHM ? obj->data_offset + (off_t)obj->size : (off_t)node->page_size;
+    DWORD err = ERROR_SUCCESS;
+    if (!ok || ftruncate(fd, file_size) != 0)
+        err = iw_error_from_errno(errno);
+    if (err == ERROR_SUCCESS)
+        err = map_page(node, obj, temp);
+    if (err != ERROR_SUCCESS) {
+        unlinkat(node->dirfd, temp, 0);
+        close(fd);
+        return err;
     }
+    IW_CRASH_POINT("create.temp_sized");
+    if (state)
+        state->init(obj, state->arg);
+    return ERROR_SUCCESS;
 }
 
 enum publish_result { PUBLISHED, NAME_TAKEN, TEMP_LOST, FAILED };
@@ -386,14 +298,15 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
     }
     if (*err == ERROR_SUCCESS) {
         IW_CRASH_POINT("create.ready");
-        if (renameat2(node->dirfd, temp, node->dirfd, obj->file, RENAME_NOREPLACE) == 0)
+        int rc = iw_node_file_publish(node, temp, obj->file);
+        if (rc == 0)
             return PUBLISHED;
-        if (errno == EEXIST)
+        if (rc == EEXIST)
             result = NAME_TAKEN;
-        else if (errno == ENOENT)
-            result = TEMP_LOST; /* a recount removed it before our lock (make_file) */
+        else if (rc == ENOENT)
+            result = TEMP_LOST; /* a recount removed it before our lock (iw_node_file_make) */
         else
-            *err = iw_error_from_errno(errno);
+            *err = iw_error_from_errno(rc);
     }
     /* Returned while the file still stands: a recount meanwhile counts it,
      * so the word can only end up too high, never too low. */

@@ -6,12 +6,7 @@
  * of a name this process already holds takes no lock call: only its mapping
  * (see iw_object_map).
  *
- * File layouts (every file carries the library's mark: mark.h):
- *   shared memory, "n-"/"u-" name: the data; the file size is the exact size.
- *   shared memory, "h-" name: a header page (struct iw_file_header), then the
- *       data; the file size is a page plus the exact size.
- *   event, mutex, semaphore: mode has S_IXUSR; one page, the header at
- *       offset 0 and the object's shared state at IW_STATE_OFFSET.
+ * File layouts, and how a file is identified and opened: node_file.h.
  */
 #ifndef IW_OBJECT_H
 #define IW_OBJECT_H
@@ -22,18 +17,7 @@
 
 #include "name.h"
 #include "node.h"
-
-enum iw_type { IW_TYPE_SHM = 1, IW_TYPE_EVENT, IW_TYPE_MUTEX, IW_TYPE_SEMAPHORE };
-
-#define IW_FILE_MAGIC 0x4f573249u /* "I2WO" */
-#define IW_STATE_OFFSET 512
-
-struct iw_file_header {
-    uint32_t magic;
-    uint32_t type;
-    uint32_t name_len;          /* the full name, for "h-" files */
-    char name[MAX_PATH];
-};
+#include "node_file.h"
 
 struct iw_object {
     struct iw_object *next;     /* this process's objects, by file name */

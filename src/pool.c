@@ -55,6 +55,7 @@
 #include "last_error.h"
 #include "mark.h"
 #include "name.h"
+#include "node_file.h"
 #include "node_header.h"
 #include "records.h"
 #include "reflock.h"
@@ -151,7 +152,8 @@ static int scan_file(struct iw_node *node, struct scan *sc, const struct dirent 
     if (known != NULL)
         return append(sc, (struct seen){known->ino, known->pages, d->d_name[0] == 't', true});
     struct stat st;
-    int ofd = iw_mark_open(node, d->d_name, &st);
+    enum iw_reflock_state state;
+    int ofd = iw_node_file_look(node, d->d_name, &st, &state);
     if (ofd < 0)
         /* Out of descriptors or memory: the file may be a live object, and
          * a count without it would lower the word below what is really
@@ -159,8 +161,7 @@ static int scan_file(struct iw_node *node, struct scan *sc, const struct dirent 
          * neither counted nor removed. */
         return (errno == EMFILE || errno == ENFILE || errno == ENOMEM) ? errno : 0;
     int err = 0;
-    /* Looked at again after the probe: a file being made is sized after its lock. */
-    if (iw_reflock_probe(node, d->d_name, ofd) == IW_REFLOCK_HELD && fstat(ofd, &st) == 0)
+    if (state == IW_REFLOCK_HELD)
         err = append(sc, (struct seen){st.st_ino, iw_pool_pages_of(node, d->d_name, &st), d->d_name[0] == 't',
                                        second});
     close(ofd);

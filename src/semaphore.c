@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "crash_point.h"
+#include "describe.h"
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
@@ -95,4 +96,13 @@ IW_API HANDLE RtOpenSemaphore(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPC
     (void)dwDesiredAccess;
     (void)bInheritHandle;
     return iw_sync_open(IW_TYPE_SEMAPHORE, lpName);
+}
+
+void iw_semaphore_describe(const void *state, IWIN32_OBJECT_STATE *out)
+{
+    struct semaphore_state *s = (struct semaphore_state *)state; /* only loaded from */
+    uint64_t w = atomic_load(&s->word);
+    out->count = (LONG)(w & COUNT_MASK);
+    out->maximum = s->maximum;
+    out->waiters = (uint32_t)(w >> 32);
 }

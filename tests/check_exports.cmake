@@ -1,6 +1,7 @@
 cmake_minimum_required(VERSION 3.18)
-# SPEC 2: the shared library exports the functions iwin32.h declares, and
-# nothing else.  Run as: cmake -DLIB=... -DHEADER=... -DCC=... -DNM=... -P check_exports.cmake
+# SPEC 2: the shared library exports the functions its installed headers
+# (iwin32.h, iwin32_inspect.h; HEADER: their paths, comma-separated)
+# declare, and nothing else.  Run as: cmake -DLIB=... -DHEADER=... -DCC=... -DNM=... -P check_exports.cmake
 foreach(v LIB HEADER CC NM)
   if(NOT ${v})
     message(FATAL_ERROR "check_exports: ${v} is not set")
@@ -42,5 +43,5 @@ endforeach()
 message(STATUS "declared: ${declared}")
 message(STATUS "exported: ${exported}")
 if(bad OR missing)
-  message(FATAL_ERROR "check_exports: exported but not in iwin32.h: [${bad}]; declared but not exported: [${missing}]")
+  message(FATAL_ERROR "check_exports: exported but not in the headers: [${bad}]; declared but not exported: [${missing}]")
 endif()

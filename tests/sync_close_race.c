@@ -3,8 +3,9 @@
  * ... never a crash", for the short calls that use an object without taking
  * a reference (src/hazard.c: Set, Reset, Pulse, Release, a wait's first
  * try, and a single wait that takes its reference while pinned to sleep):
- * other threads call them on a handle while its last CloseHandle runs.  Each call must either work or fail with ERROR_INVALID_HANDLE, and
- * never touch freed memory (the ASan build in CI turns that into a crash);
+ * other threads call them on a handle while its last CloseHandle runs.
+ * Each call must return what it returns on a valid handle (check's table)
+ * or fail with ERROR_INVALID_HANDLE, and never touch freed memory (the ASan build in CI turns that into a crash);
  * every object must be gone at the end.
  */
 #include <sched.h>
@@ -28,24 +29,63 @@ static _Atomic int stop;
 static _Atomic long worked;        /* calls that found their object */
 
 struct tally {
-    long ok, invalid, other;
-    DWORD other_code;
+    long ok, refused, invalid, wrong;
+    char first_wrong[160];
 };
 
-/* A call's outcome: worked, met a closed handle (or, racing into the next
- * round, a handle of another kind: the same code), or anything else. */
-static void count(struct tally *t, bool ok)
+/* The outcomes a call may have here, besides meeting a closed handle
+ * (ERROR_INVALID_HANDLE; racing into the next round, a handle of another
+ * type: the same code).  Anything else - a Set that fails otherwise, a
+ * release of a mutex this thread does not own that succeeds - is wrong. */
+enum allowed {
+    WORKS,              /* TRUE: Set, Reset, Pulse on a valid event handle */
+    WORKS_OR_FULL,      /* a semaphore's release: TRUE, or ERROR_TOO_MANY_POSTS (it holds 4) */
+    NOT_OWNER,          /* a mutex this thread does not own: ERROR_NOT_OWNER, never TRUE */
+    OWNER,              /* a mutex its wait just took: TRUE (a mutex of the next round
+                           under the reused handle value: ERROR_NOT_OWNER) */
+};
+
+static void wrong(struct tally *t, const char *call, const char *what, DWORD e)
+{
+    if (t->wrong++ == 0)
+        snprintf(t->first_wrong, sizeof t->first_wrong, "%s: %s (last error %u)", call, what, (unsigned)e);
+}
+
+static void check(struct tally *t, const char *call, bool ok, enum allowed allowed)
 {
     DWORD e = GetLastError();
-    if (ok || e == ERROR_TOO_MANY_POSTS || e == ERROR_NOT_OWNER) {
+    if (ok && allowed != NOT_OWNER) {
         t->ok++;
         atomic_fetch_add(&worked, 1);
+    } else if (ok) {
+        wrong(t, call, "succeeded on a mutex this thread does not own", e);
     } else if (e == ERROR_INVALID_HANDLE) {
         t->invalid++;
+    } else if ((allowed == WORKS_OR_FULL && e == ERROR_TOO_MANY_POSTS) ||
+               ((allowed == NOT_OWNER || allowed == OWNER) && e == ERROR_NOT_OWNER)) {
+        t->refused++;
+        atomic_fetch_add(&worked, 1);
     } else {
-        t->other++;
-        t->other_code = e;
+        wrong(t, call, "failed", e);
     }
+}
+
+/* A wait with timeout 0 or 1 ms: signalled, timed out, or a closed handle.
+ * Never abandoned: no owner dies here. */
+static bool check_wait(struct tally *t, DWORD r)
+{
+    DWORD e = GetLastError();
+    if (r == WAIT_OBJECT_0 || r == WAIT_TIMEOUT) {
+        t->ok++;
+        atomic_fetch_add(&worked, 1);
+    } else if (r == WAIT_FAILED && e == ERROR_INVALID_HANDLE) {
+        t->invalid++;
+    } else {
+        char what[48];
+        snprintf(what, sizeof what, "returned %#x", (unsigned)r);
+        wrong(t, "RtWaitForSingleObject", what, e);
+    }
+    return r == WAIT_OBJECT_0;
 }
 
 static void *worker(void *arg)
@@ -60,17 +100,25 @@ static void *worker(void *arg)
         SetLastError(0);
         if (i++ % 2) {
             /* Now and then a wait that sleeps (1 ms): it takes a reference
-             * while pinned, which the last close may have just dropped. */
-            DWORD r = RtWaitForSingleObject(h, i % 16 == 1 ? 1 : 0);
-            count(t, r != WAIT_FAILED);
-            if (kind == 2 && (r == WAIT_OBJECT_0 || r == WAIT_ABANDONED_0))
-                count(t, RtReleaseMutex(h));
+             * while pinned, which the last close may have just dropped.  A
+             * wait that took a mutex (whatever kind was read: the handle may
+             * be the next round's) releases it at once, so that this thread
+             * never owns a mutex a later call could meet. */
+            if (check_wait(t, RtWaitForSingleObject(h, i % 16 == 1 ? 1 : 0)))
+                check(t, "RtReleaseMutex after its wait", RtReleaseMutex(h), OWNER);
             continue;
         }
         switch (kind) {
-        case 0: count(t, i % 3 == 0 ? RtSetEvent(h) : i % 3 == 1 ? RtPulseEvent(h) : RtResetEvent(h)); break;
-        case 1: count(t, RtReleaseSemaphore(h, 1, NULL)); break;
-        default: count(t, RtReleaseMutex(h)); break; /* not the owner: ERROR_NOT_OWNER */
+        case 0:
+            if (i % 3 == 0)
+                check(t, "RtSetEvent", RtSetEvent(h), WORKS);
+            else if (i % 3 == 1)
+                check(t, "RtPulseEvent", RtPulseEvent(h), WORKS);
+            else
+                check(t, "RtResetEvent", RtResetEvent(h), WORKS);
+            break;
+        case 1: check(t, "RtReleaseSemaphore", RtReleaseSemaphore(h, 1, NULL), WORKS_OR_FULL); break;
+        default: check(t, "RtReleaseMutex", RtReleaseMutex(h), NOT_OWNER); break;
         }
     }
     return NULL;
@@ -109,16 +157,19 @@ static void test_calls_race_last_close(void **state)
         atomic_store(&current, NULL);
     }
     atomic_store(&stop, 1);
-    long ok = 0, invalid = 0;
+    long ok = 0, refused = 0, invalid = 0;
     for (int i = 0; i < WORKERS; i++) {
         pthread_join(t[i], NULL);
         ok += tally[i].ok;
+        refused += tally[i].refused;
         invalid += tally[i].invalid;
-        if (tally[i].other)
-            fail_msg("worker %d: %ld calls failed with error %u", i, tally[i].other, tally[i].other_code);
+        if (tally[i].wrong)
+            fail_msg("worker %d: %ld calls returned what they must not; the first: %s", i, tally[i].wrong,
+                     tally[i].first_wrong);
     }
-    print_message("%d rounds: %ld calls worked, %ld met a closed handle\n", ROUNDS, ok, invalid);
-    assert_true(ok > 0);
+    print_message("%d rounds: %ld calls worked, %ld were refused as they must be (not the owner, count full), "
+                  "%ld met a closed handle\n", ROUNDS, ok, refused, invalid);
+    assert_true(ok + refused > 0);
     assert_int_equal(tn_count_objects(tn_root()), 0);
 }
 

@@ -158,9 +158,8 @@ static void test_abandonment_reported_once(void **state)
     struct tn_peer single;
     tn_peer_start(&single, NULL, "om", s.name, "w", "5000", "rm", NULL);
     assert_true(sync_peer_ok(&single, NULL));
-    assert_true(sync_peer_word(&single, "waiting", NULL, 0));
+    assert_true(sync_peer_blocked(&single)); /* asleep in the lock, as the kernel says */
     scene_wait(&s, true);
-    sync_sleep_ms(50); /* the peer too is asleep in the lock by now, or about to be */
     assert_true(tn_killed_by(tn_peer_kill(&s.owner), SIGKILL));
     DWORD peer_result = WAIT_FAILED;
     assert_true(sync_peer_waited(&single, &peer_result, NULL));
@@ -178,7 +177,7 @@ static void test_abandonment_reported_once(void **state)
 
 /* Threads of process pid asleep in a PI lock (FUTEX_LOCK_PI or
  * FUTEX_LOCK_PI2): its watchers while they block.  /proc/.../syscall:
- * "202 uaddr op ...". */
+ * "NR uaddr op ...", NR the futex call's number. */
 static int threads_in_pi_lock_of(pid_t pid)
 {
     int count = 0;

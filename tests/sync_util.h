@@ -4,7 +4,8 @@
  * source file plus test_node.c.
  *
  * "Blocked" means what the kernel says: the thread's current system call
- * (/proc/<pid>/task/<tid>/syscall) is futex (202) or futex_waitv (449).
+ * (/proc/<pid>/task/<tid>/syscall) is futex or futex_waitv, by the
+ * architecture's numbers from <sys/syscall.h>.
  * That is how a test knows a waiter is really asleep in the library before
  * it signals, without sleeping and hoping.
  */
@@ -36,8 +37,14 @@
 
 #include "test_node.h"
 
-#define SYNC_SYS_FUTEX 202
-#define SYNC_SYS_FUTEX_WAITV 449
+/* The architecture's numbers.  futex_waitv is new (Linux 5.16): older C
+ * libraries lack its name, and it has the same number, 449, on every
+ * architecture (new calls are numbered alike since 5.1). */
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#define SYNC_SYS_FUTEX SYS_futex
+#define SYNC_SYS_FUTEX_WAITV SYS_futex_waitv
 
 static inline pid_t sync_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 

@@ -1,11 +1,12 @@
-/* SPEC 2: iwin32.h is usable from strict C99 (built with -std=c99
- * -pedantic-errors), and the calls link and work from such a program.
- * SPEC 9: a program that defines the Win32 macros itself, the usual way,
- * before the header still builds (the header guards them). */
+/* SPEC 2: iwin32.h and iwin32_inspect.h are usable from strict C99 (built
+ * with -std=c99 -pedantic-errors), and the calls link and work from such a
+ * program.  SPEC 9: a program that defines the Win32 macros itself, the
+ * usual way, before the header still builds (the header guards them). */
 #define WINAPI
 #define TEXT(quote) quote
 #define INVALID_HANDLE_VALUE ((HANDLE)(intptr_t)-1)
 #include <iwin32.h>
+#include <iwin32_inspect.h>
 #include <stdio.h>
 
 #include "test_node.h"
@@ -20,6 +21,13 @@ int main(void)
         return 1;
     }
     ((volatile char *)p)[99] = 1;
+    IWIN32_OBJECT_INFO *info = 0;
+    if (!iwin32InspectObject("c99", 200, &info) || info->type != IWIN32_OBJECT_SHM || info->size != 100 ||
+        info->holders != 1 || info->dataLength != 100 || info->data[99] != 1) {
+        fprintf(stderr, "inspect failed: %u\n", GetLastError());
+        return 1;
+    }
+    iwin32InspectFree(info, 1);
     if (!RtUnmapSharedMemory(p) || !CloseHandle(h))
         return 1;
     SetLastError(0);

@@ -1,6 +1,8 @@
-// SPEC 2: iwin32.h is usable from C++ (extern "C": these calls link against
-// the C library) and its types keep their Win32 widths there too.
+// SPEC 2: iwin32.h and iwin32_inspect.h are usable from C++ (extern "C":
+// these calls link against the C library) and its types keep their Win32
+// widths there too.
 #include <iwin32.h>
+#include <iwin32_inspect.h>
 
 #include <cstdio>
 #include <type_traits>
@@ -39,6 +41,11 @@ int main()
     HANDLE o = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "cxx", &q);
     if (o == nullptr || static_cast<char *>(q)[0] != 1)
         return 1;
+    IWIN32_OBJECT_INFO *info = nullptr;
+    size_t n = 0;
+    if (!iwin32InspectList(0, nullptr, nullptr, &info, &n) || n != 1 || info[0].size != 64)
+        return 1;
+    iwin32InspectFree(info, n);
     if (!RtUnmapSharedMemory(p) || !RtUnmapSharedMemory(q) || !CloseHandle(h) || !CloseHandle(o))
         return 1;
     uint64_t size = 0, used = 1;

@@ -1,13 +1,10 @@
 /*
  * The iwin32 command-line tool: what its parts share.
  *
- * The tool reads a node the way the library does and never becomes a holder
- * of an object: it takes no reference read lock, so nothing it does can
- * destroy a live object.  It looks at each object file's lock without taking
- * it, reads headers, state and data with pread or a read-only mapping, and
- * leaves stale files (nobody holds them) to the library's own removal,
- * iw_reflock_probe - the lazy removal SPEC 4 allows "on the next access or
- * listing".
+ * It is built on the installed headers alone - iwin32.h and the inspection
+ * interface, iwin32_inspect.h, which reads a node without ever holding or
+ * destroying a live object - and links the shared library: a tool anyone
+ * could write the same way.
  */
 #ifndef IWIN32_CLI_H
 #define IWIN32_CLI_H
@@ -16,12 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/types.h>
-#include <time.h>
 
-#include "name.h"
-#include "node.h"
-#include "object.h"
+#include <iwin32_inspect.h>
+
+/* A node's path: the library's limit (PATH_MAX) and its NUL. */
+#define CLI_PATH_SIZE 4096
 
 /* Exit status: what a script can rely on (iwin32(1), --help). */
 enum cli_exit {
@@ -55,13 +51,10 @@ void cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 /* "iwin32: message" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Opens the node the command works on ($IWIN32_ROOT, --node), never making
- * one: a missing node is reported.  CLI_OK, or CLI_FAILED with the reason
- * on stderr. */
-int cli_open_node(struct iw_node **node, char path[IW_NODE_PATH_SIZE]);
-
-/* The pool's size and use in bytes, after a recount (admin.c).  0 or an errno. */
-int cli_pool_usage(struct iw_node *node, uint64_t *size, uint64_t *used);
+/* Checks that there is a node where the command works ($IWIN32_ROOT,
+ * --node), never making one: a missing node is reported.  CLI_OK, or
+ * CLI_FAILED with the reason on stderr; path gets the node's path. */
+int cli_open_node(char path[CLI_PATH_SIZE]);
 
 int cli_ls(const struct cli_command *cmd, int argc, char **argv);
 int cli_show(const struct cli_command *cmd, int argc, char **argv);
@@ -81,7 +74,7 @@ void cli_print_name(FILE *f, const char *name, size_t len);
  * name is UTF-8; a byte of malformed UTF-8 is written as the four characters
  * \xNN (the JSON text "\\xNN"). */
 void cli_print_json_string(FILE *f, const char *s, size_t len);
-/* A NAME operand: its \xNN escapes decoded into out (IW_NAME_MAX + 1
+/* A NAME operand: its \xNN escapes decoded into out (IWIN32_INSPECT_NAME_MAX + 1
  * bytes).  false for a '\' not starting \xNN, or a name too long. */
 bool cli_parse_name(const char *arg, char *out, size_t *len);
 /* How a name appears in messages: cli_print_name's form, or "(unnamed)". */
@@ -89,80 +82,25 @@ void cli_print_object_name(FILE *f, const char *name, size_t len);
 
 /* ---- objects (objects.c) ------------------------------------------------------- */
 
-/* One object of the node as the tool sees it. */
-struct cli_object {
-    char file[IW_FILE_NAME_SIZE];
-    char name[IW_NAME_MAX + 1]; /* name_len 0: unnamed (or not known) */
-    size_t name_len;
-    enum iw_type type;          /* 0 when the file is not a complete object */
-    uint64_t size;              /* shared memory: the exact size; others 0 */
-    off_t data_offset;          /* shared memory: where the data starts */
-    dev_t dev;
-    ino_t ino;
-    struct timespec created;    /* the file's birth time (statx); tv_sec -1: not known */
-    unsigned holders;           /* processes holding it (reference locks) */
-    pid_t *pids;                /* processes with a descriptor on it (those /proc shows us) */
-    size_t npids;
-};
-
-const char *cli_type_name(enum iw_type type);
+const char *cli_type_name(IWIN32_OBJECT_TYPE type);
 /* The type of that name ("shm", "event", ...), 0 if none is. */
-enum iw_type cli_type_of(const char *name);
+IWIN32_OBJECT_TYPE cli_type_of(const char *name);
 /* The creation time, local, "2026-12-02 19:40:01"; "unknown (...)" when the
  * filesystem keeps none.  JSON: a quoted UTC ISO 8601 time, or null. */
-void cli_print_created(FILE *f, const struct cli_object *obj, bool json);
-
-/* Called for each stale file a scan removed. */
-typedef void cli_removed_fn(const struct cli_object *obj, void *ctx);
-
-/* The objects of the node that someone holds, in directory order (*objs,
- * freed with cli_free_objects), holders not yet counted.  Every object file
- * nobody holds is removed on the way (on_removed, if not NULL, is told);
- * files still being made ("t-") are probed too when in_flight_too, and are
- * never listed.  0 or an errno. */
-int cli_scan(struct iw_node *node, bool in_flight_too, cli_removed_fn *on_removed, void *ctx,
-             struct cli_object **objs, size_t *n);
-void cli_free_objects(struct cli_object *objs, size_t n);
-
-enum cli_lookup { CLI_HELD, CLI_REMOVED_STALE, CLI_MISSING };
-/* The object of that name: CLI_HELD with *obj filled (holders counted) and
- * *fd open on its file (no lock taken; the caller closes it);
- * CLI_REMOVED_STALE when nobody held it and this call removed it;
- * CLI_MISSING when there is none.  A negative errno on failure. */
-int cli_lookup(struct iw_node *node, const char *name, size_t len, struct cli_object *obj, int *fd);
+void cli_print_created(FILE *f, const IWIN32_OBJECT_INFO *obj, bool json);
 
 /* The NAME operand of rm and show - the one operand left after the options
- * (a usage error otherwise) - looked up in the node it opens. */
+ * (a usage error otherwise) - looked up (iwin32InspectObject) with the
+ * first data_bytes of shared memory. */
 struct cli_named {
-    struct iw_node *node;
-    char path[IW_NODE_PATH_SIZE];
-    char name[IW_NAME_MAX + 1];
+    char path[CLI_PATH_SIZE];
+    char name[IWIN32_INSPECT_NAME_MAX + 1];
     size_t len;
-    struct cli_object obj;
-    int fd;
+    IWIN32_OBJECT_INFO *obj;    /* freed with iwin32InspectFree(obj, 1) */
 };
-/* A cli_lookup result for it; or -CLI_FAILED with the reason told (no node,
- * node unreadable).  For CLI_MISSING it has said "no object named ...". */
-int cli_lookup_operand(const struct cli_command *cmd, int argc, char **argv, struct cli_named *out);
-void cli_report_missing(const struct cli_named *named);
-
-/* ---- a mutex's owner (mutex_owner.c) ------------------------------------------- */
-
-struct cli_mutex_owner {
-    pid_t tid;          /* the owning thread (0: not owned), as the kernel knows it */
-    pid_t pid;          /* its process; 0 when /proc does not show that thread */
-    uint32_t depth;     /* its acquisitions (recursive) */
-    bool abandoned;     /* its owner died holding it; the next acquirer is told */
-    uint32_t waiters;   /* threads in multi-object waits on it */
-};
-/* From the mutex's open file (fd): 0, or -1 with errno when it cannot be mapped. */
-int cli_mutex_owner(const struct iw_node *node, int fd, struct cli_mutex_owner *out);
-
-/* ---- holders (holders.c) --------------------------------------------------------- */
-
-/* Counts each object's holders - the OFD read locks on byte 0 of its file
- * in /proc/locks, one per holding process - and lists the processes with a
- * descriptor on it, from /proc/<pid>/fd where permitted (this process left
- * out).  0, or an errno when /proc/locks cannot be read. */
-int cli_count_holders(struct cli_object *objs, size_t n);
+/* CLI_OK with out->obj filled (a leftover this call removed: obj->leftover);
+ * CLI_FAILED with the reason told: no such object ("no object named ..."),
+ * no node, node unreadable. */
+int cli_lookup_operand(const struct cli_command *cmd, int argc, char **argv, uint64_t data_bytes,
+                       struct cli_named *out);
 #endif

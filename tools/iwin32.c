@@ -100,7 +100,7 @@ void cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 /* --node DIR: the library takes the node from $IWIN32_ROOT, an absolute path. */
 static void set_node(const struct cli_command *cmd, const char *dir)
 {
-    char path[IW_NODE_PATH_SIZE];
+    char path[CLI_PATH_SIZE];
     char cwd[PATH_MAX];
     if (dir[0] == '\0')
         cli_usage_error(cmd, "--node needs a directory");
@@ -149,30 +149,22 @@ int cli_next_option(const struct cli_command *cmd, int argc, char **argv, const 
     }
 }
 
-int cli_open_node(struct iw_node **node, char path[IW_NODE_PATH_SIZE])
+int cli_open_node(char path[CLI_PATH_SIZE])
 {
     /* The tool never makes a node, so the size for a new one has no say here
      * (and an invalid value would make the library refuse the node). */
     unsetenv("IWIN32_POOL_MB");
-    if (iw_node_path(path) != ERROR_SUCCESS)
-        return CLI_FAILED; /* the library said why */
-    struct stat st;
-    char settings[IW_NODE_PATH_SIZE + 8];
-    snprintf(settings, sizeof settings, "%s/.node", path);
-    if (stat(path, &st) != 0 || stat(settings, &st) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            cli_error("no node at %s", path);
-        else
-            cli_error("cannot use the node at %s: %s", path, strerror(errno));
-        return CLI_FAILED;
-    }
-    DWORD err = iw_node_get(node);
-    if (err == ERROR_ACCESS_DENIED)
+    if (iwin32InspectNode(path, CLI_PATH_SIZE))
+        return CLI_OK;
+    DWORD err = GetLastError();
+    if (err == ERROR_PATH_NOT_FOUND)
+        cli_error("no node at %s", path);
+    else if (err == ERROR_ACCESS_DENIED)
         cli_error("cannot use the node at %s: access denied (not a node this user may use: a symlink, "
                   "not a directory, another user's, open to others, or a .node of another version)", path);
-    else if (err != ERROR_SUCCESS)
-        cli_error("cannot use the node at %s: error %u", path, (unsigned)err);
-    return err == ERROR_SUCCESS ? CLI_OK : CLI_FAILED;
+    else if (err != ERROR_INVALID_PARAMETER) /* a bad $IWIN32_ROOT: the library said why */
+        cli_error("cannot use the node at %s: %s", path, iwin32ErrorText(err));
+    return CLI_FAILED;
 }
 
 int main(int argc, char **argv)

@@ -5,7 +5,6 @@
  * every few seconds, as watch(1) would, for a live view.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,40 +12,27 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "pool.h"
-
-static int by_name(const void *a, const void *b)
-{
-    const struct cli_object *x = a, *y = b;
-    if ((x->name_len == 0) != (y->name_len == 0))
-        return x->name_len == 0 ? 1 : -1;
-    if (x->name_len == 0)
-        return strcmp(x->file, y->file);
-    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
-    int c = memcmp(x->name, y->name, n);
-    return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
-}
 
 /* Characters print_pids writes for obj. */
-static int pids_width(const struct cli_object *obj)
+static int pids_width(const IWIN32_OBJECT_INFO *obj)
 {
-    if (obj->npids == 0)
+    if (obj->pidCount == 0)
         return 1;
     int width = 0;
-    for (size_t i = 0; i < obj->npids; i++)
+    for (size_t i = 0; i < obj->pidCount; i++)
         width += snprintf(NULL, 0, "%s%d", i ? "," : "", (int)obj->pids[i]);
     return width;
 }
 
-static void print_pids(const struct cli_object *obj, const char *separator, const char *none)
+static void print_pids(const IWIN32_OBJECT_INFO *obj, const char *separator, const char *none)
 {
-    if (obj->npids == 0)
+    if (obj->pidCount == 0)
         fputs(none, stdout);
-    for (size_t i = 0; i < obj->npids; i++)
+    for (size_t i = 0; i < obj->pidCount; i++)
         printf("%s%d", i ? separator : "", (int)obj->pids[i]);
 }
 
-static void print_table(const char *path, const struct cli_object *objs, size_t n, uint64_t size,
+static void print_table(const char *path, const IWIN32_OBJECT_INFO *objs, size_t n, uint64_t size,
                         uint64_t used)
 {
     printf("node: %s\n", path);
@@ -56,55 +42,52 @@ static void print_table(const char *path, const struct cli_object *objs, size_t 
             width = pids_width(&objs[i]);
     printf("%-9s %12s %7s  %-*s  %s\n", "TYPE", "SIZE", "HOLDERS", width, "PIDS", "NAME");
     for (size_t i = 0; i < n; i++) {
-        const struct cli_object *o = &objs[i];
-        printf("%-9s %12" PRIu64 " %7u  ", cli_type_name(o->type), o->size, o->holders);
+        const IWIN32_OBJECT_INFO *o = &objs[i];
+        printf("%-9s %12" PRIu64 " %7" PRIu32 "  ", cli_type_name(o->type), o->size, o->holders);
         print_pids(o, ",", "-");
         printf("%*s  ", width - pids_width(o), "");
-        cli_print_object_name(stdout, o->name, o->name_len);
+        cli_print_object_name(stdout, o->name, o->nameLength);
         putchar('\n');
     }
     printf("pool: %" PRIu64 " of %" PRIu64 " bytes used (%" PRIu64 " MiB)\n", used, size, size >> 20);
 }
 
 /* A mutex's owner and abandoned state, as JSON members (", ..."). */
-static void print_json_owner(struct iw_node *node, const struct cli_object *o)
+static void print_json_owner(const IWIN32_OBJECT_INFO *o)
 {
-    struct cli_mutex_owner owner;
-    int fd = openat(node->dirfd, o->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || cli_mutex_owner(node, fd, &owner) != 0) {
-        fputs(", \"owner\": null, \"abandoned\": null", stdout); /* destroyed meanwhile */
-    } else if (owner.tid == 0) {
-        printf(", \"owner\": null, \"abandoned\": %s", owner.abandoned ? "true" : "false");
+    const IWIN32_OBJECT_STATE *s = &o->state;
+    if (!o->stateKnown) {
+        fputs(", \"owner\": null, \"abandoned\": null", stdout); /* its page could not be read */
+    } else if (s->ownerTid == 0) {
+        printf(", \"owner\": null, \"abandoned\": %s", s->abandoned ? "true" : "false");
     } else {
         printf(", \"owner\": {\"pid\": ");
-        printf(owner.pid ? "%d" : "null", (int)owner.pid);
-        printf(", \"tid\": %d, \"depth\": %" PRIu32 "}, \"abandoned\": %s", (int)owner.tid, owner.depth,
-               owner.abandoned ? "true" : "false");
+        printf(s->ownerPid ? "%d" : "null", (int)s->ownerPid);
+        printf(", \"tid\": %d, \"depth\": %" PRIu32 "}, \"abandoned\": %s", (int)s->ownerTid, s->depth,
+               s->abandoned ? "true" : "false");
     }
-    if (fd >= 0)
-        close(fd);
 }
 
-static void print_json(struct iw_node *node, const char *path, const struct cli_object *objs, size_t n,
+static void print_json(const char *path, const IWIN32_OBJECT_INFO *objs, size_t n,
                        uint64_t size, uint64_t used)
 {
     fputs("{\n  \"node\": ", stdout);
     cli_print_json_string(stdout, path, strlen(path));
     printf(",\n  \"objects\": [");
     for (size_t i = 0; i < n; i++) {
-        const struct cli_object *o = &objs[i];
+        const IWIN32_OBJECT_INFO *o = &objs[i];
         printf("%s\n    {\"name\": ", i ? "," : "");
-        if (o->name_len)
-            cli_print_json_string(stdout, o->name, o->name_len);
+        if (o->nameLength)
+            cli_print_json_string(stdout, o->name, o->nameLength);
         else
             fputs("null", stdout);
-        printf(", \"type\": \"%s\", \"size\": %" PRIu64 ", \"holders\": %u, \"pids\": [", cli_type_name(o->type),
+        printf(", \"type\": \"%s\", \"size\": %" PRIu64 ", \"holders\": %" PRIu32 ", \"pids\": [", cli_type_name(o->type),
                o->size, o->holders);
         print_pids(o, ", ", "");
         fputs("], \"created\": ", stdout);
         cli_print_created(stdout, o, true);
-        if (o->type == IW_TYPE_MUTEX)
-            print_json_owner(node, o);
+        if (o->type == IWIN32_OBJECT_MUTEX)
+            print_json_owner(o);
         putchar('}');
     }
     printf("%s],\n  \"pool\": {\"size\": %" PRIu64 ", \"used\": %" PRIu64 "}\n}\n", n ? "\n  " : "", size, used);
@@ -112,52 +95,45 @@ static void print_json(struct iw_node *node, const char *path, const struct cli_
 
 struct ls_options {
     bool json;
-    enum iw_type type;          /* 0: every type */
+    IWIN32_OBJECT_TYPE type;    /* 0: every type */
     pid_t pid;                  /* 0: any holder */
     double watch;               /* seconds between listings; 0: list once */
     unsigned long count;        /* --watch: listings, 0 for no end */
 };
 
-static bool holds(const struct cli_object *o, pid_t pid)
+static bool holds(const IWIN32_OBJECT_INFO *o, pid_t pid)
 {
-    for (size_t i = 0; i < o->npids; i++)
+    for (size_t i = 0; i < o->pidCount; i++)
         if (o->pids[i] == pid)
             return true;
     return false;
 }
 
 /* One listing; CLI_OK or CLI_FAILED with the reason told. */
-static int list(struct iw_node *node, const char *path, const struct ls_options *opt)
+static int list(const char *path, const struct ls_options *opt)
 {
-    struct cli_object *objs;
+    IWIN32_OBJECT_INFO *objs;
     size_t n;
-    int err = cli_scan(node, false, NULL, NULL, &objs, &n);
-    if (err == 0)
-        err = cli_count_holders(objs, n);
     uint64_t size, used;
-    if (err == 0)
-        err = cli_pool_usage(node, &size, &used);
-    if (err != 0) {
-        cli_error("cannot list the node at %s: %s", path, strerror(err));
-        cli_free_objects(objs, n);
+    if (!iwin32InspectList(0, NULL, NULL, &objs, &n) || !iwin32PoolInfo(&size, &used)) {
+        cli_error("cannot list the node at %s: %s", path, iwin32ErrorText(GetLastError()));
+        iwin32InspectFree(objs, n);
         return CLI_FAILED;
     }
-    /* Held when the scan looked, but no holder since: destroyed meanwhile. */
-    size_t live = 0;
+    /* The wanted ones to the front, in their order; all are freed. */
+    size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-        bool wanted = (opt->type == 0 || objs[i].type == opt->type) && (opt->pid == 0 || holds(&objs[i], opt->pid));
-        if (objs[i].holders > 0 && wanted)
-            objs[live++] = objs[i];
-        else
-            free(objs[i].pids);
+        if ((opt->type == 0 || objs[i].type == opt->type) && (opt->pid == 0 || holds(&objs[i], opt->pid))) {
+            IWIN32_OBJECT_INFO wanted = objs[i];
+            objs[i] = objs[kept];
+            objs[kept++] = wanted;
+        }
     }
-    if (live > 1) /* objs is NULL when the node is empty */
-        qsort(objs, live, sizeof *objs, by_name);
     if (opt->json)
-        print_json(node, path, objs, live, size, used);
+        print_json(path, objs, kept, size, used);
     else
-        print_table(path, objs, live, size, used);
-    cli_free_objects(objs, live);
+        print_table(path, objs, kept, size, used);
+    iwin32InspectFree(objs, n);
     return CLI_OK;
 }
 
@@ -230,13 +206,12 @@ int cli_ls(const struct cli_command *cmd, int argc, char **argv)
     if (count_given && opt.watch == 0)
         cli_usage_error(cmd, "--count goes with --watch");
 
-    struct iw_node *node;
-    char path[IW_NODE_PATH_SIZE];
-    int rc = cli_open_node(&node, path);
+    char path[CLI_PATH_SIZE];
+    int rc = cli_open_node(path);
     if (rc != CLI_OK)
         return rc;
     if (opt.watch == 0)
-        return list(node, path, &opt);
+        return list(path, &opt);
     /* The live view: on a terminal each listing replaces the one before,
      * under a header with the time; into a pipe or file they follow one
      * another (JSON: one document per listing). */
@@ -253,7 +228,7 @@ int cli_ls(const struct cli_command *cmd, int argc, char **argv)
             strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
             printf("%sEvery %gs: iwin32 ls    %s\n", shown > 0 && !tty ? "\n" : "", opt.watch, now);
         }
-        if (list(node, path, &opt) != CLI_OK)
+        if (list(path, &opt) != CLI_OK)
             return CLI_FAILED;
         fflush(stdout);
     }

@@ -117,7 +117,7 @@ bool cli_parse_name(const char *arg, char *out, size_t *len)
 {
     size_t n = 0;
     for (const char *p = arg; *p; n++) {
-        if (n == IW_NAME_MAX)
+        if (n == IWIN32_INSPECT_NAME_MAX)
             return false;
         if (*p != '\\') {
             out[n] = *p++;

@@ -4,74 +4,43 @@
  * dump of the start of shared memory.  A leftover of a crashed process (no
  * process holds it) is reported as such as it is reclaimed.
  *
- * The state is read from the object's state page through a read-only
- * mapping, with atomic loads, never changed (a mutex's: mutex_owner.c).
+ * What it shows comes from iwin32InspectObject, which reads the state and
+ * the data without changing them.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "cli.h"
-#include "event_state.h"
 
-/* The state layouts of src/semaphore.c and src/mutex.c, which keep them
- * private: the first fields of each, read-only.  Keep in step.  (An
- * event's is shared: src/event_state.h.) */
-
-struct semaphore_state {
-    _Atomic uint32_t wake;
-    LONG maximum;
-    _Atomic uint64_t word;      /* count in the low half, waiters in the high half */
-};
-
-static void print_mutex(const struct iw_node *node, int fd)
+static void print_mutex(const IWIN32_OBJECT_STATE *o)
 {
-    struct cli_mutex_owner o;
-    if (cli_mutex_owner(node, fd, &o) != 0) {
-        printf("state:    (cannot be read: %s)\n", strerror(errno));
-        return;
-    }
-    if (o.tid == 0)
+    if (o->ownerTid == 0)
         fputs("owner:    none", stdout);
-    else if (o.pid == 0)
-        printf("owner:    thread %d (its process is not visible here)", (int)o.tid);
+    else if (o->ownerPid == 0)
+        printf("owner:    thread %d (its process is not visible here)", (int)o->ownerTid);
     else
-        printf("owner:    pid %d, thread %d, %" PRIu32 " acquisition%s", (int)o.pid, (int)o.tid, o.depth,
-               o.depth == 1 ? "" : "s");
+        printf("owner:    pid %d, thread %d, %" PRIu32 " acquisition%s", (int)o->ownerPid, (int)o->ownerTid,
+               o->depth, o->depth == 1 ? "" : "s");
     printf("\nstate:    %s, %" PRIu32 " waiting in multi-object waits\n",
-           o.abandoned ? "abandoned (its owner died holding it; the next acquirer gets WAIT_ABANDONED)"
-                       : "not abandoned",
-           o.waiters);
+           o->abandoned ? "abandoned (its owner died holding it; the next acquirer gets WAIT_ABANDONED)"
+                        : "not abandoned",
+           o->waiters);
 }
 
-static void print_state(const struct iw_node *node, int fd, enum iw_type type)
+static void print_state(const IWIN32_OBJECT_INFO *obj)
 {
-    if (type == IW_TYPE_MUTEX) {
-        print_mutex(node, fd);
-        return;
-    }
-    const char *page = mmap(NULL, node->page_size, PROT_READ, MAP_SHARED, fd, 0);
-    if (page == MAP_FAILED) {
-        printf("state:    (cannot be read: %s)\n", strerror(errno));
-        return;
-    }
-    const void *state = page + IW_STATE_OFFSET;
-    if (type == IW_TYPE_EVENT) {
-        const struct event_state *e = state;
-        uint64_t w = atomic_load(&e->word);
-        printf("state:    %s, %s, %" PRIu32 " waiting\n", e->manual ? "manual-reset" : "auto-reset",
-               w & EVENT_SIGNALLED ? "signalled" : "not signalled", old_of(w) + new_of(w));
-    } else if (type == IW_TYPE_SEMAPHORE) {
-        const struct semaphore_state *s = state;
-        uint64_t w = atomic_load(&s->word);
-        printf("state:    count %" PRIu32 " of %ld, %" PRIu32 " waiting\n", (uint32_t)w, (long)s->maximum,
-               (uint32_t)(w >> 32));
-    }
-    munmap((void *)page, node->page_size);
+    const IWIN32_OBJECT_STATE *s = &obj->state;
+    if (!obj->stateKnown)
+        puts("state:    (cannot be read)");
+    else if (obj->type == IWIN32_OBJECT_MUTEX)
+        print_mutex(s);
+    else if (obj->type == IWIN32_OBJECT_EVENT)
+        printf("state:    %s, %s, %" PRIu32 " waiting\n", s->manualReset ? "manual-reset" : "auto-reset",
+               s->signalled ? "signalled" : "not signalled", s->waiters);
+    else
+        printf("state:    count %ld of %ld, %" PRIu32 " waiting\n", (long)s->count, (long)s->maximum, s->waiters);
 }
 
 /* hexdump -C's format: offset, 16 bytes, their ASCII; a run of lines equal
@@ -93,30 +62,21 @@ static void hex_line(uint64_t offset, const unsigned char *b, size_t n)
     puts("|");
 }
 
-static int hex_dump(int fd, off_t data_offset, uint64_t len)
+static void hex_dump(const unsigned char *data, size_t len)
 {
-    unsigned char chunk[4096], previous[16];
+    unsigned char previous[16];
     bool squeezing = false;
-    uint64_t done = 0;
-    while (done < len) {
-        size_t want = len - done < sizeof chunk ? (size_t)(len - done) : sizeof chunk;
-        ssize_t got = pread(fd, chunk, want, data_offset + (off_t)done);
-        if (got <= 0)
-            return got < 0 ? errno : EIO;
-        for (size_t i = 0; i < (size_t)got; i += 16) {
-            size_t n = (size_t)got - i < 16 ? (size_t)got - i : 16;
-            bool same = done + i > 0 && n == 16 && memcmp(previous, chunk + i, 16) == 0;
-            if (same && !squeezing)
-                puts("*");
-            if (!same)
-                hex_line(done + i, chunk + i, n);
-            squeezing = same;
-            memcpy(previous, chunk + i, n);
-        }
-        done += (uint64_t)got;
+    for (size_t i = 0; i < len; i += 16) {
+        size_t n = len - i < 16 ? len - i : 16;
+        bool same = i > 0 && n == 16 && memcmp(previous, data + i, 16) == 0;
+        if (same && !squeezing)
+            puts("*");
+        if (!same)
+            hex_line(i, data + i, n);
+        squeezing = same;
+        memcpy(previous, data + i, n);
     }
-    printf("%08" PRIx64 "\n", done);
-    return 0;
+    printf("%08zx\n", len);
 }
 
 static uint64_t parse_count(const struct cli_command *cmd, const char *text)
@@ -137,49 +97,45 @@ int cli_show(const struct cli_command *cmd, int argc, char **argv)
     while (cli_next_option(cmd, argc, argv, options) == 'b')
         bytes = parse_count(cmd, optarg);
     struct cli_named n;
-    int found = cli_lookup_operand(cmd, argc, argv, &n);
-    if (found < 0)
-        return -found;
-    if (found == CLI_REMOVED_STALE) {
+    if (cli_lookup_operand(cmd, argc, argv, bytes, &n) != CLI_OK)
+        return CLI_FAILED;
+    const IWIN32_OBJECT_INFO *obj = n.obj;
+    if (obj->leftover) {
         /* Its file was there but nobody held it: what a crashed (killed)
-         * process left.  The lookup's probe has just reclaimed it, as the
-         * library would on its next access. */
-        fprintf(stderr, "iwin32: %s ", cli_type_name(n.obj.type));
+         * process left.  The lookup has just reclaimed it, as the library
+         * would on its next access. */
+        fprintf(stderr, "iwin32: %s ", cli_type_name(obj->type));
         cli_print_name(stderr, n.name, n.len);
         fputs(": a leftover of a crashed process (no process held it): reclaimed, no such object now\n",
               stderr);
-    }
-    if (found != CLI_HELD)
+        iwin32InspectFree(n.obj, 1);
         return CLI_FAILED;
-    struct iw_node *node = n.node;
-    struct cli_object obj = n.obj;
-    int fd = n.fd;
+    }
     fputs("name:     ", stdout);
-    cli_print_name(stdout, obj.name, obj.name_len);
-    printf("\ntype:     %s\ncreated:  ", cli_type_name(obj.type));
-    cli_print_created(stdout, &obj, false);
+    cli_print_name(stdout, obj->name, obj->nameLength);
+    printf("\ntype:     %s\ncreated:  ", cli_type_name(obj->type));
+    cli_print_created(stdout, obj, false);
     putchar('\n');
-    if (obj.type == IW_TYPE_SHM)
-        printf("size:     %" PRIu64 " bytes (%" PRIu64 " pages in the pool)\n", obj.size, iw_pages(node, obj.size));
+    if (obj->type == IWIN32_OBJECT_SHM)
+        printf("size:     %" PRIu64 " bytes (%" PRIu64 " pages in the pool)\n", obj->size, obj->poolPages);
     else
         printf("size:     0 (takes nothing from the pool)\n");
-    printf("holders:  %u\npids:     ", obj.holders);
-    if (obj.npids == 0)
+    printf("holders:  %" PRIu32 "\npids:     ", obj->holders);
+    if (obj->pidCount == 0)
         fputs("- (none this user may see)", stdout);
-    for (size_t i = 0; i < obj.npids; i++)
-        printf("%s%d", i ? " " : "", (int)obj.pids[i]);
+    for (size_t i = 0; i < obj->pidCount; i++)
+        printf("%s%d", i ? " " : "", (int)obj->pids[i]);
     putchar('\n');
-    int err = 0;
-    if (obj.type != IW_TYPE_SHM) {
-        print_state(node, fd, obj.type);
-    } else if (bytes > 0 && obj.size > 0) {
-        uint64_t shown = bytes < obj.size ? bytes : obj.size;
-        printf("data (first %" PRIu64 " of %" PRIu64 " bytes):\n", shown, obj.size);
-        err = hex_dump(fd, obj.data_offset, shown);
-        if (err)
-            cli_error("cannot read the data: %s", strerror(err));
+    bool short_read = false;
+    if (obj->type != IWIN32_OBJECT_SHM) {
+        print_state(obj);
+    } else if (bytes > 0 && obj->size > 0) {
+        uint64_t shown = bytes < obj->size ? bytes : obj->size;
+        printf("data (first %" PRIu64 " of %" PRIu64 " bytes):\n", shown, obj->size);
+        hex_dump(obj->data, obj->dataLength);
+        if ((short_read = obj->dataLength < shown))
+            cli_error("cannot read the data: it ends at %zu bytes", obj->dataLength);
     }
-    free(obj.pids);
-    close(fd);
-    return err ? CLI_FAILED : CLI_OK;
+    iwin32InspectFree(n.obj, 1);
+    return short_read ? CLI_FAILED : CLI_OK;
 }

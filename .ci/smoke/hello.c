@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <iwin32.h>
+#include <iwin32_inspect.h>
 
 int main(void)
 {
@@ -15,6 +16,10 @@ int main(void)
         return 1;
     }
     strcpy(p, "hello");
+    IWIN32_OBJECT_INFO *info;
+    if (!iwin32InspectObject("smoke", 6, &info) || info->holders != 1 || strcmp((char *)info->data, "hello") != 0)
+        return 1;
+    iwin32InspectFree(info, 1);
     HANDLE missing = RtOpenEvent(0, FALSE, "no-such-event");
     if (missing != NULL || strncmp(iwin32ErrorText(GetLastError()), "ERROR_FILE_NOT_FOUND (2): ", 26) != 0)
         return 1;

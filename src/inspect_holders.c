@@ -6,36 +6,38 @@
  * So the count is exact; a process shows twice only for the instant a fork
  * gives its child descriptions of its own.  Which processes those are, /proc
  * does not say: the pids are those with a descriptor open on the file, from
- * /proc/<pid>/fd of every process this user may inspect.
+ * /proc/<pid>/fd of every process this user may inspect.  A mutex owner's
+ * process, likewise, is what /proc/TID/status says of its thread.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "inspect.h"
 
 static int by_file_id(const void *a, const void *b)
 {
-    const struct cli_object *x = *(struct cli_object *const *)a, *y = *(struct cli_object *const *)b;
-    if (x->dev != y->dev)
-        return x->dev < y->dev ? -1 : 1;
-    return x->ino < y->ino ? -1 : x->ino > y->ino;
+    const IWIN32_OBJECT_INFO *x = *(IWIN32_OBJECT_INFO *const *)a, *y = *(IWIN32_OBJECT_INFO *const *)b;
+    if (x->device != y->device)
+        return x->device < y->device ? -1 : 1;
+    return x->inode < y->inode ? -1 : x->inode > y->inode;
 }
 
-static struct cli_object *find(struct cli_object **sorted, size_t n, dev_t dev, ino_t ino)
+static IWIN32_OBJECT_INFO *find(IWIN32_OBJECT_INFO **sorted, size_t n, dev_t dev, ino_t ino)
 {
-    struct cli_object key = {.dev = dev, .ino = ino}, *k = &key;
-    struct cli_object **hit = bsearch(&k, sorted, n, sizeof *sorted, by_file_id);
+    IWIN32_OBJECT_INFO key = {.device = dev, .inode = ino}, *k = &key;
+    IWIN32_OBJECT_INFO **hit = bsearch(&k, sorted, n, sizeof *sorted, by_file_id);
     return hit ? *hit : NULL;
 }
 
-static int count_locks(struct cli_object **sorted, size_t n)
+static int count_locks(IWIN32_OBJECT_INFO **sorted, size_t n)
 {
     FILE *f = fopen("/proc/locks", "re");
     if (f == NULL)
@@ -51,7 +53,7 @@ static int count_locks(struct cli_object **sorted, size_t n)
             continue;
         if (strcmp(kind, "OFDLCK") != 0 || strcmp(access, "READ") != 0 || start != 0)
             continue;
-        struct cli_object *obj = find(sorted, n, makedev(maj, min), (ino_t)ino);
+        IWIN32_OBJECT_INFO *obj = find(sorted, n, makedev(maj, min), (ino_t)ino);
         if (obj)
             obj->holders++;
     }
@@ -59,19 +61,19 @@ static int count_locks(struct cli_object **sorted, size_t n)
     return 0;
 }
 
-static void add_pid(struct cli_object *obj, pid_t pid)
+static void add_pid(IWIN32_OBJECT_INFO *obj, pid_t pid)
 {
-    if (obj->npids > 0 && obj->pids[obj->npids - 1] == pid)
+    if (obj->pidCount > 0 && obj->pids[obj->pidCount - 1] == pid)
         return; /* another descriptor of the same process */
-    pid_t *grown = realloc(obj->pids, (obj->npids + 1) * sizeof *grown);
+    int32_t *grown = realloc(obj->pids, (obj->pidCount + 1) * sizeof *grown);
     if (grown == NULL)
         return; /* the list is best effort; the holder count is what counts */
-    grown[obj->npids++] = pid;
+    grown[obj->pidCount++] = pid;
     obj->pids = grown;
 }
 
 /* One process's descriptors; those we may not see are skipped. */
-static void scan_fds(struct cli_object **sorted, size_t n, pid_t pid)
+static void scan_fds(IWIN32_OBJECT_INFO **sorted, size_t n, pid_t pid)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
@@ -87,14 +89,14 @@ static void scan_fds(struct cli_object **sorted, size_t n, pid_t pid)
         struct stat st;
         if (d->d_name[0] == '.' || fstatat(dfd, d->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
             continue;
-        struct cli_object *obj = find(sorted, n, st.st_dev, st.st_ino);
+        IWIN32_OBJECT_INFO *obj = find(sorted, n, st.st_dev, st.st_ino);
         if (obj)
             add_pid(obj, pid);
     }
     closedir(dir);
 }
 
-static void find_pids(struct cli_object **sorted, size_t n)
+static void find_pids(IWIN32_OBJECT_INFO **sorted, size_t n)
 {
     DIR *proc = opendir("/proc");
     if (proc == NULL)
@@ -111,16 +113,16 @@ static void find_pids(struct cli_object **sorted, size_t n)
     closedir(proc);
 }
 
-int cli_count_holders(struct cli_object *objs, size_t n)
+int iw_inspect_count_holders(IWIN32_OBJECT_INFO *objs, size_t n)
 {
-    struct cli_object **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    IWIN32_OBJECT_INFO **sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (sorted == NULL)
         return ENOMEM;
     for (size_t i = 0; i < n; i++) {
         objs[i].holders = 0;
         free(objs[i].pids);
         objs[i].pids = NULL;
-        objs[i].npids = 0;
+        objs[i].pidCount = 0;
         sorted[i] = &objs[i];
     }
     qsort(sorted, n, sizeof *sorted, by_file_id);
@@ -129,4 +131,18 @@ int cli_count_holders(struct cli_object *objs, size_t n)
         find_pids(sorted, n);
     free(sorted);
     return err;
+}
+
+pid_t iw_inspect_thread_group(pid_t tid)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
+    FILE *f = fopen(path, "re");
+    pid_t pid = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Tgid: %d", &pid) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return pid;
 }

@@ -1,0 +1,161 @@
+/*
+ * The node-file protocol (node_file.h): identifying a file, opening it for
+ * a look or under its reference lock, making and publishing one, letting
+ * go of it, mapping it.
+ */
+#include "node_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "crash_point.h"
+#include "guard.h"
+#include "last_error.h"
+#include "pool.h"
+
+DWORD iw_node_file_identify(const struct iw_node *node, int fd, const char *file, const struct stat *st,
+                            struct iw_node_file *out)
+{
+    bool hashed = file[0] == 'h';
+    enum iw_mark mark = iw_mark_of(node, file, st);
+    memset(out, 0, sizeof *out);
+    if (mark == IW_MARK_NONE)
+        return ERROR_ACCESS_DENIED;
+    out->type = IW_TYPE_SHM;
+    if (mark == IW_MARK_SYNC || hashed) {
+        struct iw_file_header h;
+        if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || !iw_mark_header_ok(mark, &h)) {
+            out->type = 0;
+            return ERROR_ACCESS_DENIED;
+        }
+        out->type = (enum iw_type)h.type;
+        if (hashed) {
+            memcpy(out->name, h.name, h.name_len); /* iw_mark_header_ok: at most IW_NAME_MAX */
+            out->name_len = h.name_len;
+        }
+    }
+    if (!hashed && !iw_name_decode(file, out->name, &out->name_len))
+        out->name_len = 0; /* "u-", "t-": unnamed */
+    out->name[out->name_len] = '\0';
+    if (out->type == IW_TYPE_SHM) {
+        out->data_offset = hashed ? (off_t)node->page_size : 0;
+        out->size = st->st_size > out->data_offset ? (uint64_t)(st->st_size - out->data_offset) : 0;
+    }
+    return ERROR_SUCCESS;
+}
+
+int iw_node_file_look(const struct iw_node *node, const char *file, struct stat *st, enum iw_reflock_state *state)
+{
+    int fd = iw_mark_open(node, file, st);
+    if (fd < 0)
+        return -1;
+    *state = iw_reflock_probe(node, file, fd);
+    /* Looked at again after the probe: a file being made is sized after its lock. */
+    if (fstat(fd, st) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, struct stat *st)
+{
+    *fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (*fd < 0)
+        /* Not a file we made: a symlink (never followed) or a directory. */
+        return (errno == ELOOP || errno == EISDIR) ? EACCES : errno;
+    IW_CRASH_POINT("open.opened");
+    int rc = iw_reflock_hold(node, file, *fd, st);
+    if (rc != 0)
+        close(*fd);
+    return rc == ENOENT ? EAGAIN : rc;
+}
+
+int iw_node_file_make(struct iw_node *node, bool sync, char *temp, int *fd, struct stat *st)
+{
+    mode_t mode = iw_mark_mode(node, sync);
+    for (;;) {
+        iw_node_unique_name(temp, "t-");
+        *fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (*fd < 0) {
+            if (errno == EEXIST)
+                continue;
+            return errno;
+        }
+        IW_CRASH_POINT("create.temp_opened");
+        /* A recount that met the file before our lock removes it: start
+         * again with another.  It may have removed it already, and our lock
+         * then holds a nameless inode that no recount can see: the link
+         * count tells (without this, our reservation could go uncounted). */
+        int rc = iw_reflock_take_new(*fd);
+        if (rc == 0 && fstat(*fd, st) != 0)
+            rc = errno;
+        if (rc == EAGAIN || (rc == 0 && st->st_nlink == 0)) {
+            close(*fd); /* the recount removes it, or has */
+            continue;
+        }
+        /* The umask may have taken bits off the mode (a group-shared node's
+         * members need g+rw; 0400 would keep even us from mapping it). */
+        if (rc == 0 && (st->st_mode & 07777) != mode && fchmod(*fd, mode) != 0)
+            rc = errno;
+        if (rc != 0) {
+            unlinkat(node->dirfd, temp, 0);
+            close(*fd);
+        }
+        return rc;
+    }
+}
+
+bool iw_node_file_write_header(int fd, enum iw_type type, const struct iw_name *name)
+{
+    struct iw_file_header h = {.magic = IW_FILE_MAGIC, .type = type, .name_len = (uint32_t)name->len};
+    memcpy(h.name, name->bytes ? name->bytes : "", name->len);
+    return pwrite(fd, &h, sizeof h, 0) == (ssize_t)sizeof h;
+}
+
+int iw_node_file_publish(struct iw_node *node, const char *temp, const char *file)
+{
+    return renameat2(node->dirfd, temp, node->dirfd, file, RENAME_NOREPLACE) == 0 ? 0 : errno;
+}
+
+/* The last reference of this process: if no other process holds the object
+ * either, destroy it.  The order matters for a crash at any point: the name
+ * goes before the write lock does (reflock.h), and the pages are returned
+ * only after the name is gone.  Returning them first would let an opener
+ * that saw us as a holder, and then finds us dead before the unlink, revive
+ * the object with its pages no longer counted (pool over-commit); this way a
+ * crash between the two leaves the count too high, which a recount repairs. */
+void iw_node_file_release(struct iw_node *node, int fd, const char *file)
+{
+    if (iw_reflock_release_is_last(fd)) {
+        IW_CRASH_POINT("destroy.write_locked");
+        struct stat st;
+        uint64_t epoch = iw_pool_epoch(node);
+        if (fstat(fd, &st) == 0 && st.st_nlink > 0 && unlinkat(node->dirfd, file, 0) == 0) {
+            IW_CRASH_POINT("destroy.unlinked");
+            iw_pool_release(node, iw_pool_pages_of(node, file, &st), epoch);
+            IW_CRASH_POINT("destroy.released");
+        }
+    }
+    close(fd);
+}
+
+void *iw_node_file_map(const char *file, size_t len, off_t offset, bool guarded)
+{
+    struct iw_node *node;
+    iw_node_get(&node);
+    int fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return MAP_FAILED;
+    void *p = guarded ? iw_map_guarded(fd, len, offset, node->page_size) : iw_map_shared(fd, len, offset);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return p;
+}
