@@ -9,6 +9,7 @@
 #include <boost/interprocess/sync/named_mutex.hpp>
 #include <boost/interprocess/sync/named_semaphore.hpp>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -164,7 +165,9 @@ extern "C" int bip_killed_holder(const char *name, unsigned ms, char *err, size_
         bool locked = pid > 0 && read(fds[0], &c, 1) == 1;
         if (pid > 0) {
             kill(pid, SIGKILL);
-            waitpid(pid, nullptr, 0);
+            // The caller may have a SIGCHLD handler without SA_RESTART.
+            while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
         }
         close(fds[0]);
         close(fds[1]);

@@ -170,9 +170,8 @@ bool rt_load_start(unsigned seconds)
 {
     if (system("command -v stress-ng >/dev/null 2>&1") != 0)
         return false;
-    char t[32], cpus[16];
+    char t[32];
     snprintf(t, sizeof t, "%us", seconds);
-    snprintf(cpus, sizeof cpus, "%d", rt_ncpu);
     load_pid = fork();
     if (load_pid < 0)
         rt_die("fork: %s", strerror(errno));
@@ -183,9 +182,10 @@ bool rt_load_start(unsigned seconds)
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0)
             dup2(devnull, 1);
-        /* CPU hogs plus a memory streamer (caches and the memory bus),
-         * bounded by --timeout even if we die without cleaning up. */
-        execlp("stress-ng", "stress-ng", "--cpu", cpus, "--vm", "1", "--vm-bytes", "64M", "--timeout", t,
+        /* A CPU hog per online CPU (--cpu 0) plus a memory streamer
+         * (caches and the memory bus), bounded by --timeout even if we die
+         * without cleaning up. */
+        execlp("stress-ng", "stress-ng", "--cpu", "0", "--vm", "1", "--vm-bytes", "64M", "--timeout", t,
                "--quiet", (char *)NULL);
         _exit(127);
     }

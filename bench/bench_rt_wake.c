@@ -199,7 +199,7 @@ void rt_wake_case(unsigned period_us, unsigned samples, size_t evict_bytes, bool
     bool loaded = load && rt_load_start(seconds);
     printf("\n== wake latency, %s: period %u us, %u samples per primitive, interleaved; "
            "caches %s (%zu KiB walked per side per sample)\n",
-           !load ? "idle" : loaded ? "under stress-ng --cpu N --vm 1" : "LOAD REQUESTED BUT stress-ng NOT FOUND: idle",
+           !load ? "idle" : loaded ? "under stress-ng --cpu 0 --vm 1" : "LOAD REQUESTED BUT stress-ng NOT FOUND: idle",
            period_us, samples, evict_len ? "cold" : "warm", evict_len / 1024);
     run("same CPU (waker and waiter on one CPU)", rt_cpu[0], rt_cpu[0], period_us, samples);
     if (rt_ncpu > 1)

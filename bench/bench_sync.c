@@ -64,6 +64,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_robust.h"
+
 #ifdef IWIN32_BENCH_BOOST
 #include "bench_boost.h"
 #endif
@@ -371,52 +373,6 @@ static double sem_lib(unsigned n)
     return (double)(now_ns() - t0) / n;
 }
 
-/* Robustness, beside the times: a process that holds the mutex is
- * SIGKILLed; what does a 200 ms timed wait for it then return? */
-static void robustness(void)
-{
-    HANDLE rm = RtCreateMutex(NULL, FALSE, "bsync.robust");
-    int fds[2];
-    if (rm == NULL || pipe(fds) != 0)
-        die("robustness setup: error %u", GetLastError());
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        char c = RtWaitForSingleObject(rm, INFINITE) == WAIT_OBJECT_0;
-        if (write(fds[1], &c, 1) != 1)
-            _exit(1);
-        pause();
-        _exit(0);
-    }
-    char c = 0;
-    if (read(fds[0], &c, 1) != 1 || c != 1)
-        die("robustness: the holder did not take the mutex");
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    close(fds[0]);
-    close(fds[1]);
-    DWORD r = RtWaitForSingleObject(rm, 200);
-    printf("robustness (the holder SIGKILLed, then a 200 ms timed wait):\n");
-    printf("  libiwin32 mutex, RtWaitForSingleObject(200): %s\n",
-           r == WAIT_ABANDONED_0 ? "WAIT_ABANDONED_0 - the waiter owns it, told the owner died"
-           : r == WAIT_TIMEOUT   ? "WAIT_TIMEOUT - stays locked"
-                                 : "other result");
-    if (r == WAIT_ABANDONED_0 || r == WAIT_OBJECT_0)
-        RtReleaseMutex(rm);
-    CloseHandle(rm);
-#ifdef IWIN32_BENCH_BOOST
-    char err[128] = "";
-    char bname[64];
-    snprintf(bname, sizeof bname, "iwbs-%d-robust", (int)parent_pid);
-    int b = bip_killed_holder(bname, 200, err, sizeof err);
-    printf("  Boost named_mutex, timed_lock(200 ms):       %s%s\n",
-           b == 1 ? "taken - freed with its holder" : b == 0 ? "timed out - stays locked, no owner-death report"
-                                                             : "error: ",
-           b < 0 ? err : "");
-#endif
-}
-
 /* ---- cases, rounds, statistics ------------------------------------------------- */
 
 enum placement { PINNED, UNPINNED, SPLIT };
@@ -667,7 +623,7 @@ int main(int argc, char **argv)
            ": NOT BUILT (no Boost headers)",
 #endif
            secs);
-    robustness();
+    bench_robustness();
     printf("\n");
     for (unsigned c = 0; c < NCASES; c++)
         if (cases[c].goal > 0)
