@@ -74,7 +74,9 @@ static void waiter(int cpu, unsigned total)
     if (getppid() != rt_parent)
         _exit(1);
     signal(SIGINT, SIG_IGN);
-    mlockall(MCL_CURRENT | MCL_FUTURE); /* not inherited across fork */
+#ifndef IWIN32_BENCH_SANITIZED
+    mlockall(MCL_CURRENT | MCL_FUTURE); /* not inherited across fork (see main on sanitizers) */
+#endif
     rt_pin(cpu);
     rt_set_fifo(90);
     for (unsigned i = 0; i < total; i++) {
