@@ -46,6 +46,7 @@ static const char *const kind_name[NKIND] = {"lib event", "lib semaphore", "raw 
 struct wake_shm {
     _Atomic uint64_t stamp;
     _Atomic uint32_t armed;
+    _Atomic uint32_t ready; /* the waiter is locked, pinned and at its priority */
     _Atomic uint32_t fw; /* the raw futex word */
     sem_t sem;
     uint64_t lat[]; /* per sample, ns */
@@ -79,6 +80,7 @@ static void waiter(int cpu, unsigned total)
 #endif
     rt_pin(cpu);
     rt_set_fifo(90);
+    atomic_store(&w->ready, 1);
     for (unsigned i = 0; i < total; i++) {
         int k = (int)(i % NKIND);
         atomic_store(&w->armed, i + 1);
@@ -104,12 +106,21 @@ static void run(const char *label, int waker_cpu, int waiter_cpu, unsigned perio
 {
     unsigned total = samples * NKIND;
     atomic_store(&w->armed, 0);
+    atomic_store(&w->ready, 0);
     fflush(stdout);
     rt_child = fork();
     if (rt_child < 0)
         rt_die("fork: %s", strerror(errno));
     if (rt_child == 0)
         waiter(waiter_cpu, total);
+    /* Until the waiter runs at its priority this process stays an ordinary
+     * sleeper: a FIFO waker spinning on its CPU would starve a waiter that
+     * is still SCHED_OTHER (under stress-ng, for seconds). */
+    for (int tries = 0; !atomic_load(&w->ready); tries++) {
+        if (tries == 10000)
+            rt_die("the waiter did not start within 10 s");
+        usleep(1000);
+    }
     rt_pin(waker_cpu);
     rt_set_fifo(80);
 
