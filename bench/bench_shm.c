@@ -377,12 +377,12 @@ struct bench_case {
 };
 
 static struct bench_case cases[NCASES] = {
-    [C_CREATE_4K] = {"create 4K", lib_create, raw_create, KIB, 16, true, "", ""},
-    [C_CREATE_1M] = {"create 1M", lib_create, raw_create, MIB, 2, false, "", ""},
-    [C_OPEN_SELF_4K] = {"open-self 4K", lib_open, raw_open, KIB, 32, true, "", ""},
-    [C_OPEN_CROSS_4K] = {"open-cross 4K", lib_open, raw_open, KIB, 16, true, "", ""},
-    [C_OPEN_SELF_1M] = {"open-self 1M", lib_open, raw_open, MIB, 8, false, "", ""},
-    [C_OPEN_CROSS_1M] = {"open-cross 1M", lib_open, raw_open, MIB, 8, false, "", ""},
+    [C_CREATE_4K] = {"create 4K", lib_create, raw_create, KIB, 16, true, "", "", NULL, ""},
+    [C_CREATE_1M] = {"create 1M", lib_create, raw_create, MIB, 2, false, "", "", NULL, ""},
+    [C_OPEN_SELF_4K] = {"open-self 4K", lib_open, raw_open, KIB, 32, true, "", "", NULL, ""},
+    [C_OPEN_CROSS_4K] = {"open-cross 4K", lib_open, raw_open, KIB, 16, true, "", "", NULL, ""},
+    [C_OPEN_SELF_1M] = {"open-self 1M", lib_open, raw_open, MIB, 8, false, "", "", NULL, ""},
+    [C_OPEN_CROSS_1M] = {"open-cross 1M", lib_open, raw_open, MIB, 8, false, "", "", NULL, ""},
 };
 
 /* Samples: per live-count phase (0: few, 1: many), per case, per side. */
