@@ -321,7 +321,7 @@ int main(int argc, char **argv)
             rt_churn_case(true);
     }
     if (only == NULL || strcmp(only, "audit") == 0)
-        rt_audit_case(argv[0]);
+        rt_audit_case();
     if (dma >= 0)
         close(dma);
     cleanup();

@@ -12,7 +12,7 @@
 
 extern bool rt_quick;          /* --quick: short smoke run */
 extern bool rt_fifo;           /* SCHED_FIFO was granted (else everything runs SCHED_OTHER) */
-extern int rt_ncpu;            /* CPUs this process may run on (first two used) */
+extern int rt_ncpu;            /* allowed CPUs used: 1 or 2 (the first two) */
 extern int rt_cpu[2];          /* their numbers */
 extern pid_t rt_parent;
 extern pid_t rt_child;         /* a helper process to kill at exit, or -1 */
@@ -36,7 +36,7 @@ void rt_load_stop(void);
 void rt_wake_case(unsigned period_us, unsigned samples, size_t evict_bytes, bool load);
 void rt_inversion_case(void);
 void rt_churn_case(bool load);
-void rt_audit_case(const char *self_exe);
+void rt_audit_case(void);
 int rt_audit_child(const char *op, unsigned long n); /* --audit-loop OP N (under strace) */
 
 #endif

@@ -161,9 +161,8 @@ static long count_syscalls(const char *self, const char *key, unsigned long n, c
     return calls;
 }
 
-void rt_audit_case(const char *self_arg)
+void rt_audit_case(void)
 {
-    (void)self_arg;
     unsigned long n = rt_quick ? 100000 : 1000000, n_sc = rt_quick ? 10000 : 100000;
     char self[512];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
