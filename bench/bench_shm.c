@@ -9,6 +9,11 @@
  *           raw: shm_open(O_RDWR) + fstat + mmap(POPULATE) + munmap + close
  *     self:  the object is also held by this process (the per-process cache)
  *     cross: the object is held only by another process (the honest figure)
+ *   boost   (a peer column, where the Boost headers were found at build time)
+ *           Boost.Interprocess shared_memory_object create_only + truncate +
+ *           mapped_region + a write per page + remove; open_only + mapped_region
+ *           + a read per page.  Boost keeps no per-process state, so its
+ *           open-self and open-cross are the same cycle on one object.
  *
  * Each round runs, for every case, one batch of library cycles and one batch
  * of raw cycles (their order alternating between rounds) and records the
@@ -40,6 +45,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef IWIN32_BENCH_BOOST
+#include "bench_boost.h"
+#endif
 
 #define KIB 4096u
 #define MIB (1024u * 1024u)
@@ -363,15 +372,17 @@ struct bench_case {
     unsigned batch;             /* cycles per batch (per side, per round) */
     bool is_4k;
     char lib_name[48], raw_name[96];
+    cycle_fn peer;              /* Boost.Interprocess, or NULL */
+    char peer_name[96];
 };
 
 static struct bench_case cases[NCASES] = {
-    [C_CREATE_4K] = {"create 4K", lib_create, raw_create, KIB, 16, true, "", ""},
-    [C_CREATE_1M] = {"create 1M", lib_create, raw_create, MIB, 2, false, "", ""},
-    [C_OPEN_SELF_4K] = {"open-self 4K", lib_open, raw_open, KIB, 32, true, "", ""},
-    [C_OPEN_CROSS_4K] = {"open-cross 4K", lib_open, raw_open, KIB, 16, true, "", ""},
-    [C_OPEN_SELF_1M] = {"open-self 1M", lib_open, raw_open, MIB, 8, false, "", ""},
-    [C_OPEN_CROSS_1M] = {"open-cross 1M", lib_open, raw_open, MIB, 8, false, "", ""},
+    [C_CREATE_4K] = {"create 4K", lib_create, raw_create, KIB, 16, true, "", "", NULL, ""},
+    [C_CREATE_1M] = {"create 1M", lib_create, raw_create, MIB, 2, false, "", "", NULL, ""},
+    [C_OPEN_SELF_4K] = {"open-self 4K", lib_open, raw_open, KIB, 32, true, "", "", NULL, ""},
+    [C_OPEN_CROSS_4K] = {"open-cross 4K", lib_open, raw_open, KIB, 16, true, "", "", NULL, ""},
+    [C_OPEN_SELF_1M] = {"open-self 1M", lib_open, raw_open, MIB, 8, false, "", "", NULL, ""},
+    [C_OPEN_CROSS_1M] = {"open-cross 1M", lib_open, raw_open, MIB, 8, false, "", "", NULL, ""},
 };
 
 /* Samples: per live-count phase (0: few, 1: many), per case, per side. */
@@ -379,7 +390,7 @@ struct samples {
     double *v;
     size_t n, cap;
 };
-static struct samples samp[2][NCASES][2]; /* [phase][case][0 raw, 1 lib] */
+static struct samples samp[2][NCASES][3]; /* [phase][case][0 raw, 1 lib, 2 peer] */
 
 static void push(struct samples *s, double x)
 {
@@ -431,19 +442,18 @@ static void run_rounds(int phase, unsigned rounds, bool record)
     for (unsigned r = 0; r < rounds; r++) {
         for (int i = 0; i < NCASES; i++) {
             struct bench_case *c = &cases[i];
-            bool lib_first = (r + (unsigned)i) % 2 == 0;
-            double lib, raw;
-            if (lib_first) {
-                lib = time_batch(c->lib, c, c->lib_name);
-                raw = time_batch(c->raw, c, c->raw_name);
-            } else {
-                raw = time_batch(c->raw, c, c->raw_name);
-                lib = time_batch(c->lib, c, c->lib_name);
+            /* The sides' order rotates between rounds. */
+            unsigned sides = c->peer ? 3 : 2;
+            double t[3];
+            for (unsigned k = 0; k < sides; k++) {
+                unsigned side = (r + (unsigned)i + k) % sides;
+                t[side] = side == 0   ? time_batch(c->raw, c, c->raw_name)
+                          : side == 1 ? time_batch(c->lib, c, c->lib_name)
+                                      : time_batch(c->peer, c, c->peer_name);
             }
-            if (record) {
-                push(&samp[phase][i][0], raw);
-                push(&samp[phase][i][1], lib);
-            }
+            if (record)
+                for (unsigned k = 0; k < sides; k++)
+                    push(&samp[phase][i][k], t[k]);
             check_stop();
         }
     }
@@ -490,6 +500,20 @@ static void setup_objects(void)
     }
     char cn[96];
     raw_name(cn, sizeof cn, "cycle");
+#ifdef IWIN32_BENCH_BOOST
+    /* Boost's names: ours without the '/', also removed with raw_prefix. */
+    char bn[2][96], bcycle[96];
+    for (int i = 0; i < 2; i++) {
+        snprintf(bn[i], sizeof bn[i], "%sbip-%s", raw_prefix, what[i]);
+        bip_shm_make(bn[i], sizes[i]);
+    }
+    snprintf(bcycle, sizeof bcycle, "%sbip-cycle", raw_prefix);
+    for (int i = 0; i < NCASES; i++) {
+        bool create = i == C_CREATE_4K || i == C_CREATE_1M;
+        cases[i].peer = create ? bip_shm_create : bip_shm_open;
+        snprintf(cases[i].peer_name, sizeof cases[i].peer_name, "%s", create ? bcycle : bn[!cases[i].is_4k]);
+    }
+#endif
     for (int i = 0; i < NCASES; i++) {
         struct bench_case *c = &cases[i];
         switch (i) {
@@ -605,7 +629,11 @@ int main(int argc, char **argv)
     printf("iwin32-bench-shm: %u segments alternating %u/%u other live objects, %u rounds each;\n"
            "per-cycle medians over rounds of interleaved lib/raw batches; %.1f s\n\n",
            segments, FEW_LIVE, MANY_LIVE, rounds, wall);
-    printf("%-28s %10s %10s %7s\n", "case", "raw us", "lib us", "ratio");
+    bool peer = cases[0].peer != NULL;
+    printf("%-28s %10s %10s %7s", "case", "raw us", "lib us", "ratio");
+    if (peer)
+        printf(" %10s %9s", "boost us", "lib/boost");
+    printf("\n");
     double worst4k = 0;
     const char *worst4k_label = "";
     unsigned worst4k_live = 0;
@@ -617,7 +645,12 @@ int main(int argc, char **argv)
             char label[64];
             unsigned live = phase ? MANY_LIVE : FEW_LIVE;
             snprintf(label, sizeof label, "%s (%u live)", cases[i].label, live);
-            printf("%-28s %10.2f %10.2f %6.2fx\n", label, raw, lib, lib / raw);
+            printf("%-28s %10.2f %10.2f %6.2fx", label, raw, lib, lib / raw);
+            if (peer) {
+                double b = median(&samp[phase][i][2]);
+                printf(" %10.2f %8.2fx", b, lib / b);
+            }
+            printf("\n");
             if (cases[i].is_4k && i != C_OPEN_SELF_4K && lib / raw > worst4k) {
                 worst4k = lib / raw;
                 worst4k_label = cases[i].label;
@@ -642,6 +675,8 @@ int main(int argc, char **argv)
            worst4k <= 1.25 ? "MET" : "MISSED", worst4k, worst4k_label, worst4k_live);
     printf("goal 2 (library growth 10 -> 10000 live <= 1.2x): %s (worst %.2fx, %s)\n",
            worst_growth <= 1.2 ? "MET" : "MISSED", worst_growth, worst_growth_label);
+    if (!peer)
+        printf("(no Boost.Interprocess column: built without the Boost headers)\n");
 
     for (int i = 0; i < 2; i++)
         CloseHandle(self_handles[i]);

@@ -12,6 +12,9 @@
  *                     raw: pthread_mutex_lock + unlock of a recursive, robust,
  *                     PRIO_INHERIT, PROCESS_SHARED mutex in a shared mapping;
  *                     uncontended, per pair.
+ *   semaphore         lib: RtReleaseSemaphore(1) + RtWaitForSingleObject
+ *                     raw: sem_post + sem_wait of a process-shared sem_t;
+ *                     uncontended, per pair (issue 11).
  *   wait 16 vs 1      a child blocked in RtWaitForMultipleObjects on 16
  *                     auto-reset events (the last one is set) vs in
  *                     RtWaitForSingleObject on that one event; the parent
@@ -22,6 +25,12 @@
  * alternating between rounds) and records the per-operation time of the
  * batch; reported are the medians over rounds, their ratio, and the median
  * of the per-round (paired) ratios.
+ *
+ * Where the Boost headers were found at build time, Boost.Interprocess is a
+ * third, interleaved column (issue 11): named_mutex lock + unlock in the
+ * mutex case, named_semaphore post + wait in the semaphore case; and the
+ * robustness fact beside the times: a holder SIGKILLed while it holds the
+ * mutex, then a 200 ms timed wait, ours and Boost's.
  *
  * Also shown, without a goal: the ping-pong with the two processes forced
  * onto two different CPUs (the cross-CPU wake-up; skipped on one CPU).
@@ -55,6 +64,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_robust.h"
+
+#ifdef IWIN32_BENCH_BOOST
+#include "bench_boost.h"
+#endif
+
 #define NWAIT 16
 #define WARM 64 /* untimed round trips at the start of every batch */
 
@@ -62,6 +77,7 @@
 
 static pid_t parent_pid, child_pid = -1;
 static char node_dir[128];
+static char boost_prefix[48];   /* sem.iwbs-<pid>-: Boost's named objects in /dev/shm */
 
 /* Also called from signal handlers: only a plain directory walk. */
 static void cleanup(void)
@@ -85,6 +101,14 @@ static void cleanup(void)
         }
         rmdir(node_dir);
         node_dir[0] = '\0';
+    }
+    DIR *d = boost_prefix[0] ? opendir("/dev/shm") : NULL;
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (strncmp(e->d_name, boost_prefix, strlen(boost_prefix)) == 0)
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
     }
 }
 
@@ -134,6 +158,7 @@ struct ctl {
     sem_t cmd, ready;           /* parent -> child: run ctl->op; child -> parent: running */
     sem_t ab, ba;               /* raw ping-pong */
     pthread_mutex_t pm;         /* raw mutex */
+    sem_t sm;                   /* raw semaphore */
     volatile int op;
     volatile unsigned n;
 };
@@ -141,7 +166,7 @@ struct ctl {
 static struct ctl *ctl;
 static HANDLE ev_ab, ev_ba;     /* library ping-pong: parent -> child, child -> parent */
 static HANDLE ev_w[NWAIT];      /* the child's 16 (ev_w[NWAIT - 1] alone for the 1-wait) */
-static HANDLE mx;
+static HANDLE mx, sm;
 
 static void sem_wait_ok(sem_t *s)
 {
@@ -156,7 +181,7 @@ static void setup_objects(void)
     if (ctl == MAP_FAILED)
         die("mmap: %s", strerror(errno));
     if (sem_init(&ctl->cmd, 1, 0) || sem_init(&ctl->ready, 1, 0) || sem_init(&ctl->ab, 1, 0) ||
-        sem_init(&ctl->ba, 1, 0))
+        sem_init(&ctl->ba, 1, 0) || sem_init(&ctl->sm, 1, 0))
         die("sem_init: %s", strerror(errno));
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
@@ -177,7 +202,8 @@ static void setup_objects(void)
         ev_w[i] = RtCreateEvent(NULL, FALSE, FALSE, name);
     }
     mx = RtCreateMutex(NULL, FALSE, "bsync.mutex");
-    if (!ev_ab || !ev_ba || !mx)
+    sm = RtCreateSemaphore(NULL, 0, 1000, "bsync.sem");
+    if (!ev_ab || !ev_ba || !mx || !sm)
         die("create: error %u", GetLastError());
     for (int i = 0; i < NWAIT; i++)
         if (!ev_w[i])
@@ -315,6 +341,38 @@ static double mutex_lib(unsigned n)
     return (double)(now_ns() - t0) / n;
 }
 
+static double sem_raw(unsigned n)
+{
+    for (unsigned i = 0; i < WARM; i++) {
+        sem_post(&ctl->sm);
+        sem_wait_ok(&ctl->sm);
+    }
+    uint64_t t0 = now_ns();
+    for (unsigned i = 0; i < n; i++) {
+        if (sem_post(&ctl->sm) != 0)
+            die("sem_post: %s", strerror(errno));
+        sem_wait_ok(&ctl->sm);
+    }
+    return (double)(now_ns() - t0) / n;
+}
+
+static double sem_lib(unsigned n)
+{
+    DWORD r = WAIT_OBJECT_0;
+    for (unsigned i = 0; i < WARM; i++) {
+        if (!RtReleaseSemaphore(sm, 1, NULL) || (r = RtWaitForSingleObject(sm, INFINITE)) != WAIT_OBJECT_0)
+            die("semaphore: %#x, error %u", r, GetLastError());
+    }
+    uint64_t t0 = now_ns();
+    for (unsigned i = 0; i < n; i++) {
+        if (!RtReleaseSemaphore(sm, 1, NULL))
+            die("RtReleaseSemaphore: error %u", GetLastError());
+        if ((r = RtWaitForSingleObject(sm, INFINITE)) != WAIT_OBJECT_0)
+            die("RtWaitForSingleObject(semaphore): %#x, error %u", r, GetLastError());
+    }
+    return (double)(now_ns() - t0) / n;
+}
+
 /* ---- cases, rounds, statistics ------------------------------------------------- */
 
 enum placement { PINNED, UNPINNED, SPLIT };
@@ -356,17 +414,20 @@ struct bcase {
     unsigned n, n_quick;
     double goal;                /* 0: none */
     double *tb, *tl;            /* per round */
+    double (*peer)(unsigned);   /* Boost.Interprocess, or NULL */
+    double *tp;
 };
 
 static struct bcase cases[] = {
     {"pp-pinned", "pingpong pinned (RT)", "sem_t", "ping-pong <= 1.05x", pp_raw, pp_lib, PINNED, 10000, 2000,
-     1.05, 0, 0},
-    {"pp-unpinned", "pingpong unpinned (RT)", "sem_t", 0, pp_raw, pp_lib, UNPINNED, 1000, 200, 0, 0, 0},
-    {"pp-split", "pingpong 2 CPUs forced", "sem_t", 0, pp_raw, pp_lib, SPLIT, 500, 100, 0, 0, 0},
+     1.05, 0, 0, 0, 0},
+    {"pp-unpinned", "pingpong unpinned (RT)", "sem_t", 0, pp_raw, pp_lib, UNPINNED, 1000, 200, 0, 0, 0, 0, 0},
+    {"pp-split", "pingpong 2 CPUs forced", "sem_t", 0, pp_raw, pp_lib, SPLIT, 500, 100, 0, 0, 0, 0, 0},
     {"mutex", "mutex wait+release", "pthread PI", "mutex <= 1.25x", mutex_raw, mutex_lib, PINNED, 200000,
-     40000, 1.25, 0, 0},
+     40000, 1.25, 0, 0, 0, 0},
+    {"sem", "semaphore release+wait", "sem_t", 0, sem_raw, sem_lib, PINNED, 200000, 40000, 0, 0, 0, 0, 0},
     {"wait", "wait 16 vs 1 pinned (RT)", "1 object", "16 vs 1 <= 1.2x", wait1, wait16, PINNED, 10000, 2000, 1.2,
-     0, 0},
+     0, 0, 0, 0},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -420,7 +481,7 @@ int main(int argc, char **argv)
         } else {
         usage:
             fprintf(stderr, "usage: %s [--quick] [--rounds N] | --only CASE lib|base [--rounds N]\n"
-                            "CASE: pp-pinned pp-unpinned pp-split mutex wait\n", argv[0]);
+                            "CASE: pp-pinned pp-unpinned pp-split mutex sem wait\n", argv[0]);
             return 2;
         }
     }
@@ -479,10 +540,18 @@ int main(int argc, char **argv)
         goto out;
     }
 
+#ifdef IWIN32_BENCH_BOOST
+    snprintf(boost_prefix, sizeof boost_prefix, "sem.iwbs-%d-", (int)parent_pid);
+    bip_sync_setup(boost_prefix + 4);
+    for (unsigned c = 0; c < NCASES; c++)
+        if (strcmp(cases[c].key, "mutex") == 0 || strcmp(cases[c].key, "sem") == 0)
+            cases[c].peer = strcmp(cases[c].key, "mutex") == 0 ? bip_mutex : bip_sem;
+#endif
     for (unsigned c = 0; c < NCASES; c++) {
         cases[c].tb = calloc(rounds, sizeof(double));
         cases[c].tl = calloc(rounds, sizeof(double));
-        if (!cases[c].tb || !cases[c].tl)
+        cases[c].tp = calloc(rounds, sizeof(double));
+        if (!cases[c].tb || !cases[c].tl || !cases[c].tp)
             die("out of memory");
     }
 
@@ -500,23 +569,24 @@ int main(int argc, char **argv)
             unsigned n = quick ? k->n_quick : k->n;
             if (!place(k->where))
                 continue;
-            double b, l;
-            if (r % 2) {
-                l = k->lib(n);
-                b = k->base(n);
-            } else {
-                b = k->base(n);
-                l = k->lib(n);
+            /* The sides' order rotates between rounds. */
+            unsigned sides = k->peer ? 3 : 2;
+            double t[3];
+            for (unsigned s = 0; s < sides; s++) {
+                unsigned side = (r + s) % sides;
+                t[side] = side == 0 ? k->base(n) : side == 1 ? k->lib(n) : k->peer(n);
             }
             if (r > 0) {
-                k->tb[r - 1] = b;
-                k->tl[r - 1] = l;
+                k->tb[r - 1] = t[0];
+                k->tl[r - 1] = t[1];
+                if (k->peer)
+                    k->tp[r - 1] = t[2];
             }
         }
     double secs = (double)(now_ns() - t_start) / 1e9;
 
-    printf("\n%-26s %-11s %12s %12s %7s %7s\n", "case (per op)", "baseline", "base median", "lib median",
-           "ratio", "paired");
+    printf("\n%-26s %-11s %12s %12s %7s %7s %12s %9s\n", "case (per op)", "baseline", "base median",
+           "lib median", "ratio", "paired", "boost median", "lib/boost");
     double ratio[NCASES];
     for (unsigned c = 0; c < NCASES; c++) {
         struct bcase *k = &cases[c];
@@ -537,10 +607,24 @@ int main(int argc, char **argv)
         char sb[32], sl[32];
         fmt_time(sb, sizeof sb, mb);
         fmt_time(sl, sizeof sl, ml);
-        printf("%-26s %-11s %12s %12s %6.3fx %6.3fx\n", k->name, k->base_name, sb, sl, ratio[c], paired);
+        printf("%-26s %-11s %12s %12s %6.3fx %6.3fx", k->name, k->base_name, sb, sl, ratio[c], paired);
+        if (k->peer) {
+            double mp = median(k->tp, rounds);
+            fmt_time(sb, sizeof sb, mp);
+            printf(" %12s %8.3fx", sb, ml / mp);
+        }
+        printf("\n");
     }
-    printf("(ratio = library median / baseline median; paired = median of per-round ratios; %.1f s)\n\n",
+    printf("(ratio = library median / baseline median; paired = median of per-round ratios; boost =\n"
+           " Boost.Interprocess named_mutex lock+unlock / named_semaphore post+wait%s; %.1f s)\n\n",
+#ifdef IWIN32_BENCH_BOOST
+           "",
+#else
+           ": NOT BUILT (no Boost headers)",
+#endif
            secs);
+    bench_robustness();
+    printf("\n");
     for (unsigned c = 0; c < NCASES; c++)
         if (cases[c].goal > 0)
             printf("goal %-20s %6.3fx  %s\n", cases[c].goal_name, ratio[c],
@@ -549,7 +633,11 @@ int main(int argc, char **argv)
     for (unsigned c = 0; c < NCASES; c++) {
         free(cases[c].tb);
         free(cases[c].tl);
+        free(cases[c].tp);
     }
+#ifdef IWIN32_BENCH_BOOST
+    bip_sync_teardown();
+#endif
 out:
     /* Stop the child, then the node goes. */
     signal(SIGCHLD, SIG_DFL);
@@ -558,6 +646,7 @@ out:
     waitpid(child_pid, NULL, 0);
     child_pid = -1;
     CloseHandle(mx);
+    CloseHandle(sm);
     for (int i = 0; i < NWAIT; i++)
         CloseHandle(ev_w[i]);
     CloseHandle(ev_ab);
