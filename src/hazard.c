@@ -1,6 +1,6 @@
 /*
  * Hazard pointers.  Each thread has a slot where it publishes the object it
- * is using without a reference (iw_object_pin); the last reference, before
+ * is using without a reference (iw_hazard_pin); the last reference, before
  * it unmaps and frees an object, waits until no slot names it.
  *
  * Why it is safe (an asymmetric Dekker): a reader stores the object in its
@@ -64,7 +64,7 @@ static void thread_exit(void *slot)
 
 /* The child's only thread is the forking one; the other slots were threads
  * of the parent.  The child is a new process for membarrier, too. */
-static void fork_child(void)
+void iw_hazard_fork_child(void)
 {
     for (struct hazard *h = atomic_load(&slots); h; h = h->next)
         if (h != mine)
@@ -76,7 +76,6 @@ static void fork_child(void)
 static void setup(void)
 {
     pthread_key_create(&exit_key, thread_exit);
-    pthread_atfork(NULL, NULL, fork_child);
     asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 }
 
@@ -101,7 +100,7 @@ found:
     return h;
 }
 
-struct iw_object *iw_object_pin(HANDLE h, enum iw_type type)
+struct iw_object *iw_hazard_pin(HANDLE h, const struct iw_object_ops *ops)
 {
     struct hazard *slot = mine ? mine : take_slot();
     if (slot == NULL) {
@@ -120,7 +119,7 @@ struct iw_object *iw_object_pin(HANDLE h, enum iw_type type)
         else
             atomic_thread_fence(memory_order_seq_cst);
         if (iw_handle_holds(s, h, obj)) { /* still h's object: the reclaimer sees our slot */
-            if (type ? obj->type == type : obj->type != IW_TYPE_SHM)
+            if (iw_object_is(obj, ops))
                 return obj;
             break;
         }
@@ -130,7 +129,7 @@ struct iw_object *iw_object_pin(HANDLE h, enum iw_type type)
     return NULL;
 }
 
-void iw_object_unpin(void) { atomic_store_explicit(&mine->obj, NULL, memory_order_release); }
+void iw_hazard_unpin(void) { atomic_store_explicit(&mine->obj, NULL, memory_order_release); }
 
 void iw_hazard_wait_unpinned(const struct iw_object *obj)
 {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "crash_point.h"
+#include "fork.h"
 #include "guard.h"
 #include "last_error.h"
 #include "handle.h"
@@ -21,7 +22,7 @@
 #include "pool.h"
 #include "records.h"
 #include "reflock.h"
-#include "sync.h"
+#include "types.h"
 
 /* ---- letting go -------------------------------------------------------- */
 
@@ -49,11 +50,9 @@ static void release_file(struct iw_node *node, int fd, const char *file)
 
 static void let_go(struct iw_node *node, struct iw_object *obj)
 {
-    /* A mutex some thread of ours still owns keeps its page mapped for the
-     * life of the process: the kernel writes into a robust mutex's page when
-     * its owner dies, and whatever had been mapped there since would be
-     * corrupted (glibc bug 14485).  One page per such mutex, on purpose. */
-    if (obj->page && !(obj->type == IW_TYPE_MUTEX && iw_mutex_owned_here(obj)))
+    /* A page its type keeps (a mutex a thread of ours owns: mutex.c)
+     * stays mapped for the life of the process, on purpose. */
+    if (obj->page && !(obj->ops->keep_mapped && obj->ops->keep_mapped(iw_object_state(obj))))
         iw_unmap_guarded(obj->page, node->page_size, node->page_size);
     /* A description another process may still use: its lock is that
      * process's reference too, and our upgrade would succeed (same owner)
@@ -87,7 +86,7 @@ void iw_object_put(struct iw_object *obj)
         iw_records_remove(obj);
     iw_process_unlock();
     if (last) {
-        if (obj->type != IW_TYPE_SHM) /* Set, Release...: calls that pin it */
+        if (iw_ops_waitable(obj->ops)) /* Set, Release, waits: calls that pin it */
             iw_hazard_wait_unpinned(obj);
         let_go(node, obj);
     }
@@ -105,15 +104,15 @@ bool iw_object_get_pinned(struct iw_object *obj)
 }
 
 /* Takes a reference on the record of that file name if this process has one. */
-static DWORD find_held(enum iw_type type, const char *file, struct iw_object **out)
+static DWORD find_held(const struct iw_object_ops *ops, const char *file, struct iw_object **out)
 {
     iw_process_lock();
     struct iw_object *obj = iw_records_find(file);
-    if (obj != NULL && obj->type == type)
+    if (obj != NULL && obj->ops == ops)
         atomic_fetch_add(&obj->refs, 1);
     iw_process_unlock();
     *out = obj;
-    return obj == NULL || obj->type == type ? ERROR_SUCCESS : ERROR_INVALID_HANDLE;
+    return obj == NULL || obj->ops == ops ? ERROR_SUCCESS : ERROR_INVALID_HANDLE;
 }
 
 /* Makes a fresh record this process's own - unless another thread got a
@@ -129,10 +128,9 @@ static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
     }
     if (held != NULL) {
         atomic_fetch_add(&held->refs, 1);
-        /* A mutex created owned by this thread keeps the page it was locked
-         * through mapped: this thread's robust list points into it (glibc
-         * bug 14485). */
-        if (fresh->type == IW_TYPE_MUTEX && iw_mutex_owned_here(fresh))
+        /* A page its type keeps (a mutex created owned by this thread:
+         * this thread's robust list points into it) stays mapped. */
+        if (fresh->page && fresh->ops->keep_mapped && fresh->ops->keep_mapped(iw_object_state(fresh)))
             fresh->page = NULL;
     }
     iw_process_unlock();
@@ -140,7 +138,7 @@ static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
     return held;
 }
 
-static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
+static struct iw_object *new_record(int fd, const char *file, const struct iw_object_ops *ops)
 {
     struct iw_object *obj = calloc(1, sizeof *obj);
     if (obj == NULL)
@@ -150,7 +148,7 @@ static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
     atomic_init(&obj->refs, 1);
     obj->fd = fd;
     obj->fork_fd = -1;
-    obj->type = type;
+    obj->ops = ops;
     strcpy(obj->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
     return obj;
 }
@@ -177,11 +175,11 @@ void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset)
 
 void *iw_object_map_page(const char *file, size_t page_size) { return map_file(file, page_size, 0, true); }
 
-/* Maps an event's, mutex's or semaphore's state page; file is its name now
- * (a "t-" name while it is being made). */
+/* Maps the state page of a type that has one; file is its name now (a "t-"
+ * name while it is being made). */
 static DWORD map_page(struct iw_node *node, struct iw_object *obj, const char *file)
 {
-    if (obj->type == IW_TYPE_SHM)
+    if (obj->ops->state_size == 0)
         return ERROR_SUCCESS;
     void *p = iw_object_map_page(file, node->page_size);
     if (p == MAP_FAILED)
@@ -204,27 +202,26 @@ static DWORD identify(struct iw_node *node, const struct iw_name *name, struct i
     enum iw_mark mark = iw_mark_of(node, obj->file, st);
     if (mark == IW_MARK_NONE)
         return ERROR_ACCESS_DENIED;
-    obj->type = IW_TYPE_SHM;
+    obj->ops = iw_mark_type(mark, NULL);
     if (mark == IW_MARK_SYNC || hashed) {
         struct iw_file_header h;
-        if (pread(obj->fd, &h, sizeof h, 0) != (ssize_t)sizeof h || !iw_mark_header_ok(mark, &h))
+        if (pread(obj->fd, &h, sizeof h, 0) != (ssize_t)sizeof h || (obj->ops = iw_mark_type(mark, &h)) == NULL)
             return ERROR_ACCESS_DENIED;
         if (hashed && (h.name_len != name->len || memcmp(h.name, name->bytes, name->len) != 0))
             return ERROR_INVALID_NAME;
-        obj->type = (enum iw_type)h.type;
     }
-    if (obj->type == IW_TYPE_SHM) {
+    if (obj->ops->state_size == 0) {
         obj->data_offset = hashed ? (off_t)node->page_size : 0;
         obj->size = (uint64_t)st->st_size - (uint64_t)obj->data_offset;
     }
     return ERROR_SUCCESS;
 }
 
-static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct iw_name *name,
+static DWORD open_existing(struct iw_node *node, const struct iw_object_ops *ops, const struct iw_name *name,
                            struct iw_object **out)
 {
     for (;;) {
-        DWORD err = find_held(type, name->file, out);
+        DWORD err = find_held(ops, name->file, out);
         if (err != ERROR_SUCCESS || *out != NULL)
             return err;
         int fd = openat(node->dirfd, name->file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -243,13 +240,13 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
             return iw_error_from_errno(rc);
         }
         IW_CRASH_POINT("open.held");
-        struct iw_object *obj = new_record(fd, name->file, type);
+        struct iw_object *obj = new_record(fd, name->file, ops);
         if (obj == NULL) {
             release_file(node, fd, name->file);
             return ERROR_NOT_ENOUGH_MEMORY;
         }
         err = identify(node, name, obj, &st);
-        if (err == ERROR_SUCCESS && obj->type != type)
+        if (err == ERROR_SUCCESS && obj->ops != ops)
             err = ERROR_INVALID_HANDLE;
         if (err == ERROR_SUCCESS)
             err = map_page(node, obj, obj->file);
@@ -270,13 +267,13 @@ static DWORD enter(struct iw_node **node)
     if (err == ERROR_SUCCESS)
         err = iw_node_present(*node);
     if (err == ERROR_SUCCESS) {
-        iw_records_watch_fork();
+        iw_fork_watch();
         iw_transit_begin();
     }
     return err;
 }
 
-DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out)
+DWORD iw_object_open(const struct iw_object_ops *ops, LPCTSTR lpName, struct iw_object **out)
 {
     if (lpName == NULL || lpName[0] == '\0')
         return ERROR_INVALID_PARAMETER; /* every Open call needs a name */
@@ -287,7 +284,7 @@ DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out)
         err = enter(&node);
     if (err != ERROR_SUCCESS)
         return err;
-    err = open_existing(node, type, &name, out);
+    err = open_existing(node, ops, &name, out);
     iw_transit_end();
     return err;
 }
@@ -296,14 +293,15 @@ DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out)
 
 /* Writes a new object's file under a temporary "t-" name, holding its
  * reference lock from the start, so that the object is complete before
- * anyone can see it by name: its header, its size, and for an event, mutex
- * or semaphore its state, set up in place in its mapped page.  Sets obj->fd
- * (and obj->page); on failure returns the error with nothing left. */
+ * anyone can see it by name: its header, its size, and for a type with a
+ * state its state, set up in place in its mapped page.  Sets obj->fd (and
+ * obj->page); on failure returns the error with nothing left. */
 static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct iw_name *name,
-                       const struct iw_new_state *state, char *temp)
+                       const void *params, char *temp)
 {
-    bool header = obj->type != IW_TYPE_SHM || name->hashed;
-    mode_t mode = iw_mark_mode(node, obj->type != IW_TYPE_SHM);
+    bool stateful = obj->ops->state_size > 0;
+    bool header = stateful || name->hashed;
+    mode_t mode = iw_mark_mode(node, stateful);
     for (;;) {
         iw_node_unique_name(temp, "t-");
         int fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -339,14 +337,14 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
         obj->ino = st.st_ino;
         bool ok = true;
         if (header) {
-            struct iw_file_header h = {.magic = IW_FILE_MAGIC, .type = obj->type, .name_len = (uint32_t)name->len};
+            struct iw_file_header h = {.magic = IW_FILE_MAGIC, .type = obj->ops->type,
+                                       .name_len = (uint32_t)name->len, .layout = obj->ops->layout};
             memcpy(h.name, name->bytes ? name->bytes : "", name->len);
             ok = pwrite(fd, &h, sizeof h, 0) == (ssize_t)sizeof h;
         }
         /* The size is set now, before the pool reservation: a recount that
          * sees this file must count its pages (pool.c). */
-        off_t file_size = obj->type == IW_TYPE_SHM ? obj->data_offset + (off_t)obj->size
-                                                   : (off_t)node->page_size;
+        off_t file_size = stateful ? (off_t)node->page_size : obj->data_offset + (off_t)obj->size;
         DWORD err = ERROR_SUCCESS;
         if (!ok || ftruncate(fd, file_size) != 0)
             err = iw_error_from_errno(errno);
@@ -358,8 +356,8 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
             return err;
         }
         IW_CRASH_POINT("create.temp_sized");
-        if (state)
-            state->init(obj, state->arg);
+        if (stateful)
+            obj->ops->init(iw_object_state(obj), params);
         return ERROR_SUCCESS;
     }
 }
@@ -403,8 +401,8 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
     return result;
 }
 
-static DWORD create_object(struct iw_node *node, enum iw_type type, const struct iw_name *name, uint64_t size,
-                           const struct iw_new_state *state, struct iw_object **out, bool *existed)
+static DWORD create_object(struct iw_node *node, const struct iw_object_ops *ops, const struct iw_name *name,
+                           uint64_t size, const void *params, struct iw_object **out, bool *existed)
 {
     DWORD err;
     bool named = name->file[0] != '\0';
@@ -413,36 +411,37 @@ static DWORD create_object(struct iw_node *node, enum iw_type type, const struct
             /* An existing name is an Open: making a full-size file first
              * would reserve and zero-fill pages for nothing, and could make
              * another process's recount refuse a Create that fits. */
-            err = open_existing(node, type, name, out);
+            err = open_existing(node, ops, name, out);
             if (err != ERROR_FILE_NOT_FOUND) {
                 *existed = true;
                 return err;
             }
         }
-        struct iw_object *obj = new_record(-1, name->file, type);
+        struct iw_object *obj = new_record(-1, name->file, ops);
         if (obj == NULL)
             return ERROR_NOT_ENOUGH_MEMORY;
         if (!named)
             iw_node_unique_name(obj->file, "u-");
-        if (type == IW_TYPE_SHM) {
+        if (ops->state_size == 0) { /* a data object: charged to the pool */
             obj->size = size;
             obj->data_offset = name->hashed ? (off_t)node->page_size : 0;
         }
         char temp[IW_UNIQUE_NAME_SIZE];
-        err = make_file(node, obj, name, state, temp);
+        err = make_file(node, obj, name, params, temp);
         if (err != ERROR_SUCCESS) {
             free(obj);
             return err;
         }
-        enum publish_result result = publish(node, obj, temp, type == IW_TYPE_SHM ? iw_pages(node, size) : 0, &err);
+        uint64_t pages = ops->state_size == 0 ? iw_pages(node, size) : 0;
+        enum publish_result result = publish(node, obj, temp, pages, &err);
         if (result == PUBLISHED) {
             IW_CRASH_POINT("create.published");
             *out = adopt(node, obj);
             *existed = false;
             return *out ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
         }
-        if (state && state->undo)
-            state->undo(obj);
+        if (obj->page && ops->undo)
+            ops->undo(iw_object_state(obj));
         if (obj->page)
             iw_unmap_guarded(obj->page, node->page_size, node->page_size);
         close(obj->fd);
@@ -452,7 +451,7 @@ static DWORD create_object(struct iw_node *node, enum iw_type type, const struct
             continue;
         /* A full pool only matters if the name is still free. */
         if (named && err == ERROR_NOT_ENOUGH_MEMORY) {
-            DWORD open_err = open_existing(node, type, name, out);
+            DWORD open_err = open_existing(node, ops, name, out);
             if (open_err != ERROR_FILE_NOT_FOUND) {
                 *existed = true;
                 return open_err;
@@ -464,11 +463,11 @@ static DWORD create_object(struct iw_node *node, enum iw_type type, const struct
 
 /* ---- handles to objects -------------------------------------------------- */
 
-struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type)
+struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *ops)
 {
     iw_process_lock();
     struct iw_object *obj = iw_handle_lookup(h);
-    if (obj != NULL && (type ? obj->type == type : obj->type != IW_TYPE_SHM))
+    if (obj != NULL && iw_object_is(obj, ops))
         atomic_fetch_add(&obj->refs, 1);
     else
         obj = NULL;
@@ -490,14 +489,14 @@ HANDLE iw_object_handle(struct iw_object *obj)
     return h;
 }
 
-HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_state *state)
+HANDLE iw_object_create_handle(const struct iw_object_ops *ops, LPCTSTR lpName, const void *params)
 {
     struct iw_name name;
     DWORD err = iw_name_parse(lpName, &name);
     struct iw_object *obj;
     bool existed = false;
     if (err == ERROR_SUCCESS)
-        err = iw_object_create(type, &name, 0, state, &obj, &existed);
+        err = iw_object_create(ops, &name, 0, params, &obj, &existed);
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
     HANDLE h = iw_object_handle(obj);
@@ -506,23 +505,23 @@ HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_sta
     return h;
 }
 
-HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName)
+HANDLE iw_object_open_handle(const struct iw_object_ops *ops, LPCTSTR lpName)
 {
     struct iw_object *obj;
-    DWORD err = iw_object_open(type, lpName, &obj);
+    DWORD err = iw_object_open(ops, lpName, &obj);
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
     return iw_object_handle(obj); /* success leaves the last error alone */
 }
 
-DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t size,
-                       const struct iw_new_state *state, struct iw_object **out, bool *existed)
+DWORD iw_object_create(const struct iw_object_ops *ops, const struct iw_name *name, uint64_t size,
+                       const void *params, struct iw_object **out, bool *existed)
 {
     struct iw_node *node;
     DWORD err = enter(&node);
     if (err != ERROR_SUCCESS)
         return err;
-    err = create_object(node, type, name, size, state, out, existed);
+    err = create_object(node, ops, name, size, params, out, existed);
     /* Its only cause in a Create: the node was removed since enter(). */
     if (err == ERROR_FILE_NOT_FOUND && iw_node_present(node) != ERROR_SUCCESS)
         err = ERROR_PATH_NOT_FOUND;

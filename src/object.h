@@ -10,8 +10,10 @@
  *   shared memory, "n-"/"u-" name: the data; the file size is the exact size.
  *   shared memory, "h-" name: a header page (struct iw_file_header), then the
  *       data; the file size is a page plus the exact size.
- *   event, mutex, semaphore: mode has S_IXUSR; one page, the header at
- *       offset 0 and the object's shared state at IW_STATE_OFFSET.
+ *   a type with a state (event, mutex, semaphore: object_ops.h): mode has
+ *       S_IXUSR; one page, the header at offset 0 and the state at
+ *       IW_STATE_OFFSET.
+ * Each type's table (object_ops.h) says which, and everything else about it.
  */
 #ifndef IW_OBJECT_H
 #define IW_OBJECT_H
@@ -22,18 +24,23 @@
 
 #include "name.h"
 #include "node.h"
-
-enum iw_type { IW_TYPE_SHM = 1, IW_TYPE_EVENT, IW_TYPE_MUTEX, IW_TYPE_SEMAPHORE };
+#include "object_ops.h"
 
 #define IW_FILE_MAGIC 0x4f573249u /* "I2WO" */
-#define IW_STATE_OFFSET 512
 
+/* The layout is pinned: every process and library version sharing a node
+ * reads it (a change bumps IW_NODE_VERSION, node.h). */
 struct iw_file_header {
     uint32_t magic;
-    uint32_t type;
+    uint32_t type;              /* types.h */
     uint32_t name_len;          /* the full name, for "h-" files */
+    uint32_t layout;            /* the type's state layout (object_ops.h) */
     char name[MAX_PATH];
 };
+_Static_assert(offsetof(struct iw_file_header, type) == 4 && offsetof(struct iw_file_header, name_len) == 8 &&
+                   offsetof(struct iw_file_header, layout) == 12 && offsetof(struct iw_file_header, name) == 16,
+               "file header layout");
+_Static_assert(sizeof(struct iw_file_header) <= IW_STATE_OFFSET, "the header ends before the state");
 
 struct iw_object {
     struct iw_object *next;     /* this process's objects, by file name */
@@ -47,32 +54,24 @@ struct iw_object {
     bool shared;                /* fd's description is shared with a parent or
                                    child (fork could not make one): never used
                                    to destroy (records.c) */
-    enum iw_type type;
+    const struct iw_object_ops *ops;    /* its type */
     ino_t ino;                  /* of the file, while it is being made */
     uint64_t size;              /* shared memory: the exact size in bytes */
     off_t data_offset;          /* shared memory: where the data starts in the file */
-    void *page;                 /* event/mutex/semaphore: the state page, mapped */
+    void *page;                 /* a type with a state: its page, mapped */
     char file[IW_FILE_NAME_SIZE];
 };
 
-/* How a new event, mutex or semaphore's state is set up, in place in its
- * mapped page before anyone can see it; undo reverses what init did that
- * outlives the page (a mutex's initial owner), for a creation that lost. */
-struct iw_new_state {
-    void (*init)(struct iw_object *obj, const void *arg);
-    void (*undo)(struct iw_object *obj);
-    const void *arg;
-};
-
-/* Creates the named (or unnamed) object, or finds the existing one of the
- * same name.  shm: size > 0, state NULL; others: size 0, state given.
- * On success *existed tells which; the object carries one reference. */
-DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t size,
-                       const struct iw_new_state *state, struct iw_object **out, bool *existed);
+/* Creates the named (or unnamed) object of type ops, or finds the existing
+ * one of the same name.  A data object: size > 0, params NULL; a type with
+ * a state: size 0, params for its init.  On success *existed tells which;
+ * the object carries one reference. */
+DWORD iw_object_create(const struct iw_object_ops *ops, const struct iw_name *name, uint64_t size,
+                       const void *params, struct iw_object **out, bool *existed);
 
 /* Opens the existing object of that name and type (a NULL or empty name is
  * ERROR_INVALID_PARAMETER, as for every Open call). */
-DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out);
+DWORD iw_object_open(const struct iw_object_ops *ops, LPCTSTR lpName, struct iw_object **out);
 
 /* Drops one reference; the last one in this process lets go of the object,
  * and destroys it if no other process holds it. */
@@ -83,16 +82,22 @@ void iw_object_put(struct iw_object *obj);
  * its last reference went meanwhile: the handle was closed. */
 bool iw_object_get_pinned(struct iw_object *obj);
 
-/* The state of an event, mutex or semaphore, in its shared page. */
+/* The shared state of a type that has one, in its page. */
 static inline void *iw_object_state(const struct iw_object *obj)
 {
     return (char *)obj->page + IW_STATE_OFFSET;
 }
 
-/* The object behind handle h if it is of that type (any type but shared
- * memory when type is 0), with a reference the caller drops with
- * iw_object_put; NULL (and ERROR_INVALID_HANDLE set) otherwise. */
-struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type);
+/* Whether obj is of type ops - or, ops NULL, waitable. */
+static inline bool iw_object_is(const struct iw_object *obj, const struct iw_object_ops *ops)
+{
+    return ops ? obj->ops == ops : iw_ops_waitable(obj->ops);
+}
+
+/* The object behind handle h if iw_object_is(obj, ops), with a reference the
+ * caller drops with iw_object_put; NULL (and ERROR_INVALID_HANDLE set)
+ * otherwise. */
+struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *ops);
 
 /* Maps len bytes of obj's file from offset, populated (and locked where
  * permitted: no page faults after).  Never through obj->fd: a
@@ -102,7 +107,7 @@ struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type);
  * name is stable while we hold the object, since only a write-lock holder
  * unlinks, and the process keeps one descriptor per object, not two. */
 void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset);
-/* The same for the state page of an event, mutex or semaphore held under
+/* The same for the state page of an object held under
  * that file name, between guard pages (guard.h): the library's own state,
  * out of reach of a user's overrun.  iw_unmap_guarded undoes it. */
 void *iw_object_map_page(const char *file, size_t page_size);
@@ -111,10 +116,10 @@ void *iw_object_map_page(const char *file, size_t page_size);
  * memory) drops the reference and returns NULL with the last error set. */
 HANDLE iw_object_handle(struct iw_object *obj);
 
-/* Creates or opens a synchronization object and returns a handle to it:
- * the Create/Open calls of events, mutexes and semaphores share all but
- * their state. */
-HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_state *state);
-HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName);
+/* Creates or opens an object with a state and returns a handle to it: the
+ * Create/Open calls of events, mutexes and semaphores share all but their
+ * state (params: the type's, for its init). */
+HANDLE iw_object_create_handle(const struct iw_object_ops *ops, LPCTSTR lpName, const void *params);
+HANDLE iw_object_open_handle(const struct iw_object_ops *ops, LPCTSTR lpName);
 
 #endif

@@ -17,7 +17,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "mapping.h"
 #include "node.h"
 #include "reflock.h"
 
@@ -56,7 +55,7 @@ static void wait_for_transits(void)
     atomic_store(&fork_waiting, 0);
 }
 
-/* Parked descriptors, under the process lock (fork_prepare holds it). */
+/* Parked descriptors, under the process lock (fork's prepare holds it). */
 static struct iw_parked *parked_list;
 
 void iw_transit_park(struct iw_parked *parked, int fd)
@@ -195,11 +194,10 @@ static void restore_nofile(void)
     nofile_raised = false;
 }
 
-static void fork_prepare(void)
+void iw_records_fork_prepare(void)
 {
     wait_for_transits();
     iw_process_lock();
-    iw_mapping_fork_prepare();
     raise_nofile();
     for (size_t i = 0; i < nbuckets; i++)
         for (struct iw_object *o = buckets[i]; o; o = o->next) {
@@ -217,7 +215,7 @@ static void fork_prepare(void)
         }
 }
 
-static void fork_parent(void)
+void iw_records_fork_parent(void)
 {
     for (size_t i = 0; i < nbuckets; i++)
         for (struct iw_object *o = buckets[i]; o; o = o->next)
@@ -226,12 +224,11 @@ static void fork_parent(void)
                 o->fork_fd = -1;
             }
     restore_nofile();
-    iw_mapping_fork_parent();
     iw_process_unlock();
     pthread_mutex_unlock(&transit_gate);
 }
 
-static void fork_child(void)
+void iw_records_fork_child(void)
 {
     for (size_t i = 0; i < nbuckets; i++)
         for (struct iw_object *o = buckets[i]; o; o = o->next)
@@ -246,14 +243,8 @@ static void fork_child(void)
         close(p->fd);
     parked_list = NULL;
     restore_nofile();
-    iw_node_reseed();
-    /* The forking thread took these in fork_prepare and is the child's
-     * only thread: it lets go of them as the parent does. */
-    iw_mapping_fork_parent();
+    /* The forking thread took these in prepare and is the child's only
+     * thread: it lets go of them as the parent does. */
     iw_process_unlock();
     pthread_mutex_unlock(&transit_gate);
 }
-
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
-void iw_records_watch_fork(void) { pthread_once(&atfork_once, register_atfork); }

@@ -35,6 +35,9 @@ struct iw_parked {
 void iw_transit_park(struct iw_parked *parked, int fd);
 void iw_transit_unpark(struct iw_parked *parked);
 
-/* Installs the fork handlers, once. */
-void iw_records_watch_fork(void);
+/* fork.c: prepare waits for the calls in transit and takes the transit gate
+ * and the process lock; parent and child let go of them. */
+void iw_records_fork_prepare(void);
+void iw_records_fork_parent(void);
+void iw_records_fork_child(void);
 #endif

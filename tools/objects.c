@@ -23,22 +23,13 @@
 
 const char *cli_type_name(enum iw_type type)
 {
-    switch (type) {
-    case IW_TYPE_SHM:
-        return "shm";
-    case IW_TYPE_EVENT:
-        return "event";
-    case IW_TYPE_MUTEX:
-        return "mutex";
-    case IW_TYPE_SEMAPHORE:
-        return "semaphore";
-    }
-    return "unknown";
+    const struct iw_object_ops *ops = iw_type_ops(type);
+    return ops ? ops->name : "unknown";
 }
 
 enum iw_type cli_type_of(const char *name)
 {
-    for (enum iw_type t = IW_TYPE_SHM; t <= IW_TYPE_SEMAPHORE; t++)
+    for (enum iw_type t = IW_TYPE_SHM; t < IW_TYPE_END; t++)
         if (strcmp(name, cli_type_name(t)) == 0)
             return t;
     return 0;
