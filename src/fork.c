@@ -5,7 +5,7 @@
  * THE LOCK ORDER (stated here only; elsewhere referred to as "fork.c's
  * lock order").  A thread holding a lock of the library takes only locks
  * further down this list, never one above:
- *   1. the transit gate (records.c) - held for an increment by every call
+ *   1. the transit gate (transit.c) - held for an increment by every call
  *      that opens, makes or destroys an object, and by fork throughout;
  *   2. the process lock (records.c) - the records and the handle table;
  *   3. leaves, under which nothing else is taken and which are never held
@@ -18,12 +18,13 @@
  *
  * prepare takes 1, 2 and the leaves in that order - after waiting for the
  * calls in transit, so that the child inherits no descriptor the records
- * don't know of - and gives every record a description of its own
- * (records.c).  parent and child let go in reverse order; the child, whose
- * only thread is the forking one, first starts afresh what belonged to the
- * parent's other threads: identities (self.c), hazard slots (hazard.c),
- * each type's process-wide state (a mutex's watchers), the unique-name
- * key (node.c), then the records.
+ * don't know of (transit.c) - and gives every record a description of its
+ * own (records.c).  parent and child let go in reverse order; the child,
+ * whose only thread is the forking one, first starts afresh what belonged
+ * to the parent's other threads: identities (self.c), hazard slots
+ * (hazard.c), each type's process-wide state (a mutex's watchers), the
+ * unique-name key (node.c); then the records keep the child's own
+ * descriptions, and the transits close the parked ones.
  */
 #include "fork.h"
 
@@ -34,7 +35,7 @@
 #include "node.h"
 #include "records.h"
 #include "self.h"
-#include "types.h"
+#include "type.h"
 
 /* Each type's hook, in type order (prepare) or reverse (parent, child). */
 enum hook { PREPARE, PARENT, CHILD };
@@ -55,7 +56,8 @@ static void each_type(enum hook hook)
 
 static void prepare(void)
 {
-    iw_records_fork_prepare(); /* 1 and 2, and the descriptors */
+    iw_transit_fork_prepare(); /* 1 */
+    iw_records_fork_prepare(); /* 2, and the descriptors */
     iw_mapping_fork_prepare(); /* 3 */
     each_type(PREPARE);        /* 3 */
 }
@@ -65,6 +67,7 @@ static void parent(void)
     each_type(PARENT);
     iw_mapping_fork_parent();
     iw_records_fork_parent();
+    iw_transit_fork_parent();
 }
 
 static void child(void)
@@ -75,6 +78,7 @@ static void child(void)
     iw_mapping_fork_parent(); /* as the parent: the forking thread took it */
     iw_node_reseed();
     iw_records_fork_child();
+    iw_transit_fork_child();
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -100,7 +100,7 @@ found:
     return h;
 }
 
-struct iw_object *iw_hazard_pin(HANDLE h, const struct iw_object_ops *ops)
+struct iw_object *iw_hazard_pin(HANDLE h)
 {
     struct hazard *slot = mine ? mine : take_slot();
     if (slot == NULL) {
@@ -118,11 +118,8 @@ struct iw_object *iw_hazard_pin(HANDLE h, const struct iw_object_ops *ops)
             atomic_signal_fence(memory_order_seq_cst);
         else
             atomic_thread_fence(memory_order_seq_cst);
-        if (iw_handle_holds(s, h, obj)) { /* still h's object: the reclaimer sees our slot */
-            if (iw_object_is(obj, ops))
-                return obj;
-            break;
-        }
+        if (iw_handle_holds(s, h, obj)) /* still h's object: the reclaimer sees our slot */
+            return obj;
     }
     atomic_store_explicit(&slot->obj, NULL, memory_order_release);
     iw_set_error(ERROR_INVALID_HANDLE);

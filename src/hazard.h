@@ -8,12 +8,15 @@
  */
 #ifndef IW_HAZARD_H
 #define IW_HAZARD_H
-#include "object.h"
+#include <iwin32.h>
 
-/* The object behind handle h if iw_object_is(obj, ops) (object.h), pinned
- * until iw_hazard_unpin; NULL (and ERROR_INVALID_HANDLE set) otherwise.
- * One pin per thread at a time. */
-struct iw_object *iw_hazard_pin(HANDLE h, const struct iw_object_ops *ops);
+struct iw_object;
+
+/* The object behind handle h, pinned until iw_hazard_unpin; NULL (and
+ * ERROR_INVALID_HANDLE set) if h is not an open handle.  One pin per thread
+ * at a time.  Callers pin through iw_object_pin (object.h), which checks
+ * the object's type. */
+struct iw_object *iw_hazard_pin(HANDLE h);
 void iw_hazard_unpin(void);
 
 /* Before the last reference of an object that had handles lets go of it:

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "object.h"
-#include "types.h"
+#include "type.h"
 
 enum iw_mark iw_mark_of(const struct iw_node *node, const char *file, const struct stat *st)
 {

@@ -55,7 +55,7 @@
 #include "mutex_watch.h"
 #include "object.h"
 #include "self.h"
-#include "types.h"
+#include "type.h"
 
 /* The library keeps its own record of the owner (the lock word's layout is
  * glibc's private business): a release by a non-owner is refused without a
@@ -277,7 +277,7 @@ static DWORD wait_alone(void *state, const struct timespec *deadline)
 
 IW_API BOOLEAN RtReleaseMutex(HANDLE h)
 {
-    struct iw_object *obj = iw_hazard_pin(h, &iw_mutex_ops);
+    struct iw_object *obj = iw_object_pin(h, &iw_mutex_ops);
     if (obj == NULL)
         return FALSE;
     struct mutex_state *m = iw_object_state(obj);

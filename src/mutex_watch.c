@@ -66,7 +66,7 @@ static struct iw_mutex_watch *watchers;
 
 static void retire(struct iw_mutex_watch *w)
 {
-    iw_unmap_guarded(w->page, w->page_size, w->page_size);
+    iw_guard_unmap(w->page, w->page_size, w->page_size);
     w->page = NULL;
     w->serial = 0;
     w->armed = false;

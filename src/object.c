@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "crash_point.h"
+#include "export.h"
 #include "fork.h"
 #include "guard.h"
 #include "last_error.h"
@@ -22,7 +23,7 @@
 #include "pool.h"
 #include "records.h"
 #include "reflock.h"
-#include "types.h"
+#include "type.h"
 
 /* ---- letting go -------------------------------------------------------- */
 
@@ -53,7 +54,7 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
     /* A page its type keeps (a mutex a thread of ours owns: mutex.c)
      * stays mapped for the life of the process, on purpose. */
     if (obj->page && !(obj->ops->keep_mapped && obj->ops->keep_mapped(iw_object_state(obj))))
-        iw_unmap_guarded(obj->page, node->page_size, node->page_size);
+        iw_guard_unmap(obj->page, node->page_size, node->page_size);
     /* A description another process may still use: its lock is that
      * process's reference too, and our upgrade would succeed (same owner)
      * and destroy the object under it.  Closing just drops our descriptor;
@@ -80,11 +81,11 @@ void iw_object_put(struct iw_object *obj)
     struct iw_node *node;
     iw_node_get(&node); /* cannot fail: obj exists, so the node was opened */
     iw_transit_begin(); /* before the descriptor leaves the records */
-    iw_process_lock();
+    iw_records_lock();
     bool last = atomic_fetch_sub(&obj->refs, 1) == 1;
     if (last)
         iw_records_remove(obj);
-    iw_process_unlock();
+    iw_records_unlock();
     if (last) {
         if (iw_ops_waitable(obj->ops)) /* Set, Release, waits: calls that pin it */
             iw_hazard_wait_unpinned(obj);
@@ -106,11 +107,11 @@ bool iw_object_get_pinned(struct iw_object *obj)
 /* Takes a reference on the record of that file name if this process has one. */
 static DWORD find_held(const struct iw_object_ops *ops, const char *file, struct iw_object **out)
 {
-    iw_process_lock();
+    iw_records_lock();
     struct iw_object *obj = iw_records_find(file);
     if (obj != NULL && obj->ops == ops)
         atomic_fetch_add(&obj->refs, 1);
-    iw_process_unlock();
+    iw_records_unlock();
     *out = obj;
     return obj == NULL || obj->ops == ops ? ERROR_SUCCESS : ERROR_INVALID_HANDLE;
 }
@@ -120,10 +121,10 @@ static DWORD find_held(const struct iw_object_ops *ops, const char *file, struct
  * fresh one let go) when memory for the records runs out. */
 static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
 {
-    iw_process_lock();
+    iw_records_lock();
     struct iw_object *held = iw_records_find(fresh->file);
     if (held == NULL && iw_records_insert(fresh)) {
-        iw_process_unlock();
+        iw_records_unlock();
         return fresh;
     }
     if (held != NULL) {
@@ -133,7 +134,7 @@ static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
         if (fresh->page && fresh->ops->keep_mapped && fresh->ops->keep_mapped(iw_object_state(fresh)))
             fresh->page = NULL;
     }
-    iw_process_unlock();
+    iw_records_unlock();
     let_go(node, fresh);
     return held;
 }
@@ -161,7 +162,7 @@ static void *map_file(const char *file, size_t len, off_t offset, bool guarded)
     int fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return MAP_FAILED;
-    void *p = guarded ? iw_map_guarded(fd, len, offset, node->page_size) : iw_map_shared(fd, len, offset);
+    void *p = guarded ? iw_guard_map(fd, len, offset, node->page_size) : iw_guard_map_shared(fd, len, offset);
     int err = errno;
     close(fd);
     errno = err;
@@ -443,7 +444,7 @@ static DWORD create_object(struct iw_node *node, const struct iw_object_ops *ops
         if (obj->page && ops->undo)
             ops->undo(iw_object_state(obj));
         if (obj->page)
-            iw_unmap_guarded(obj->page, node->page_size, node->page_size);
+            iw_guard_unmap(obj->page, node->page_size, node->page_size);
         close(obj->fd);
         free(obj);
         /* Another creator got the name first: open theirs (top of loop). */
@@ -465,13 +466,13 @@ static DWORD create_object(struct iw_node *node, const struct iw_object_ops *ops
 
 struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *ops)
 {
-    iw_process_lock();
+    iw_records_lock();
     struct iw_object *obj = iw_handle_lookup(h);
     if (obj != NULL && iw_object_is(obj, ops))
         atomic_fetch_add(&obj->refs, 1);
     else
         obj = NULL;
-    iw_process_unlock();
+    iw_records_unlock();
     if (obj == NULL)
         iw_set_error(ERROR_INVALID_HANDLE);
     return obj;
@@ -479,14 +480,27 @@ struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *op
 
 HANDLE iw_object_handle(struct iw_object *obj)
 {
-    iw_process_lock();
+    iw_records_lock();
     HANDLE h = iw_handle_new(obj);
-    iw_process_unlock();
+    iw_records_unlock();
     if (h == NULL) {
         iw_object_put(obj);
         return iw_fail(ERROR_NOT_ENOUGH_MEMORY);
     }
     return h;
+}
+
+IW_API BOOLEAN CloseHandle(HANDLE hObject)
+{
+    iw_records_lock();
+    struct iw_object *obj = iw_handle_remove(hObject);
+    iw_records_unlock();
+    if (obj == NULL) {
+        iw_set_error(ERROR_INVALID_HANDLE);
+        return FALSE;
+    }
+    iw_object_put(obj);
+    return TRUE;
 }
 
 HANDLE iw_object_create_handle(const struct iw_object_ops *ops, LPCTSTR lpName, const void *params)

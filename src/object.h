@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hazard.h"
+#include "last_error.h"
 #include "name.h"
 #include "node.h"
 #include "object_ops.h"
@@ -32,7 +34,7 @@
  * reads it (a change bumps IW_NODE_VERSION, node.h). */
 struct iw_file_header {
     uint32_t magic;
-    uint32_t type;              /* types.h */
+    uint32_t type;              /* type.h */
     uint32_t name_len;          /* the full name, for "h-" files */
     uint32_t layout;            /* the type's state layout (object_ops.h) */
     char name[MAX_PATH];
@@ -94,6 +96,20 @@ static inline bool iw_object_is(const struct iw_object *obj, const struct iw_obj
     return ops ? obj->ops == ops : iw_ops_waitable(obj->ops);
 }
 
+/* The object behind handle h if iw_object_is(obj, ops), pinned (hazard.h:
+ * no lock, no reference) until iw_hazard_unpin; NULL (and
+ * ERROR_INVALID_HANDLE set) otherwise.  Inline: the short calls start here. */
+static inline struct iw_object *iw_object_pin(HANDLE h, const struct iw_object_ops *ops)
+{
+    struct iw_object *obj = iw_hazard_pin(h);
+    if (obj != NULL && !iw_object_is(obj, ops)) {
+        iw_hazard_unpin();
+        iw_set_error(ERROR_INVALID_HANDLE);
+        return NULL;
+    }
+    return obj;
+}
+
 /* The object behind handle h if iw_object_is(obj, ops), with a reference the
  * caller drops with iw_object_put; NULL (and ERROR_INVALID_HANDLE set)
  * otherwise. */
@@ -109,7 +125,7 @@ struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *op
 void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset);
 /* The same for the state page of an object held under
  * that file name, between guard pages (guard.h): the library's own state,
- * out of reach of a user's overrun.  iw_unmap_guarded undoes it. */
+ * out of reach of a user's overrun.  iw_guard_unmap undoes it. */
 void *iw_object_map_page(const char *file, size_t page_size);
 
 /* A new handle standing for obj's reference; on failure (table full, no

@@ -3,7 +3,7 @@
  * core - object.c, records.c, handle.c, hazard.c, pool.c - and the generic
  * wait (wait.c) need to know about a type, so that they never name one.
  * A type is one file that defines its table and its API calls (shm.c,
- * event.c, mutex.c, semaphore.c), plus its line in the registry (types.c),
+ * event.c, mutex.c, semaphore.c), plus its line in the registry (type.c),
  * which gives it the number its files carry.
  *
  * An object's file either holds data sized per object (state_size 0: shared
@@ -33,7 +33,7 @@ struct iw_object;
 #define IW_STATE_MAX (4096 - IW_STATE_OFFSET)
 
 struct iw_object_ops {
-    uint32_t type;              /* in the file header: types.h */
+    uint32_t type;              /* in the file header: type.h */
     uint32_t layout;            /* version of the state's layout */
     const char *name;           /* "event": for messages and the tools */
 

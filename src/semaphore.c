@@ -15,7 +15,7 @@
 #include "hazard.h"
 #include "last_error.h"
 #include "object.h"
-#include "types.h"
+#include "type.h"
 
 /* Shared by every process of the node: a change bumps iw_semaphore_ops.layout. */
 struct semaphore_state {
@@ -83,7 +83,7 @@ static void leave(void *state, uint32_t cookie)
 
 IW_API BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviousCount)
 {
-    struct iw_object *obj = iw_hazard_pin(h, &iw_semaphore_ops);
+    struct iw_object *obj = iw_object_pin(h, &iw_semaphore_ops);
     if (obj == NULL)
         return FALSE;
     BOOLEAN ok = FALSE;

@@ -8,7 +8,7 @@
 #include "mapping.h"
 #include "object.h"
 #include "records.h"
-#include "types.h"
+#include "type.h"
 
 /* Maps the whole object anew (populated, locked where permitted). */
 static DWORD map_object(struct iw_object *obj, void **out)

@@ -22,7 +22,7 @@
 #include "name.h"
 #include "node.h"
 #include "object.h"
-#include "types.h"
+#include "type.h"
 
 /* Exit status: what a script can rely on (iwin32(1), --help). */
 enum cli_exit {

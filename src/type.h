@@ -1,7 +1,7 @@
 /*
  * The registry of object types: the number each one's files carry in their
  * header (object.h), never reused, and its table (object_ops.h).  Adding a
- * type: a number here, a line in types.c, and the type's own file.
+ * type: a number here, a line in type.c, and the type's own file.
  */
 #ifndef IW_TYPES_H
 #define IW_TYPES_H
