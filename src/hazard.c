@@ -1,7 +1,12 @@
 /*
- * Hazard pointers.  Each thread has a slot where it publishes the object it
- * is using without a reference (iw_hazard_pin); the last reference, before
- * it unmaps and frees an object, waits until no slot names it.
+ * THE PIN PROTOCOL (stated here only; DESIGN.md and object.c refer to it).
+ * Hazard pointers: each thread has a slot where it publishes the object it
+ * is using without a reference (iw_hazard_pin, through iw_object_pin); the
+ * last reference, before it unmaps and frees an object, waits until no
+ * slot names it (iw_hazard_wait_unpinned, called by object.c for every
+ * waitable type).  A pinned call must not block; one that has to sleep
+ * turns its pin into a reference (iw_object_get_pinned: object.c says how
+ * references change without the process lock).
  *
  * Why it is safe (an asymmetric Dekker): a reader stores the object in its
  * slot, then reads the handle table again to check the handle still names

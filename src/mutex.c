@@ -41,6 +41,7 @@
  *     itself as owner: killed in between, the next one still reports it.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -310,16 +311,20 @@ IW_API HANDLE RtOpenMutex(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR
     return iw_object_open_handle(&iw_mutex_ops, lpName);
 }
 
-/* The library's side of the state; the owner as the kernel knows it (the
- * lock word's TID) is the tools' to read (tools/mutex_owner.c). */
+/* Abandoned: its owner died holding it - the kernel has marked the lock
+ * word (glibc's public __data.__lock; FUTEX_OWNER_DIED), or a watcher took
+ * it from the dead owner and set the flag.  The owner itself, as the
+ * kernel knows it (the word's TID), is the tools' to show
+ * (tools/mutex_owner.c). */
 static int describe(const void *state, char *buf, size_t size)
 {
     const struct mutex_state *m = state;
-    uint64_t owner = atomic_load(&m->owner_thread);
-    return snprintf(buf, size, "%s, %u acquisition%s, %s, %u waiting in multi-object waits",
-                    owner ? "owned" : "not owned", owner ? (unsigned)atomic_load(&m->depth) : 0u,
-                    owner && atomic_load(&m->depth) == 1 ? "" : "s",
-                    atomic_load(&m->abandoned) ? "abandoned" : "not abandoned", (unsigned)atomic_load(&m->waiters));
+    uint32_t word = atomic_load((const _Atomic uint32_t *)&m->lock.__data.__lock);
+    bool abandoned = (word & FUTEX_OWNER_DIED) || atomic_load(&m->abandoned);
+    return snprintf(buf, size, "%s, %u waiting in multi-object waits",
+                    abandoned ? "abandoned (its owner died holding it; the next acquirer gets WAIT_ABANDONED)"
+                              : "not abandoned",
+                    (unsigned)atomic_load(&m->waiters));
 }
 
 const struct iw_object_ops iw_mutex_ops = {

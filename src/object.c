@@ -28,12 +28,7 @@
 /* ---- letting go -------------------------------------------------------- */
 
 /* The last reference of this process: if no other process holds the object
- * either, destroy it.  The order matters for a crash at any point: the name
- * goes before the write lock does (reflock.h), and the pages are returned
- * only after the name is gone.  Returning them first would let an opener
- * that saw us as a holder, and then finds us dead before the unlink, revive
- * the object with its pages no longer counted (pool over-commit); this way a
- * crash between the two leaves the count too high, which a recount repairs. */
+ * either, destroy it, in the destroy order (reflock.h). */
 static void release_file(struct iw_node *node, int fd, const char *file)
 {
     if (iw_reflock_release_is_last(fd)) {

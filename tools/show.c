@@ -5,7 +5,8 @@
  * process holds it) is reported as such as it is reclaimed.
  *
  * The state is read from the object's state page through a read-only
- * mapping, with atomic loads, never changed (a mutex's: mutex_owner.c).
+ * mapping, with atomic loads, never changed, and described by its type
+ * (src/object_ops.h); a mutex's owner as the kernel knows it: mutex_owner.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,61 +17,37 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "event_state.h"
 
-/* The state layouts of src/semaphore.c and src/mutex.c, which keep them
- * private: the first fields of each, read-only.  Keep in step.  (An
- * event's is shared: src/event_state.h.) */
-
-struct semaphore_state {
-    _Atomic uint32_t wake;
-    LONG maximum;
-    _Atomic uint64_t word;      /* count in the low half, waiters in the high half */
-};
-
-static void print_mutex(const struct iw_node *node, int fd)
+/* The owner of a mutex, as the kernel knows it. */
+static void print_mutex_owner(const struct iw_node *node, int fd)
 {
     struct cli_mutex_owner o;
     if (cli_mutex_owner(node, fd, &o) != 0) {
-        printf("state:    (cannot be read: %s)\n", strerror(errno));
+        printf("owner:    (cannot be read: %s)\n", strerror(errno));
         return;
     }
     if (o.tid == 0)
-        fputs("owner:    none", stdout);
+        fputs("owner:    none\n", stdout);
     else if (o.pid == 0)
-        printf("owner:    thread %d (its process is not visible here)", (int)o.tid);
+        printf("owner:    thread %d (its process is not visible here)\n", (int)o.tid);
     else
-        printf("owner:    pid %d, thread %d, %" PRIu32 " acquisition%s", (int)o.pid, (int)o.tid, o.depth,
+        printf("owner:    pid %d, thread %d, %" PRIu32 " acquisition%s\n", (int)o.pid, (int)o.tid, o.depth,
                o.depth == 1 ? "" : "s");
-    printf("\nstate:    %s, %" PRIu32 " waiting in multi-object waits\n",
-           o.abandoned ? "abandoned (its owner died holding it; the next acquirer gets WAIT_ABANDONED)"
-                       : "not abandoned",
-           o.waiters);
 }
 
+/* The state, as its type describes it (src/object_ops.h). */
 static void print_state(const struct iw_node *node, int fd, enum iw_type type)
 {
-    if (type == IW_TYPE_MUTEX) {
-        print_mutex(node, fd);
-        return;
-    }
+    if (type == IW_TYPE_MUTEX)
+        print_mutex_owner(node, fd);
     const char *page = mmap(NULL, node->page_size, PROT_READ, MAP_SHARED, fd, 0);
     if (page == MAP_FAILED) {
         printf("state:    (cannot be read: %s)\n", strerror(errno));
         return;
     }
-    const void *state = page + IW_STATE_OFFSET;
-    if (type == IW_TYPE_EVENT) {
-        const struct event_state *e = state;
-        uint64_t w = atomic_load(&e->word);
-        printf("state:    %s, %s, %" PRIu32 " waiting\n", e->manual ? "manual-reset" : "auto-reset",
-               w & EVENT_SIGNALLED ? "signalled" : "not signalled", old_of(w) + new_of(w));
-    } else if (type == IW_TYPE_SEMAPHORE) {
-        const struct semaphore_state *s = state;
-        uint64_t w = atomic_load(&s->word);
-        printf("state:    count %" PRIu32 " of %ld, %" PRIu32 " waiting\n", (uint32_t)w, (long)s->maximum,
-               (uint32_t)(w >> 32));
-    }
+    char line[256];
+    iw_type_ops(type)->describe(page + IW_STATE_OFFSET, line, sizeof line);
+    printf("state:    %s\n", line);
     munmap((void *)page, node->page_size);
 }
 
