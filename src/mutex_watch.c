@@ -135,7 +135,7 @@ void iw_mutex_watch_fork_child(void)
         w->running = false;
         pthread_cond_init(&w->armed_cond, NULL);
     }
-    pthread_mutex_init(&watch_lock, NULL);
+    pthread_mutex_unlock(&watch_lock); /* the forking thread took it in prepare */
 }
 
 /* A free watcher with a running thread, or a new one; NULL if none can be had. */
