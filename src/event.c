@@ -44,13 +44,14 @@
 #include <stdatomic.h>
 
 #include "crash_point.h"
-#include "describe.h"
+#include "iwin32_inspect.h"
 #include "event_state.h"
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
 #include "last_error.h"
-#include "sync.h"
+#include "object.h"
+#include "type.h"
 
 static uint64_t with(uint64_t w, int shift, uint64_t mask, uint32_t value)
 {
@@ -82,18 +83,23 @@ static uint64_t unregister(uint64_t w, uint32_t cookie)
     return with_old(w, old_of(w) - 1);
 }
 
-static void init(struct iw_object *obj, const void *arg)
+struct event_params {
+    bool manual, initial;
+};
+
+static void init(void *state, const void *params)
 {
-    const BOOLEAN *flags = arg; /* {manual, initial} */
-    struct event_state *e = iw_object_state(obj);
-    e->manual = flags[0];
-    atomic_init(&e->word, flags[1] ? EVENT_SIGNALLED : 0);
+    const struct event_params *p = params;
+    struct event_state *e = state;
+    e->manual = p->manual;
+    atomic_init(&e->word, p->initial ? EVENT_SIGNALLED : 0);
 }
 
-_Atomic uint32_t *iw_event_wake_word(void *state) { return &((struct event_state *)state)->wake; }
+static _Atomic uint32_t *wake_word(void *state) { return &((struct event_state *)state)->wake; }
 
-int iw_event_try(void *state)
+static int try_take(void *state, bool *abandoned)
 {
+    (void)abandoned; /* an event has no owner */
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word);
     do {
@@ -105,7 +111,7 @@ int iw_event_try(void *state)
     return 1;
 }
 
-uint32_t iw_event_enter(void *state)
+static uint32_t enter(void *state)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word);
@@ -114,8 +120,9 @@ uint32_t iw_event_enter(void *state)
     return gen_of(w);
 }
 
-int iw_event_poll(void *state, uint32_t cookie)
+static int poll(void *state, uint32_t cookie, bool *abandoned)
 {
+    (void)abandoned;
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
     do {
@@ -139,7 +146,7 @@ int iw_event_poll(void *state, uint32_t cookie)
  * many - one that may have been handed to us - is not left stranded: a
  * Set's becomes the signalled state, for the others, a Pulse's is dropped
  * (a Pulse never leaves the event set). */
-void iw_event_leave(void *state, uint32_t cookie)
+static void leave(void *state, uint32_t cookie)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
@@ -180,7 +187,7 @@ static void release_sleepers(struct event_state *e, bool set_token)
 /* Set (set=true) and Pulse (set=false). */
 static BOOLEAN signal_event(HANDLE h, bool set)
 {
-    struct iw_object *obj = iw_object_pin(h, IW_TYPE_EVENT);
+    struct iw_object *obj = iw_object_pin(h, &iw_event_ops);
     if (obj == NULL)
         return FALSE;
     struct event_state *e = iw_object_state(obj);
@@ -213,7 +220,7 @@ static BOOLEAN signal_event(HANDLE h, bool set)
         IW_CRASH_POINT("event.signalled");
         release_sleepers(e, token && set);
     }
-    iw_object_unpin();
+    iw_hazard_unpin();
     return TRUE;
 }
 
@@ -222,31 +229,30 @@ IW_API BOOLEAN RtPulseEvent(HANDLE h) { return signal_event(h, false); }
 
 IW_API BOOLEAN RtResetEvent(HANDLE h)
 {
-    struct iw_object *obj = iw_object_pin(h, IW_TYPE_EVENT);
+    struct iw_object *obj = iw_object_pin(h, &iw_event_ops);
     if (obj == NULL)
         return FALSE;
     struct event_state *e = iw_object_state(obj);
     atomic_fetch_and(&e->word, ~EVENT_SIGNALLED);
-    iw_object_unpin();
+    iw_hazard_unpin();
     return TRUE;
 }
 
 IW_API HANDLE RtCreateEvent(LPSECURITY_ATTRIBUTES a, BOOLEAN bManualReset, BOOLEAN bInitialState, LPCTSTR lpName)
 {
     (void)a;
-    BOOLEAN flags[2] = {bManualReset != 0, bInitialState != 0};
-    struct iw_new_state state = {.init = init, .arg = flags};
-    return iw_sync_create(IW_TYPE_EVENT, lpName, &state);
+    struct event_params params = {.manual = bManualReset != 0, .initial = bInitialState != 0};
+    return iw_object_create_handle(&iw_event_ops, lpName, &params);
 }
 
 IW_API HANDLE RtOpenEvent(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName)
 {
     (void)dwDesiredAccess;
     (void)bInheritHandle;
-    return iw_sync_open(IW_TYPE_EVENT, lpName);
+    return iw_object_open_handle(&iw_event_ops, lpName);
 }
 
-void iw_event_describe(const void *state, IWIN32_OBJECT_STATE *out)
+static void describe(const void *state, IWIN32_OBJECT_STATE *out)
 {
     struct event_state *e = (struct event_state *)state; /* only loaded from */
     uint64_t w = atomic_load(&e->word);
@@ -254,3 +260,17 @@ void iw_event_describe(const void *state, IWIN32_OBJECT_STATE *out)
     out->signalled = (w & EVENT_SIGNALLED) != 0;
     out->waiters = old_of(w) + new_of(w);
 }
+
+const struct iw_object_ops iw_event_ops = {
+    .type = IW_TYPE_EVENT,
+    .layout = 1,
+    .name = "event",
+    .state_size = sizeof(struct event_state),
+    .init = init,
+    .wake_word = wake_word,
+    .try_take = try_take,
+    .enter = enter,
+    .poll = poll,
+    .leave = leave,
+    .describe = describe,
+};

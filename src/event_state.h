@@ -1,17 +1,24 @@
 /*
  * The state of an event in its shared page (event.c explains it, and
- * describes it for the tools: iw_event_describe).
+ * describes it for the tools: its table's describe).
  */
 #ifndef IW_EVENT_STATE_H
 #define IW_EVENT_STATE_H
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "object_ops.h"
+
+/* Shared by every process of the node: a change bumps iw_event_ops.layout. */
 struct event_state {
     _Atomic uint32_t wake;
     uint32_t manual;
     _Atomic uint64_t word;
 };
+_Static_assert(offsetof(struct event_state, manual) == 4 && offsetof(struct event_state, word) == 8 &&
+                   sizeof(struct event_state) == 16 && sizeof(struct event_state) <= IW_STATE_MAX,
+               "event state layout (layout 1)");
 
 /* The word: signalled (bit 0), gen (15 bits), old and new waiters (16 bits
  * each), tokens (15 bits), settok (bit 63). */

@@ -16,13 +16,13 @@ static void *map_populated(void *at, int fd, size_t len, off_t offset)
     return p;
 }
 
-void *iw_map_shared(int fd, size_t len, off_t offset) { return map_populated(NULL, fd, len, offset); }
+void *iw_guard_map_shared(int fd, size_t len, off_t offset) { return map_populated(NULL, fd, len, offset); }
 
 /* A PROT_NONE reservation of len + 2 pages, never backed by memory, with
  * the file mapped over its middle.  The reservation is this thread's alone
  * (no other mmap can be placed inside it), so MAP_FIXED replaces nothing
  * but our own guard space. */
-void *iw_map_guarded(int fd, size_t len, off_t offset, size_t page)
+void *iw_guard_map(int fd, size_t len, off_t offset, size_t page)
 {
     char *r = mmap(NULL, len + 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED)
@@ -38,4 +38,4 @@ void *iw_map_guarded(int fd, size_t len, off_t offset, size_t page)
 
 /* One call takes the page and its guards: no moment when a guard is gone
  * and the page is still there. */
-void iw_unmap_guarded(void *p, size_t len, size_t page) { munmap((char *)p - page, len + 2 * page); }
+void iw_guard_unmap(void *p, size_t len, size_t page) { munmap((char *)p - page, len + 2 * page); }

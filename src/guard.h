@@ -23,10 +23,10 @@
 
 /* Maps len bytes of fd from offset, shared, read-write: user memory,
  * unguarded.  MAP_FAILED (errno set) on failure. */
-void *iw_map_shared(int fd, size_t len, off_t offset);
+void *iw_guard_map_shared(int fd, size_t len, off_t offset);
 
 /* The same, between two guard pages: the library's own state.  len is a
- * multiple of page.  Undone only by iw_unmap_guarded. */
-void *iw_map_guarded(int fd, size_t len, off_t offset, size_t page);
-void iw_unmap_guarded(void *p, size_t len, size_t page);
+ * multiple of page.  Undone only by iw_guard_unmap. */
+void *iw_guard_map(int fd, size_t len, off_t offset, size_t page);
+void iw_guard_unmap(void *p, size_t len, size_t page);
 #endif

@@ -4,9 +4,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "export.h"
-#include "last_error.h"
-#include "records.h"
 
 struct iw_handle_slot *_Atomic iw_handle_chunks[IW_HANDLE_MAX_SLOTS / IW_HANDLE_CHUNK_SLOTS];
 static uint32_t nslots;
@@ -59,15 +56,3 @@ struct iw_object *iw_handle_remove(HANDLE h)
     return obj;
 }
 
-IW_API BOOLEAN CloseHandle(HANDLE hObject)
-{
-    iw_process_lock();
-    struct iw_object *obj = iw_handle_remove(hObject);
-    iw_process_unlock();
-    if (obj == NULL) {
-        iw_set_error(ERROR_INVALID_HANDLE);
-        return FALSE;
-    }
-    iw_object_put(obj);
-    return TRUE;
-}

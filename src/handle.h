@@ -14,7 +14,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "object.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <iwin32.h>
+
+struct iw_object;
 
 #define IW_HANDLE_TAG_BITS 2     /* ignored on use */
 #define IW_HANDLE_SLOT_BITS 19

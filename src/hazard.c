@@ -1,7 +1,12 @@
 /*
- * Hazard pointers.  Each thread has a slot where it publishes the object it
- * is using without a reference (iw_object_pin); the last reference, before
- * it unmaps and frees an object, waits until no slot names it.
+ * THE PIN PROTOCOL (stated here only; DESIGN.md and object.c refer to it).
+ * Hazard pointers: each thread has a slot where it publishes the object it
+ * is using without a reference (iw_hazard_pin, through iw_object_pin); the
+ * last reference, before it unmaps and frees an object, waits until no
+ * slot names it (iw_hazard_wait_unpinned, called by object.c for every
+ * waitable type).  A pinned call must not block; one that has to sleep
+ * turns its pin into a reference (iw_object_get_pinned: object.c says how
+ * references change without the process lock).
  *
  * Why it is safe (an asymmetric Dekker): a reader stores the object in its
  * slot, then reads the handle table again to check the handle still names
@@ -64,7 +69,7 @@ static void thread_exit(void *slot)
 
 /* The child's only thread is the forking one; the other slots were threads
  * of the parent.  The child is a new process for membarrier, too. */
-static void fork_child(void)
+void iw_hazard_fork_child(void)
 {
     for (struct hazard *h = atomic_load(&slots); h; h = h->next)
         if (h != mine)
@@ -76,7 +81,6 @@ static void fork_child(void)
 static void setup(void)
 {
     pthread_key_create(&exit_key, thread_exit);
-    pthread_atfork(NULL, NULL, fork_child);
     asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 }
 
@@ -101,7 +105,7 @@ found:
     return h;
 }
 
-struct iw_object *iw_object_pin(HANDLE h, enum iw_type type)
+struct iw_object *iw_hazard_pin(HANDLE h)
 {
     struct hazard *slot = mine ? mine : take_slot();
     if (slot == NULL) {
@@ -119,18 +123,15 @@ struct iw_object *iw_object_pin(HANDLE h, enum iw_type type)
             atomic_signal_fence(memory_order_seq_cst);
         else
             atomic_thread_fence(memory_order_seq_cst);
-        if (iw_handle_holds(s, h, obj)) { /* still h's object: the reclaimer sees our slot */
-            if (type ? obj->type == type : obj->type != IW_TYPE_SHM)
-                return obj;
-            break;
-        }
+        if (iw_handle_holds(s, h, obj)) /* still h's object: the reclaimer sees our slot */
+            return obj;
     }
     atomic_store_explicit(&slot->obj, NULL, memory_order_release);
     iw_set_error(ERROR_INVALID_HANDLE);
     return NULL;
 }
 
-void iw_object_unpin(void) { atomic_store_explicit(&mine->obj, NULL, memory_order_release); }
+void iw_hazard_unpin(void) { atomic_store_explicit(&mine->obj, NULL, memory_order_release); }
 
 void iw_hazard_wait_unpinned(const struct iw_object *obj)
 {

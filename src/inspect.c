@@ -26,12 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "describe.h"
 #include "export.h"
 #include "inspect.h"
 #include "last_error.h"
 #include "node_file.h"
 #include "pool.h"
+#include "type.h"
 
 _Static_assert(IWIN32_INSPECT_NAME_MAX == IW_NAME_MAX, "the public name limit");
 _Static_assert(IWIN32_INSPECT_POOL_MB_MAX == IW_POOL_MB_MAX, "the public pool limit");
@@ -91,21 +91,15 @@ static void birth_time(int fd, IWIN32_OBJECT_INFO *info)
     }
 }
 
-/* An event's, mutex's or semaphore's state, from a read-only mapping of
- * its page (a mapping takes no lock; it only pins the description of a
- * file we hold none on). */
-static void read_state(const struct iw_node *node, int fd, IWIN32_OBJECT_INFO *info)
+/* The state of a type that has one, described by its table, from a
+ * read-only mapping of its page (a mapping takes no lock; it only pins the
+ * description of a file we hold none on). */
+static void read_state(const struct iw_node *node, int fd, const struct iw_object_ops *ops, IWIN32_OBJECT_INFO *info)
 {
     const char *page = mmap(NULL, node->page_size, PROT_READ, MAP_SHARED, fd, 0);
     if (page == MAP_FAILED)
         return; /* stateKnown stays FALSE */
-    const void *state = page + IW_STATE_OFFSET;
-    if (info->type == IWIN32_OBJECT_EVENT)
-        iw_event_describe(state, &info->state);
-    else if (info->type == IWIN32_OBJECT_SEMAPHORE)
-        iw_semaphore_describe(state, &info->state);
-    else
-        iw_mutex_describe(state, &info->state);
+    ops->describe(page + IW_STATE_OFFSET, &info->state);
     munmap((void *)page, node->page_size);
     if (info->state.ownerTid)
         info->state.ownerPid = iw_inspect_thread_group(info->state.ownerTid);
@@ -113,7 +107,7 @@ static void read_state(const struct iw_node *node, int fd, IWIN32_OBJECT_INFO *i
 }
 
 /* Fills info from its open file, proven the library's: name, type, size
- * and, for a held synchronization object, its state.  A file still being
+ * and, for a held object of a type with a state, its state.  A file still being
  * made may have no header yet: its type stays 0 and its name unknown.
  * Returns where shared memory's data starts in the file. */
 static off_t describe(const struct iw_node *node, int fd, const char *file, const struct stat *st, bool held,
@@ -127,13 +121,13 @@ static off_t describe(const struct iw_node *node, int fd, const char *file, cons
     struct iw_node_file f;
     if (iw_node_file_identify(node, fd, file, st, &f) != ERROR_SUCCESS)
         return 0;
-    info->type = (IWIN32_OBJECT_TYPE)f.type;
+    info->type = (IWIN32_OBJECT_TYPE)f.ops->type;
     memcpy(info->name, f.name, f.name_len + 1);
     info->nameLength = f.name_len;
     info->size = f.size;
     info->poolPages = iw_pool_pages_of(node, file, st);
-    if (held && info->type != IWIN32_OBJECT_SHM && file[0] != 't')
-        read_state(node, fd, info);
+    if (held && f.ops->describe != NULL && file[0] != 't')
+        read_state(node, fd, f.ops, info);
     return f.data_offset;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "node_file.h"
+#include "type.h"
 
 enum iw_mark iw_mark_of(const struct iw_node *node, const char *file, const struct stat *st)
 {
@@ -28,13 +29,16 @@ enum iw_mark iw_mark_of(const struct iw_node *node, const char *file, const stru
     return IW_MARK_NONE;
 }
 
-bool iw_mark_header_ok(enum iw_mark mark, const struct iw_file_header *h)
+const struct iw_object_ops *iw_mark_type(enum iw_mark mark, const struct iw_file_header *h)
 {
+    if (h == NULL) /* a data file short-named enough to need no header */
+        return mark == IW_MARK_SHM ? iw_type_plain() : NULL;
     if (h->magic != IW_FILE_MAGIC || h->name_len > IW_NAME_MAX)
-        return false;
-    if (mark == IW_MARK_SYNC)
-        return h->type >= IW_TYPE_EVENT && h->type <= IW_TYPE_SEMAPHORE;
-    return h->type == IW_TYPE_SHM;
+        return NULL;
+    const struct iw_object_ops *ops = iw_type_ops(h->type);
+    if (ops == NULL || ops->layout != h->layout || (ops->state_size > 0) != (mark == IW_MARK_SYNC))
+        return NULL;
+    return ops;
 }
 
 bool iw_mark_proven(const struct iw_node *node, const char *file, int fd, const struct stat *st)

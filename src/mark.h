@@ -43,6 +43,7 @@
 #include "node.h"
 
 struct iw_file_header;
+struct iw_object_ops;
 
 /* What a file's mode and owner say it is. */
 enum iw_mark { IW_MARK_NONE, IW_MARK_SHM, IW_MARK_SYNC };
@@ -57,8 +58,16 @@ static inline mode_t iw_mark_mode(const struct iw_node *node, bool sync)
 /* By mode and owner alone (a "t-" file by the looser rule above). */
 enum iw_mark iw_mark_of(const struct iw_node *node, const char *file, const struct stat *st);
 
+/* The type of a file of that mark with header h (NULL: a file without
+ * one), or NULL if the header is not the library's or disagrees with the
+ * mark - another type, or another layout of its state (object_ops.h). */
+const struct iw_object_ops *iw_mark_type(enum iw_mark mark, const struct iw_file_header *h);
+
 /* A header read from a file of that mark is the library's. */
-bool iw_mark_header_ok(enum iw_mark mark, const struct iw_file_header *h);
+static inline bool iw_mark_header_ok(enum iw_mark mark, const struct iw_file_header *h)
+{
+    return iw_mark_type(mark, h) != NULL;
+}
 
 /* The full proof of a file open as fd with *st: mode, owner and, where the
  * file has one, its header (read here). */

@@ -41,30 +41,33 @@
  *     itself as owner: killed in between, the next one still reports it.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "crash_point.h"
-#include "describe.h"
+#include "deadline.h"
 #include "export.h"
+#include "iwin32_inspect.h"
 #include "futex.h"
 #include "hazard.h"
 #include "last_error.h"
 #include "mutex_state.h"
 #include "mutex_watch.h"
+#include "object.h"
 #include "self.h"
-#include "sync.h"
+#include "type.h"
 
 /* The library keeps its own record of the owner (the lock word's layout is
  * glibc's private business): a release by a non-owner is refused without a
  * system call, and a process knows whether one of its threads owns a mutex
- * whose page it is about to unmap (object.c). */
+ * whose page it is about to unmap (owned_here). */
 /* The owner record is kept on every acquisition and release: inlined (GCC
  * would not, with several callers), it costs about 2 ns of a 21 ns
  * uncontended wait+release instead of 4. */
 #define HOT_PATH static inline __attribute__((always_inline))
 
-static uint64_t relaxed_load(_Atomic uint64_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
+static uint64_t relaxed_load(const _Atomic uint64_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
 
 HOT_PATH void now_owned(struct mutex_state *m, bool afresh)
 {
@@ -91,15 +94,23 @@ HOT_PATH bool release_one(struct mutex_state *m)
     return true;
 }
 
-bool iw_mutex_owned_here(struct iw_object *obj)
+/* A thread of this process owns it: its page stays mapped (keep_mapped,
+ * object_ops.h), since the kernel writes into a robust mutex's page when
+ * its owner dies, and whatever had been mapped there since would be
+ * corrupted (glibc bug 14485).  One page per such mutex, on purpose. */
+static bool owned_here(const void *state)
 {
-    struct mutex_state *m = iw_object_state(obj);
+    const struct mutex_state *m = state;
     return relaxed_load(&m->owner_thread) != 0 && relaxed_load(&m->owner_process) == iw_self_process();
 }
 
-static void init(struct iw_object *obj, const void *arg)
+struct mutex_params {
+    bool owned; /* by the creating thread */
+};
+
+static void init(void *state, const void *params)
 {
-    struct mutex_state *m = iw_object_state(obj);
+    struct mutex_state *m = state;
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
@@ -108,23 +119,33 @@ static void init(struct iw_object *obj, const void *arg)
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&m->lock, &attr);
     pthread_mutexattr_destroy(&attr);
-    if (*(const BOOLEAN *)arg) {
+    if (((const struct mutex_params *)params)->owned) {
         pthread_mutex_lock(&m->lock); /* before the name exists: nobody can get in first */
         now_owned(m, true);
     }
 }
 
 /* A creation that lost the race for the name lets go of its initial ownership. */
-static void undo(struct iw_object *obj)
+static void undo(void *state)
 {
-    struct mutex_state *m = iw_object_state(obj);
-    release_one(m);
-    pthread_mutex_unlock(&m->lock);
+    struct mutex_state *m = state;
+    if (release_one(m))
+        pthread_mutex_unlock(&m->lock);
 }
 
-_Atomic uint32_t *iw_mutex_wake_word(void *state) { return &((struct mutex_state *)state)->wake; }
-void iw_mutex_enter(void *state) { atomic_fetch_add(&((struct mutex_state *)state)->waiters, 1); }
-void iw_mutex_leave(void *state) { atomic_fetch_sub(&((struct mutex_state *)state)->waiters, 1); }
+static _Atomic uint32_t *wake_word(void *state) { return &((struct mutex_state *)state)->wake; }
+
+static uint32_t enter(void *state)
+{
+    atomic_fetch_add(&((struct mutex_state *)state)->waiters, 1);
+    return 0;
+}
+
+static void leave(void *state, uint32_t cookie)
+{
+    (void)cookie;
+    atomic_fetch_sub(&((struct mutex_state *)state)->waiters, 1);
+}
 
 /* After EOWNERDEAD, as the lock's holder: whether the thread that died
  * owned the mutex through the API (see the windows above). */
@@ -164,7 +185,7 @@ static void wake_multi_waiters(struct mutex_state *m)
     }
 }
 
-int iw_mutex_watch_lock(void *state, const struct timespec *until)
+int iw_mutex_hold_for_waiters(void *state, const struct timespec *until)
 {
     struct mutex_state *m = state;
     int rc;
@@ -178,7 +199,7 @@ int iw_mutex_watch_lock(void *state, const struct timespec *until)
          * mutex.  Set before the owner record is cleared, so that a watcher
          * killed in between leaves the death to be reported either way;
          * cleared, so that a poll meeting us in the lock knows nobody owns
-         * it (iw_mutex_try). */
+         * it (try_take). */
         atomic_store_explicit(&m->abandoned, 1, memory_order_relaxed);
         IW_CRASH_POINT("mutex.watch_flagged");
         atomic_store_explicit(&m->owner_thread, 0, memory_order_relaxed);
@@ -188,22 +209,12 @@ int iw_mutex_watch_lock(void *state, const struct timespec *until)
     return 0;
 }
 
-void iw_mutex_watch_wake(void *state) { wake_multi_waiters(state); }
+void iw_mutex_wake_waiters(void *state) { wake_multi_waiters(state); }
 
 /* The handback a busy try waits for: checked every SLICE, given up after
  * LIMIT (a holder that is stopped, or starved of CPU). */
 #define HANDBACK_SLICE_NS 100000L
 #define HANDBACK_LIMIT_NS 10000000L
-
-static void after_ns(struct timespec *ts, const struct timespec *from, long ns)
-{
-    ts->tv_sec = from->tv_sec;
-    ts->tv_nsec = from->tv_nsec + ns;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
 
 /* Busy, but no application thread owns it (no owner on record): its holder
  * is a few instructions from letting go or from recording itself - a
@@ -218,7 +229,7 @@ static __attribute__((noinline)) int await_handback(struct mutex_state *m)
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (long ns = HANDBACK_SLICE_NS; ns <= HANDBACK_LIMIT_NS && relaxed_load(&m->owner_thread) == 0;
          ns += HANDBACK_SLICE_NS) {
-        after_ns(&until, &start, ns);
+        iw_deadline_after(&until, &start, (uint64_t)ns);
         int rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, &until);
         if (rc != ETIMEDOUT && rc != EINTR && rc != EAGAIN)
             return rc;
@@ -226,9 +237,9 @@ static __attribute__((noinline)) int await_handback(struct mutex_state *m)
     return EBUSY;
 }
 
-int iw_mutex_try(struct iw_object *obj, bool *abandoned)
+static int try_take(void *state, bool *abandoned)
 {
-    struct mutex_state *m = iw_object_state(obj);
+    struct mutex_state *m = state;
     int rc = pthread_mutex_trylock(&m->lock);
     if (rc == EBUSY && relaxed_load(&m->owner_thread) == 0)
         rc = await_handback(m);
@@ -237,9 +248,20 @@ int iw_mutex_try(struct iw_object *obj, bool *abandoned)
     return r >= 0;
 }
 
-DWORD iw_mutex_wait(struct iw_object *obj, const struct timespec *deadline)
+/* A poll leaves the registration it takes the mutex with. */
+static int poll(void *state, uint32_t cookie, bool *abandoned)
 {
-    struct mutex_state *m = iw_object_state(obj);
+    if (!try_take(state, abandoned))
+        return 0;
+    leave(state, cookie);
+    return 1;
+}
+
+/* Alone, a wait blocks in the kernel's PI lock itself: priority
+ * inheritance and prompt owner-death hand-over. */
+static DWORD wait_alone(void *state, const struct timespec *deadline)
+{
+    struct mutex_state *m = state;
     int rc;
     do
         rc = deadline ? pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, deadline)
@@ -256,7 +278,7 @@ DWORD iw_mutex_wait(struct iw_object *obj, const struct timespec *deadline)
 
 IW_API BOOLEAN RtReleaseMutex(HANDLE h)
 {
-    struct iw_object *obj = iw_object_pin(h, IW_TYPE_MUTEX);
+    struct iw_object *obj = iw_object_pin(h, &iw_mutex_ops);
     if (obj == NULL)
         return FALSE;
     struct mutex_state *m = iw_object_state(obj);
@@ -271,23 +293,22 @@ IW_API BOOLEAN RtReleaseMutex(HANDLE h)
     } else {
         iw_set_error(ERROR_NOT_OWNER); /* not the owner, or released once too often */
     }
-    iw_object_unpin();
+    iw_hazard_unpin();
     return ok;
 }
 
 IW_API HANDLE RtCreateMutex(LPSECURITY_ATTRIBUTES a, BOOLEAN bInitialOwner, LPCTSTR lpName)
 {
     (void)a;
-    BOOLEAN owner = bInitialOwner != 0;
-    struct iw_new_state state = {.init = init, .undo = owner ? undo : NULL, .arg = &owner};
-    return iw_sync_create(IW_TYPE_MUTEX, lpName, &state);
+    struct mutex_params params = {.owned = bInitialOwner != 0};
+    return iw_object_create_handle(&iw_mutex_ops, lpName, &params);
 }
 
 IW_API HANDLE RtOpenMutex(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName)
 {
     (void)dwDesiredAccess;
     (void)bInheritHandle;
-    return iw_sync_open(IW_TYPE_MUTEX, lpName);
+    return iw_object_open_handle(&iw_mutex_ops, lpName);
 }
 
 /* The library's owner record holds random identities, not thread ids; the
@@ -298,7 +319,7 @@ IW_API HANDLE RtOpenMutex(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR
  * locked it.  A multi-object waiter's watcher that took the mutex from a
  * dead owner marks it abandoned in our state until the next acquirer
  * reports it. */
-void iw_mutex_describe(const void *state, IWIN32_OBJECT_STATE *out)
+static void describe(const void *state, IWIN32_OBJECT_STATE *out)
 {
     struct mutex_state *m = (struct mutex_state *)state; /* only loaded from */
     uint32_t word = atomic_load((_Atomic uint32_t *)&m->lock.__data.__lock);
@@ -307,3 +328,26 @@ void iw_mutex_describe(const void *state, IWIN32_OBJECT_STATE *out)
     out->abandoned = (word & FUTEX_OWNER_DIED) || atomic_load(&m->abandoned);
     out->waiters = atomic_load(&m->waiters);
 }
+
+const struct iw_object_ops iw_mutex_ops = {
+    .type = IW_TYPE_MUTEX,
+    .layout = 1,
+    .name = "mutex",
+    .state_size = sizeof(struct mutex_state),
+    .init = init,
+    .undo = undo,
+    .keep_mapped = owned_here,
+    .wake_word = wake_word,
+    .try_take = try_take,
+    .enter = enter,
+    .poll = poll,
+    .leave = leave,
+    .wait_alone = wait_alone,
+    .sleeper_join = iw_mutex_watch_join,
+    .sleeper_arm = iw_mutex_watch_arm,
+    .sleeper_leave = iw_mutex_watch_leave,
+    .fork_prepare = iw_mutex_watch_fork_prepare,
+    .fork_parent = iw_mutex_watch_fork_parent,
+    .fork_child = iw_mutex_watch_fork_child,
+    .describe = describe,
+};

@@ -12,7 +12,7 @@
  *   - it gets the mutex when its owner releases it normally: it unlocks at
  *     once and bumps the wake counter, so the waiters poll again;
  *   - it gets it with EOWNERDEAD when the owner dies: it records the
- *     abandonment in the mutex's shared state (iw_mutex_mark_abandoned),
+ *     abandonment in the mutex's shared state (iw_mutex_hold_for_waiters),
  *     makes the mutex consistent, unlocks and bumps - and the next acquirer,
  *     whoever and wherever it is, reports WAIT_ABANDONED_0 + i.
  *
@@ -43,7 +43,8 @@
 #include <time.h>
 
 #include "guard.h"
-#include "sync.h"
+#include "deadline.h"
+#include "object.h"
 
 #define SLICE_NS 100000000L
 
@@ -62,24 +63,13 @@ struct iw_mutex_watch {
 /* Guards every field above but next (set once, before publication). */
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct iw_mutex_watch *watchers;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void retire(struct iw_mutex_watch *w)
 {
-    iw_unmap_guarded(w->page, w->page_size, w->page_size);
+    iw_guard_unmap(w->page, w->page_size, w->page_size);
     w->page = NULL;
     w->serial = 0;
     w->armed = false;
-}
-
-static void slice_deadline(struct timespec *ts)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_nsec += SLICE_NS;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
 }
 
 static void *watch_main(void *arg)
@@ -93,8 +83,8 @@ static void *watch_main(void *arg)
         pthread_mutex_unlock(&watch_lock);
 
         struct timespec until;
-        slice_deadline(&until);
-        int rc = iw_mutex_watch_lock(state, &until);
+        iw_deadline_in(&until, SLICE_NS);
+        int rc = iw_mutex_hold_for_waiters(state, &until);
 
         pthread_mutex_lock(&watch_lock);
         if (rc != ETIMEDOUT)
@@ -104,7 +94,7 @@ static void *watch_main(void *arg)
          * disarm, its arm could land while we still looked armed, be lost,
          * and a later death of that someone else go unseen. */
         if (rc == 0)
-            iw_mutex_watch_wake(state);
+            iw_mutex_wake_waiters(state);
         if (w->users == 0)
             retire(w);
     }
@@ -134,9 +124,9 @@ static bool start_thread(struct iw_mutex_watch *w)
 }
 
 /* fork: the child has none of the watcher threads; it starts afresh. */
-static void fork_prepare(void) { pthread_mutex_lock(&watch_lock); }
-static void fork_parent(void) { pthread_mutex_unlock(&watch_lock); }
-static void fork_child(void)
+void iw_mutex_watch_fork_prepare(void) { pthread_mutex_lock(&watch_lock); }
+void iw_mutex_watch_fork_parent(void) { pthread_mutex_unlock(&watch_lock); }
+void iw_mutex_watch_fork_child(void)
 {
     for (struct iw_mutex_watch *w = watchers; w; w = w->next) {
         if (w->page)
@@ -145,9 +135,8 @@ static void fork_child(void)
         w->running = false;
         pthread_cond_init(&w->armed_cond, NULL);
     }
-    pthread_mutex_init(&watch_lock, NULL);
+    pthread_mutex_unlock(&watch_lock); /* the forking thread took it in prepare */
 }
-static void register_fork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
 /* A free watcher with a running thread, or a new one; NULL if none can be had. */
 static struct iw_mutex_watch *free_watcher(void)
@@ -172,12 +161,11 @@ static struct iw_mutex_watch *free_watcher(void)
     return w;
 }
 
-struct iw_mutex_watch *iw_mutex_watch_join(struct iw_object *obj)
+void *iw_mutex_watch_join(struct iw_object *obj)
 {
     struct iw_node *node;
     iw_node_get(&node); /* cannot fail: obj exists */
     size_t page_size = node->page_size;
-    pthread_once(&fork_once, register_fork);
     pthread_mutex_lock(&watch_lock);
     struct iw_mutex_watch *w;
     for (w = watchers; w; w = w->next)
@@ -202,8 +190,9 @@ out:
     return w;
 }
 
-void iw_mutex_watch_arm(struct iw_mutex_watch *w)
+void iw_mutex_watch_arm(void *watch)
 {
+    struct iw_mutex_watch *w = watch;
     pthread_mutex_lock(&watch_lock);
     if (!w->armed) {
         w->armed = true;
@@ -212,8 +201,9 @@ void iw_mutex_watch_arm(struct iw_mutex_watch *w)
     pthread_mutex_unlock(&watch_lock);
 }
 
-void iw_mutex_watch_leave(struct iw_mutex_watch *w)
+void iw_mutex_watch_leave(void *watch)
 {
+    struct iw_mutex_watch *w = watch;
     pthread_mutex_lock(&watch_lock);
     /* An armed watcher may be blocked in the lock: it retires itself when
      * it comes back (within SLICE).  A disarmed one sits in its condition

@@ -18,7 +18,8 @@
 #include "iwin32.h"
 
 #define IW_NODE_MAGIC 0x4e573249u /* "I2WN" */
-#define IW_NODE_VERSION 2u /* 2: files carry the library's mark (mark.h); pool_resets */
+#define IW_NODE_VERSION 3u /* 2: files carry the library's mark (mark.h); pool_resets;
+                              3: object headers carry their state's layout */
 
 struct iw_node_header {         /* atomic: rebuilt in place (node_header.h) */
     _Atomic uint32_t magic;

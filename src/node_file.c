@@ -25,23 +25,20 @@ DWORD iw_node_file_identify(const struct iw_node *node, int fd, const char *file
     memset(out, 0, sizeof *out);
     if (mark == IW_MARK_NONE)
         return ERROR_ACCESS_DENIED;
-    out->type = IW_TYPE_SHM;
+    out->ops = iw_mark_type(mark, NULL);
     if (mark == IW_MARK_SYNC || hashed) {
         struct iw_file_header h;
-        if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || !iw_mark_header_ok(mark, &h)) {
-            out->type = 0;
+        if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || (out->ops = iw_mark_type(mark, &h)) == NULL)
             return ERROR_ACCESS_DENIED;
-        }
-        out->type = (enum iw_type)h.type;
         if (hashed) {
-            memcpy(out->name, h.name, h.name_len); /* iw_mark_header_ok: at most IW_NAME_MAX */
+            memcpy(out->name, h.name, h.name_len); /* iw_mark_type: at most IW_NAME_MAX */
             out->name_len = h.name_len;
         }
     }
     if (!hashed && !iw_name_decode(file, out->name, &out->name_len))
         out->name_len = 0; /* "u-", "t-": unnamed */
     out->name[out->name_len] = '\0';
-    if (out->type == IW_TYPE_SHM) {
+    if (out->ops->state_size == 0) {
         out->data_offset = hashed ? (off_t)node->page_size : 0;
         out->size = st->st_size > out->data_offset ? (uint64_t)(st->st_size - out->data_offset) : 0;
     }
@@ -77,9 +74,9 @@ int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, str
     return rc == ENOENT ? EAGAIN : rc;
 }
 
-int iw_node_file_make(struct iw_node *node, bool sync, char *temp, int *fd, struct stat *st)
+int iw_node_file_make(struct iw_node *node, bool stateful, char *temp, int *fd, struct stat *st)
 {
-    mode_t mode = iw_mark_mode(node, sync);
+    mode_t mode = iw_mark_mode(node, stateful);
     for (;;) {
         iw_node_unique_name(temp, "t-");
         *fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -112,9 +109,10 @@ int iw_node_file_make(struct iw_node *node, bool sync, char *temp, int *fd, stru
     }
 }
 
-bool iw_node_file_write_header(int fd, enum iw_type type, const struct iw_name *name)
+bool iw_node_file_write_header(int fd, const struct iw_object_ops *ops, const struct iw_name *name)
 {
-    struct iw_file_header h = {.magic = IW_FILE_MAGIC, .type = type, .name_len = (uint32_t)name->len};
+    struct iw_file_header h = {
+        .magic = IW_FILE_MAGIC, .type = ops->type, .name_len = (uint32_t)name->len, .layout = ops->layout};
     memcpy(h.name, name->bytes ? name->bytes : "", name->len);
     return pwrite(fd, &h, sizeof h, 0) == (ssize_t)sizeof h;
 }
@@ -125,12 +123,7 @@ int iw_node_file_publish(struct iw_node *node, const char *temp, const char *fil
 }
 
 /* The last reference of this process: if no other process holds the object
- * either, destroy it.  The order matters for a crash at any point: the name
- * goes before the write lock does (reflock.h), and the pages are returned
- * only after the name is gone.  Returning them first would let an opener
- * that saw us as a holder, and then finds us dead before the unlink, revive
- * the object with its pages no longer counted (pool over-commit); this way a
- * crash between the two leaves the count too high, which a recount repairs. */
+ * either, destroy it, in the destroy order (reflock.h). */
 void iw_node_file_release(struct iw_node *node, int fd, const char *file)
 {
     if (iw_reflock_release_is_last(fd)) {
@@ -153,7 +146,7 @@ void *iw_node_file_map(const char *file, size_t len, off_t offset, bool guarded)
     int fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return MAP_FAILED;
-    void *p = guarded ? iw_map_guarded(fd, len, offset, node->page_size) : iw_map_shared(fd, len, offset);
+    void *p = guarded ? iw_guard_map(fd, len, offset, node->page_size) : iw_guard_map_shared(fd, len, offset);
     int err = errno;
     close(fd);
     errno = err;

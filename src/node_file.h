@@ -12,8 +12,10 @@
  *   shared memory, "n-"/"u-" name: the data; the file size is the exact size.
  *   shared memory, "h-" name: a header page (struct iw_file_header), then the
  *       data; the file size is a page plus the exact size.
- *   event, mutex, semaphore: mode has S_IXUSR; one page, the header at
- *       offset 0 and the object's shared state at IW_STATE_OFFSET.
+ *   a type with a state (event, mutex, semaphore: object_ops.h): mode has
+ *       S_IXUSR; one page, the header at offset 0 and the state at
+ *       IW_STATE_OFFSET.
+ * Each type's table (object_ops.h) says which, and everything else about it.
  * The header and the size are written before the file gets its final name
  * (object.c: make_file, publish), so only a "t-" file may lack them.
  */
@@ -28,23 +30,28 @@
 #include "mark.h"
 #include "name.h"
 #include "node.h"
+#include "object_ops.h"
 #include "reflock.h"
 
-enum iw_type { IW_TYPE_SHM = 1, IW_TYPE_EVENT, IW_TYPE_MUTEX, IW_TYPE_SEMAPHORE };
-
 #define IW_FILE_MAGIC 0x4f573249u /* "I2WO" */
-#define IW_STATE_OFFSET 512
 
+/* The layout is pinned: every process and library version sharing a node
+ * reads it (a change bumps IW_NODE_VERSION, node.h). */
 struct iw_file_header {
     uint32_t magic;
-    uint32_t type;
+    uint32_t type;              /* type.h */
     uint32_t name_len;          /* the full name, for "h-" files */
+    uint32_t layout;            /* the type's state layout (object_ops.h) */
     char name[MAX_PATH];
 };
+_Static_assert(offsetof(struct iw_file_header, type) == 4 && offsetof(struct iw_file_header, name_len) == 8 &&
+                   offsetof(struct iw_file_header, layout) == 12 && offsetof(struct iw_file_header, name) == 16,
+               "file header layout");
+_Static_assert(sizeof(struct iw_file_header) <= IW_STATE_OFFSET, "the header ends before the state");
 
 /* What a node file holds. */
 struct iw_node_file {
-    enum iw_type type;
+    const struct iw_object_ops *ops; /* its type's table (type.h) */
     char name[IW_NAME_MAX + 1]; /* NUL-terminated; name_len 0: unnamed ("u-", "t-") */
     size_t name_len;
     uint64_t size;              /* shared memory: the exact size in bytes; others 0 */
@@ -76,15 +83,15 @@ int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, str
 /* ---- making a file (object.c: make_file, publish) ---- */
 
 /* Makes a fresh file for a new object under a unique "t-" name (into temp,
- * IW_UNIQUE_NAME_SIZE bytes) with the library's mark for its kind (sync:
- * an event, mutex or semaphore), holding its reference read lock from the
+ * IW_UNIQUE_NAME_SIZE bytes) with the library's mark for its kind
+ * (stateful: a type with a state page, object_ops.h), holding its reference read lock from the
  * start, so that the object is complete before anyone can see it by name.
  * 0 with *fd and *st, or an errno with nothing left. */
-int iw_node_file_make(struct iw_node *node, bool sync, char *temp, int *fd, struct stat *st);
+int iw_node_file_make(struct iw_node *node, bool stateful, char *temp, int *fd, struct stat *st);
 
-/* Writes the header of a new file (an event's, mutex's or semaphore's, or
- * an "h-" shared memory's: it holds the full name).  false on failure. */
-bool iw_node_file_write_header(int fd, enum iw_type type, const struct iw_name *name);
+/* Writes the header of a new file (of a type with a state, or an "h-"
+ * shared memory's: it holds the full name).  false on failure. */
+bool iw_node_file_write_header(int fd, const struct iw_object_ops *ops, const struct iw_name *name);
 
 /* Gives a made file its final name, never replacing one: 0; EEXIST when
  * the name is taken; ENOENT when a recount removed the file before its

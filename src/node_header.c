@@ -33,7 +33,7 @@ DWORD iw_node_header_map(struct iw_node *node, int fd, uint64_t pool_pages)
         return iw_error_from_errno(errno);
     if ((size_t)st.st_size < sizeof(struct iw_node_header) && ftruncate(fd, sizeof(struct iw_node_header)) != 0)
         return iw_error_from_errno(errno);
-    void *p = iw_map_guarded(fd, node->page_size, 0, node->page_size);
+    void *p = iw_guard_map(fd, node->page_size, 0, node->page_size);
     if (p == MAP_FAILED)
         return iw_error_from_errno(errno);
     node->header = p;
@@ -51,7 +51,7 @@ DWORD iw_node_header_map(struct iw_node *node, int fd, uint64_t pool_pages)
 
 void iw_node_header_unmap(struct iw_node *node)
 {
-    iw_unmap_guarded(node->header, node->page_size, node->page_size);
+    iw_guard_unmap(node->header, node->page_size, node->page_size);
     node->header = NULL;
 }
 

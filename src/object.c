@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "crash_point.h"
+#include "export.h"
+#include "fork.h"
 #include "last_error.h"
 #include "handle.h"
 #include "guard.h"
@@ -19,18 +21,16 @@
 #include "mapping.h"
 #include "pool.h"
 #include "records.h"
-#include "sync.h"
+#include "type.h"
 
 /* ---- letting go -------------------------------------------------------- */
 
 static void let_go(struct iw_node *node, struct iw_object *obj)
 {
-    /* A mutex some thread of ours still owns keeps its page mapped for the
-     * life of the process: the kernel writes into a robust mutex's page when
-     * its owner dies, and whatever had been mapped there since would be
-     * corrupted (glibc bug 14485).  One page per such mutex, on purpose. */
-    if (obj->page && !(obj->type == IW_TYPE_MUTEX && iw_mutex_owned_here(obj)))
-        iw_unmap_guarded(obj->page, node->page_size, node->page_size);
+    /* A page its type keeps (a mutex a thread of ours owns: mutex.c)
+     * stays mapped for the life of the process, on purpose. */
+    if (obj->page && !(obj->ops->keep_mapped && obj->ops->keep_mapped(iw_object_state(obj))))
+        iw_guard_unmap(obj->page, node->page_size, node->page_size);
     /* A description another process may still use: its lock is that
      * process's reference too, and our upgrade would succeed (same owner)
      * and destroy the object under it.  Closing just drops our descriptor;
@@ -57,13 +57,13 @@ void iw_object_put(struct iw_object *obj)
     struct iw_node *node;
     iw_node_get(&node); /* cannot fail: obj exists, so the node was opened */
     iw_transit_begin(); /* before the descriptor leaves the records */
-    iw_process_lock();
+    iw_records_lock();
     bool last = atomic_fetch_sub(&obj->refs, 1) == 1;
     if (last)
         iw_records_remove(obj);
-    iw_process_unlock();
+    iw_records_unlock();
     if (last) {
-        if (obj->type != IW_TYPE_SHM) /* Set, Release...: calls that pin it */
+        if (iw_ops_waitable(obj->ops)) /* Set, Release, waits: calls that pin it */
             iw_hazard_wait_unpinned(obj);
         let_go(node, obj);
     }
@@ -81,15 +81,15 @@ bool iw_object_get_pinned(struct iw_object *obj)
 }
 
 /* Takes a reference on the record of that file name if this process has one. */
-static DWORD find_held(enum iw_type type, const char *file, struct iw_object **out)
+static DWORD find_held(const struct iw_object_ops *ops, const char *file, struct iw_object **out)
 {
-    iw_process_lock();
+    iw_records_lock();
     struct iw_object *obj = iw_records_find(file);
-    if (obj != NULL && obj->type == type)
+    if (obj != NULL && obj->ops == ops)
         atomic_fetch_add(&obj->refs, 1);
-    iw_process_unlock();
+    iw_records_unlock();
     *out = obj;
-    return obj == NULL || obj->type == type ? ERROR_SUCCESS : ERROR_INVALID_HANDLE;
+    return obj == NULL || obj->ops == ops ? ERROR_SUCCESS : ERROR_INVALID_HANDLE;
 }
 
 /* Makes a fresh record this process's own - unless another thread got a
@@ -97,26 +97,25 @@ static DWORD find_held(enum iw_type type, const char *file, struct iw_object **o
  * fresh one let go) when memory for the records runs out. */
 static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
 {
-    iw_process_lock();
+    iw_records_lock();
     struct iw_object *held = iw_records_find(fresh->file);
     if (held == NULL && iw_records_insert(fresh)) {
-        iw_process_unlock();
+        iw_records_unlock();
         return fresh;
     }
     if (held != NULL) {
         atomic_fetch_add(&held->refs, 1);
-        /* A mutex created owned by this thread keeps the page it was locked
-         * through mapped: this thread's robust list points into it (glibc
-         * bug 14485). */
-        if (fresh->type == IW_TYPE_MUTEX && iw_mutex_owned_here(fresh))
+        /* A page its type keeps (a mutex created owned by this thread:
+         * this thread's robust list points into it) stays mapped. */
+        if (fresh->page && fresh->ops->keep_mapped && fresh->ops->keep_mapped(iw_object_state(fresh)))
             fresh->page = NULL;
     }
-    iw_process_unlock();
+    iw_records_unlock();
     let_go(node, fresh);
     return held;
 }
 
-static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
+static struct iw_object *new_record(int fd, const char *file, const struct iw_object_ops *ops)
 {
     struct iw_object *obj = calloc(1, sizeof *obj);
     if (obj == NULL)
@@ -126,7 +125,7 @@ static struct iw_object *new_record(int fd, const char *file, enum iw_type type)
     atomic_init(&obj->refs, 1);
     obj->fd = fd;
     obj->fork_fd = -1;
-    obj->type = type;
+    obj->ops = ops;
     strcpy(obj->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
     return obj;
 }
@@ -138,11 +137,11 @@ void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset)
 
 void *iw_object_map_page(const char *file, size_t page_size) { return iw_node_file_map(file, page_size, 0, true); }
 
-/* Maps an event's, mutex's or semaphore's state page; file is its name now
- * (a "t-" name while it is being made). */
+/* Maps the state page of a type that has one; file is its name now (a "t-"
+ * name while it is being made). */
 static DWORD map_page(struct iw_node *node, struct iw_object *obj, const char *file)
 {
-    if (obj->type == IW_TYPE_SHM)
+    if (obj->ops->state_size == 0)
         return ERROR_SUCCESS;
     void *p = iw_object_map_page(file, node->page_size);
     if (p == MAP_FAILED)
@@ -167,17 +166,17 @@ static DWORD identify(struct iw_node *node, const struct iw_name *name, struct i
         return err;
     if (name->hashed && (f.name_len != name->len || memcmp(f.name, name->bytes, name->len) != 0))
         return ERROR_INVALID_NAME;
-    obj->type = f.type;
+    obj->ops = f.ops;
     obj->size = f.size;
     obj->data_offset = f.data_offset;
     return ERROR_SUCCESS;
 }
 
-static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct iw_name *name,
+static DWORD open_existing(struct iw_node *node, const struct iw_object_ops *ops, const struct iw_name *name,
                            struct iw_object **out)
 {
     for (;;) {
-        DWORD err = find_held(type, name->file, out);
+        DWORD err = find_held(ops, name->file, out);
         if (err != ERROR_SUCCESS || *out != NULL)
             return err;
         int fd;
@@ -188,13 +187,13 @@ static DWORD open_existing(struct iw_node *node, enum iw_type type, const struct
         if (rc != 0)
             return iw_error_from_errno(rc);
         IW_CRASH_POINT("open.held");
-        struct iw_object *obj = new_record(fd, name->file, type);
+        struct iw_object *obj = new_record(fd, name->file, ops);
         if (obj == NULL) {
             iw_node_file_release(node, fd, name->file);
             return ERROR_NOT_ENOUGH_MEMORY;
         }
         err = identify(node, name, obj, &st);
-        if (err == ERROR_SUCCESS && obj->type != type)
+        if (err == ERROR_SUCCESS && obj->ops != ops)
             err = ERROR_INVALID_HANDLE;
         if (err == ERROR_SUCCESS)
             err = map_page(node, obj, obj->file);
@@ -215,13 +214,13 @@ static DWORD enter(struct iw_node **node)
     if (err == ERROR_SUCCESS)
         err = iw_node_present(*node);
     if (err == ERROR_SUCCESS) {
-        iw_records_watch_fork();
+        iw_fork_watch();
         iw_transit_begin();
     }
     return err;
 }
 
-DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out)
+DWORD iw_object_open(const struct iw_object_ops *ops, LPCTSTR lpName, struct iw_object **out)
 {
     if (lpName == NULL || lpName[0] == '\0')
         return ERROR_INVALID_PARAMETER; /* every Open call needs a name */
@@ -232,7 +231,7 @@ DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out)
         err = enter(&node);
     if (err != ERROR_SUCCESS)
         return err;
-    err = open_existing(node, type, &name, out);
+    err = open_existing(node, ops, &name, out);
     iw_transit_end();
     return err;
 }
@@ -241,25 +240,26 @@ DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out)
 
 /* Writes a new object's file under a temporary "t-" name, holding its
  * reference lock from the start, so that the object is complete before
- * anyone can see it by name: its header, its size, and for an event, mutex
- * or semaphore its state, set up in place in its mapped page.  Sets obj->fd
- * (and obj->page); on failure returns the error with nothing left. */
+ * anyone can see it by name: its header, its size, and for a type with a
+ * state its state, set up in place in its mapped page.  Sets obj->fd (and
+ * obj->page); on failure returns the error with nothing left. */
 static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct iw_name *name,
-                       const struct iw_new_state *state, char *temp)
+                       const void *params, char *temp)
 {
-    bool header = obj->type != IW_TYPE_SHM || name->hashed;
+    bool stateful = obj->ops->state_size > 0;
+    bool header = stateful || name->hashed;
     int fd;
     struct stat st;
-    int rc = iw_node_file_make(node, obj->type != IW_TYPE_SHM, temp, &fd, &st);
+    int rc = iw_node_file_make(node, stateful, temp, &fd, &st);
     if (rc != 0)
         return iw_error_from_errno(rc);
     IW_CRASH_POINT("create.temp_locked");
     obj->fd = fd;
     obj->ino = st.st_ino;
-    bool ok = !header || iw_node_file_write_header(fd, obj->type, name);
+    bool ok = !header || iw_node_file_write_header(fd, obj->ops, name);
     /* The size is set now, before the pool reservation: a recount that
      * sees this file must count its pages (pool.c). */
-    off_t file_size = obj->type == IW_TYPE_SHM ? obj->data_offset + (off_t)obj->size : (off_t)node->page_size;
+    off_t file_size = stateful ? (off_t)node->page_size : obj->data_offset + (off_t)obj->size;
     DWORD err = ERROR_SUCCESS;
     if (!ok || ftruncate(fd, file_size) != 0)
         err = iw_error_from_errno(errno);
@@ -271,8 +271,8 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
         return err;
     }
     IW_CRASH_POINT("create.temp_sized");
-    if (state)
-        state->init(obj, state->arg);
+    if (stateful)
+        obj->ops->init(iw_object_state(obj), params);
     return ERROR_SUCCESS;
 }
 
@@ -316,8 +316,8 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
     return result;
 }
 
-static DWORD create_object(struct iw_node *node, enum iw_type type, const struct iw_name *name, uint64_t size,
-                           const struct iw_new_state *state, struct iw_object **out, bool *existed)
+static DWORD create_object(struct iw_node *node, const struct iw_object_ops *ops, const struct iw_name *name,
+                           uint64_t size, const void *params, struct iw_object **out, bool *existed)
 {
     DWORD err;
     bool named = name->file[0] != '\0';
@@ -326,38 +326,39 @@ static DWORD create_object(struct iw_node *node, enum iw_type type, const struct
             /* An existing name is an Open: making a full-size file first
              * would reserve and zero-fill pages for nothing, and could make
              * another process's recount refuse a Create that fits. */
-            err = open_existing(node, type, name, out);
+            err = open_existing(node, ops, name, out);
             if (err != ERROR_FILE_NOT_FOUND) {
                 *existed = true;
                 return err;
             }
         }
-        struct iw_object *obj = new_record(-1, name->file, type);
+        struct iw_object *obj = new_record(-1, name->file, ops);
         if (obj == NULL)
             return ERROR_NOT_ENOUGH_MEMORY;
         if (!named)
             iw_node_unique_name(obj->file, "u-");
-        if (type == IW_TYPE_SHM) {
+        if (ops->state_size == 0) { /* a data object: charged to the pool */
             obj->size = size;
             obj->data_offset = name->hashed ? (off_t)node->page_size : 0;
         }
         char temp[IW_UNIQUE_NAME_SIZE];
-        err = make_file(node, obj, name, state, temp);
+        err = make_file(node, obj, name, params, temp);
         if (err != ERROR_SUCCESS) {
             free(obj);
             return err;
         }
-        enum publish_result result = publish(node, obj, temp, type == IW_TYPE_SHM ? iw_pages(node, size) : 0, &err);
+        uint64_t pages = ops->state_size == 0 ? iw_pages(node, size) : 0;
+        enum publish_result result = publish(node, obj, temp, pages, &err);
         if (result == PUBLISHED) {
             IW_CRASH_POINT("create.published");
             *out = adopt(node, obj);
             *existed = false;
             return *out ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
         }
-        if (state && state->undo)
-            state->undo(obj);
+        if (obj->page && ops->undo)
+            ops->undo(iw_object_state(obj));
         if (obj->page)
-            iw_unmap_guarded(obj->page, node->page_size, node->page_size);
+            iw_guard_unmap(obj->page, node->page_size, node->page_size);
         close(obj->fd);
         free(obj);
         /* Another creator got the name first: open theirs (top of loop). */
@@ -365,7 +366,7 @@ static DWORD create_object(struct iw_node *node, enum iw_type type, const struct
             continue;
         /* A full pool only matters if the name is still free. */
         if (named && err == ERROR_NOT_ENOUGH_MEMORY) {
-            DWORD open_err = open_existing(node, type, name, out);
+            DWORD open_err = open_existing(node, ops, name, out);
             if (open_err != ERROR_FILE_NOT_FOUND) {
                 *existed = true;
                 return open_err;
@@ -377,15 +378,15 @@ static DWORD create_object(struct iw_node *node, enum iw_type type, const struct
 
 /* ---- handles to objects -------------------------------------------------- */
 
-struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type)
+struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *ops)
 {
-    iw_process_lock();
+    iw_records_lock();
     struct iw_object *obj = iw_handle_lookup(h);
-    if (obj != NULL && (type ? obj->type == type : obj->type != IW_TYPE_SHM))
+    if (obj != NULL && iw_object_is(obj, ops))
         atomic_fetch_add(&obj->refs, 1);
     else
         obj = NULL;
-    iw_process_unlock();
+    iw_records_unlock();
     if (obj == NULL)
         iw_set_error(ERROR_INVALID_HANDLE);
     return obj;
@@ -393,9 +394,9 @@ struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type)
 
 HANDLE iw_object_handle(struct iw_object *obj)
 {
-    iw_process_lock();
+    iw_records_lock();
     HANDLE h = iw_handle_new(obj);
-    iw_process_unlock();
+    iw_records_unlock();
     if (h == NULL) {
         iw_object_put(obj);
         return iw_fail(ERROR_NOT_ENOUGH_MEMORY);
@@ -403,14 +404,27 @@ HANDLE iw_object_handle(struct iw_object *obj)
     return h;
 }
 
-HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_state *state)
+IW_API BOOLEAN CloseHandle(HANDLE hObject)
+{
+    iw_records_lock();
+    struct iw_object *obj = iw_handle_remove(hObject);
+    iw_records_unlock();
+    if (obj == NULL) {
+        iw_set_error(ERROR_INVALID_HANDLE);
+        return FALSE;
+    }
+    iw_object_put(obj);
+    return TRUE;
+}
+
+HANDLE iw_object_create_handle(const struct iw_object_ops *ops, LPCTSTR lpName, const void *params)
 {
     struct iw_name name;
     DWORD err = iw_name_parse(lpName, &name);
     struct iw_object *obj;
     bool existed = false;
     if (err == ERROR_SUCCESS)
-        err = iw_object_create(type, &name, 0, state, &obj, &existed);
+        err = iw_object_create(ops, &name, 0, params, &obj, &existed);
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
     HANDLE h = iw_object_handle(obj);
@@ -419,23 +433,23 @@ HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_sta
     return h;
 }
 
-HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName)
+HANDLE iw_object_open_handle(const struct iw_object_ops *ops, LPCTSTR lpName)
 {
     struct iw_object *obj;
-    DWORD err = iw_object_open(type, lpName, &obj);
+    DWORD err = iw_object_open(ops, lpName, &obj);
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
     return iw_object_handle(obj); /* success leaves the last error alone */
 }
 
-DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t size,
-                       const struct iw_new_state *state, struct iw_object **out, bool *existed)
+DWORD iw_object_create(const struct iw_object_ops *ops, const struct iw_name *name, uint64_t size,
+                       const void *params, struct iw_object **out, bool *existed)
 {
     struct iw_node *node;
     DWORD err = enter(&node);
     if (err != ERROR_SUCCESS)
         return err;
-    err = create_object(node, type, name, size, state, out, existed);
+    err = create_object(node, ops, name, size, params, out, existed);
     /* Its only cause in a Create: the node was removed since enter(). */
     if (err == ERROR_FILE_NOT_FOUND && iw_node_present(node) != ERROR_SUCCESS)
         err = ERROR_PATH_NOT_FOUND;

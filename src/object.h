@@ -6,7 +6,8 @@
  * of a name this process already holds takes no lock call: only its mapping
  * (see iw_object_map).
  *
- * File layouts, and how a file is identified and opened: node_file.h.
+ * File layouts, and how a file is identified and opened: node_file.h; each
+ * type's table (object_ops.h) says everything else about it.
  */
 #ifndef IW_OBJECT_H
 #define IW_OBJECT_H
@@ -15,9 +16,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hazard.h"
+#include "last_error.h"
 #include "name.h"
 #include "node.h"
 #include "node_file.h"
+#include "object_ops.h"
 
 struct iw_object {
     struct iw_object *next;     /* this process's objects, by file name */
@@ -31,32 +35,24 @@ struct iw_object {
     bool shared;                /* fd's description is shared with a parent or
                                    child (fork could not make one): never used
                                    to destroy (records.c) */
-    enum iw_type type;
+    const struct iw_object_ops *ops;    /* its type */
     ino_t ino;                  /* of the file, while it is being made */
     uint64_t size;              /* shared memory: the exact size in bytes */
     off_t data_offset;          /* shared memory: where the data starts in the file */
-    void *page;                 /* event/mutex/semaphore: the state page, mapped */
+    void *page;                 /* a type with a state: its page, mapped */
     char file[IW_FILE_NAME_SIZE];
 };
 
-/* How a new event, mutex or semaphore's state is set up, in place in its
- * mapped page before anyone can see it; undo reverses what init did that
- * outlives the page (a mutex's initial owner), for a creation that lost. */
-struct iw_new_state {
-    void (*init)(struct iw_object *obj, const void *arg);
-    void (*undo)(struct iw_object *obj);
-    const void *arg;
-};
-
-/* Creates the named (or unnamed) object, or finds the existing one of the
- * same name.  shm: size > 0, state NULL; others: size 0, state given.
- * On success *existed tells which; the object carries one reference. */
-DWORD iw_object_create(enum iw_type type, const struct iw_name *name, uint64_t size,
-                       const struct iw_new_state *state, struct iw_object **out, bool *existed);
+/* Creates the named (or unnamed) object of type ops, or finds the existing
+ * one of the same name.  A data object: size > 0, params NULL; a type with
+ * a state: size 0, params for its init.  On success *existed tells which;
+ * the object carries one reference. */
+DWORD iw_object_create(const struct iw_object_ops *ops, const struct iw_name *name, uint64_t size,
+                       const void *params, struct iw_object **out, bool *existed);
 
 /* Opens the existing object of that name and type (a NULL or empty name is
  * ERROR_INVALID_PARAMETER, as for every Open call). */
-DWORD iw_object_open(enum iw_type type, LPCTSTR lpName, struct iw_object **out);
+DWORD iw_object_open(const struct iw_object_ops *ops, LPCTSTR lpName, struct iw_object **out);
 
 /* Drops one reference; the last one in this process lets go of the object,
  * and destroys it if no other process holds it. */
@@ -67,16 +63,36 @@ void iw_object_put(struct iw_object *obj);
  * its last reference went meanwhile: the handle was closed. */
 bool iw_object_get_pinned(struct iw_object *obj);
 
-/* The state of an event, mutex or semaphore, in its shared page. */
+/* The shared state of a type that has one, in its page. */
 static inline void *iw_object_state(const struct iw_object *obj)
 {
     return (char *)obj->page + IW_STATE_OFFSET;
 }
 
-/* The object behind handle h if it is of that type (any type but shared
- * memory when type is 0), with a reference the caller drops with
- * iw_object_put; NULL (and ERROR_INVALID_HANDLE set) otherwise. */
-struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type);
+/* Whether obj is of type ops - or, ops NULL, waitable. */
+static inline bool iw_object_is(const struct iw_object *obj, const struct iw_object_ops *ops)
+{
+    return ops ? obj->ops == ops : iw_ops_waitable(obj->ops);
+}
+
+/* The object behind handle h if iw_object_is(obj, ops), pinned (hazard.h:
+ * no lock, no reference) until iw_hazard_unpin; NULL (and
+ * ERROR_INVALID_HANDLE set) otherwise.  Inline: the short calls start here. */
+static inline struct iw_object *iw_object_pin(HANDLE h, const struct iw_object_ops *ops)
+{
+    struct iw_object *obj = iw_hazard_pin(h);
+    if (obj != NULL && !iw_object_is(obj, ops)) {
+        iw_hazard_unpin();
+        iw_set_error(ERROR_INVALID_HANDLE);
+        return NULL;
+    }
+    return obj;
+}
+
+/* The object behind handle h if iw_object_is(obj, ops), with a reference the
+ * caller drops with iw_object_put; NULL (and ERROR_INVALID_HANDLE set)
+ * otherwise. */
+struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *ops);
 
 /* Maps len bytes of obj's file from offset, populated (and locked where
  * permitted: no page faults after).  Never through obj->fd: a
@@ -86,19 +102,19 @@ struct iw_object *iw_object_from_handle(HANDLE h, enum iw_type type);
  * name is stable while we hold the object, since only a write-lock holder
  * unlinks, and the process keeps one descriptor per object, not two. */
 void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset);
-/* The same for the state page of an event, mutex or semaphore held under
+/* The same for the state page of an object held under
  * that file name, between guard pages (guard.h): the library's own state,
- * out of reach of a user's overrun.  iw_unmap_guarded undoes it. */
+ * out of reach of a user's overrun.  iw_guard_unmap undoes it. */
 void *iw_object_map_page(const char *file, size_t page_size);
 
 /* A new handle standing for obj's reference; on failure (table full, no
  * memory) drops the reference and returns NULL with the last error set. */
 HANDLE iw_object_handle(struct iw_object *obj);
 
-/* Creates or opens a synchronization object and returns a handle to it:
- * the Create/Open calls of events, mutexes and semaphores share all but
- * their state. */
-HANDLE iw_sync_create(enum iw_type type, LPCTSTR lpName, const struct iw_new_state *state);
-HANDLE iw_sync_open(enum iw_type type, LPCTSTR lpName);
+/* Creates or opens an object with a state and returns a handle to it: the
+ * Create/Open calls of events, mutexes and semaphores share all but their
+ * state (params: the type's, for its init). */
+HANDLE iw_object_create_handle(const struct iw_object_ops *ops, LPCTSTR lpName, const void *params);
+HANDLE iw_object_open_handle(const struct iw_object_ops *ops, LPCTSTR lpName);
 
 #endif

@@ -1,12 +1,11 @@
 /*
  * This process's records of objects (struct iw_object), by file name, with
  * the process lock that guards them and the handle table, and how they
- * survive fork.
+ * survive fork (the order of fork's steps and the lock order: fork.c).
  */
 #include "records.h"
 
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -14,74 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "mapping.h"
 #include "node.h"
 #include "reflock.h"
 
 static pthread_mutex_t process_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-/* Calls that have object descriptors outside the records - being made,
- * opened, or destroyed - count themselves in transit, and fork waits for
- * them: a child that inherited such a descriptor would hold its lock (a
- * read lock keeping a dead object alive, or a write lock making openers
- * wait) until it exits or execs.  The gate keeps new calls out meanwhile.
- * (Not a rwlock: glibc's records its writer's thread ID, which the child
- * does not share, so the child could not release it.) */
-static pthread_mutex_t transit_gate = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic uint32_t in_transit;
-static _Atomic uint32_t fork_waiting;
-
-void iw_transit_begin(void)
-{
-    pthread_mutex_lock(&transit_gate);
-    atomic_fetch_add(&in_transit, 1);
-    pthread_mutex_unlock(&transit_gate);
-}
-
-void iw_transit_end(void)
-{
-    if (atomic_fetch_sub(&in_transit, 1) == 1 && atomic_load(&fork_waiting))
-        syscall(SYS_futex, &in_transit, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
-}
-
-static void wait_for_transits(void)
-{
-    pthread_mutex_lock(&transit_gate);
-    atomic_store(&fork_waiting, 1);
-    for (uint32_t n; (n = atomic_load(&in_transit)) != 0;)
-        syscall(SYS_futex, &in_transit, FUTEX_WAIT_PRIVATE, n, NULL, NULL, 0);
-    atomic_store(&fork_waiting, 0);
-}
-
-/* Parked descriptors, under the process lock (fork_prepare holds it). */
-static struct iw_parked *parked_list;
-
-void iw_transit_park(struct iw_parked *parked, int fd)
-{
-    parked->fd = fd;
-    iw_process_lock();
-    parked->next = parked_list;
-    parked_list = parked;
-    iw_process_unlock();
-    iw_transit_end();
-}
-
-void iw_transit_unpark(struct iw_parked *parked)
-{
-    iw_transit_begin();
-    iw_process_lock();
-    struct iw_parked **link = &parked_list;
-    while (*link != parked)
-        link = &(*link)->next;
-    *link = parked->next;
-    iw_process_unlock();
-}
-
-void iw_process_lock(void) { pthread_mutex_lock(&process_mutex); }
-void iw_process_unlock(void) { pthread_mutex_unlock(&process_mutex); }
+void iw_records_lock(void) { pthread_mutex_lock(&process_mutex); }
+void iw_records_unlock(void) { pthread_mutex_unlock(&process_mutex); }
 
 /* ---- the records of this process, by file name ------------------------ */
 
@@ -195,11 +135,9 @@ static void restore_nofile(void)
     nofile_raised = false;
 }
 
-static void fork_prepare(void)
+void iw_records_fork_prepare(void)
 {
-    wait_for_transits();
-    iw_process_lock();
-    iw_mapping_fork_prepare();
+    iw_records_lock();
     raise_nofile();
     for (size_t i = 0; i < nbuckets; i++)
         for (struct iw_object *o = buckets[i]; o; o = o->next) {
@@ -217,7 +155,7 @@ static void fork_prepare(void)
         }
 }
 
-static void fork_parent(void)
+void iw_records_fork_parent(void)
 {
     for (size_t i = 0; i < nbuckets; i++)
         for (struct iw_object *o = buckets[i]; o; o = o->next)
@@ -226,12 +164,10 @@ static void fork_parent(void)
                 o->fork_fd = -1;
             }
     restore_nofile();
-    iw_mapping_fork_parent();
-    iw_process_unlock();
-    pthread_mutex_unlock(&transit_gate);
+    iw_records_unlock();
 }
 
-static void fork_child(void)
+void iw_records_fork_child(void)
 {
     for (size_t i = 0; i < nbuckets; i++)
         for (struct iw_object *o = buckets[i]; o; o = o->next)
@@ -241,19 +177,8 @@ static void fork_child(void)
                 o->fork_fd = -1;
                 o->shared = false; /* its own now, whatever the parent's was */
             }
-    /* The threads that parked them are not in the child. */
-    for (struct iw_parked *p = parked_list; p; p = p->next)
-        close(p->fd);
-    parked_list = NULL;
     restore_nofile();
-    iw_node_reseed();
-    /* The forking thread took these in fork_prepare and is the child's
-     * only thread: it lets go of them as the parent does. */
-    iw_mapping_fork_parent();
-    iw_process_unlock();
-    pthread_mutex_unlock(&transit_gate);
+    /* The forking thread took it in prepare and is the child's only
+     * thread: it lets go of it as the parent does. */
+    iw_records_unlock();
 }
-
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
-void iw_records_watch_fork(void) { pthread_once(&atfork_once, register_atfork); }

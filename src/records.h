@@ -9,8 +9,8 @@
 #include "object.h"
 
 /* The process lock, guarding the records and the handle table. */
-void iw_process_lock(void);
-void iw_process_unlock(void);
+void iw_records_lock(void);
+void iw_records_unlock(void);
 
 /* With the process lock held. */
 struct iw_object *iw_records_find(const char *file);
@@ -18,7 +18,7 @@ bool iw_records_insert(struct iw_object *obj);
 void iw_records_remove(struct iw_object *obj);
 
 /* Brackets a call that holds object descriptors outside the records (being
- * made, opened or destroyed): fork waits for it (see records.c). */
+ * made, opened or destroyed): fork waits for it (see transit.c). */
 void iw_transit_begin(void);
 void iw_transit_end(void);
 
@@ -35,6 +35,16 @@ struct iw_parked {
 void iw_transit_park(struct iw_parked *parked, int fd);
 void iw_transit_unpark(struct iw_parked *parked);
 
-/* Installs the fork handlers, once. */
-void iw_records_watch_fork(void);
+/* transit.c, for fork.c: prepare waits for the calls in transit and keeps
+ * new ones out; parent and child let them in again (the child closes its
+ * copies of the parked descriptors first). */
+void iw_transit_fork_prepare(void);
+void iw_transit_fork_parent(void);
+void iw_transit_fork_child(void);
+
+/* fork.c: prepare takes the process lock and gives every record a
+ * description of its own; parent and child keep theirs and let go. */
+void iw_records_fork_prepare(void);
+void iw_records_fork_parent(void);
+void iw_records_fork_child(void);
 #endif

@@ -20,6 +20,20 @@
  *   - Names are only ever unlinked by a write-lock holder, so "I hold the
  *     write lock and the inode still has a link" means the link is ours to
  *     remove - once the file is proven the library's (mark.h).
+ *
+ * THE DESTROY ORDER (stated here only; object.c's release_file follows it,
+ * DESIGN.md refers to it).  The last holder, once it has the write lock:
+ *   1. reads the pool's epoch (pool.h);
+ *   2. unlinks the name, if the inode still has it;
+ *   3. returns the object's pool pages - skipped if a recount reset the
+ *      pool since 1, which may not have counted the object;
+ *   4. closes the descriptor, which drops the write lock.
+ * The pages go only after the name: an opener that saw the destroyer as a
+ * holder and finds it dead before the unlink keeps the object (its open is
+ * ordered before the death), and its pages must still be counted then.  A
+ * crash anywhere leaves the pool word too high, never too low (a recount
+ * repairs it), and the name, if still there, to the next opener, who finds
+ * no lock and finishes the job.
  */
 #ifndef IW_REFLOCK_H
 #define IW_REFLOCK_H
@@ -44,8 +58,7 @@ int iw_reflock_hold(const struct iw_node *node, const char *file, int fd, struct
 
 /* Called by the last holder in this process before closing fd.  True when no
  * other process holds the object either: the caller then holds the write lock
- * and must destroy the object - return its pool pages, then unlink its name
- * if the inode still has one - before closing fd. */
+ * and must destroy the object in the destroy order above. */
 bool iw_reflock_release_is_last(int fd);
 
 /* States of byte 0 seen by a recount; see pool.c. */

@@ -9,7 +9,6 @@
 static _Atomic uint64_t process_id;
 static _Atomic uint64_t threads_seen;
 static __thread uint64_t thread_id __attribute__((tls_model("initial-exec")));
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static uint64_t draw(void)
 {
@@ -23,18 +22,16 @@ static uint64_t draw(void)
 }
 
 /* The child's only thread is the forking one: it gets new identities. */
-static void fork_child(void)
+void iw_self_fork_child(void)
 {
     atomic_store(&process_id, 0);
     thread_id = 0;
 }
-static void register_fork(void) { pthread_atfork(NULL, NULL, fork_child); }
 
 uint64_t iw_self_process(void)
 {
     uint64_t id = atomic_load_explicit(&process_id, memory_order_relaxed);
     if (id == 0) {
-        pthread_once(&fork_once, register_fork);
         uint64_t fresh = draw();
         id = atomic_compare_exchange_strong(&process_id, &(uint64_t){0}, fresh) ? fresh : atomic_load(&process_id);
     }

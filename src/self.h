@@ -11,4 +11,6 @@
 uint64_t iw_self_process(void);
 /* Never 0. */
 uint64_t iw_self_thread(void);
+/* fork.c: in the child. */
+void iw_self_fork_child(void);
 #endif

@@ -6,33 +6,43 @@
  * each, never a unit.  Release with no waiter is one compare-and-swap.
  */
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "crash_point.h"
-#include "describe.h"
+#include "iwin32_inspect.h"
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
 #include "last_error.h"
-#include "sync.h"
+#include "object.h"
+#include "type.h"
 
+/* Shared by every process of the node: a change bumps iw_semaphore_ops.layout. */
 struct semaphore_state {
     _Atomic uint32_t wake;
     LONG maximum;
     _Atomic uint64_t word;
 };
+_Static_assert(offsetof(struct semaphore_state, maximum) == 4 && offsetof(struct semaphore_state, word) == 8 &&
+                   sizeof(struct semaphore_state) == 16 && sizeof(struct semaphore_state) <= IW_STATE_MAX,
+               "semaphore state layout (layout 1)");
 
 #define COUNT_MASK 0xFFFFFFFFull
 #define ONE_WAITER (1ull << 32)
 
-static void init(struct iw_object *obj, const void *arg)
+struct semaphore_params {
+    LONG initial, maximum;
+};
+
+static void init(void *state, const void *params)
 {
-    const LONG *counts = arg; /* {initial, maximum} */
-    struct semaphore_state *s = iw_object_state(obj);
-    s->maximum = counts[1];
-    atomic_init(&s->word, (uint64_t)(uint32_t)counts[0]);
+    const struct semaphore_params *p = params;
+    struct semaphore_state *s = state;
+    s->maximum = p->maximum;
+    atomic_init(&s->word, (uint64_t)(uint32_t)p->initial);
 }
 
-_Atomic uint32_t *iw_semaphore_wake_word(void *state) { return &((struct semaphore_state *)state)->wake; }
+static _Atomic uint32_t *wake_word(void *state) { return &((struct semaphore_state *)state)->wake; }
 
 /* Takes a unit, and drops a registration with it when waiter is true. */
 static int take(struct semaphore_state *s, bool waiter)
@@ -45,14 +55,35 @@ static int take(struct semaphore_state *s, bool waiter)
     return 1;
 }
 
-int iw_semaphore_try(void *state) { return take(state, false); }
-int iw_semaphore_poll(void *state) { return take(state, true); }
-void iw_semaphore_enter(void *state) { atomic_fetch_add(&((struct semaphore_state *)state)->word, ONE_WAITER); }
-void iw_semaphore_leave(void *state) { atomic_fetch_sub(&((struct semaphore_state *)state)->word, ONE_WAITER); }
+/* Units have no owner, so nothing is ever abandoned. */
+static int try_take(void *state, bool *abandoned)
+{
+    (void)abandoned;
+    return take(state, false);
+}
+
+static int poll(void *state, uint32_t cookie, bool *abandoned)
+{
+    (void)cookie;
+    (void)abandoned;
+    return take(state, true);
+}
+
+static uint32_t enter(void *state)
+{
+    atomic_fetch_add(&((struct semaphore_state *)state)->word, ONE_WAITER);
+    return 0;
+}
+
+static void leave(void *state, uint32_t cookie)
+{
+    (void)cookie;
+    atomic_fetch_sub(&((struct semaphore_state *)state)->word, ONE_WAITER);
+}
 
 IW_API BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviousCount)
 {
-    struct iw_object *obj = iw_object_pin(h, IW_TYPE_SEMAPHORE);
+    struct iw_object *obj = iw_object_pin(h, &iw_semaphore_ops);
     if (obj == NULL)
         return FALSE;
     BOOLEAN ok = FALSE;
@@ -77,7 +108,7 @@ IW_API BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviou
     }
     ok = TRUE;
 out:
-    iw_object_unpin();
+    iw_hazard_unpin();
     return ok;
 }
 
@@ -86,19 +117,18 @@ IW_API HANDLE RtCreateSemaphore(LPSECURITY_ATTRIBUTES a, LONG lInitialCount, LON
     (void)a;
     if (lMaximumCount < 1 || lInitialCount < 0 || lInitialCount > lMaximumCount)
         return iw_fail(ERROR_INVALID_PARAMETER);
-    LONG counts[2] = {lInitialCount, lMaximumCount};
-    struct iw_new_state state = {.init = init, .arg = counts};
-    return iw_sync_create(IW_TYPE_SEMAPHORE, lpName, &state);
+    struct semaphore_params params = {.initial = lInitialCount, .maximum = lMaximumCount};
+    return iw_object_create_handle(&iw_semaphore_ops, lpName, &params);
 }
 
 IW_API HANDLE RtOpenSemaphore(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName)
 {
     (void)dwDesiredAccess;
     (void)bInheritHandle;
-    return iw_sync_open(IW_TYPE_SEMAPHORE, lpName);
+    return iw_object_open_handle(&iw_semaphore_ops, lpName);
 }
 
-void iw_semaphore_describe(const void *state, IWIN32_OBJECT_STATE *out)
+static void describe(const void *state, IWIN32_OBJECT_STATE *out)
 {
     struct semaphore_state *s = (struct semaphore_state *)state; /* only loaded from */
     uint64_t w = atomic_load(&s->word);
@@ -106,3 +136,17 @@ void iw_semaphore_describe(const void *state, IWIN32_OBJECT_STATE *out)
     out->maximum = s->maximum;
     out->waiters = (uint32_t)(w >> 32);
 }
+
+const struct iw_object_ops iw_semaphore_ops = {
+    .type = IW_TYPE_SEMAPHORE,
+    .layout = 1,
+    .name = "semaphore",
+    .state_size = sizeof(struct semaphore_state),
+    .init = init,
+    .wake_word = wake_word,
+    .try_take = try_take,
+    .enter = enter,
+    .poll = poll,
+    .leave = leave,
+    .describe = describe,
+};

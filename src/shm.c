@@ -8,6 +8,7 @@
 #include "mapping.h"
 #include "object.h"
 #include "records.h"
+#include "type.h"
 
 /* Maps the whole object anew (populated, locked where permitted). */
 static DWORD map_object(struct iw_object *obj, void **out)
@@ -61,11 +62,11 @@ IW_API HANDLE RtCreateSharedMemory(DWORD flProtect, DWORD MaximumSizeHigh, DWORD
     bool existed = true;
     if (MaximumSizeLow == 0) {
         /* Size 0 is valid only as an Open of an existing object. */
-        err = iw_object_open(IW_TYPE_SHM, lpName, &obj);
+        err = iw_object_open(&iw_shm_ops, lpName, &obj);
         if (err == ERROR_FILE_NOT_FOUND)
             err = ERROR_INVALID_PARAMETER;
     } else {
-        err = iw_object_create(IW_TYPE_SHM, &name, MaximumSizeLow, NULL, &obj, &existed);
+        err = iw_object_create(&iw_shm_ops, &name, MaximumSizeLow, NULL, &obj, &existed);
     }
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
@@ -83,7 +84,7 @@ IW_API HANDLE RtOpenSharedMemory(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, 
     if (location == NULL)
         return iw_fail(ERROR_INVALID_PARAMETER);
     struct iw_object *obj;
-    DWORD err = iw_object_open(IW_TYPE_SHM, lpName, &obj);
+    DWORD err = iw_object_open(&iw_shm_ops, lpName, &obj);
     if (err != ERROR_SUCCESS)
         return iw_fail(err);
     return hand_out(obj, location); /* success leaves the last error alone */
@@ -111,10 +112,18 @@ IW_API BOOLEAN iwin32SharedMemorySize(HANDLE hShm, uint64_t *sizeBytes)
         iw_set_error(ERROR_INVALID_PARAMETER);
         return FALSE;
     }
-    struct iw_object *obj = iw_object_from_handle(hShm, IW_TYPE_SHM);
+    struct iw_object *obj = iw_object_from_handle(hShm, &iw_shm_ops);
     if (obj == NULL)
         return FALSE; /* ERROR_INVALID_HANDLE: not open, or not shared memory */
     *sizeBytes = obj->size;
     iw_object_put(obj);
     return TRUE;
 }
+
+/* A data object: no state page, its file is its data (object.h); not
+ * waitable.  Its size is per object, charged to the pool (pool.h). */
+const struct iw_object_ops iw_shm_ops = {
+    .type = IW_TYPE_SHM,
+    .layout = 1,
+    .name = "shm",
+};

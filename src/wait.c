@@ -6,8 +6,11 @@
  * object is consumed.  Nothing is allocated and nothing polls: sleepers
  * wake on a signal, a release, or the deadline (CLOCK_MONOTONIC).
  *
- * A single-object wait on a mutex is different: it blocks in the kernel's
- * PI lock (mutex.c) for priority inheritance and prompt abandonment.
+ * Each object's type says how (object_ops.h); this file names none.  A
+ * type may sleep alone on its own terms (wait_alone: a mutex blocks in the
+ * kernel's PI lock, for priority inheritance and prompt abandonment), and
+ * may need a helper while a multi-object waiter sleeps (sleeper_join: a
+ * mutex's watcher thread).
  *
  * futex_waitv needs Linux 5.16; on an older kernel a multi-object wait that
  * has to sleep fails with WAIT_FAILED and ERROR_NOT_SUPPORTED (the README
@@ -19,75 +22,30 @@
 #include <time.h>
 
 #include "crash_point.h"
+#include "deadline.h"
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
 #include "last_error.h"
-#include "mutex_watch.h"
-#include "sync.h"
+#include "object.h"
 
-_Atomic uint32_t *iw_sync_wake_word(struct iw_object *obj)
-{
-    void *state = iw_object_state(obj);
-    switch (obj->type) {
-    case IW_TYPE_EVENT: return iw_event_wake_word(state);
-    case IW_TYPE_SEMAPHORE: return iw_semaphore_wake_word(state);
-    default: return iw_mutex_wake_word(state);
-    }
-}
-
-int iw_sync_try(struct iw_object *obj, bool *abandoned)
+/* The wait protocol of each object's type (object_ops.h), on its state. */
+static int try_take(struct iw_object *obj, bool *abandoned)
 {
     *abandoned = false;
-    switch (obj->type) {
-    case IW_TYPE_EVENT: return iw_event_try(iw_object_state(obj));
-    case IW_TYPE_SEMAPHORE: return iw_semaphore_try(iw_object_state(obj));
-    default: return iw_mutex_try(obj, abandoned);
-    }
+    return obj->ops->try_take(iw_object_state(obj), abandoned);
 }
 
-uint32_t iw_sync_enter(struct iw_object *obj)
-{
-    switch (obj->type) {
-    case IW_TYPE_EVENT: return iw_event_enter(iw_object_state(obj));
-    case IW_TYPE_SEMAPHORE: iw_semaphore_enter(iw_object_state(obj)); return 0;
-    default: iw_mutex_enter(iw_object_state(obj)); return 0;
-    }
-}
+static _Atomic uint32_t *wake_word(struct iw_object *obj) { return obj->ops->wake_word(iw_object_state(obj)); }
+static uint32_t enter(struct iw_object *obj) { return obj->ops->enter(iw_object_state(obj)); }
 
-int iw_sync_poll(struct iw_object *obj, uint32_t cookie, bool *abandoned)
+static int poll(struct iw_object *obj, uint32_t cookie, bool *abandoned)
 {
     *abandoned = false;
-    switch (obj->type) {
-    case IW_TYPE_EVENT: return iw_event_poll(iw_object_state(obj), cookie);
-    case IW_TYPE_SEMAPHORE: return iw_semaphore_poll(iw_object_state(obj));
-    default:
-        if (!iw_mutex_try(obj, abandoned))
-            return 0;
-        iw_mutex_leave(iw_object_state(obj));
-        return 1;
-    }
+    return obj->ops->poll(iw_object_state(obj), cookie, abandoned);
 }
 
-void iw_sync_leave(struct iw_object *obj, uint32_t cookie)
-{
-    switch (obj->type) {
-    case IW_TYPE_EVENT: iw_event_leave(iw_object_state(obj), cookie); break;
-    case IW_TYPE_SEMAPHORE: iw_semaphore_leave(iw_object_state(obj)); break;
-    default: iw_mutex_leave(iw_object_state(obj)); break;
-    }
-}
-
-static void deadline_after(DWORD ms, struct timespec *ts)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
+static void leave(struct iw_object *obj, uint32_t cookie) { obj->ops->leave(iw_object_state(obj), cookie); }
 
 static DWORD result(DWORD index, bool abandoned) { return (abandoned ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + index; }
 
@@ -96,11 +54,11 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
 {
     uint32_t cookie[MAXIMUM_WAIT_OBJECTS];
     struct futex_waitv w[MAXIMUM_WAIT_OBJECTS];
-    struct iw_mutex_watch *watch[MAXIMUM_WAIT_OBJECTS];
+    void *helper[MAXIMUM_WAIT_OBJECTS];
     for (DWORD i = 0; i < n; i++) {
-        watch[i] = NULL;
-        cookie[i] = iw_sync_enter(objs[i]);
-        w[i] = (struct futex_waitv){.uaddr = (uintptr_t)iw_sync_wake_word(objs[i]), .flags = FUTEX2_SIZE_U32};
+        helper[i] = NULL;
+        cookie[i] = enter(objs[i]);
+        w[i] = (struct futex_waitv){.uaddr = (uintptr_t)wake_word(objs[i]), .flags = FUTEX2_SIZE_U32};
     }
     IW_CRASH_POINT("wait.registered");
     DWORD outcome = WAIT_TIMEOUT;
@@ -113,7 +71,7 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
             w[i].val = atomic_load((_Atomic uint32_t *)(uintptr_t)w[i].uaddr);
         bool abandoned;
         for (DWORD i = 0; i < n && taken == n; i++)
-            if (iw_sync_poll(objs[i], cookie[i], &abandoned)) {
+            if (poll(objs[i], cookie[i], &abandoned)) {
                 taken = i;
                 outcome = result(i, abandoned);
             }
@@ -123,15 +81,16 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
         }
         if (timed_out)
             break;
-        /* A mutex we lost: a watcher blocks in its lock meanwhile, so an
-         * owner's death wakes us (mutex_watch.c).  One sleeping alone on
-         * a mutex needs none: it blocks in the lock itself (wait_objects). */
+        /* An object we lost whose type needs a helper while we sleep (a
+         * mutex's watcher blocks in its lock, so that an owner's death
+         * wakes us).  One sleeping alone on such an object needs none: its
+         * type sleeps itself (wait_objects). */
         for (DWORD i = 0; i < n; i++)
-            if (objs[i]->type == IW_TYPE_MUTEX) {
-                if (watch[i] == NULL)
-                    watch[i] = iw_mutex_watch_join(objs[i]);
-                if (watch[i] != NULL)
-                    iw_mutex_watch_arm(watch[i]);
+            if (objs[i]->ops->sleeper_join) {
+                if (helper[i] == NULL)
+                    helper[i] = objs[i]->ops->sleeper_join(objs[i]);
+                if (helper[i] != NULL)
+                    objs[i]->ops->sleeper_arm(helper[i]);
             }
         int rc = n == 1 ? iw_futex_wait((_Atomic uint32_t *)(uintptr_t)w[0].uaddr, (uint32_t)w[0].val, deadline)
                         : iw_futex_waitv(w, n, deadline);
@@ -145,9 +104,9 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
     }
     for (DWORD i = 0; i < n; i++) {
         if (i != taken)
-            iw_sync_leave(objs[i], cookie[i]);
-        if (watch[i] != NULL)
-            iw_mutex_watch_leave(watch[i]);
+            leave(objs[i], cookie[i]);
+        if (helper[i] != NULL)
+            objs[i]->ops->sleeper_leave(helper[i]);
     }
     return outcome;
 }
@@ -158,16 +117,16 @@ static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried
 {
     bool abandoned;
     for (DWORD i = 0; i < n && !tried; i++)
-        if (iw_sync_try(objs[i], &abandoned))
+        if (try_take(objs[i], &abandoned))
             return result(i, abandoned);
     if (ms == 0)
         return WAIT_TIMEOUT;
     struct timespec deadline;
     if (ms != INFINITE)
-        deadline_after(ms, &deadline);
+        iw_deadline_in(&deadline, (uint64_t)ms * 1000000u);
     const struct timespec *until = ms == INFINITE ? NULL : &deadline;
-    if (n == 1 && objs[0]->type == IW_TYPE_MUTEX)
-        return iw_mutex_wait(objs[0], until);
+    if (n == 1 && objs[0]->ops->wait_alone)
+        return objs[0]->ops->wait_alone(iw_object_state(objs[0]), until);
     return sleep_and_poll(objs, n, until);
 }
 
@@ -180,7 +139,7 @@ IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOO
     }
     struct iw_object *objs[MAXIMUM_WAIT_OBJECTS];
     for (DWORD i = 0; i < nCount; i++) {
-        objs[i] = iw_object_from_handle(lpHandles[i], 0);
+        objs[i] = iw_object_from_handle(lpHandles[i], NULL);
         if (objs[i] == NULL) {
             while (i-- > 0)
                 iw_object_put(objs[i]);
@@ -197,17 +156,17 @@ IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
 {
     /* The common case - signalled, or a free mutex - pinned (no lock, no
      * reference); a wait that has to sleep holds a reference. */
-    struct iw_object *obj = iw_object_pin(h, 0);
+    struct iw_object *obj = iw_object_pin(h, NULL);
     if (obj == NULL)
         return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */
     bool abandoned;
-    int taken = iw_sync_try(obj, &abandoned);
+    int taken = try_take(obj, &abandoned);
     if (taken || dwMilliseconds == 0) {
-        iw_object_unpin();
+        iw_hazard_unpin();
         return taken ? result(0, abandoned) : WAIT_TIMEOUT;
     }
     bool held = iw_object_get_pinned(obj); /* no lock: this wait sleeps on it */
-    iw_object_unpin();
+    iw_hazard_unpin();
     if (!held)
         return WAIT_FAILED; /* closed meanwhile: ERROR_INVALID_HANDLE */
     DWORD outcome = wait_objects(&obj, 1, dwMilliseconds, true);

@@ -205,6 +205,52 @@ static void test_planted_header_refused(void **state)
     assert_string_equal(tc_listing(node), ".node");
 }
 
+/* ---- an object of another state layout (src/object_ops.h) ------------------- */
+
+/* A file whose header names another layout of its type's state - made by a
+ * library whose state differs - is not this library's to read: opening or
+ * creating its name is ERROR_ACCESS_DENIED, and the file is left alone.
+ * (Before the layout was in the header, the Open succeeded and would have
+ * read the state with the wrong layout.) */
+static int other_layout_body(void *arg)
+{
+    (void)arg;
+    SetLastError(0);
+    TN_CHILD_CHECK(RtOpenEvent(0, FALSE, "layout") == NULL && GetLastError() == ERROR_ACCESS_DENIED);
+    TN_CHILD_CHECK(RtCreateEvent(NULL, TRUE, FALSE, "layout") == NULL && GetLastError() == ERROR_ACCESS_DENIED);
+    return 0;
+}
+
+static void test_other_layout_refused(void **state)
+{
+    (void)state;
+    int ready[2], done[2];
+    tn_pipe(ready);
+    tn_pipe(done);
+    pid_t pid = tn_fork();
+    if (pid == 0) { /* the holder: the object is alive, so an Open reads its header */
+        TN_CHILD_CHECK(RtCreateEvent(NULL, TRUE, FALSE, "layout") != NULL);
+        tn_send_byte(ready[1]);
+        tn_recv_byte(done[0]);
+        _exit(0);
+    }
+    assert_true(tn_recv_byte(ready[0]));
+    char path[800];
+    snprintf(path, sizeof path, "%s/n-layout", tn_root());
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint32_t layout, other = 99;
+    assert_int_equal(pread(fd, &layout, sizeof layout, 12), (ssize_t)sizeof layout);
+    assert_int_equal(layout, 1); /* the event's layout, in the header's fourth word */
+    assert_int_equal(pwrite(fd, &other, sizeof other, 12), (ssize_t)sizeof other);
+    tc_run(other_layout_body, NULL); /* in a child: this process stays off the node */
+    assert_int_equal(pread(fd, &layout, sizeof layout, 12), (ssize_t)sizeof layout);
+    assert_int_equal(layout, 99); /* left as it was */
+    close(fd);
+    tn_send_byte(done[1]);
+    assert_true(tn_exited_ok(tn_wait(pid, 5000)));
+}
+
 /* ---- another user against our private node ---------------------------------- */
 
 struct owner_run {
@@ -507,6 +553,7 @@ int main(void)
         cmocka_unit_test_teardown(test_modes_whatever_the_umask, tn_teardown),
         cmocka_unit_test_teardown(test_planted_inside_node_not_followed, tn_teardown),
         cmocka_unit_test_teardown(test_planted_header_refused, tn_teardown),
+        cmocka_unit_test_teardown(test_other_layout_refused, tn_teardown),
         cmocka_unit_test_teardown(test_other_user_locked_out, tn_teardown),
         cmocka_unit_test_teardown(test_group_shared_node, tn_teardown),
         cmocka_unit_test_teardown(test_node_shapes, tn_teardown),

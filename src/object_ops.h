@@ -1,0 +1,95 @@
+/*
+ * One table per object type (after Wine's server/object.h): everything the
+ * core - object.c, records.c, handle.c, hazard.c, pool.c - and the generic
+ * wait (wait.c) need to know about a type, so that they never name one.
+ * A type is one file that defines its table and its API calls (shm.c,
+ * event.c, mutex.c, semaphore.c), plus its line in the registry (type.c),
+ * which gives it the number its files carry.
+ *
+ * An object's file either holds data sized per object (state_size 0: shared
+ * memory, charged to the pool) or one page: the file header
+ * (object.h) at offset 0 and the type's shared state at IW_STATE_OFFSET,
+ * state_size bytes, mapped between guard pages for the life of the record.
+ * A state's layout is the same in every process and every library that
+ * opens the node: each type pins its own with _Static_asserts, and a change
+ * to it bumps layout, which every file header carries and every open checks
+ * (mark.c): a file of another layout is not this library's to touch.
+ */
+#ifndef IW_OBJECT_OPS_H
+#define IW_OBJECT_OPS_H
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <iwin32.h>
+#include <iwin32_inspect.h>
+
+struct iw_object;
+
+/* Where a state page's shared state starts, after the header; the state
+ * ends within the smallest page (4 KiB): each type asserts it. */
+#define IW_STATE_OFFSET 512
+#define IW_STATE_MAX (4096 - IW_STATE_OFFSET)
+
+struct iw_object_ops {
+    uint32_t type;              /* in the file header: type.h */
+    uint32_t layout;            /* version of the state's layout */
+    const char *name;           /* "event": for messages and the tools */
+
+    /* ---- the shared state ---------------------------------------------- */
+    size_t state_size;          /* 0: a data object (no state page) */
+    /* Sets up a new object's state in place, before anyone can see it;
+     * params is the type's own struct (event.c: struct event_params). */
+    void (*init)(void *state, const void *params);
+    /* Undoes what init did that outlives the page (a mutex's initial
+     * owner), for a creation that lost the race for the name; NULL: none. */
+    void (*undo)(void *state);
+    /* The page must stay mapped after the process lets go of the object
+     * (a robust mutex a thread of ours still owns: mutex.c); NULL: never. */
+    bool (*keep_mapped)(const void *state);
+
+    /* ---- the wait protocol (NULL wake_word: not waitable) --------------
+     * Every waitable state has a 32-bit wake counter its signallers bump
+     * and wake, and that waiters sleep on (wait.c):
+     *   try_take   take the object now if it is signalled (no registration);
+     *   enter      register as a waiter; returns a cookie for poll/leave;
+     *   poll       as a registered waiter, take it if it is ours now (and
+     *              leave the registration with it);
+     *   leave      stop waiting without taking it.
+     * try_take and poll return 1 if taken - setting *abandoned when its
+     * owner died holding it - and 0 if not.  Neither may block on a lock an
+     * ordinary thread can hold while preempted (DESIGN.md, real time). */
+    _Atomic uint32_t *(*wake_word)(void *state);
+    int (*try_take)(void *state, bool *abandoned);
+    uint32_t (*enter)(void *state);
+    int (*poll)(void *state, uint32_t cookie, bool *abandoned);
+    void (*leave)(void *state, uint32_t cookie);
+    /* A wait on this object alone that must sleep, done by the type
+     * (a mutex blocks in its PI lock); NULL: the generic sleep. */
+    DWORD (*wait_alone)(void *state, const struct timespec *deadline);
+    /* A helper for a multi-object waiter on obj (which it holds a
+     * reference to): joined before its first sleep, armed before every
+     * sleep, left at the end (mutex_watch.c); NULL: none needed. */
+    void *(*sleeper_join)(struct iw_object *obj);
+    void (*sleeper_arm)(void *helper);
+    void (*sleeper_leave)(void *helper);
+
+    /* ---- fork (fork.c) ----------------------------------------------------
+     * The type's own process-wide state around a fork (a mutex's watcher
+     * threads: mutex_watch.c); NULL: none.  prepare takes the type's lock,
+     * parent and child let go of it; the order is fork.c's. */
+    void (*fork_prepare)(void);
+    void (*fork_parent)(void);
+    void (*fork_child)(void);
+
+    /* ---- for the tools (iwin32_inspect.h) --------------------------------
+     * The state, read from a read-only mapping of another process's object
+     * with atomic loads, never changed; NULL: no state to describe. */
+    void (*describe)(const void *state, IWIN32_OBJECT_STATE *out);
+};
+
+/* A waitable object: one the waits accept. */
+static inline bool iw_ops_waitable(const struct iw_object_ops *ops) { return ops->wake_word != NULL; }
+#endif
