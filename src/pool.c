@@ -310,14 +310,21 @@ DWORD iw_pool_reset(struct iw_node *node)
     }
 }
 
-/* The fast path: reserves if the word has room.  *old: the word last read. */
-static bool reserve_fast(_Atomic uint64_t *word, uint64_t pages, uint64_t max, uint64_t *old)
+enum fast { RESERVED, FULL, TOO_BIG };
+
+/* The fast path: reserves if the word has room under the pool's size (read
+ * now: the CLI may change it).  *max: that size; *old: the word last read. */
+static enum fast reserve_fast(struct iw_node *node, uint64_t pages, uint64_t *max, uint64_t *old)
 {
+    _Atomic uint64_t *word = &node->header->pool_state;
+    *max = atomic_load(&node->header->pool_max_pages);
+    if (pages > *max)
+        return TOO_BIG;
     *old = atomic_load(word);
-    while ((*old & PAGES_MASK) + pages <= max)
+    while ((*old & PAGES_MASK) + pages <= *max)
         if (atomic_compare_exchange_weak(word, old, next_state(*old, (*old & PAGES_MASK) + pages)))
-            return true;
-    return false;
+            return RESERVED;
+    return FULL;
 }
 
 /* Apparently full, or the header damaged: exact recounts decide (and a
@@ -329,12 +336,10 @@ static DWORD reserve_by_recount(struct iw_node *node, uint64_t pages, ino_t own)
         DWORD check = check_header(node);
         if (check != ERROR_SUCCESS)
             return check;
-        uint64_t max = atomic_load(&node->header->pool_max_pages);
-        if (pages > max)
-            return ERROR_NOT_ENOUGH_MEMORY;
-        uint64_t old;
-        if (reserve_fast(word, pages, max, &old))
-            return ERROR_SUCCESS;
+        uint64_t max, old;
+        enum fast fast = reserve_fast(node, pages, &max, &old);
+        if (fast != FULL)
+            return fast == RESERVED ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
         /* The recount counts our own file (sized and held), so after the
          * reset the word already carries our reservation. */
         struct count c;
@@ -378,16 +383,13 @@ static DWORD reserve_by_recount(struct iw_node *node, uint64_t pages, ino_t own)
 
 DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own, int own_fd)
 {
-    _Atomic uint64_t *word = &node->header->pool_state;
     /* A damaged header goes the slow way: its rebuild recounts, and a
      * recount must not run in transit (scan_pass). */
     if (iw_node_header_whole(node)) {
-        uint64_t max = atomic_load(&node->header->pool_max_pages);
-        if (pages > max)
-            return ERROR_NOT_ENOUGH_MEMORY;
-        uint64_t old;
-        if (reserve_fast(word, pages, max, &old))
-            return ERROR_SUCCESS;
+        uint64_t max, old;
+        enum fast fast = reserve_fast(node, pages, &max, &old);
+        if (fast != FULL)
+            return fast == RESERVED ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
     }
     /* Recounts take a while: fork does not wait for them (records.h). */
     struct iw_parked parked;
