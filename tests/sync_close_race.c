@@ -6,7 +6,8 @@
  * other threads call them on a handle while its last CloseHandle runs.
  * Each call must return what it returns on a valid handle (check's table)
  * or fail with ERROR_INVALID_HANDLE, and never touch freed memory (the ASan build in CI turns that into a crash);
- * every object must be gone at the end.
+ * every object must be gone at the end.  The same calls on a shared memory
+ * handle, whose last close waits for no pin, must fail without reading it.
  */
 #include <sched.h>
 
