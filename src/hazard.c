@@ -22,15 +22,15 @@
  * The type is checked before the pin, from the handle slot, never from the
  * object.  Only waitable types are waited for: the last close of shared
  * memory frees its record at once (a membarrier on every close would slow
- * down create/close cycles).  So a call given a shared memory handle (or an
- * event's to RtReleaseMutex) while another thread closes it must not read
- * the object: it may be freed under it, even after the pin's check
- * succeeded.  The slot keeps the type (handle.h), stored before the object
- * is published and read after it, so the type read belongs to that object
- * or to a later handle of the slot - whose generation then fails the check
- * below.  A handle of the wrong type is refused without publishing
- * anything; a pin published names only an object of a waitable type,
- * which its last close waits for.
+ * down create/close cycles).  So a call given a shared memory handle while
+ * another thread closes it must not read the object: it may be freed
+ * under it, even after the pin's check succeeded (ASan saw it:
+ * tests/sync_close_race.c).  The slot keeps the type (handle.h), stored
+ * before the object is published and read after it, so the type read
+ * belongs to that object or to a later handle of the slot - whose
+ * generation then fails the check below.  A handle of the wrong type is
+ * refused without publishing anything; a pin published names only an
+ * object of a waitable type, which its last close waits for.
  *
  * Slots are never freed: a thread's slot is given back when the thread
  * exits, and reused.  Not async-signal-safe (neither is the rest of the
