@@ -187,7 +187,7 @@ static void release_sleepers(struct event_state *e, bool set_token)
 /* Set (set=true) and Pulse (set=false). */
 static BOOLEAN signal_event(HANDLE h, bool set)
 {
-    struct iw_object *obj = iw_object_pin(h, &iw_event_ops);
+    struct iw_object *obj = iw_hazard_pin(h, &iw_event_ops);
     if (obj == NULL)
         return FALSE;
     struct event_state *e = iw_object_state(obj);
@@ -229,7 +229,7 @@ IW_API BOOLEAN RtPulseEvent(HANDLE h) { return signal_event(h, false); }
 
 IW_API BOOLEAN RtResetEvent(HANDLE h)
 {
-    struct iw_object *obj = iw_object_pin(h, &iw_event_ops);
+    struct iw_object *obj = iw_hazard_pin(h, &iw_event_ops);
     if (obj == NULL)
         return FALSE;
     struct event_state *e = iw_object_state(obj);

@@ -16,7 +16,7 @@ static struct iw_handle_slot *slot_at(uint32_t i)
     return chunk ? &chunk[i % IW_HANDLE_CHUNK_SLOTS] : NULL;
 }
 
-HANDLE iw_handle_new(struct iw_object *obj)
+HANDLE iw_handle_new(struct iw_object *obj, const struct iw_object_ops *ops)
 {
     uint32_t i;
     struct iw_handle_slot *s;
@@ -40,6 +40,7 @@ HANDLE iw_handle_new(struct iw_object *obj)
     }
     uint32_t gen = atomic_load_explicit(&s->generation, memory_order_relaxed) % (IW_HANDLE_GEN_LIMIT - 1) + 1;
     atomic_store_explicit(&s->generation, gen, memory_order_relaxed);
+    atomic_store_explicit(&s->ops, ops, memory_order_relaxed);
     atomic_store_explicit(&s->obj, obj, memory_order_release);
     return (HANDLE)((uintptr_t)gen << IW_HANDLE_GEN_SHIFT | (uintptr_t)i << IW_HANDLE_TAG_BITS);
 }

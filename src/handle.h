@@ -20,6 +20,7 @@
 #include <iwin32.h>
 
 struct iw_object;
+struct iw_object_ops;
 
 #define IW_HANDLE_TAG_BITS 2     /* ignored on use */
 #define IW_HANDLE_SLOT_BITS 19
@@ -30,19 +31,22 @@ struct iw_object;
 
 /* Slots live in chunks that are never moved or freed, so a lock-free reader
  * (hazard.c) never reads freed memory.  Writers hold the process lock; a
- * slot's generation is stored before its obj (release), so a reader that
- * sees obj sees the generation that came with it (or a later one, and
- * fails). */
+ * slot's generation and ops are stored before its obj (release), so a
+ * reader that sees obj sees the generation and type that came with it (or
+ * later ones, and fails).  The type is kept here, next to obj, so that a
+ * lock-free reader tells it without reading the object, which may be
+ * freed under it (hazard.c says when). */
 struct iw_handle_slot {
     _Atomic uint32_t generation;    /* of the handle in it, or of the last one */
     uint32_t next_free;             /* free list, when obj is NULL */
     struct iw_object *_Atomic obj;
+    const struct iw_object_ops *_Atomic ops;    /* obj->ops */
 };
 extern struct iw_handle_slot *_Atomic iw_handle_chunks[IW_HANDLE_MAX_SLOTS / IW_HANDLE_CHUNK_SLOTS];
 
-/* A new handle for obj (which already counts the reference it stands for),
- * or NULL when the table is full or memory is short. */
-HANDLE iw_handle_new(struct iw_object *obj);
+/* A new handle for obj, of type ops (obj->ops), which already counts the
+ * reference it stands for; NULL when the table is full or memory is short. */
+HANDLE iw_handle_new(struct iw_object *obj, const struct iw_object_ops *ops);
 
 /* Closes h and returns its object (whose reference the caller drops), or NULL. */
 struct iw_object *iw_handle_remove(HANDLE h);
@@ -81,6 +85,13 @@ static inline struct iw_handle_slot *iw_handle_find(HANDLE h, struct iw_object *
     if (*obj == NULL || atomic_load_explicit(&s->generation, memory_order_relaxed) != gen)
         return NULL;
     return s;
+}
+
+/* The type of the object slot s held when iw_handle_find read it (or of a
+ * later one: then iw_handle_holds fails). */
+static inline const struct iw_object_ops *iw_handle_ops(struct iw_handle_slot *s)
+{
+    return atomic_load_explicit(&s->ops, memory_order_relaxed);
 }
 
 /* The object behind h, or NULL (see iw_handle_find). */

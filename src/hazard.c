@@ -1,12 +1,12 @@
 /*
  * THE PIN PROTOCOL (stated here only; DESIGN.md and object.c refer to it).
  * Hazard pointers: each thread has a slot where it publishes the object it
- * is using without a reference (iw_hazard_pin, through iw_object_pin); the
- * last reference, before it unmaps and frees an object, waits until no
- * slot names it (iw_hazard_wait_unpinned, called by object.c for every
- * waitable type).  A pinned call must not block; one that has to sleep
- * turns its pin into a reference (iw_object_get_pinned: object.c says how
- * references change without the process lock).
+ * is using without a reference (iw_hazard_pin); the last reference, before
+ * it unmaps and frees an object, waits until no slot names it
+ * (iw_hazard_wait_unpinned, called by object.c for every waitable type).
+ * A pinned call must not block; one that has to sleep turns its pin into a
+ * reference (iw_object_get_pinned: object.c says how references change
+ * without the process lock).
  *
  * Why it is safe (an asymmetric Dekker): a reader stores the object in its
  * slot, then reads the handle table again to check the handle still names
@@ -18,6 +18,19 @@
  * rare side, the last CloseHandle of an object.  Where
  * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) is not available (Linux <
  * 4.14, valgrind), readers use a full fence instead.
+ *
+ * The type is checked before the pin, from the handle slot, never from the
+ * object.  Only waitable types are waited for: the last close of shared
+ * memory frees its record at once (a membarrier on every close would slow
+ * down create/close cycles).  So a call given a shared memory handle while
+ * another thread closes it must not read the object: it may be freed
+ * under it, even after the pin's check succeeded (ASan saw it:
+ * tests/sync_close_race.c).  The slot keeps the type (handle.h), stored
+ * before the object is published and read after it, so the type read
+ * belongs to that object or to a later handle of the slot - whose
+ * generation then fails the check below.  A handle of the wrong type is
+ * refused without publishing anything; a pin published names only an
+ * object of a waitable type, which its last close waits for.
  *
  * Slots are never freed: a thread's slot is given back when the thread
  * exits, and reused.  Not async-signal-safe (neither is the rest of the
@@ -36,6 +49,7 @@
 
 #include "handle.h"
 #include "last_error.h"
+#include "object_ops.h"
 
 struct hazard {
     struct iw_object *_Atomic obj;  /* pinned by the slot's thread */
@@ -105,7 +119,7 @@ found:
     return h;
 }
 
-struct iw_object *iw_hazard_pin(HANDLE h)
+struct iw_object *iw_hazard_pin(HANDLE h, const struct iw_object_ops *ops)
 {
     struct hazard *slot = mine ? mine : take_slot();
     if (slot == NULL) {
@@ -114,7 +128,7 @@ struct iw_object *iw_hazard_pin(HANDLE h)
     }
     struct iw_object *obj;
     struct iw_handle_slot *s;
-    while ((s = iw_handle_find(h, &obj)) != NULL) {
+    while ((s = iw_handle_find(h, &obj)) != NULL && iw_ops_are(iw_handle_ops(s), ops)) {
         /* Release, here and below: free on x86, and it lets tools that don't
          * know membarrier (TSan) see each call ordered before the next
          * value of the slot. */

@@ -11,12 +11,14 @@
 #include <iwin32.h>
 
 struct iw_object;
+struct iw_object_ops;
 
-/* The object behind handle h, pinned until iw_hazard_unpin; NULL (and
- * ERROR_INVALID_HANDLE set) if h is not an open handle.  One pin per thread
- * at a time.  Callers pin through iw_object_pin (object.h), which checks
- * the object's type. */
-struct iw_object *iw_hazard_pin(HANDLE h);
+/* The object behind handle h if it is of type ops - or, ops NULL, waitable
+ * (iw_ops_are) - pinned until iw_hazard_unpin; NULL (and
+ * ERROR_INVALID_HANDLE set) if h is not an open handle of that type.  One
+ * pin per thread at a time.  Only waitable types may be pinned: object.c
+ * waits for pins on those alone. */
+struct iw_object *iw_hazard_pin(HANDLE h, const struct iw_object_ops *ops);
 void iw_hazard_unpin(void);
 
 /* Before the last reference of an object that had handles lets go of it:

@@ -278,7 +278,7 @@ static DWORD wait_alone(void *state, const struct timespec *deadline)
 
 IW_API BOOLEAN RtReleaseMutex(HANDLE h)
 {
-    struct iw_object *obj = iw_object_pin(h, &iw_mutex_ops);
+    struct iw_object *obj = iw_hazard_pin(h, &iw_mutex_ops);
     if (obj == NULL)
         return FALSE;
     struct mutex_state *m = iw_object_state(obj);

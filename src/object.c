@@ -382,7 +382,7 @@ struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *op
 {
     iw_records_lock();
     struct iw_object *obj = iw_handle_lookup(h);
-    if (obj != NULL && iw_object_is(obj, ops))
+    if (obj != NULL && iw_ops_are(obj->ops, ops))
         atomic_fetch_add(&obj->refs, 1);
     else
         obj = NULL;
@@ -395,7 +395,7 @@ struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *op
 HANDLE iw_object_handle(struct iw_object *obj)
 {
     iw_records_lock();
-    HANDLE h = iw_handle_new(obj);
+    HANDLE h = iw_handle_new(obj, obj->ops);
     iw_records_unlock();
     if (h == NULL) {
         iw_object_put(obj);

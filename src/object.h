@@ -69,29 +69,9 @@ static inline void *iw_object_state(const struct iw_object *obj)
     return (char *)obj->page + IW_STATE_OFFSET;
 }
 
-/* Whether obj is of type ops - or, ops NULL, waitable. */
-static inline bool iw_object_is(const struct iw_object *obj, const struct iw_object_ops *ops)
-{
-    return ops ? obj->ops == ops : iw_ops_waitable(obj->ops);
-}
-
-/* The object behind handle h if iw_object_is(obj, ops), pinned (hazard.h:
- * no lock, no reference) until iw_hazard_unpin; NULL (and
- * ERROR_INVALID_HANDLE set) otherwise.  Inline: the short calls start here. */
-static inline struct iw_object *iw_object_pin(HANDLE h, const struct iw_object_ops *ops)
-{
-    struct iw_object *obj = iw_hazard_pin(h);
-    if (obj != NULL && !iw_object_is(obj, ops)) {
-        iw_hazard_unpin();
-        iw_set_error(ERROR_INVALID_HANDLE);
-        return NULL;
-    }
-    return obj;
-}
-
-/* The object behind handle h if iw_object_is(obj, ops), with a reference the
- * caller drops with iw_object_put; NULL (and ERROR_INVALID_HANDLE set)
- * otherwise. */
+/* The object behind handle h if it is of type ops (or, ops NULL,
+ * waitable: iw_ops_are), with a reference the caller drops with
+ * iw_object_put; NULL (and ERROR_INVALID_HANDLE set) otherwise. */
 struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *ops);
 
 /* Maps len bytes of obj's file from offset, populated (and locked where

@@ -92,4 +92,10 @@ struct iw_object_ops {
 
 /* A waitable object: one the waits accept. */
 static inline bool iw_ops_waitable(const struct iw_object_ops *ops) { return ops->wake_word != NULL; }
+
+/* Whether type ops is want - or, want NULL, waitable. */
+static inline bool iw_ops_are(const struct iw_object_ops *ops, const struct iw_object_ops *want)
+{
+    return want ? ops == want : iw_ops_waitable(ops);
+}
 #endif

@@ -83,7 +83,7 @@ static void leave(void *state, uint32_t cookie)
 
 IW_API BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviousCount)
 {
-    struct iw_object *obj = iw_object_pin(h, &iw_semaphore_ops);
+    struct iw_object *obj = iw_hazard_pin(h, &iw_semaphore_ops);
     if (obj == NULL)
         return FALSE;
     BOOLEAN ok = FALSE;

@@ -156,7 +156,7 @@ IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
 {
     /* The common case - signalled, or a free mutex - pinned (no lock, no
      * reference); a wait that has to sleep holds a reference. */
-    struct iw_object *obj = iw_object_pin(h, NULL);
+    struct iw_object *obj = iw_hazard_pin(h, NULL);
     if (obj == NULL)
         return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */
     bool abandoned;

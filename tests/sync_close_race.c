@@ -6,7 +6,8 @@
  * other threads call them on a handle while its last CloseHandle runs.
  * Each call must return what it returns on a valid handle (check's table)
  * or fail with ERROR_INVALID_HANDLE, and never touch freed memory (the ASan build in CI turns that into a crash);
- * every object must be gone at the end.
+ * every object must be gone at the end.  The same calls on a shared memory
+ * handle, whose last close waits for no pin, must fail without reading it.
  */
 #include <sched.h>
 
@@ -173,10 +174,77 @@ static void test_calls_race_last_close(void **state)
     assert_int_equal(tn_count_objects(tn_root()), 0);
 }
 
+/* The short calls on a handle of another type - shared memory, which has
+ * no state page - while its last CloseHandle frees the object: each must
+ * fail with ERROR_INVALID_HANDLE without reading the object (hazard.c: the
+ * last close of shared memory does not wait for pins, so the type is told
+ * by the handle slot).  Creating and closing one object after another
+ * reuses the same handle slot, and so the same slot a call is looking at. */
+static void *shm_worker(void *arg)
+{
+    struct tally *t = arg;
+    unsigned i = 0;
+    while (!atomic_load(&stop)) {
+        HANDLE h = atomic_load(&current);
+        if (h == NULL)
+            continue;
+        SetLastError(0);
+        const char *call;
+        bool ok;
+        switch (i++ % 4) {
+        case 0: call = "RtSetEvent"; ok = RtSetEvent(h); break;
+        case 1: call = "RtReleaseMutex"; ok = RtReleaseMutex(h); break;
+        case 2: call = "RtReleaseSemaphore"; ok = RtReleaseSemaphore(h, 1, NULL); break;
+        default: call = "RtWaitForSingleObject"; ok = RtWaitForSingleObject(h, 0) != WAIT_FAILED; break;
+        }
+        DWORD e = GetLastError();
+        if (ok || e != ERROR_INVALID_HANDLE)
+            wrong(t, call, "on shared memory did not fail with ERROR_INVALID_HANDLE", e);
+        else
+            t->invalid++;
+    }
+    return NULL;
+}
+
+#define SHM_ROUNDS 20000
+
+static void test_calls_on_shm_race_its_close(void **state)
+{
+    (void)state;
+    struct tally tally[WORKERS] = {0};
+    pthread_t t[WORKERS];
+    atomic_store(&stop, 0);
+    for (int i = 0; i < WORKERS; i++)
+        t[i] = sync_thread(shm_worker, &tally[i]);
+    for (unsigned round = 0; round < SHM_ROUNDS; round++) {
+        void *p;
+        HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 64, NULL, &p);
+        assert_non_null(h);
+        atomic_store(&current, h);
+        for (volatile int spin = 0; spin < (int)(round % 64) * 20; spin++)
+            ;
+        tn_shm_release(h, p); /* the last handle: the object goes */
+        atomic_store(&current, NULL);
+    }
+    atomic_store(&stop, 1);
+    long invalid = 0;
+    for (int i = 0; i < WORKERS; i++) {
+        pthread_join(t[i], NULL);
+        invalid += tally[i].invalid;
+        if (tally[i].wrong)
+            fail_msg("worker %d: %ld calls returned what they must not; the first: %s", i, tally[i].wrong,
+                     tally[i].first_wrong);
+    }
+    print_message("%d rounds: %ld calls on shared memory refused\n", SHM_ROUNDS, invalid);
+    assert_true(invalid > 0);
+    assert_int_equal(tn_count_objects(tn_root()), 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calls_race_last_close),
+        cmocka_unit_test(test_calls_on_shm_race_its_close),
     };
     return SYNC_RUN("sync_close_race", tests);
 }
