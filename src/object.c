@@ -18,6 +18,7 @@
 #include "handle.h"
 #include "guard.h"
 #include "hazard.h"
+#include "local_object.h"
 #include "mapping.h"
 #include "pool.h"
 #include "records.h"
@@ -50,6 +51,10 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
  * it back from zero, so the one who dropped it is the only one left. */
 void iw_object_put(struct iw_object *obj)
 {
+    if (iw_object_is_local(obj)) {
+        iw_local_object_put(obj);
+        return;
+    }
     unsigned refs = atomic_load(&obj->refs);
     while (refs > 1)
         if (atomic_compare_exchange_weak(&obj->refs, &refs, refs - 1))

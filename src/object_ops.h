@@ -88,6 +88,12 @@ struct iw_object_ops {
      * The state, read from a read-only mapping of another process's object
      * with atomic loads, never changed; NULL: no state to describe. */
     void (*describe)(const void *state, IWIN32_OBJECT_STATE *out);
+
+    /* ---- objects of this process alone (local_object.h) ------------------
+     * Non-NULL: a type with no file, no name and no node (a thread, a
+     * process handle, a timer; type 0); called once its last reference is
+     * gone and no call has it pinned, to let go of what the state holds. */
+    void (*free_local)(void *state);
 };
 
 /* A waitable object: one the waits accept. */
