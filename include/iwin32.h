@@ -101,6 +101,7 @@ typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
 #define ERROR_NOT_ENOUGH_MEMORY     8u
 #define ERROR_INVALID_PARAMETER     87u
 #define ERROR_NOT_SUPPORTED         50u  /* multi-object wait on a kernel without futex_waitv */
+#define ERROR_BUSY                  170u /* RtSetTimer on a timer that is still active */
 #define ERROR_INVALID_NAME          123u
 #define ERROR_ALREADY_EXISTS        183u
 #define ERROR_FILENAME_EXCED_RANGE  206u
@@ -205,6 +206,20 @@ VOID    RtSleepFt(PLARGE_INTEGER pDuration);
 BOOLEAN RtGetClockTime(CLOCK Clock, PLARGE_INTEGER pTime);
 BOOLEAN RtGetClockResolution(CLOCK Clock, PLARGE_INTEGER pResolution);
 BOOLEAN RtGetClockTimerPeriod(CLOCK Clock, PLARGE_INTEGER pTime);
+
+/* ---- 9. Timers: a thread per timer calls a routine at each expiry ------ */
+/* Times in 100 ns units on RtGetClockTime's clock; an expiration that is
+ * negative (RtSetTimer) counts from now; an interval of 0 or NULL: once.
+ * Priority: RTX 0-127, as RtSetThreadPriority.  Not waitable.  man RtCreateTimer. */
+typedef struct _SECURITY_ATTRIBUTES *PSECURITY_ATTRIBUTES; /* accepted, ignored */
+HANDLE  RtCreateTimer(PSECURITY_ATTRIBUTES pThreadAttributes, ULONG dwStackSize,
+                      VOID (RTFCNDCL *Routine)(PVOID Context), PVOID Context, ULONG Priority,
+                      CLOCK Clock);
+BOOLEAN RtSetTimer(HANDLE hTimer, PLARGE_INTEGER pExpiration, PLARGE_INTEGER pInterval);
+BOOLEAN RtSetTimerRelative(HANDLE hTimer, PLARGE_INTEGER pExpiration, PLARGE_INTEGER pInterval);
+BOOLEAN RtGetTimer(HANDLE hTimer, PLARGE_INTEGER pTimeRemaining);
+BOOLEAN RtCancelTimer(HANDLE hTimer, PLARGE_INTEGER pTimeRemaining);
+BOOLEAN RtDeleteTimer(HANDLE hTimer);
 
 /* ---- 9. Critical sections: a process's nameless mutexes --------------- */
 /* Recursive and priority-inheriting; opaque (a pthread mutex inside). */

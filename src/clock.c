@@ -23,11 +23,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
 #include "export.h"
 #include "last_error.h"
-
-#define NS_PER_TICK 100              /* one unit of the Rt* clock calls */
-#define TICKS_PER_SEC 10000000LL
 
 /* Sleeps until the monotonic time *deadline has passed. */
 static void sleep_until(const struct timespec *deadline)
@@ -78,14 +76,7 @@ IW_API VOID RtSleepFt(PLARGE_INTEGER pDuration)
         sched_yield();
         return;
     }
-    sleep_for(ticks / TICKS_PER_SEC, ticks % TICKS_PER_SEC * NS_PER_TICK);
-}
-
-/* A value in 100 ns units from a timespec, rounded up when asked (a
- * resolution of 1 ns is one unit, never 0). */
-static LONGLONG ticks_of(const struct timespec *t, bool round_up)
-{
-    return (LONGLONG)t->tv_sec * TICKS_PER_SEC + (t->tv_nsec + (round_up ? NS_PER_TICK - 1 : 0)) / NS_PER_TICK;
+    sleep_for(ticks / IW_TICKS_PER_SEC, ticks % IW_TICKS_PER_SEC * IW_NS_PER_TICK);
 }
 
 IW_API BOOLEAN RtGetClockTime(CLOCK Clock, PLARGE_INTEGER pTime)
@@ -97,7 +88,7 @@ IW_API BOOLEAN RtGetClockTime(CLOCK Clock, PLARGE_INTEGER pTime)
     }
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    pTime->QuadPart = ticks_of(&t, false);
+    pTime->QuadPart = iw_ticks_of(&t, false);
     return TRUE;
 }
 
@@ -110,7 +101,7 @@ IW_API BOOLEAN RtGetClockResolution(CLOCK Clock, PLARGE_INTEGER pResolution)
     }
     struct timespec t;
     clock_getres(CLOCK_MONOTONIC, &t);
-    pResolution->QuadPart = ticks_of(&t, true);
+    pResolution->QuadPart = iw_ticks_of(&t, true);
     return TRUE;
 }
 

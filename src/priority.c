@@ -44,6 +44,7 @@
 
 #include "export.h"
 #include "last_error.h"
+#include "priority.h"
 
 #define PSEUDO_CURRENT_THREAD ((HANDLE)(intptr_t)-2)
 #define RTX_TO_FIFO_OFFSET 28
@@ -58,7 +59,7 @@ static __thread struct {
 IW_API HANDLE GetCurrentThread(void) { return PSEUDO_CURRENT_THREAD; }
 IW_API HANDLE RtGetCurrentThread(void) __attribute__((alias("GetCurrentThread")));
 
-static int fifo_of_rtx(int p) { return p - RTX_TO_FIFO_OFFSET > 1 ? p - RTX_TO_FIFO_OFFSET : 1; }
+int iw_fifo_of_rtx(int p) { return p - RTX_TO_FIFO_OFFSET > 1 ? p - RTX_TO_FIFO_OFFSET : 1; }
 
 static int rtx_of_win32(int w)
 {
@@ -85,16 +86,21 @@ static BOOLEAN set_rtx(HANDLE h, int rtx)
     pthread_t t;
     if (!thread_of(h, &t))
         return FALSE;
-    struct sched_param sp = {.sched_priority = fifo_of_rtx(rtx)};
+    struct sched_param sp = {.sched_priority = iw_fifo_of_rtx(rtx)};
     int err = pthread_setschedparam(t, SCHED_FIFO, &sp);
     if (err != 0) {
         /* EPERM: no CAP_SYS_NICE and RLIMIT_RTPRIO too low. */
         iw_set_error(err == EPERM ? ERROR_ACCESS_DENIED : iw_error_from_errno(err));
         return FALSE;
     }
-    last_set.fifo = sp.sched_priority;
-    last_set.rtx = rtx;
+    iw_priority_record(rtx);
     return TRUE;
+}
+
+void iw_priority_record(int rtx)
+{
+    last_set.fifo = iw_fifo_of_rtx(rtx);
+    last_set.rtx = rtx;
 }
 
 /* The thread's SCHED_FIFO/SCHED_RR priority, 0 if it is not real-time, -1
@@ -152,7 +158,7 @@ IW_API INT GetThreadPriority(HANDLE hThread)
     if (fifo == 0)
         return THREAD_PRIORITY_NORMAL;
     int w = THREAD_PRIORITY_TIME_CRITICAL;
-    while (fifo_of_rtx(rtx_of_win32(w)) > fifo)
+    while (iw_fifo_of_rtx(rtx_of_win32(w)) > fifo)
         w--;
     return w;
 }

@@ -1,0 +1,418 @@
+/*
+ * SPEC 9: timers (INtime's RtCreateTimer family): a thread per timer, at the
+ * timer's priority, that calls the timer's routine at each expiry.
+ *
+ * Times are 100 ns units on CLOCK_MONOTONIC, the clock of RtGetClockTime
+ * (clock.c): an absolute expiration is an RtGetClockTime value, a negative
+ * one (RtSetTimer) or any RtSetTimerRelative one counts from now.  Inside,
+ * a deadline is nanoseconds on that clock.
+ *
+ * No drift: a periodic timer's expiries are the grid first + k * interval,
+ * each computed from the last deadline, never from when the routine ran or
+ * ended.  The thread sleeps to each deadline with an absolute timeout on
+ * CLOCK_MONOTONIC - a futex wait with FUTEX_WAIT_BITSET, the same kernel
+ * high-resolution timer as clock_nanosleep(TIMER_ABSTIME), but one that a
+ * Set or Cancel can end early by changing the word it sleeps on
+ * (clock_nanosleep could only be cut short by a signal, which a library
+ * must not take from its application).
+ *
+ * Overruns: an expiry is a signal to the timer's thread, as in INtime and
+ * RTX (the handler thread is signalled at each expiry), and signals that
+ * arrive while the routine still runs are one signal: when the routine
+ * returns after one or more later deadlines have passed, it runs once at
+ * once, late, and the deadlines it missed before the last are dropped; the
+ * next run is back on the grid.  So a routine that overran never runs back
+ * to back more than twice, and never catches up with a burst.
+ *
+ * Set only an inactive timer (INtime: "a timer can be set only when not
+ * active": a one-shot timer that has expired, or one stopped by
+ * RtCancelTimer); setting an active one fails with ERROR_BUSY.  A timer is
+ * active from Set until its one-shot expiry, or until Cancel.
+ *
+ * Cancel and Delete: once RtCancelTimer or RtDeleteTimer returns, the
+ * routine does not run again (unless the timer is set again): they disarm
+ * the timer and then wait for a run in progress to end, disarming it again
+ * after it (the routine may have set its own timer meanwhile).  Called from
+ * the routine itself they cannot wait for it (it is the caller): the
+ * current run ends when the routine returns, and no other starts.  Two
+ * routines that cancel each other's timers, or a routine that waits for
+ * a thread that is cancelling its timer, deadlock, as with any call that
+ * waits for a callback to end (Win32's DeleteTimerQueueTimer).
+ *
+ * CloseHandle is RtDeleteTimer (INtime: "performs the same function") for
+ * the last handle: the object's last reference stops the thread
+ * (timer_free: joins it).  A call of another thread that holds the timer
+ * at that moment (RtSetTimer still in flight on a handle being closed: a
+ * race of the application) keeps the thread until it returns.
+ *
+ * Not waitable: INtime's timer is a thread that calls a routine, not a
+ * synchronisation object (RtWaitForSingleObject on it: ERROR_INVALID_HANDLE).
+ *
+ * Locking: the timer's fields are under its own priority-inheriting mutex,
+ * held for a few instructions at a time; the timer's thread, at a real-time
+ * priority, may block on it behind an ordinary thread in RtSetTimer, which
+ * then runs at the timer's priority until it lets go.  Nothing the timer's
+ * thread does between two expiries allocates or takes another lock.
+ *
+ * fork: the child gets the handle but not the thread (local_object.h); the
+ * calls refuse the timer there (ERROR_INVALID_HANDLE) and CloseHandle only
+ * frees its memory.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "export.h"
+#include "futex.h"
+#include "last_error.h"
+#include "local_object.h"
+#include "priority.h"
+
+#define NS_MAX (INT64_MAX / 4) /* "never": far beyond any deadline, and room to add to it */
+
+typedef VOID(RTFCNDCL *timer_routine)(PVOID);
+
+struct timer {
+    pthread_mutex_t lock;           /* PI: the fields below */
+    _Atomic uint32_t seq;           /* bumped at every change the thread must see; it sleeps on it */
+    _Atomic uint32_t running;       /* 1 while the routine runs; Cancel sleeps on it */
+    unsigned waiters;               /* Cancels sleeping on running */
+    bool armed;                     /* active: an expiry is due at deadline */
+    bool deleted;                   /* RtDeleteTimer began: no more Set */
+    bool quit;                      /* the thread is to end */
+    bool detached;                  /* ...and free the timer itself (it ended it from its routine) */
+    int64_t deadline;               /* ns on CLOCK_MONOTONIC */
+    int64_t interval;               /* ns; 0 for a one-shot timer */
+    timer_routine routine;
+    PVOID context;
+    int rtx;                        /* its RTX priority */
+    pid_t pid;                      /* the process the thread runs in */
+    pthread_t thread;
+};
+
+struct timer_state {
+    struct timer *t;                /* NULL until its thread runs */
+};
+
+static void timer_free(void *state);
+
+static const struct iw_object_ops timer_ops = {
+    .type = 0,
+    .name = "timer",
+    .state_size = sizeof(struct timer_state),
+    .free_local = timer_free,
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* a + b for b >= 0, saturated at NS_MAX. */
+static int64_t add_ns(int64_t a, int64_t b) { return b > NS_MAX - a ? NS_MAX : a + b; }
+
+/* A non-negative number of 100 ns units in ns, saturated. */
+static int64_t ns_of_ticks(LONGLONG ticks) { return ticks > NS_MAX / IW_NS_PER_TICK ? NS_MAX : ticks * IW_NS_PER_TICK; }
+
+/* The time left until t's next expiry in 100 ns units, rounded up (0 when
+ * it is inactive or due). Lock held. */
+static LONGLONG remaining(const struct timer *t)
+{
+    if (!t->armed)
+        return 0;
+    int64_t left = t->deadline - now_ns();
+    return left > 0 ? (left + IW_NS_PER_TICK - 1) / IW_NS_PER_TICK : 0;
+}
+
+/* ---- the timer's thread ------------------------------------------------------ */
+
+/* After a run of the routine: when deadlines passed while it ran, the last
+ * of them is the next (due now: one late run), the others are dropped.
+ * Lock held; t is periodic and armed. */
+static void drop_missed(struct timer *t)
+{
+    int64_t now = now_ns();
+    if (t->deadline < now)
+        t->deadline += (now - t->deadline) / t->interval * t->interval;
+}
+
+static void *timer_thread(void *arg)
+{
+    struct timer *t = arg;
+    iw_priority_record(t->rtx);
+    pthread_mutex_lock(&t->lock);
+    while (!t->quit) {
+        uint32_t seq = atomic_load_explicit(&t->seq, memory_order_relaxed);
+        bool armed = t->armed;
+        struct timespec due = {.tv_sec = (time_t)(t->deadline / 1000000000), .tv_nsec = (long)(t->deadline % 1000000000)};
+        pthread_mutex_unlock(&t->lock);
+        /* Until the deadline, or a change (EAGAIN, or 0 when woken): the
+         * lock then shows what changed.  EINTR (a signal handler ran on
+         * this thread): wait again for the same deadline. */
+        int r = iw_futex_wait(&t->seq, seq, armed ? &due : NULL);
+        pthread_mutex_lock(&t->lock);
+        if (r != ETIMEDOUT || atomic_load_explicit(&t->seq, memory_order_relaxed) != seq)
+            continue;
+        /* The expiry it slept for, unchanged: run the routine for it. */
+        if (t->interval != 0)
+            t->deadline = add_ns(t->deadline, t->interval);
+        else
+            t->armed = false;
+        atomic_store_explicit(&t->running, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&t->lock);
+        t->routine(t->context);
+        pthread_mutex_lock(&t->lock);
+        atomic_store_explicit(&t->running, 0, memory_order_relaxed);
+        if (t->waiters != 0)
+            iw_futex_wake_all(&t->running);
+        if (t->armed && t->interval != 0)
+            drop_missed(t);
+    }
+    bool detached = t->detached;
+    pthread_mutex_unlock(&t->lock);
+    if (detached) {
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+    }
+    return NULL;
+}
+
+/* ---- the calls ----------------------------------------------------------------- */
+
+static bool on_timer_thread(const struct timer *t) { return pthread_equal(pthread_self(), t->thread) != 0; }
+
+/* Changes the thread must see are made; ends its sleep (after the lock is
+ * let go, so that it does not wake only to block on it). */
+static void changed(struct timer *t)
+{
+    atomic_fetch_add_explicit(&t->seq, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&t->lock);
+    iw_futex_wake_all(&t->seq);
+}
+
+/* Disarms t and waits until its routine is not running, unless this is the
+ * routine's own thread.  Lock held, and held again on return. */
+static void disarm_and_wait(struct timer *t)
+{
+    for (;;) {
+        t->armed = false;
+        if (!atomic_load_explicit(&t->running, memory_order_relaxed) || on_timer_thread(t))
+            return;
+        t->waiters++;
+        pthread_mutex_unlock(&t->lock);
+        iw_futex_wait(&t->running, 1, NULL);
+        pthread_mutex_lock(&t->lock);
+        t->waiters--;
+        /* Disarm again: the routine may have set its timer before it returned. */
+    }
+}
+
+/* The timer of handle h, with a reference (*obj, for iw_object_put) and its
+ * lock held; NULL with the last error set if h is not a timer of this
+ * process (or is being deleted). */
+static struct timer *lock_timer(HANDLE h, struct iw_object **obj)
+{
+    *obj = iw_object_from_handle(h, &timer_ops);
+    if (*obj == NULL)
+        return NULL;
+    struct timer *t = ((struct timer_state *)iw_object_state(*obj))->t;
+    if (t->pid == getpid()) {
+        pthread_mutex_lock(&t->lock);
+        if (!t->deleted)
+            return t;
+        pthread_mutex_unlock(&t->lock);
+    }
+    iw_object_put(*obj);
+    iw_set_error(ERROR_INVALID_HANDLE);
+    return NULL;
+}
+
+static void unlock_timer(struct timer *t, struct iw_object *obj)
+{
+    pthread_mutex_unlock(&t->lock);
+    iw_object_put(obj);
+}
+
+IW_API HANDLE RtCreateTimer(PSECURITY_ATTRIBUTES pThreadAttributes, ULONG dwStackSize,
+                            VOID(RTFCNDCL *Routine)(PVOID Context), PVOID Context, ULONG Priority,
+                            CLOCK Clock)
+{
+    (void)pThreadAttributes; /* INtime: ignored */
+    (void)Clock;             /* INtime: ignored; every time here is CLOCK_MONOTONIC */
+    if (Routine == NULL || Priority > RT_PRIORITY_MAX)
+        return iw_fail(ERROR_INVALID_PARAMETER);
+    struct iw_object *obj = iw_local_object_new(&timer_ops);
+    if (obj == NULL)
+        return NULL;
+    struct timer *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        iw_object_put(obj);
+        return iw_fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
+    pthread_mutex_init(&t->lock, &ma);
+    pthread_mutexattr_destroy(&ma);
+    t->routine = Routine;
+    t->context = Context;
+    t->rtx = (int)Priority;
+    t->pid = getpid();
+
+    /* The thread starts at its priority, so a process that may not use it
+     * learns so here (EPERM: ERROR_ACCESS_DENIED, as RtSetThreadPriority). */
+    pthread_attr_t ta;
+    pthread_attr_init(&ta);
+    pthread_attr_setinheritsched(&ta, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&ta, SCHED_FIFO);
+    struct sched_param sp = {.sched_priority = iw_fifo_of_rtx(t->rtx)};
+    pthread_attr_setschedparam(&ta, &sp);
+    int err = 0;
+    if (dwStackSize != 0) {
+        /* INtime: rounded up to a multiple of 4 KiB; and at least the C library's minimum. */
+        size_t size = ((size_t)dwStackSize + 4095) / 4096 * 4096;
+        err = pthread_attr_setstacksize(&ta, size < (size_t)PTHREAD_STACK_MIN ? (size_t)PTHREAD_STACK_MIN : size);
+    }
+    if (err == 0)
+        err = pthread_create(&t->thread, &ta, timer_thread, t);
+    pthread_attr_destroy(&ta);
+    if (err != 0) {
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+        iw_object_put(obj);
+        return iw_fail(iw_error_from_errno(err));
+    }
+    pthread_setname_np(t->thread, "iw-timer");
+    ((struct timer_state *)iw_object_state(obj))->t = t;
+    return iw_object_handle(obj); /* on failure, its put stops the thread */
+}
+
+/* Arms h to expire first at deadline (ns), then every interval ns (0: once). */
+static BOOLEAN set_timer(HANDLE h, int64_t deadline, const PLARGE_INTEGER pInterval)
+{
+    LONGLONG interval = pInterval == NULL ? 0 : pInterval->QuadPart;
+    if (interval < 0) {
+        iw_set_error(ERROR_INVALID_PARAMETER);
+        return FALSE;
+    }
+    struct iw_object *obj;
+    struct timer *t = lock_timer(h, &obj);
+    if (t == NULL)
+        return FALSE;
+    if (t->armed) {
+        unlock_timer(t, obj);
+        iw_set_error(ERROR_BUSY);
+        return FALSE;
+    }
+    t->armed = true;
+    t->deadline = deadline;
+    t->interval = ns_of_ticks(interval);
+    changed(t);
+    iw_object_put(obj);
+    return TRUE;
+}
+
+IW_API BOOLEAN RtSetTimerRelative(HANDLE hTimer, PLARGE_INTEGER pExpiration, PLARGE_INTEGER pInterval)
+{
+    if (pExpiration == NULL || pExpiration->QuadPart < 0) {
+        iw_set_error(ERROR_INVALID_PARAMETER);
+        return FALSE;
+    }
+    return set_timer(hTimer, add_ns(now_ns(), ns_of_ticks(pExpiration->QuadPart)), pInterval);
+}
+
+IW_API BOOLEAN RtSetTimer(HANDLE hTimer, PLARGE_INTEGER pExpiration, PLARGE_INTEGER pInterval)
+{
+    if (pExpiration == NULL) {
+        iw_set_error(ERROR_INVALID_PARAMETER);
+        return FALSE;
+    }
+    LONGLONG e = pExpiration->QuadPart;
+    if (e < 0) {
+        /* Relative: -e, with the one value that has no negation saturated. */
+        LARGE_INTEGER rel = {.QuadPart = e == LLONG_MIN ? LLONG_MAX : -e};
+        return RtSetTimerRelative(hTimer, &rel, pInterval);
+    }
+    return set_timer(hTimer, ns_of_ticks(e), pInterval);
+}
+
+IW_API BOOLEAN RtGetTimer(HANDLE hTimer, PLARGE_INTEGER pTimeRemaining)
+{
+    if (pTimeRemaining == NULL) {
+        iw_set_error(ERROR_INVALID_PARAMETER);
+        return FALSE;
+    }
+    struct iw_object *obj;
+    struct timer *t = lock_timer(hTimer, &obj);
+    if (t == NULL)
+        return FALSE;
+    pTimeRemaining->QuadPart = remaining(t);
+    unlock_timer(t, obj);
+    return TRUE;
+}
+
+IW_API BOOLEAN RtCancelTimer(HANDLE hTimer, PLARGE_INTEGER pTimeRemaining)
+{
+    struct iw_object *obj;
+    struct timer *t = lock_timer(hTimer, &obj);
+    if (t == NULL)
+        return FALSE;
+    if (pTimeRemaining != NULL)
+        pTimeRemaining->QuadPart = remaining(t);
+    disarm_and_wait(t);
+    changed(t);
+    iw_object_put(obj);
+    return TRUE;
+}
+
+IW_API BOOLEAN RtDeleteTimer(HANDLE hTimer)
+{
+    struct iw_object *obj;
+    struct timer *t = lock_timer(hTimer, &obj);
+    if (t == NULL)
+        return FALSE;
+    /* No Set from here on, and no run after this returns, even while
+     * another call still holds the timer. */
+    t->deleted = true;
+    disarm_and_wait(t);
+    changed(t);
+    iw_object_put(obj);
+    return CloseHandle(hTimer);
+}
+
+/* The last reference: stops the thread (the run in progress ends first),
+ * or, from the routine itself, lets the thread free the timer as it ends. */
+static void timer_free(void *state)
+{
+    struct timer *t = ((struct timer_state *)state)->t;
+    if (t == NULL)
+        return; /* RtCreateTimer failed before the thread */
+    if (t->pid != getpid()) {
+        /* A child of fork: the thread is not here, and the lock may be
+         * held by a thread that is not here either. */
+        free(t);
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    t->quit = true;
+    t->armed = false;
+    bool self = on_timer_thread(t);
+    t->detached = self;
+    changed(t);
+    if (self) {
+        pthread_detach(t->thread);
+        return;
+    }
+    pthread_join(t->thread, NULL);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
