@@ -1,0 +1,563 @@
+/*
+ * SPEC 9: timers.  RtCreateTimer's thread at its priority (read back from
+ * the kernel in the routine), one-shot and periodic expiries on
+ * RtGetClockTime's clock - never early, and without drift over 200 periods
+ * (each run compared with its own deadline on the grid, not with the last
+ * run) - absolute, negative (relative) and RtSetTimerRelative expirations,
+ * RtGetTimer and RtCancelTimer's remaining time, Cancel and Delete from the
+ * routine itself and from another thread while the routine runs (counters
+ * show it never runs after they return), CloseHandle stopping the thread,
+ * bad handles and arguments, a fork child's copy of the handle, and the
+ * refusal of a process that may not use real-time priorities.
+ *
+ * A timer's thread is SCHED_FIFO: where this process may not use it, the
+ * cases that need a timer skip, saying so, and the refusal case checks the
+ * error instead.  Routines sleep, never spin: a FIFO thread that spins
+ * would starve the machine's other work.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <iwin32.h>
+
+#include "test_child.h"
+#include "test_node.h"
+
+#define PRIO 60            /* RTX: FIFO 32 */
+#define MS 10000LL         /* 1 ms in 100 ns units */
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec d = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    while (nanosleep(&d, &d) != 0)
+        ;
+}
+
+/* A timer, or the case skipped where this process may not use SCHED_FIFO. */
+static HANDLE make_timer(VOID(RTFCNDCL *routine)(PVOID), PVOID context, ULONG priority)
+{
+    SetLastError(0);
+    HANDLE h = RtCreateTimer(NULL, 0, routine, context, priority, CLOCK_FASTEST);
+    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
+        fprintf(stderr, "no real-time priority here (CAP_SYS_NICE or RLIMIT_RTPRIO): skipped\n");
+        skip();
+    }
+    assert_non_null(h);
+    return h;
+}
+
+/* The threads of this process. */
+static int thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* ---- a routine that counts and remembers when it ran --------------------------- */
+
+#define MAX_RUNS 512
+struct runs {
+    atomic_int n;
+    int64_t at[MAX_RUNS];          /* CLOCK_MONOTONIC ns of each run */
+    int policy, fifo, rtx;         /* the timer thread, as the kernel and the library see it */
+    unsigned sleep_ms;             /* each run lasts that long */
+    int cancel_at;                 /* the nth run cancels (> 0) or deletes (< 0) its own timer */
+    HANDLE self;
+    BOOLEAN self_result;
+};
+
+static VOID RTFCNDCL count_run(PVOID context)
+{
+    struct runs *r = context;
+    int64_t now = mono_ns();
+    int n = atomic_load(&r->n);
+    if (n < MAX_RUNS)
+        r->at[n] = now;
+    if (n == 0) {
+        pid_t tid = (pid_t)syscall(SYS_gettid);
+        struct sched_param sp;
+        r->policy = sched_getscheduler(tid);
+        r->fifo = sched_getparam(tid, &sp) == 0 ? sp.sched_priority : -1;
+        r->rtx = RtGetThreadPriority(GetCurrentThread());
+    }
+    if (r->sleep_ms)
+        sleep_ms(r->sleep_ms);
+    if (r->cancel_at > 0 && n + 1 == r->cancel_at)
+        r->self_result = RtCancelTimer(r->self, NULL);
+    if (r->cancel_at < 0 && n + 1 == -r->cancel_at)
+        r->self_result = RtDeleteTimer(r->self);
+    atomic_store(&r->n, n + 1);
+}
+
+/* Waits (5 s at most) until r has run n times. */
+static void wait_runs(struct runs *r, int n)
+{
+    for (int i = 0; i < 5000 && atomic_load(&r->n) < n; i++)
+        sleep_ms(1);
+    assert_true(atomic_load(&r->n) >= n);
+}
+
+static LONGLONG clock_now(void)
+{
+    LARGE_INTEGER t;
+    assert_true(RtGetClockTime(CLOCK_FASTEST, &t));
+    return t.QuadPart;
+}
+
+/* ---- the cases -------------------------------------------------------------------- */
+
+static void test_one_shot(void **state)
+{
+    (void)state;
+    static struct runs r;
+    memset(&r, 0, sizeof r);
+    HANDLE h = make_timer(count_run, &r, PRIO);
+    LARGE_INTEGER rem;
+    assert_true(RtGetTimer(h, &rem));
+    assert_int_equal(rem.QuadPart, 0); /* not set: inactive */
+
+    int64_t set_at = mono_ns();
+    LARGE_INTEGER due = {.QuadPart = 20 * MS};
+    SetLastError(77);
+    assert_true(RtSetTimerRelative(h, &due, NULL));
+    assert_int_equal(GetLastError(), 77); /* success leaves it alone */
+    wait_runs(&r, 1);
+    sleep_ms(60);
+    assert_int_equal(atomic_load(&r.n), 1); /* once */
+    assert_true(r.at[0] - set_at >= 20000000);  /* never early */
+    assert_true(RtGetTimer(h, &rem));
+    assert_int_equal(rem.QuadPart, 0);         /* expired: inactive */
+
+    /* An expired one-shot timer may be set again; an interval of 0 is once too. */
+    LARGE_INTEGER zero = {.QuadPart = 0};
+    due.QuadPart = 5 * MS;
+    assert_true(RtSetTimerRelative(h, &due, &zero));
+    wait_runs(&r, 2);
+    sleep_ms(30);
+    assert_int_equal(atomic_load(&r.n), 2);
+    assert_true(CloseHandle(h));
+}
+
+/* 200 periods of 1 ms from an absolute start: run k is never before
+ * start + k ms, and its lateness does not grow from the first runs to the
+ * last (a timer that slept a period from each run would be late by the sum
+ * of every wake-up's latency by the end). */
+static void test_periodic_no_drift(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    static struct runs r;
+    memset(&r, 0, sizeof r);
+    r.cancel_at = N; /* the 200th run cancels the timer */
+    HANDLE h = make_timer(count_run, &r, PRIO);
+    r.self = h;
+    LARGE_INTEGER start = {.QuadPart = clock_now() + 10 * MS};
+    LARGE_INTEGER period = {.QuadPart = MS};
+    assert_true(RtSetTimer(h, &start, &period));
+    wait_runs(&r, N);
+    sleep_ms(20);
+    assert_int_equal(atomic_load(&r.n), N);
+    assert_true(r.self_result);
+
+    int64_t late[N];
+    for (int k = 0; k < N; k++) {
+        int64_t deadline = (start.QuadPart + k * MS) * 100;
+        late[k] = r.at[k] - deadline;
+        if (late[k] < 0)
+            fail_msg("run %d was %lld ns early", k, (long long)-late[k]);
+    }
+    /* Median lateness of the first and the last 50 runs. */
+    int64_t first[50], last[50];
+    memcpy(first, late, sizeof first);
+    memcpy(last, late + N - 50, sizeof last);
+    for (int i = 0; i < 50; i++)
+        for (int j = i + 1; j < 50; j++) {
+            if (first[j] < first[i]) { int64_t x = first[i]; first[i] = first[j]; first[j] = x; }
+            if (last[j] < last[i]) { int64_t x = last[i]; last[i] = last[j]; last[j] = x; }
+        }
+    printf("lateness median: first 50 runs %lld ns, last 50 runs %lld ns\n", (long long)first[25],
+           (long long)last[25]);
+    assert_true(last[25] - first[25] < 200000); /* 0.2 ms: no drift */
+    assert_true(CloseHandle(h));
+}
+
+/* RtSetTimer with an absolute time, with a negative (relative) one, and
+ * RtSetTimerRelative: each fires at its deadline, not before; RtGetTimer
+ * says the time left. */
+static void test_absolute_and_relative(void **state)
+{
+    (void)state;
+    static struct runs r;
+    for (int how = 0; how < 3; how++) {
+        memset(&r, 0, sizeof r);
+        HANDLE h = make_timer(count_run, &r, PRIO);
+        int64_t before = mono_ns();
+        LONGLONG now = clock_now();
+        LARGE_INTEGER e;
+        BOOLEAN ok;
+        if (how == 0) {
+            e.QuadPart = now + 30 * MS;
+            ok = RtSetTimer(h, &e, NULL);
+        } else if (how == 1) {
+            e.QuadPart = -30 * MS;
+            ok = RtSetTimer(h, &e, NULL);
+        } else {
+            e.QuadPart = 30 * MS;
+            ok = RtSetTimerRelative(h, &e, NULL);
+        }
+        assert_true(ok);
+        LARGE_INTEGER rem;
+        assert_true(RtGetTimer(h, &rem));
+        assert_true(rem.QuadPart > 0 && rem.QuadPart <= 30 * MS);
+        wait_runs(&r, 1);
+        assert_true(r.at[0] >= (how == 0 ? (now + 30 * MS) * 100 : before + 30000000));
+        assert_true(CloseHandle(h));
+    }
+    /* An absolute time already past: at once. */
+    memset(&r, 0, sizeof r);
+    HANDLE h = make_timer(count_run, &r, PRIO);
+    LARGE_INTEGER past = {.QuadPart = 0};
+    assert_true(RtSetTimer(h, &past, NULL));
+    wait_runs(&r, 1);
+    assert_true(CloseHandle(h));
+}
+
+static void test_cancel_returns_remaining(void **state)
+{
+    (void)state;
+    static struct runs r;
+    memset(&r, 0, sizeof r);
+    HANDLE h = make_timer(count_run, &r, PRIO);
+    LARGE_INTEGER due = {.QuadPart = 1000 * MS}, period = {.QuadPart = 1000 * MS};
+    assert_true(RtSetTimerRelative(h, &due, &period));
+    /* Active: setting it again is refused until it is cancelled. */
+    SetLastError(0);
+    assert_false(RtSetTimerRelative(h, &due, NULL));
+    assert_int_equal(GetLastError(), ERROR_BUSY);
+    sleep_ms(100);
+    LARGE_INTEGER rem;
+    assert_true(RtCancelTimer(h, &rem));
+    /* 1 s less the 100 ms slept (and some scheduling). */
+    assert_true(rem.QuadPart <= 900 * MS && rem.QuadPart > 500 * MS);
+    assert_true(RtGetTimer(h, &rem));
+    assert_int_equal(rem.QuadPart, 0);
+    assert_true(RtCancelTimer(h, &rem)); /* inactive: nothing left */
+    assert_int_equal(rem.QuadPart, 0);
+    assert_true(RtCancelTimer(h, NULL)); /* NULL: no time returned */
+    assert_int_equal(atomic_load(&r.n), 0);
+    /* Cancelled: it may be set again. */
+    due.QuadPart = MS;
+    assert_true(RtSetTimerRelative(h, &due, NULL));
+    wait_runs(&r, 1);
+    assert_true(CloseHandle(h));
+}
+
+/* The routine cancels its own timer on its 5th run (no deadlock: it does
+ * not wait for itself), or deletes it on its 3rd. */
+static void test_cancel_and_delete_from_routine(void **state)
+{
+    (void)state;
+    static struct runs r;
+    memset(&r, 0, sizeof r);
+    r.cancel_at = 5;
+    HANDLE h = make_timer(count_run, &r, PRIO);
+    r.self = h;
+    LARGE_INTEGER due = {.QuadPart = MS}, period = {.QuadPart = MS};
+    assert_true(RtSetTimerRelative(h, &due, &period));
+    wait_runs(&r, 5);
+    sleep_ms(30);
+    assert_int_equal(atomic_load(&r.n), 5);
+    assert_true(r.self_result);
+    assert_true(CloseHandle(h));
+
+    int threads = thread_count();
+    memset(&r, 0, sizeof r);
+    r.cancel_at = -3;
+    h = make_timer(count_run, &r, PRIO);
+    r.self = h;
+    assert_int_equal(thread_count(), threads + 1);
+    assert_true(RtSetTimerRelative(h, &due, &period));
+    wait_runs(&r, 3);
+    sleep_ms(30);
+    assert_int_equal(atomic_load(&r.n), 3);
+    assert_true(r.self_result);
+    SetLastError(0);
+    assert_false(RtGetTimer(h, &due)); /* the handle is gone */
+    assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+    assert_int_equal(thread_count(), threads); /* and the thread, after the routine */
+}
+
+/* A routine that takes 5 ms, every 2 ms (so it runs all the time), and
+ * sets its own timer again when it is a one-shot one. */
+struct busy {
+    atomic_int entered, left;
+    HANDLE self;
+    bool rearm;
+};
+
+static VOID RTFCNDCL busy_run(PVOID context)
+{
+    struct busy *b = context;
+    atomic_fetch_add(&b->entered, 1);
+    sleep_ms(5);
+    if (b->rearm) {
+        LARGE_INTEGER due = {.QuadPart = MS};
+        RtSetTimerRelative(b->self, &due, NULL); /* may fail: being cancelled */
+    }
+    atomic_fetch_add(&b->left, 1);
+}
+
+/* Cancel (or Delete, or CloseHandle) from another thread while the routine
+ * runs: when the call returns the routine has ended, and it never starts
+ * again. */
+static void test_stop_while_routine_runs(void **state)
+{
+    (void)state;
+    static struct busy b;
+    for (int round = 0; round < 12; round++) {
+        int how = round % 3;   /* 0 Cancel, 1 Delete, 2 CloseHandle */
+        memset(&b, 0, sizeof b);
+        /* A routine that calls on its own handle while another thread
+         * closes it may hold the last reference (timer.c): not with CloseHandle. */
+        b.rearm = round % 2 && how != 2;
+        HANDLE h = make_timer(busy_run, &b, PRIO);
+        b.self = h;
+        LARGE_INTEGER due = {.QuadPart = MS}, period = {.QuadPart = 2 * MS};
+        assert_true(RtSetTimerRelative(h, &due, b.rearm ? NULL : &period));
+        while (atomic_load(&b.entered) < 2)
+            sleep_ms(1);
+        sleep_ms((unsigned)round % 4); /* somewhere in a run */
+        if (how == 0)
+            assert_true(RtCancelTimer(h, NULL));
+        else if (how == 1)
+            assert_true(RtDeleteTimer(h));
+        else
+            assert_true(CloseHandle(h));
+        int entered = atomic_load(&b.entered);
+        assert_int_equal(atomic_load(&b.left), entered); /* not running */
+        sleep_ms(20);
+        assert_int_equal(atomic_load(&b.entered), entered); /* never again */
+        if (how == 0)
+            assert_true(CloseHandle(h));
+    }
+}
+
+static void test_priority_read_back(void **state)
+{
+    (void)state;
+    static struct runs r;
+    ULONG prios[] = {100, 127, 29, 10};
+    int fifos[] = {72, 99, 1, 1};
+    for (size_t i = 0; i < sizeof prios / sizeof prios[0]; i++) {
+        memset(&r, 0, sizeof r);
+        HANDLE h = make_timer(count_run, &r, prios[i]);
+        LARGE_INTEGER due = {.QuadPart = MS};
+        assert_true(RtSetTimerRelative(h, &due, NULL));
+        wait_runs(&r, 1);
+        assert_int_equal(r.policy, SCHED_FIFO);
+        assert_int_equal(r.fifo, fifos[i]);
+        assert_int_equal(r.rtx, (int)prios[i]); /* exactly what was asked */
+        assert_true(RtDeleteTimer(h));
+    }
+}
+
+static VOID RTFCNDCL never_run(PVOID context) { (void)context; abort(); }
+
+static void test_bad_handles_and_arguments(void **state)
+{
+    (void)state;
+    SetLastError(0);
+    assert_null(RtCreateTimer(NULL, 0, NULL, NULL, PRIO, CLOCK_FASTEST));
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    assert_null(RtCreateTimer(NULL, 0, never_run, NULL, 128, CLOCK_FASTEST));
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+
+    HANDLE ev = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(ev);
+    HANDLE closed = make_timer(never_run, NULL, PRIO);
+    assert_true(CloseHandle(closed));
+    HANDLE bad[] = {NULL, (HANDLE)(intptr_t)-1, (HANDLE)0x12345678, ev, closed};
+    LARGE_INTEGER t = {.QuadPart = 1000 * MS};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        SetLastError(0);
+        assert_false(RtSetTimer(bad[i], &t, NULL));
+        assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+        SetLastError(0);
+        assert_false(RtSetTimerRelative(bad[i], &t, NULL));
+        assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+        SetLastError(0);
+        assert_false(RtGetTimer(bad[i], &t));
+        assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+        SetLastError(0);
+        assert_false(RtCancelTimer(bad[i], &t));
+        assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+        SetLastError(0);
+        assert_false(RtDeleteTimer(bad[i]));
+        assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+    }
+    assert_true(CloseHandle(ev));
+
+    HANDLE h = make_timer(never_run, NULL, PRIO);
+    LARGE_INTEGER neg = {.QuadPart = -1};
+    SetLastError(0);
+    assert_false(RtSetTimer(h, NULL, NULL));
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    assert_false(RtSetTimerRelative(h, NULL, NULL));
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    assert_false(RtSetTimerRelative(h, &neg, NULL)); /* relative: never negative */
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    assert_false(RtSetTimer(h, &t, &neg)); /* a negative interval */
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    assert_false(RtGetTimer(h, NULL));
+    assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+    /* Not a waitable object. */
+    SetLastError(0);
+    assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_FAILED);
+    assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+    /* A timer a century away, deleted: the routine never runs. */
+    LARGE_INTEGER far = {.QuadPart = INT64_MAX}, min = {.QuadPart = INT64_MIN};
+    assert_true(RtSetTimer(h, &far, &far));
+    assert_true(RtCancelTimer(h, NULL));
+    assert_true(RtSetTimer(h, &min, NULL)); /* the most negative: relative, saturated */
+    assert_true(RtDeleteTimer(h));
+    SetLastError(0);
+    assert_false(CloseHandle(h)); /* deleted: the handle is closed */
+    assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+}
+
+/* CloseHandle and RtDeleteTimer end the timer's thread; a stack size is
+ * accepted (rounded up to 4 KiB, at least the C library's minimum). */
+static void test_close_stops_thread(void **state)
+{
+    (void)state;
+    int before = thread_count();
+    HANDLE h[4];
+    for (int i = 0; i < 4; i++)
+        h[i] = make_timer(never_run, NULL, PRIO);
+    HANDLE small = RtCreateTimer(NULL, 1, never_run, NULL, PRIO, 0);
+    assert_non_null(small);
+    HANDLE big = RtCreateTimer(NULL, 1u << 20, never_run, NULL, PRIO, 0);
+    assert_non_null(big);
+    assert_int_equal(thread_count(), before + 6);
+    LARGE_INTEGER far = {.QuadPart = 3600 * 1000 * MS};
+    assert_true(RtSetTimerRelative(h[0], &far, NULL));
+    assert_true(CloseHandle(h[0]));
+    assert_true(RtDeleteTimer(h[1]));
+    assert_true(CloseHandle(h[2]));
+    assert_true(RtDeleteTimer(h[3]));
+    assert_true(CloseHandle(small));
+    assert_true(CloseHandle(big));
+    assert_int_equal(thread_count(), before);
+}
+
+/* A child of fork has the handle but not the thread: the calls refuse it,
+ * CloseHandle frees it; the parent's timer runs on. */
+static void test_fork_child(void **state)
+{
+    (void)state;
+    static struct runs r;
+    memset(&r, 0, sizeof r);
+    HANDLE h = make_timer(count_run, &r, PRIO);
+    LARGE_INTEGER due = {.QuadPart = MS}, period = {.QuadPart = MS};
+    assert_true(RtSetTimerRelative(h, &due, &period));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        LARGE_INTEGER rem;
+        SetLastError(0);
+        int ok = !RtGetTimer(h, &rem) && GetLastError() == ERROR_INVALID_HANDLE;
+        SetLastError(0);
+        ok = ok && !RtCancelTimer(h, &rem) && GetLastError() == ERROR_INVALID_HANDLE;
+        ok = ok && CloseHandle(h);
+        _exit(ok ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int n = atomic_load(&r.n);
+    wait_runs(&r, n + 3);
+    assert_true(RtDeleteTimer(h));
+}
+
+/* In a child: no right to real-time priorities (RLIMIT_RTPRIO 0, and as
+ * nobody where the test runs as root): RtCreateTimer says so. */
+static int refusal_child(void *arg)
+{
+    (void)arg;
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_RTPRIO, &none) != 0)
+        return 10;
+    if (geteuid() == 0)
+        tc_become(TC_NOBODY, TC_NOGROUP, NULL, 0);
+    struct sched_param sp = {.sched_priority = 1};
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != EPERM) {
+        fprintf(stderr, "this process may still use SCHED_FIFO (CAP_SYS_NICE?)\n");
+        return TC_SKIP;
+    }
+    ULONG prios[] = {0, 100, 127};
+    for (size_t i = 0; i < sizeof prios / sizeof prios[0]; i++) {
+        SetLastError(0);
+        TN_CHILD_CHECK(RtCreateTimer(NULL, 0, never_run, NULL, prios[i], 0) == NULL);
+        TN_CHILD_CHECK(GetLastError() == ERROR_ACCESS_DENIED);
+    }
+    return 0;
+}
+
+static void test_refused_without_rtprio(void **state)
+{
+    (void)state;
+    tc_run(refusal_child, NULL);
+}
+
+int main(void)
+{
+    tn_setup("timer");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_shot),
+        cmocka_unit_test(test_periodic_no_drift),
+        cmocka_unit_test(test_absolute_and_relative),
+        cmocka_unit_test(test_cancel_returns_remaining),
+        cmocka_unit_test(test_cancel_and_delete_from_routine),
+        cmocka_unit_test(test_stop_while_routine_runs),
+        cmocka_unit_test(test_priority_read_back),
+        cmocka_unit_test(test_bad_handles_and_arguments),
+        cmocka_unit_test(test_close_stops_thread),
+        cmocka_unit_test(test_fork_child),
+        cmocka_unit_test(test_refused_without_rtprio),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
