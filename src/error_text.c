@@ -41,6 +41,8 @@ static const struct error_text texts[] = {
     {ERROR_INVALID_PARAMETER,
      "ERROR_INVALID_PARAMETER (87): an argument is out of range or NULL, or IWIN32_ROOT or "
      "IWIN32_POOL_MB is invalid"},
+    {ERROR_BUSY,
+     "ERROR_BUSY (170): RtSetTimer on a timer that is still active (cancel it first)"},
     {ERROR_INVALID_NAME,
      "ERROR_INVALID_NAME (123): two over-long names share one SHA-256 file name"},
     {ERROR_ALREADY_EXISTS,
