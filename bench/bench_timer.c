@@ -5,18 +5,19 @@
  * fails on a figure.
  *
  * Lateness of an expiry = when the routine (or the loop, after its sleep)
- * reads CLOCK_MONOTONIC - the expiry's deadline on the grid first + k *
- * period.  The two run in alternating blocks (timer, raw, timer, ...) so
- * that both see the same machine; each block starts on a fresh grid.  The
- * timer is RTX priority 100 (SCHED_FIFO 72 by the library's mapping) and
- * the raw loop a thread at SCHED_FIFO 72.  A timer run later than a whole
- * period is counted as an overrun (timer.c: the expiries it missed collapse
- * into that one run) and the count of the next is taken from the clock.
+ * reads CLOCK_MONOTONIC - the expiry's deadline.  The two are interleaved
+ * expiry by expiry on one grid: the timer (RTX priority 100, SCHED_FIFO 72
+ * by the library's mapping) is set to the even periods, first + 2k *
+ * period, and the raw loop (a thread at SCHED_FIFO 72) sleeps to the odd
+ * ones, so that both see the same machine at the same moments and never
+ * compete for a CPU.  A run later than its own interval (2 periods) is
+ * counted as an overrun (timer.c: the expiries it missed collapse into
+ * that run) and the side's count resumes from the clock.
  *
  * mlockall where permitted.  Without the right to SCHED_FIFO a timer cannot
  * be created (ERROR_ACCESS_DENIED): it says so and exits 0.
  *
- * Usage: iwin32-bench-timer [--quick] [--period-us N] [--blocks N] [--samples N]
+ * Usage: iwin32-bench-timer [--quick] [--period-us N] [--samples N]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,7 +38,7 @@
 #define FIFO 72 /* TIMER_RTX by the library's mapping: man RtSetThreadPriority */
 
 static int64_t period_ns = 1000000;
-static unsigned samples = 1000;
+static size_t samples = 10000;
 
 static int64_t now_ns(void)
 {
@@ -46,74 +47,62 @@ static int64_t now_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* One block's samples (ns) appended to a side's array. */
+/* One side's lateness samples (ns). */
 struct side {
     int64_t *late;
     size_t n;
     unsigned overruns;
 };
 
-/* ---- the timer ------------------------------------------------------------------ */
+/* ---- the two sides ----------------------------------------------------------------- */
 
-struct timer_block {
+/* Expiry k of a side is due at first + offset + k * 2 * period: the timer
+ * takes the even periods of one grid, the raw loop the odd ones. */
+struct run {
+    int64_t first;
     HANDLE timer;
-    struct side *side;
-    int64_t first, k;
-    unsigned left;
+    struct side timer_side, raw_side;
+    int64_t k;                     /* the timer's next expiry */
     sem_t done;
 };
 
 static VOID RTFCNDCL timer_routine(PVOID context)
 {
-    struct timer_block *b = context;
+    struct run *r = context;
     int64_t now = now_ns();
-    int64_t late = now - (b->first + b->k * period_ns);
-    if (late >= period_ns) {
-        b->side->overruns++;
-        b->k = (now - b->first) / period_ns;
+    int64_t late = now - (r->first + r->k * 2 * period_ns);
+    if (late >= 2 * period_ns) {
+        r->timer_side.overruns++;
+        r->k = (now - r->first) / (2 * period_ns);
     }
-    b->side->late[b->side->n++] = late;
-    b->k++;
-    if (--b->left == 0) {
-        RtCancelTimer(b->timer, NULL);
-        sem_post(&b->done);
+    r->timer_side.late[r->timer_side.n++] = late;
+    r->k++;
+    if (r->timer_side.n == samples) {
+        RtCancelTimer(r->timer, NULL);
+        sem_post(&r->done);
     }
 }
-
-static void timer_block(struct timer_block *b)
-{
-    b->k = 0;
-    b->left = samples;
-    b->first = (now_ns() + 2 * period_ns) / 100 * 100; /* on the 100 ns grid of the call */
-    LARGE_INTEGER first = {.QuadPart = b->first / 100}, period = {.QuadPart = period_ns / 100};
-    if (!RtSetTimer(b->timer, &first, &period)) {
-        fprintf(stderr, "RtSetTimer failed: %u\n", (unsigned)GetLastError());
-        exit(1);
-    }
-    while (sem_wait(&b->done) != 0)
-        ;
-}
-
-/* ---- the raw loop ------------------------------------------------------------- */
 
 static void *raw_loop(void *arg)
 {
-    struct side *s = arg;
-    int64_t first = now_ns() + 2 * period_ns;
-    for (unsigned i = 0; i < samples; i++) {
-        int64_t deadline = first + (int64_t)i * period_ns;
+    struct run *r = arg;
+    struct side *s = &r->raw_side;
+    for (int64_t k = 0; s->n < samples; k++) {
+        int64_t deadline = r->first + period_ns + k * 2 * period_ns;
         struct timespec d = {.tv_sec = (time_t)(deadline / 1000000000), .tv_nsec = (long)(deadline % 1000000000)};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL) == EINTR)
             ;
         int64_t late = now_ns() - deadline;
-        if (late >= period_ns)
+        if (late >= 2 * period_ns) {
             s->overruns++;
+            k = (late + period_ns) / (2 * period_ns) + k; /* the next deadline still ahead */
+        }
         s->late[s->n++] = late;
     }
     return NULL;
 }
 
-static void raw_block(struct side *s)
+static pthread_t start_raw(struct run *r)
 {
     pthread_attr_t a;
     pthread_attr_init(&a);
@@ -122,13 +111,13 @@ static void raw_block(struct side *s)
     struct sched_param sp = {.sched_priority = FIFO};
     pthread_attr_setschedparam(&a, &sp);
     pthread_t t;
-    int err = pthread_create(&t, &a, raw_loop, s);
+    int err = pthread_create(&t, &a, raw_loop, r);
     pthread_attr_destroy(&a);
     if (err != 0) {
         fprintf(stderr, "SCHED_FIFO %d thread: %s\n", FIFO, strerror(err));
         exit(1);
     }
-    pthread_join(t, NULL);
+    return t;
 }
 
 /* ---- report ---------------------------------------------------------------------- */
@@ -160,48 +149,52 @@ static void cpu_model(char *out, size_t size)
 
 int main(int argc, char **argv)
 {
-    unsigned blocks = 10;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
-            blocks = 3, samples = 300;
+            samples = 500;
         else if (strcmp(argv[i], "--period-us") == 0 && i + 1 < argc)
             period_ns = atoll(argv[++i]) * 1000;
-        else if (strcmp(argv[i], "--blocks") == 0 && i + 1 < argc)
-            blocks = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc)
-            samples = (unsigned)atoi(argv[++i]);
+            samples = (size_t)atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--period-us N] [--blocks N] [--samples N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--period-us N] [--samples N]\n", argv[0]);
             return 2;
         }
     }
-    if (period_ns < 10000 || blocks < 1 || samples < 1) {
-        fprintf(stderr, "%s: a period of at least 10 us, and at least one block and sample\n", argv[0]);
+    if (period_ns < 10000 || samples < 1) {
+        fprintf(stderr, "%s: a period of at least 10 us, and at least one sample\n", argv[0]);
         return 2;
     }
     char cpu[128];
     cpu_model(cpu, sizeof cpu);
     bool locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
-    printf("iwin32-bench-timer: %s; period %lld us, %u blocks of %u expiries each side, alternating; "
-           "mlockall: %s\n", cpu, (long long)(period_ns / 1000), blocks, samples, locked ? "yes" : "no");
+    printf("iwin32-bench-timer: %s; %zu expiries each side, alternating every %lld us; mlockall: %s\n", cpu,
+           samples, (long long)(period_ns / 1000), locked ? "yes" : "no");
 
-    struct side timer = {.late = calloc((size_t)blocks * samples, sizeof(int64_t))};
-    struct side raw = {.late = calloc((size_t)blocks * samples, sizeof(int64_t))};
-    if (timer.late == NULL || raw.late == NULL)
+    struct run r = {.timer_side.late = calloc(samples, sizeof(int64_t)),
+                    .raw_side.late = calloc(samples, sizeof(int64_t))};
+    if (r.timer_side.late == NULL || r.raw_side.late == NULL)
         return 1;
-    struct timer_block b = {.side = &timer};
-    sem_init(&b.done, 0, 0);
-    b.timer = RtCreateTimer(NULL, 0, timer_routine, &b, TIMER_RTX, CLOCK_FASTEST);
-    if (b.timer == NULL) {
+    sem_init(&r.done, 0, 0);
+    r.timer = RtCreateTimer(NULL, 0, timer_routine, &r, TIMER_RTX, CLOCK_FASTEST);
+    if (r.timer == NULL) {
         printf("RtCreateTimer at priority %d: error %u (%s): no SCHED_FIFO here, nothing measured\n", TIMER_RTX,
                (unsigned)GetLastError(), GetLastError() == ERROR_ACCESS_DENIED ? "not permitted" : "failed");
         return 0;
     }
-    for (unsigned i = 0; i < blocks; i++) {
-        timer_block(&b);
-        raw_block(&raw);
+    /* 10 ms from now, on the 100 ns grid RtSetTimer takes. */
+    r.first = (now_ns() + 10000000) / 100 * 100;
+    LARGE_INTEGER first = {.QuadPart = r.first / 100}, interval = {.QuadPart = 2 * period_ns / 100};
+    if (!RtSetTimer(r.timer, &first, &interval)) {
+        fprintf(stderr, "RtSetTimer failed: %u\n", (unsigned)GetLastError());
+        return 1;
     }
-    RtDeleteTimer(b.timer);
+    pthread_t raw_thread = start_raw(&r);
+    while (sem_wait(&r.done) != 0)
+        ;
+    pthread_join(raw_thread, NULL);
+    RtDeleteTimer(r.timer);
+    struct side timer = r.timer_side, raw = r.raw_side;
 
     qsort(timer.late, timer.n, sizeof *timer.late, by_value);
     qsort(raw.late, raw.n, sizeof *raw.late, by_value);
@@ -217,5 +210,6 @@ int main(int argc, char **argv)
            at(timer.late, timer.n, 1.0) / at(raw.late, raw.n, 1.0));
     free(timer.late);
     free(raw.late);
+    sem_destroy(&r.done);
     return 0;
 }
