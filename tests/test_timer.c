@@ -126,6 +126,12 @@ static void wait_runs(struct runs *r, int n)
     assert_true(atomic_load(&r->n) >= n);
 }
 
+static int by_value(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static LONGLONG clock_now(void)
 {
     LARGE_INTEGER t;
@@ -167,10 +173,17 @@ static void test_one_shot(void **state)
     assert_true(CloseHandle(h));
 }
 
-/* 200 periods of 1 ms from an absolute start: run k is never before
- * start + k ms, and its lateness does not grow from the first runs to the
- * last (a timer that slept a period from each run would be late by the sum
- * of every wake-up's latency by the end). */
+/* 200 periods of 1 ms from an absolute start: no run is before its
+ * deadline on the grid start + k ms, and the lateness does not grow from
+ * the first runs to the last (a timer that slept a period from each run
+ * would be late by the sum of every wake-up's latency by the end).
+ *
+ * A run's deadline is the next on the grid after the last run's, except
+ * after a run late by a whole period or more (an overrun: a loaded machine
+ * can cause one even at SCHED_FIFO): then it is the last deadline passed by
+ * the time that run ended (timer.c), taken here as the last passed when it
+ * began - earlier or the same, so the check can only find a run later than
+ * it was, never early.  A few overruns are tolerated. */
 static void test_periodic_no_drift(void **state)
 {
     (void)state;
@@ -188,25 +201,30 @@ static void test_periodic_no_drift(void **state)
     assert_int_equal(atomic_load(&r.n), N);
     assert_true(r.self_result);
 
+    const int64_t first = start.QuadPart * 100, interval = MS * 100;
     int64_t late[N];
-    for (int k = 0; k < N; k++) {
-        int64_t deadline = (start.QuadPart + k * MS) * 100;
-        late[k] = r.at[k] - deadline;
-        if (late[k] < 0)
-            fail_msg("run %d was %lld ns early", k, (long long)-late[k]);
+    int overruns = 0;
+    for (int i = 0, k = 0; i < N; i++) {
+        late[i] = r.at[i] - (first + k * interval);
+        if (late[i] < 0)
+            fail_msg("run %d was %lld ns before its deadline", i, (long long)-late[i]);
+        if (late[i] >= interval) {
+            overruns++;
+            k = (int)((r.at[i] - first) / interval);
+        } else {
+            k++;
+        }
     }
     /* Median lateness of the first and the last 50 runs. */
-    int64_t first[50], last[50];
-    memcpy(first, late, sizeof first);
-    memcpy(last, late + N - 50, sizeof last);
-    for (int i = 0; i < 50; i++)
-        for (int j = i + 1; j < 50; j++) {
-            if (first[j] < first[i]) { int64_t x = first[i]; first[i] = first[j]; first[j] = x; }
-            if (last[j] < last[i]) { int64_t x = last[i]; last[i] = last[j]; last[j] = x; }
-        }
-    printf("lateness median: first 50 runs %lld ns, last 50 runs %lld ns\n", (long long)first[25],
-           (long long)last[25]);
-    assert_true(last[25] - first[25] < 200000); /* 0.2 ms: no drift */
+    int64_t head[50], tail[50];
+    memcpy(head, late, sizeof head);
+    memcpy(tail, late + N - 50, sizeof tail);
+    qsort(head, 50, sizeof head[0], by_value);
+    qsort(tail, 50, sizeof tail[0], by_value);
+    printf("lateness median: first 50 runs %lld ns, last 50 runs %lld ns; %d overruns\n", (long long)head[25],
+           (long long)tail[25], overruns);
+    assert_true(overruns <= N / 10);
+    assert_true(tail[25] - head[25] < 200000); /* 0.2 ms: no drift */
     assert_true(CloseHandle(h));
 }
 
