@@ -2,11 +2,14 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,4 +66,19 @@ const char *tc_listing(const char *dir)
     static char buf[4096];
     tn_list_dir(dir, buf, sizeof buf);
     return buf;
+}
+
+int tc_drop_rt_priority(void)
+{
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_RTPRIO, &none) != 0)
+        return 10;
+    if (geteuid() == 0)
+        tc_become(TC_NOBODY, TC_NOGROUP, NULL, 0);
+    struct sched_param sp = {.sched_priority = 1};
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != EPERM) {
+        fprintf(stderr, "this process may still use SCHED_FIFO (CAP_SYS_NICE?)\n");
+        return TC_SKIP;
+    }
+    return 0;
 }

@@ -43,6 +43,12 @@ void tc_run(int (*body)(void *), void *arg);
  * gives); _exit(2) if that fails. */
 void tc_become(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups);
 
+/* In a child: gives up the right to real-time priorities (RLIMIT_RTPRIO 0,
+ * and nobody where the test runs as root, which has CAP_SYS_NICE).  Returns
+ * 0 when SCHED_FIFO is now refused, or what the child should exit with:
+ * TC_SKIP if it still is not (said why), 10 if the limit cannot be set. */
+int tc_drop_rt_priority(void);
+
 /* In a child: points IWIN32_ROOT at dir (before the child's first library call). */
 void tc_use_node(const char *dir);
 

@@ -218,16 +218,9 @@ static void test_bad_arguments(void **state)
 static int refusal_child(void *arg)
 {
     (void)arg;
-    struct rlimit none = {0, 0};
-    if (setrlimit(RLIMIT_RTPRIO, &none) != 0)
-        return 10;
-    if (geteuid() == 0)
-        tc_become(TC_NOBODY, TC_NOGROUP, NULL, 0);
-    struct sched_param sp = {.sched_priority = 1};
-    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != EPERM) {
-        fprintf(stderr, "this process may still use SCHED_FIFO (CAP_SYS_NICE?)\n");
-        return TC_SKIP;
-    }
+    int dropped = tc_drop_rt_priority();
+    if (dropped != 0)
+        return dropped;
     int policy0, prio0;
     kernel_sched(&policy0, &prio0);
     SetLastError(0);
