@@ -21,8 +21,9 @@
  * arrive while the routine still runs are one signal: when the routine
  * returns after one or more later deadlines have passed, it runs once at
  * once, late, and the deadlines it missed before the last are dropped; the
- * next run is back on the grid.  So a routine that overran never runs back
- * to back more than twice, and never catches up with a burst.
+ * next run is back on the grid.  So a routine that overran once runs once
+ * late and then on time again: the expiries it missed are never replayed in
+ * a burst (a run late by more than a period is the same case).
  *
  * Set only an inactive timer (INtime: "a timer can be set only when not
  * active": a one-shot timer that has expired, or one stopped by
@@ -37,7 +38,9 @@
  * current run ends when the routine returns, and no other starts.  Two
  * routines that cancel each other's timers, or a routine that waits for
  * a thread that is cancelling its timer, deadlock, as with any call that
- * waits for a callback to end (Win32's DeleteTimerQueueTimer).
+ * waits for a callback to end (Win32's DeleteTimerQueueTimer).  The wait
+ * lends the routine no priority: a low-priority routine preempted by
+ * other work delays a high-priority Cancel as long.
  *
  * CloseHandle is RtDeleteTimer (INtime: "performs the same function") for
  * the last handle: the object's last reference stops the thread
