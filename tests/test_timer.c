@@ -3,7 +3,8 @@
  * the kernel in the routine), one-shot and periodic expiries on
  * RtGetClockTime's clock - never early, and without drift over 200 periods
  * (each run compared with its own deadline on the grid, not with the last
- * run) - absolute, negative (relative) and RtSetTimerRelative expirations,
+ * run) - the overrun rule (missed expiries collapse into one late run),
+ * absolute, negative (relative) and RtSetTimerRelative expirations,
  * RtGetTimer and RtCancelTimer's remaining time, Cancel and Delete from the
  * routine itself and from another thread while the routine runs (counters
  * show it never runs after they return), CloseHandle stopping the thread,
@@ -89,6 +90,7 @@ struct runs {
     int64_t at[MAX_RUNS];          /* CLOCK_MONOTONIC ns of each run */
     int policy, fifo, rtx;         /* the timer thread, as the kernel and the library see it */
     unsigned sleep_ms;             /* each run lasts that long */
+    unsigned first_sleep_us;       /* the first run lasts that long */
     int cancel_at;                 /* the nth run cancels (> 0) or deletes (< 0) its own timer */
     HANDLE self;
     BOOLEAN self_result;
@@ -110,6 +112,11 @@ static VOID RTFCNDCL count_run(PVOID context)
     }
     if (r->sleep_ms)
         sleep_ms(r->sleep_ms);
+    if (n == 0 && r->first_sleep_us) {
+        struct timespec d = {0, (long)r->first_sleep_us * 1000};
+        while (nanosleep(&d, &d) != 0)
+            ;
+    }
     if (r->cancel_at > 0 && n + 1 == r->cancel_at)
         r->self_result = RtCancelTimer(r->self, NULL);
     if (r->cancel_at < 0 && n + 1 == -r->cancel_at)
@@ -224,6 +231,34 @@ static void test_periodic_no_drift(void **state)
            (long long)tail[25], overruns);
     assert_true(overruns <= N / 10);
     assert_true(tail[25] - head[25] < 200000); /* 0.2 ms: no drift */
+    assert_true(CloseHandle(h));
+}
+
+/* An overrun (timer.c): the first run takes 5 ms of a 2 ms period, so the
+ * deadlines at 2 and 4 ms pass while it runs.  They collapse into one run
+ * at once (before the 6 ms deadline), and the next is on the grid at 6 ms:
+ * not replayed back to back (that run would come before 6 ms too), and not
+ * all dropped (then the second run would wait for 6 ms). */
+static void test_overrun_runs_once_late_then_on_grid(void **state)
+{
+    (void)state;
+    static struct runs r;
+    memset(&r, 0, sizeof r);
+    r.first_sleep_us = 5000;
+    r.cancel_at = 4;
+    HANDLE h = make_timer(count_run, &r, PRIO);
+    r.self = h;
+    LARGE_INTEGER start = {.QuadPart = clock_now() + 10 * MS};
+    LARGE_INTEGER period = {.QuadPart = 2 * MS};
+    assert_true(RtSetTimer(h, &start, &period));
+    wait_runs(&r, 4);
+    const int64_t d0 = start.QuadPart * 100, ms = 1000000;
+    printf("runs at %+.3f, %+.3f, %+.3f, %+.3f ms from the first deadline\n", (double)(r.at[0] - d0) / ms,
+           (double)(r.at[1] - d0) / ms, (double)(r.at[2] - d0) / ms, (double)(r.at[3] - d0) / ms);
+    assert_true(r.at[1] >= r.at[0] + 5 * ms); /* after the long run */
+    assert_true(r.at[1] < d0 + 6 * ms);       /* at once, for the 4 ms deadline */
+    assert_true(r.at[2] >= d0 + 6 * ms);      /* then back on the grid */
+    assert_true(r.at[3] >= d0 + 8 * ms);
     assert_true(CloseHandle(h));
 }
 
@@ -568,6 +603,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_shot),
         cmocka_unit_test(test_periodic_no_drift),
+        cmocka_unit_test(test_overrun_runs_once_late_then_on_grid),
         cmocka_unit_test(test_absolute_and_relative),
         cmocka_unit_test(test_cancel_returns_remaining),
         cmocka_unit_test(test_cancel_and_delete_from_routine),
