@@ -91,6 +91,7 @@ struct runs {
     int policy, fifo, rtx;         /* the timer thread, as the kernel and the library see it */
     unsigned sleep_ms;             /* each run lasts that long */
     unsigned first_sleep_us;       /* the first run lasts that long */
+    int64_t first_end;             /* when the first run ended */
     int cancel_at;                 /* the nth run cancels (> 0) or deletes (< 0) its own timer */
     HANDLE self;
     BOOLEAN self_result;
@@ -113,9 +114,10 @@ static VOID RTFCNDCL count_run(PVOID context)
     if (r->sleep_ms)
         sleep_ms(r->sleep_ms);
     if (n == 0 && r->first_sleep_us) {
-        struct timespec d = {0, (long)r->first_sleep_us * 1000};
+        struct timespec d = {r->first_sleep_us / 1000000, (long)(r->first_sleep_us % 1000000) * 1000};
         while (nanosleep(&d, &d) != 0)
             ;
+        r->first_end = mono_ns();
     }
     if (r->cancel_at > 0 && n + 1 == r->cancel_at)
         r->self_result = RtCancelTimer(r->self, NULL);
@@ -189,7 +191,8 @@ static void test_one_shot(void **state)
  * can cause one even at SCHED_FIFO): then it is the last deadline passed by
  * the time that run ended (timer.c), taken here as the last passed when it
  * began - earlier or the same, so the check can only find a run later than
- * it was, never early.  A few overruns are tolerated. */
+ * it was, never early.  Overruns (other real-time work of the machine can
+ * delay this one by more than a period) only add late runs, not drift. */
 static void test_periodic_no_drift(void **state)
 {
     (void)state;
@@ -229,36 +232,37 @@ static void test_periodic_no_drift(void **state)
     qsort(tail, 50, sizeof tail[0], by_value);
     printf("lateness median: first 50 runs %lld ns, last 50 runs %lld ns; %d overruns\n", (long long)head[25],
            (long long)tail[25], overruns);
-    assert_true(overruns <= N / 10);
     assert_true(tail[25] - head[25] < 200000); /* 0.2 ms: no drift */
     assert_true(CloseHandle(h));
 }
 
-/* An overrun (timer.c): the first run takes 5 ms of a 2 ms period, so the
- * deadlines at 2 and 4 ms pass while it runs.  They collapse into one run
- * at once (before the 6 ms deadline), and the next is on the grid at 6 ms:
- * not replayed back to back (that run would come before 6 ms too), and not
- * all dropped (then the second run would wait for 6 ms). */
+/* An overrun (timer.c): the first run takes 50 ms of a 20 ms period, so
+ * the deadlines at 20 and 40 ms pass while it runs.  They collapse into one
+ * run at once, and the next is on the grid (60 ms): not replayed back to
+ * back (that run would come at once too), and not all dropped (the second
+ * run would wait for the next deadline).  Periods of 20 ms: a loaded
+ * machine delays a SCHED_FIFO thread by a few ms at worst. */
 static void test_overrun_runs_once_late_then_on_grid(void **state)
 {
     (void)state;
     static struct runs r;
     memset(&r, 0, sizeof r);
-    r.first_sleep_us = 5000;
+    r.first_sleep_us = 50000;
     r.cancel_at = 4;
     HANDLE h = make_timer(count_run, &r, PRIO);
     r.self = h;
     LARGE_INTEGER start = {.QuadPart = clock_now() + 10 * MS};
-    LARGE_INTEGER period = {.QuadPart = 2 * MS};
+    LARGE_INTEGER period = {.QuadPart = 20 * MS};
     assert_true(RtSetTimer(h, &start, &period));
     wait_runs(&r, 4);
-    const int64_t d0 = start.QuadPart * 100, ms = 1000000;
-    printf("runs at %+.3f, %+.3f, %+.3f, %+.3f ms from the first deadline\n", (double)(r.at[0] - d0) / ms,
-           (double)(r.at[1] - d0) / ms, (double)(r.at[2] - d0) / ms, (double)(r.at[3] - d0) / ms);
-    assert_true(r.at[1] >= r.at[0] + 5 * ms); /* after the long run */
-    assert_true(r.at[1] < d0 + 6 * ms);       /* at once, for the 4 ms deadline */
-    assert_true(r.at[2] >= d0 + 6 * ms);      /* then back on the grid */
-    assert_true(r.at[3] >= d0 + 8 * ms);
+    const int64_t d0 = start.QuadPart * 100, p = 20000000, ms = 1000000;
+    printf("runs at %+.3f, %+.3f, %+.3f, %+.3f ms from the first deadline; the first ended at %+.3f\n",
+           (double)(r.at[0] - d0) / ms, (double)(r.at[1] - d0) / ms, (double)(r.at[2] - d0) / ms,
+           (double)(r.at[3] - d0) / ms, (double)(r.first_end - d0) / ms);
+    assert_true(r.at[1] - r.first_end < 5 * ms);            /* at once, for a missed deadline */
+    int64_t next = d0 + ((r.at[1] - d0) / p + 1) * p;       /* the grid's next deadline after it */
+    assert_true(r.at[2] >= next);                           /* then on the grid: no replay */
+    assert_true(r.at[3] >= next + p);
     assert_true(CloseHandle(h));
 }
 
