@@ -7,10 +7,10 @@
 #include "last_error.h"
 #include "mapping.h"
 #include "object.h"
-#include "records.h"
 #include "type.h"
 
-/* Maps the whole object anew (populated, locked where permitted). */
+/* Maps the whole object anew (populated, locked where permitted); through
+ * the description its record keeps, if it has one: object.h. */
 static DWORD map_object(struct iw_object *obj, void **out)
 {
     struct iw_node *node;
