@@ -139,14 +139,19 @@ void iw_node_file_release(struct iw_node *node, int fd, const char *file)
     close(fd);
 }
 
-void *iw_node_file_map(const char *file, size_t len, off_t offset, bool guarded)
+int iw_node_file_open_map(const char *file)
 {
     struct iw_node *node;
     iw_node_get(&node);
-    int fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    return openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+}
+
+void *iw_node_file_map_page(const char *file, size_t page_size)
+{
+    int fd = iw_node_file_open_map(file);
     if (fd < 0)
         return MAP_FAILED;
-    void *p = guarded ? iw_guard_map(fd, len, offset, node->page_size) : iw_guard_map_shared(fd, len, offset);
+    void *p = iw_guard_map(fd, page_size, 0, page_size);
     int err = errno;
     close(fd);
     errno = err;

@@ -105,9 +105,13 @@ int iw_node_file_publish(struct iw_node *node, const char *temp, const char *fil
  * its pool pages. */
 void iw_node_file_release(struct iw_node *node, int fd, const char *file);
 
-/* Maps len bytes from offset of the held object file of that name,
- * between guard pages when guarded (guard.h); MAP_FAILED with errno set on
- * failure.  The file is opened again by name for the one mmap: object.h
- * says why. */
-void *iw_node_file_map(const char *file, size_t len, off_t offset, bool guarded);
+/* Opens the held object file of that name again, read-write, for mapping:
+ * a description of its own that carries no lock (object.h: iw_object_map
+ * says why).  The descriptor, or -1 with errno set. */
+int iw_node_file_open_map(const char *file);
+
+/* Maps the first page of the held object file of that name between guard
+ * pages (guard.h) through a description opened for that one mmap;
+ * MAP_FAILED with errno set on failure. */
+void *iw_node_file_map_page(const char *file, size_t page_size);
 #endif

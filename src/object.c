@@ -32,6 +32,9 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
      * stays mapped for the life of the process, on purpose. */
     if (obj->page && !(obj->ops->keep_mapped && obj->ops->keep_mapped(iw_object_state(obj))))
         iw_guard_unmap(obj->page, node->page_size, node->page_size);
+    int map_fd = atomic_load(&obj->map_fd);
+    if (map_fd >= 0)
+        close(map_fd); /* no lock on it: mappings made through it may outlive it */
     /* A description another process may still use: its lock is that
      * process's reference too, and our upgrade would succeed (same owner)
      * and destroy the object under it.  Closing just drops our descriptor;
@@ -85,9 +88,24 @@ bool iw_object_get_pinned(struct iw_object *obj)
     return false;
 }
 
-/* Takes a reference on the record of that file name if this process has one. */
-static DWORD find_held(const struct iw_object_ops *ops, const char *file, struct iw_object **out)
+/* Takes a reference on the record of that file name if this process has one.
+ * A node removed under us (node.h) is noticed here for the names we hold:
+ * answering them with our old objects while a new process makes new ones
+ * under the same names would give one name two objects.  Names we don't
+ * hold need no look at the directory: their lookups and creations in a
+ * removed directory fail with ENOENT, and the callers look then. */
+static DWORD find_held(struct iw_node *node, const struct iw_object_ops *ops, const char *file,
+                       struct iw_object **out)
 {
+    iw_records_lock();
+    bool held = iw_records_find(file) != NULL;
+    iw_records_unlock();
+    *out = NULL;
+    if (!held)
+        return ERROR_SUCCESS;
+    DWORD err = iw_node_present(node);
+    if (err != ERROR_SUCCESS)
+        return err;
     iw_records_lock();
     struct iw_object *obj = iw_records_find(file);
     if (obj != NULL && obj->ops == ops)
@@ -129,18 +147,38 @@ static struct iw_object *new_record(int fd, const char *file, const struct iw_ob
     obj->serial = atomic_fetch_add(&serials, 1) + 1;
     atomic_init(&obj->refs, 1);
     obj->fd = fd;
+    atomic_init(&obj->map_fd, -1);
     obj->fork_fd = -1;
     obj->ops = ops;
     strcpy(obj->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
     return obj;
 }
 
-void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset)
+void *iw_object_map(struct iw_object *obj, size_t len, off_t offset)
 {
-    return iw_node_file_map(obj->file, len, offset, false);
+    int fd = atomic_load(&obj->map_fd);
+    if (fd >= 0)
+        return iw_guard_map_shared(fd, len, offset);
+    /* A descriptor outside the records for a moment: fork waits, so a
+     * child never inherits it (it would pin the file's memory). */
+    iw_transit_begin();
+    void *p = MAP_FAILED;
+    fd = iw_node_file_open_map(obj->file);
+    if (fd >= 0) {
+        p = iw_guard_map_shared(fd, len, offset);
+        int err = errno;
+        /* Kept from the second mapping on; a thread that lost the race
+         * to keep its own closes it. */
+        int none = -1;
+        if (!atomic_exchange(&obj->mapped, true) || !atomic_compare_exchange_strong(&obj->map_fd, &none, fd))
+            close(fd);
+        errno = err;
+    }
+    iw_transit_end();
+    return p;
 }
 
-void *iw_object_map_page(const char *file, size_t page_size) { return iw_node_file_map(file, page_size, 0, true); }
+void *iw_object_map_page(const char *file, size_t page_size) { return iw_node_file_map_page(file, page_size); }
 
 /* Maps the state page of a type that has one; file is its name now (a "t-"
  * name while it is being made). */
@@ -181,7 +219,7 @@ static DWORD open_existing(struct iw_node *node, const struct iw_object_ops *ops
                            struct iw_object **out)
 {
     for (;;) {
-        DWORD err = find_held(ops, name->file, out);
+        DWORD err = find_held(node, ops, name->file, out);
         if (err != ERROR_SUCCESS || *out != NULL)
             return err;
         int fd;
@@ -212,12 +250,17 @@ static DWORD open_existing(struct iw_node *node, const struct iw_object_ops *ops
     }
 }
 
+/* ERROR_FILE_NOT_FOUND from a node that was removed meanwhile (find_held
+ * says why it is looked at only now) is ERROR_PATH_NOT_FOUND. */
+static DWORD gone_if_removed(struct iw_node *node, DWORD err)
+{
+    return err == ERROR_FILE_NOT_FOUND && iw_node_present(node) != ERROR_SUCCESS ? ERROR_PATH_NOT_FOUND : err;
+}
+
 /* Every call that opens or makes an object starts here. */
 static DWORD enter(struct iw_node **node)
 {
     DWORD err = iw_node_get(node);
-    if (err == ERROR_SUCCESS)
-        err = iw_node_present(*node);
     if (err == ERROR_SUCCESS) {
         iw_fork_watch();
         iw_transit_begin();
@@ -238,7 +281,7 @@ DWORD iw_object_open(const struct iw_object_ops *ops, LPCTSTR lpName, struct iw_
         return err;
     err = open_existing(node, ops, &name, out);
     iw_transit_end();
-    return err;
+    return gone_if_removed(node, err);
 }
 
 /* ---- making a new object ------------------------------------------------- */
@@ -455,9 +498,6 @@ DWORD iw_object_create(const struct iw_object_ops *ops, const struct iw_name *na
     if (err != ERROR_SUCCESS)
         return err;
     err = create_object(node, ops, name, size, params, out, existed);
-    /* Its only cause in a Create: the node was removed since enter(). */
-    if (err == ERROR_FILE_NOT_FOUND && iw_node_present(node) != ERROR_SUCCESS)
-        err = ERROR_PATH_NOT_FOUND;
     iw_transit_end();
-    return err;
+    return gone_if_removed(node, err);
 }

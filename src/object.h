@@ -31,6 +31,10 @@ struct iw_object {
     uint64_t serial;            /* unique among this process's records, ever */
     int fd;                     /* holds the reference lock; never mapped:
                                    see iw_object_map */
+    _Atomic int map_fd;         /* shared memory mapped more than once: a
+                                   description without a lock kept for
+                                   mapping (iw_object_map); -1 before */
+    _Atomic bool mapped;        /* shared memory: mapped at least once */
     int fork_fd;                /* a child's own description, made at fork */
     bool shared;                /* fd's description is shared with a parent or
                                    child (fork could not make one): never used
@@ -78,10 +82,13 @@ struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *op
  * permitted: no page faults after).  Never through obj->fd: a
  * mapping pins the open file description it was made from, and with it any
  * lock on it, so every mapping would become a reference (SPEC 3: it is not).
- * The file is opened again by name for the mmap and closed after it: the
- * name is stable while we hold the object, since only a write-lock holder
- * unlinks, and the process keeps one descriptor per object, not two. */
-void *iw_object_map(const struct iw_object *obj, size_t len, off_t offset);
+ * The mapping is made through a second description of the file, opened by
+ * name (stable while we hold the object: only a write-lock holder unlinks),
+ * which carries no lock, so mappings may pin it.  The first mapping closes
+ * it again (a process mapping each object once keeps one descriptor per
+ * object); from the second on, the record keeps it in map_fd until the
+ * process lets go, so a repeated Open in this process is one mmap. */
+void *iw_object_map(struct iw_object *obj, size_t len, off_t offset);
 /* The same for the state page of an object held under
  * that file name, between guard pages (guard.h): the library's own state,
  * out of reach of a user's overrun.  iw_guard_unmap undoes it. */

@@ -7,10 +7,10 @@
 #include "last_error.h"
 #include "mapping.h"
 #include "object.h"
-#include "records.h"
 #include "type.h"
 
-/* Maps the whole object anew (populated, locked where permitted). */
+/* Maps the whole object anew (populated, locked where permitted); through
+ * the description its record keeps, if it has one: object.h. */
 static DWORD map_object(struct iw_object *obj, void **out)
 {
     struct iw_node *node;
@@ -31,9 +31,7 @@ static DWORD map_object(struct iw_object *obj, void **out)
 static HANDLE hand_out(struct iw_object *obj, VOID **location)
 {
     void *p = NULL;
-    iw_transit_begin(); /* the mapping's short-lived descriptor: fork waits */
     DWORD err = map_object(obj, &p);
-    iw_transit_end();
     if (err != ERROR_SUCCESS) {
         iw_object_put(obj);
         return iw_fail(err);

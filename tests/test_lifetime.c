@@ -376,6 +376,55 @@ static void test_mapping_is_not_a_reference(void **state)
     tn_close(go[1]);
 }
 
+/* Issue 11.5: shared memory mapped twice keeps the description its later
+ * mappings are made through (object.h: iw_object_map); a child inherits it
+ * with the record and maps through it too.  It carries no lock: once every
+ * handle in both processes is closed the object is destroyed, while the
+ * mappings made through it stay valid. */
+static void test_kept_mapping_description_is_not_a_reference(void **state)
+{
+    (void)state;
+    const char *name = "lt-map-fd";
+    volatile char *p = NULL, *p2 = NULL;
+    HANDLE h = tn_shm_create(name, 4096, (void **)&p);
+    assert_non_null(h);
+    HANDLE h2 = tn_shm_open(name, (void **)&p2); /* the second mapping: the description is kept */
+    assert_non_null(h2);
+    int ready[2], go[2];
+    tn_pipe(ready);
+    tn_pipe(go);
+    pid_t pid = tn_fork();
+    if (pid == 0) {
+        volatile char *q = NULL;
+        HANDLE own = tn_shm_open(name, (void **)&q);
+        TN_CHILD_CHECK(own != NULL);
+        q[1] = 'c';
+        TN_CHILD_CHECK(CloseHandle(own) && CloseHandle(h) && CloseHandle(h2));
+        TN_CHILD_CHECK(write(ready[1], "r", 1) == 1);
+        char c;
+        TN_CHILD_CHECK(read(go[0], &c, 1) == 1);
+        TN_CHILD_CHECK(q[0] == 'p'); /* written after the destruction */
+        TN_CHILD_CHECK(RtUnmapSharedMemory((void *)q));
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(p2[1], 'c');
+    assert_true(CloseHandle(h2) && CloseHandle(h)); /* the last handles anywhere */
+    assert_gone(name);
+    assert_int_equal(tn_pool_used(), 0);
+    p[0] = 'p'; /* the mappings outlive the object's name */
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+    assert_int_equal(p2[0], 'p');
+    assert_true(RtUnmapSharedMemory((void *)p) && RtUnmapSharedMemory((void *)p2));
+    assert_int_equal(tn_count_objects(NULL), 0);
+    tn_close(ready[0]);
+    tn_close(ready[1]);
+    tn_close(go[0]);
+    tn_close(go[1]);
+}
+
 /* ---- exit and SIGKILL ------------------------------------------------------------ */
 
 static void test_exit_destroys(void **state)
@@ -690,6 +739,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_fork_inherits_handle_and_mapping, tn_teardown),
         cmocka_unit_test_teardown(test_parent_closes_after_fork, tn_teardown),
+        cmocka_unit_test_teardown(test_kept_mapping_description_is_not_a_reference, tn_teardown),
         cmocka_unit_test_teardown(test_exec_drops_handles, tn_teardown),
         cmocka_unit_test_teardown(test_exec_drops_last_reference, tn_teardown),
         cmocka_unit_test_teardown(test_spawn_drops_handles, tn_teardown),

@@ -180,6 +180,45 @@ static void test_nofile_create_and_open(void **state)
     tc_run(nofile_objects_body, base_path(node, "nofile"));
 }
 
+/* Issue 11.5: a repeated Open (or Create) of shared memory this process
+ * holds maps it through the description its record keeps (object.h:
+ * iw_object_map): no descriptor, so it works with none to spare.  It used
+ * to open the file again by name for every mmap, and failed with
+ * ERROR_TOO_MANY_OPEN_FILES. */
+static int nofile_open_held_body(void *arg)
+{
+    tc_use_node(arg);
+    void *first, *second, *p = NULL;
+    HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 8192, "nf-own", &first);
+    TN_CHILD_CHECK(h != NULL);
+    HANDLE again = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "nf-own", &second);
+    TN_CHILD_CHECK(again != NULL && RtUnmapSharedMemory(second) && CloseHandle(again));
+    ((volatile char *)first)[8191] = 42;
+    struct fd_fill fill;
+    fill_fds(&fill, 0);
+    HANDLE opened = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "nf-own", &p);
+    DWORD open_err = GetLastError();
+    void *q = NULL;
+    HANDLE created = RtCreateSharedMemory(PAGE_READWRITE, 0, 8192, "nf-own", &q);
+    DWORD create_err = GetLastError();
+    free_fds(&fill);
+    if (opened == NULL || created == NULL)
+        fprintf(stderr, "with no descriptor to spare: open error %u, create error %u\n", open_err, create_err);
+    TN_CHILD_CHECK(opened != NULL && created != NULL && create_err == ERROR_ALREADY_EXISTS);
+    TN_CHILD_CHECK(p != first && q != first && ((volatile char *)p)[8191] == 42 && ((volatile char *)q)[8191] == 42);
+    TN_CHILD_CHECK(RtUnmapSharedMemory(p) && CloseHandle(opened) && RtUnmapSharedMemory(q) && CloseHandle(created));
+    TN_CHILD_CHECK(RtUnmapSharedMemory(first) && CloseHandle(h));
+    TN_CHILD_CHECK(strcmp(tc_listing(arg), ".node") == 0);
+    return 0;
+}
+
+static void test_nofile_open_held(void **state)
+{
+    (void)state;
+    char node[800];
+    tc_run(nofile_open_held_body, base_path(node, "nofile-held"));
+}
+
 /* A recount that can't open an object's file (out of descriptors) fails
  * with ERROR_TOO_MANY_OPEN_FILES instead of counting too little: a short
  * count would lower the pool's word and let a later Create over-commit. */
@@ -643,6 +682,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_nofile_create_and_open, tn_teardown),
         cmocka_unit_test_teardown(test_nofile_opening_the_node, tn_teardown),
+        cmocka_unit_test_teardown(test_nofile_open_held, tn_teardown),
         cmocka_unit_test_teardown(test_nofile_recount, tn_teardown),
         cmocka_unit_test_teardown(test_fork_at_nofile_limit, tn_teardown),
         cmocka_unit_test_teardown(test_memlock_zero, tn_teardown),

@@ -10,6 +10,7 @@
  *     incarnation is the one it saw last time, else 0.
  * At the end every name is gone, the node is empty and the pool is 0.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -227,12 +228,69 @@ static void test_processes_race(void **state)
     assert_all_gone();
 }
 
+/* Issue 11.5: threads opening at once shared memory their process holds
+ * race to keep the description its record maps through (object.h); the
+ * losers close theirs.  In the end the record holds two descriptors (its
+ * reference lock's and the mapping's), and none once it is closed. */
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *dir = opendir("/proc/self/fd");
+    assert_non_null(dir);
+    for (struct dirent *d; (d = readdir(dir)) != NULL;)
+        n += d->d_name[0] != '.';
+    closedir(dir);
+    return n - 1; /* the listing's own */
+}
+
+enum { HELD_ITER = 3000 };
+
+static void *open_held(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < HELD_ITER; i++) {
+        void *p;
+        HANDLE h = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "race-held", &p);
+        if (h == NULL || *(volatile uint32_t *)p != 0x5eed || !RtUnmapSharedMemory(p) || !CloseHandle(h))
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_threads_open_held(void **state)
+{
+    (void)state;
+    enum { THREADS = 4 };
+    void *first;
+    HANDLE held = RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, "race-held", &first);
+    assert_non_null(held);
+    *(volatile uint32_t *)first = 0x5eed;
+    assert_true(RtUnmapSharedMemory(first));
+    int before = open_fds();
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, open_held, NULL), 0);
+    for (int i = 0; i < THREADS; i++) {
+        void *failed;
+        assert_int_equal(pthread_join(t[i], &failed), 0);
+        assert_null(failed);
+    }
+    int after = open_fds();
+    printf("%d threads x %d Opens of a held object: %d descriptors before, %d after\n", THREADS, HELD_ITER,
+           before, after);
+    assert_int_equal(after, before + 1); /* the mapping's, kept */
+    assert_true(CloseHandle(held));
+    assert_int_equal(open_fds(), before - 1); /* the reference lock's gone too */
+    assert_all_gone();
+}
+
 int main(void)
 {
     tn_setup("race");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_threads_race, tn_teardown),
         cmocka_unit_test_teardown(test_processes_race, tn_teardown),
+        cmocka_unit_test_teardown(test_threads_open_held, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
