@@ -66,7 +66,10 @@ struct thread_state {
     _Atomic DWORD exit_code;
 
     /* ---- suspending and terminating ------------------------------------ */
-    _Atomic uint32_t suspend;       /* the count; a suspended thread sleeps on it */
+    _Atomic uint32_t suspend;       /* the count */
+    _Atomic uint32_t resumed;       /* bumped when the count falls to 0 or
+                                       TerminateThread asks: a suspended
+                                       thread sleeps on it */
     _Atomic uint32_t ack;           /* bumped when the thread falls asleep on
                                        suspend, is resumed to 0, or ends */
     atomic_bool terminate;          /* TerminateThread asked (terminate_code) */
@@ -165,13 +168,17 @@ static void bump(_Atomic uint32_t *word)
 static void sleep_while_suspended(struct thread_state *st)
 {
     bool asleep = false;
-    uint32_t count;
-    while (!atomic_load(&st->terminate) && (count = atomic_load(&st->suspend)) > 0) {
+    for (;;) {
+        /* Read before the checks: a change after them changes it, and the
+         * sleep below returns at once. */
+        uint32_t resumed = atomic_load(&st->resumed);
+        if (atomic_load(&st->terminate) || atomic_load(&st->suspend) == 0)
+            return;
         if (!asleep) {
             asleep = true;
             bump(&st->ack); /* SuspendThread may return */
         }
-        iw_futex_wait(&st->suspend, count, NULL);
+        iw_futex_wait(&st->resumed, resumed, NULL);
     }
 }
 
@@ -480,7 +487,7 @@ IW_API DWORD ResumeThread(HANDLE hThread)
         if (prev > 0) {
             atomic_store(&st->suspend, prev - 1);
             if (prev == 1) {
-                iw_futex_wake_all(&st->suspend);
+                bump(&st->resumed);
                 bump(&st->ack);
             }
         }
@@ -503,8 +510,8 @@ IW_API BOOLEAN TerminateThread(HANDLE hThread, DWORD dwExitCode)
         atomic_store(&st->terminate_code, dwExitCode);
         atomic_store(&st->terminate, true);
         if (!self) {
-            send_signal(st);                  /* wherever it runs or sleeps */
-            iw_futex_wake_all(&st->suspend); /* or is suspended */
+            send_signal(st);      /* wherever it runs or sleeps */
+            bump(&st->resumed);   /* or is suspended */
         }
     }
     pthread_mutex_unlock(&st->ctl);
