@@ -114,6 +114,22 @@ static void init_pi_mutex(pthread_mutex_t *m)
     pthread_mutexattr_destroy(&a);
 }
 
+/* Every call that holds something of the library's thread machinery - a
+ * thread's ctl, the registry lock, a reference, the process lock (making a
+ * handle) - runs with THREAD_SIGNAL blocked ("shielded"): a thread is never
+ * suspended or terminated inside one, which would stop every other
+ * thread's Resume, CreateThread or end (or its own end).  A signal sent
+ * meanwhile acts as the call returns. */
+static void shield(sigset_t *old)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, THREAD_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &s, old);
+}
+
+static void unshield(const sigset_t *old) { pthread_sigmask(SIG_SETMASK, old, NULL); }
+
 /* ---- the wait protocol: signalled once ended, for good ------------------- */
 
 static _Atomic uint32_t *wake_word(void *state) { return &((struct thread_state *)state)->wake; }
@@ -167,17 +183,16 @@ static void bump(_Atomic uint32_t *word)
  * Async-signal-safe (atomics and futex calls): the signal handler runs it. */
 static void sleep_while_suspended(struct thread_state *st)
 {
-    bool asleep = false;
     for (;;) {
         /* Read before the checks: a change after them changes it, and the
          * sleep below returns at once. */
         uint32_t resumed = atomic_load(&st->resumed);
         if (atomic_load(&st->terminate) || atomic_load(&st->suspend) == 0)
             return;
-        if (!asleep) {
-            asleep = true;
-            bump(&st->ack); /* SuspendThread may return */
-        }
+        /* SuspendThread may return - every time round: a thread resumed and
+         * suspended again before it woke stays here, and its new
+         * suspender waits for this. */
+        bump(&st->ack);
         iw_futex_wait(&st->resumed, resumed, NULL);
     }
 }
@@ -212,6 +227,7 @@ static void setup(void)
 
 /* ---- the registry of running threads ---------------------------------------- */
 
+/* Shielded, or by a thread that is ending (the signal does nothing then). */
 static void registry_add(struct thread_state *st)
 {
     pthread_mutex_lock(&registry_lock);
@@ -260,7 +276,7 @@ void iw_thread_fork_child(void)
 
 static void finish(struct thread_state *st)
 {
-    atomic_store(&st->finishing, true);
+    atomic_store(&st->finishing, true); /* the signal does nothing from here on */
     pthread_mutex_lock(&st->ctl);
     st->gone = true;
     pthread_mutex_unlock(&st->ctl);
@@ -294,15 +310,22 @@ static void *thread_main(void *arg)
 }
 
 /* The state behind h, held (a reference, which the caller drops): for
- * GetCurrentThread() the current thread's own, if the library created it. */
+ * GetCurrentThread() the current thread's own, if the library created it.
+ * Taken through a pin, without the process lock: a thread suspended
+ * holding that lock (making or closing a handle) must not stop
+ * ResumeThread. */
 static struct thread_state *held(HANDLE h)
 {
     if (h == IW_CURRENT_THREAD && me != NULL) {
         iw_local_object_get(me->obj); /* the running thread holds one: never 0 */
         return me;
     }
-    struct iw_object *obj = iw_object_from_handle(h, &iw_thread_ops);
-    return obj ? state_of(obj) : NULL;
+    struct iw_object *obj = iw_hazard_pin(h, &iw_thread_ops);
+    if (obj == NULL)
+        return NULL;
+    bool got = iw_object_get_pinned(obj);
+    iw_hazard_unpin();
+    return got ? state_of(obj) : NULL;
 }
 
 /* ctl held and the thread still there, or false (ctl not held) with
@@ -322,18 +345,11 @@ static bool send_signal(struct thread_state *st)
     return syscall(SYS_tgkill, getpid(), atomic_load(&st->tid), THREAD_SIGNAL) == 0;
 }
 
-IW_API HANDLE CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, DWORD dwStackSize,
-                           LPTHREAD_START_ROUTINE lpStartAddress, LPVOID lpParameter, DWORD dwCreationFlags,
-                           LPDWORD lpThreadId)
+/* CreateThread's work, shielded (the new thread inherits the blocked
+ * signal, and unblocks it itself once it can take it). */
+static HANDLE create(DWORD dwStackSize, LPTHREAD_START_ROUTINE lpStartAddress, LPVOID lpParameter,
+                     DWORD dwCreationFlags, LPDWORD lpThreadId)
 {
-    (void)lpThreadAttributes;
-    if (lpStartAddress == NULL)
-        return iw_fail(ERROR_INVALID_PARAMETER);
-    iw_fork_watch();
-    pthread_once(&registry_once, registry_init);
-    pthread_once(&setup_once, setup);
-    if (setup_error)
-        return iw_fail((DWORD)setup_error);
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0)
         return iw_fail(ERROR_NOT_ENOUGH_MEMORY);
@@ -384,6 +400,25 @@ IW_API HANDLE CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, DWORD dwSta
     return h;
 }
 
+IW_API HANDLE CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, DWORD dwStackSize,
+                           LPTHREAD_START_ROUTINE lpStartAddress, LPVOID lpParameter, DWORD dwCreationFlags,
+                           LPDWORD lpThreadId)
+{
+    (void)lpThreadAttributes;
+    if (lpStartAddress == NULL)
+        return iw_fail(ERROR_INVALID_PARAMETER);
+    iw_fork_watch();
+    pthread_once(&registry_once, registry_init);
+    pthread_once(&setup_once, setup);
+    if (setup_error)
+        return iw_fail((DWORD)setup_error);
+    sigset_t old;
+    shield(&old);
+    HANDLE h = create(dwStackSize, lpStartAddress, lpParameter, dwCreationFlags, lpThreadId);
+    unshield(&old);
+    return h;
+}
+
 IW_API HANDLE RtCreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, DWORD dwStackSize,
                              LPTHREAD_START_ROUTINE lpStartAddress, LPVOID lpParameter, DWORD dwCreationFlags,
                              LPDWORD lpThreadId) __attribute__((alias("CreateThread")));
@@ -407,6 +442,8 @@ IW_API HANDLE OpenThread(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD dw
     (void)dwDesiredAccess;
     (void)bInheritHandle;
     pthread_once(&registry_once, registry_init);
+    sigset_t old;
+    shield(&old);
     struct iw_object *obj = NULL;
     pthread_mutex_lock(&registry_lock);
     for (struct thread_state *st = registry; st && dwThreadId != 0; st = st->next)
@@ -416,9 +453,10 @@ IW_API HANDLE OpenThread(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD dw
             break;
         }
     pthread_mutex_unlock(&registry_lock);
-    if (obj == NULL)
-        return iw_fail(ERROR_INVALID_PARAMETER); /* Win32's, for an id it does not know */
-    return iw_object_handle(obj);
+    /* An id it does not know: Win32's ERROR_INVALID_PARAMETER. */
+    HANDLE h = obj ? iw_object_handle(obj) : iw_fail(ERROR_INVALID_PARAMETER);
+    unshield(&old);
+    return h;
 }
 
 IW_API BOOLEAN GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode)
@@ -440,20 +478,16 @@ IW_API BOOLEAN GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode)
     return TRUE;
 }
 
-IW_API DWORD SuspendThread(HANDLE hThread)
+/* SuspendThread's work, shielded: the count before, or (DWORD)-1. */
+static DWORD suspend(struct thread_state *st, sigset_t *old)
 {
-    struct thread_state *st = held(hThread);
-    if (st == NULL)
-        return (DWORD)-1;
-    DWORD prev = (DWORD)-1;
     if (!lock_live(st))
-        goto out;
-    prev = atomic_load(&st->suspend);
+        return (DWORD)-1;
+    DWORD prev = atomic_load(&st->suspend);
     if (prev >= MAXIMUM_SUSPEND_COUNT) {
         pthread_mutex_unlock(&st->ctl);
         iw_set_error(ERROR_SIGNAL_REFUSED);
-        prev = (DWORD)-1;
-        goto out;
+        return (DWORD)-1;
     }
     uint32_t ack = atomic_load(&st->ack);
     atomic_store(&st->suspend, prev + 1);
@@ -462,27 +496,44 @@ IW_API DWORD SuspendThread(HANDLE hThread)
         atomic_store(&st->suspend, 0);
         pthread_mutex_unlock(&st->ctl);
         iw_set_error(iw_error_from_errno(errno));
-        prev = (DWORD)-1;
-        goto out;
+        return (DWORD)-1;
     }
     pthread_mutex_unlock(&st->ctl);
-    if (prev == 0 && self)
-        sleep_while_suspended(st); /* until another thread resumes it */
-    else if (prev == 0)
-        while (atomic_load(&st->ack) == ack) /* asleep, resumed meanwhile, or ended */
+    if (prev == 0 && self) {
+        sleep_while_suspended(st); /* until another thread resumes it (shielded: a
+                                      TerminateThread acts as it returns) */
+    } else if (prev == 0) {
+        /* Until it is asleep, resumed meanwhile, or ended; not shielded, so
+         * that two threads suspending each other do not wait for each other. */
+        unshield(old);
+        while (atomic_load(&st->ack) == ack)
             iw_futex_wait(&st->ack, ack, NULL);
-out:
-    iw_local_object_put(st->obj);
+        shield(old);
+    }
+    return prev;
+}
+
+IW_API DWORD SuspendThread(HANDLE hThread)
+{
+    sigset_t old;
+    shield(&old);
+    struct thread_state *st = held(hThread);
+    DWORD prev = (DWORD)-1;
+    if (st != NULL) {
+        prev = suspend(st, &old);
+        iw_local_object_put(st->obj);
+    }
+    unshield(&old);
     return prev;
 }
 
 IW_API DWORD ResumeThread(HANDLE hThread)
 {
+    sigset_t old;
+    shield(&old);
     struct thread_state *st = held(hThread);
-    if (st == NULL)
-        return (DWORD)-1;
     DWORD prev = (DWORD)-1;
-    if (lock_live(st)) {
+    if (st != NULL && lock_live(st)) {
         prev = atomic_load(&st->suspend);
         if (prev > 0) {
             atomic_store(&st->suspend, prev - 1);
@@ -493,7 +544,9 @@ IW_API DWORD ResumeThread(HANDLE hThread)
         }
         pthread_mutex_unlock(&st->ctl);
     }
-    iw_local_object_put(st->obj);
+    if (st != NULL)
+        iw_local_object_put(st->obj);
+    unshield(&old);
     return prev;
 }
 
@@ -501,23 +554,28 @@ IW_API BOOLEAN TerminateThread(HANDLE hThread, DWORD dwExitCode)
 {
     if (hThread == IW_CURRENT_THREAD && me == NULL)
         ExitThread(dwExitCode); /* a thread the library did not create */
+    sigset_t old;
+    shield(&old);
     struct thread_state *st = held(hThread);
-    if (st == NULL)
+    if (st == NULL) {
+        unshield(&old);
         return FALSE;
+    }
     pthread_mutex_lock(&st->ctl);
     bool self = st == me, live = !st->gone;
     if (live && !atomic_load(&st->terminate)) { /* the first code asked is the one */
         atomic_store(&st->terminate_code, dwExitCode);
         atomic_store(&st->terminate, true);
         if (!self) {
-            send_signal(st);      /* wherever it runs or sleeps */
-            bump(&st->resumed);   /* or is suspended */
+            send_signal(st);    /* wherever it runs or sleeps */
+            bump(&st->resumed); /* or is suspended */
         }
     }
     pthread_mutex_unlock(&st->ctl);
     iw_local_object_put(st->obj); /* the thread's own reference keeps st */
     if (live && self)
         ExitThread(atomic_load(&st->terminate_code));
+    unshield(&old);
     return TRUE; /* a thread that has ended already keeps its exit code */
 }
 
@@ -529,22 +587,22 @@ IW_API BOOLEAN RtTerminateThread(HANDLE hThread, DWORD dwExitCode) __attribute__
 
 bool iw_thread_target_begin(HANDLE h, struct iw_thread_target *t)
 {
+    t->obj = NULL;
     if (h == IW_CURRENT_THREAD) {
-        t->obj = NULL;
         t->thread = pthread_self();
         t->tid = gettid();
         t->last_set = me ? &me->last_set : &foreign_last_set;
         return true;
     }
-    struct iw_object *obj = iw_object_from_handle(h, &iw_thread_ops);
-    if (obj == NULL)
-        return false;
-    struct thread_state *st = state_of(obj);
-    if (!lock_live(st)) {
-        iw_object_put(obj);
+    shield(&t->mask);
+    struct thread_state *st = held(h);
+    if (st == NULL || !lock_live(st)) {
+        if (st != NULL)
+            iw_local_object_put(st->obj);
+        unshield(&t->mask);
         return false;
     }
-    t->obj = obj;
+    t->obj = st->obj;
     t->thread = st->thread;
     t->tid = atomic_load(&st->tid);
     t->last_set = &st->last_set;
@@ -556,5 +614,6 @@ void iw_thread_target_end(struct iw_thread_target *t)
     if (t->obj == NULL)
         return;
     pthread_mutex_unlock(&state_of(t->obj)->ctl);
-    iw_object_put(t->obj);
+    iw_local_object_put(t->obj);
+    unshield(&t->mask);
 }

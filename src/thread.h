@@ -6,6 +6,7 @@
 #ifndef IW_THREAD_H
 #define IW_THREAD_H
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@ struct iw_thread_target {
      * library created, per thread otherwise. */
     _Atomic uint32_t *last_set;
     struct iw_object *obj;      /* held (a reference and its lock); NULL: the current thread */
+    sigset_t mask;              /* the caller's signal mask, while obj's lock is held */
 };
 
 /* The thread behind h: GetCurrentThread() or a thread handle of this

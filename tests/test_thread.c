@@ -563,6 +563,40 @@ static void test_self_suspend(void **state)
     assert_true(CloseHandle(h));
 }
 
+/* A thread busy in the library's calls on its own handle (which hold its
+ * control lock), suspended, resumed and finally terminated many times
+ * over: neither may catch it holding that lock (Resume would wait for it
+ * for ever, and its own end would). */
+static DWORD WINAPI reads_own_priority(LPVOID p)
+{
+    HANDLE self = OpenThread(THREAD_ALL_ACCESS, FALSE, GetCurrentThreadId());
+    atomic_int *spins = p;
+    for (;;) {
+        GetThreadPriority(self);
+        atomic_fetch_add(spins, 1);
+    }
+    return 0;
+}
+
+static void test_never_stopped_inside_the_library(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        atomic_int spins = 0;
+        HANDLE h = CreateThread(NULL, 0, reads_own_priority, &spins, 0, NULL);
+        assert_non_null(h);
+        assert_true(eventually(&spins));
+        for (int i = 0; i < 50; i++) {
+            assert_int_equal(SuspendThread(h), 0);
+            assert_int_equal(ResumeThread(h), 1);
+        }
+        assert_true(TerminateThread(h, 31));
+        assert_int_equal(WaitForSingleObject(h, 10000), WAIT_OBJECT_0);
+        assert_int_equal(exit_code(h), 31);
+        assert_true(CloseHandle(h));
+    }
+}
+
 /* ---- terminating ------------------------------------------------------------ */
 
 static void test_terminate_running(void **state)
@@ -750,6 +784,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_suspend_counts),
         cmocka_unit_test(test_suspend_a_waiting_thread),
         cmocka_unit_test(test_self_suspend),
+        cmocka_unit_test(test_never_stopped_inside_the_library),
         cmocka_unit_test(test_terminate_running),
         cmocka_unit_test(test_terminate_suspended_and_waiting),
         cmocka_unit_test(test_terminate_itself),
