@@ -25,10 +25,13 @@
  * there before the start routine.  TerminateThread sets the exit code, sends
  * the same signal (and wakes a suspended thread), and the handler jumps
  * back to thread_main.  Both act wherever the thread is, holding whatever it
- * holds - a lock of its own, malloc's, the library's: the dangers Win32
- * documents for SuspendThread and TerminateThread (docs/PORTING.md).  A
- * thread that blocks THREAD_SIGNAL is suspended or terminated only when it
- * unblocks it, and SuspendThread waits for that.
+ * holds - a lock of its own, malloc's, the process lock of the library's
+ * other calls: the dangers Win32 documents for SuspendThread and
+ * TerminateThread (docs/PORTING.md) - except inside this file's own calls,
+ * which run with the signal blocked (shield), so that no thread is stopped
+ * holding what Resume, CreateThread or a thread's end need.  A thread that
+ * blocks THREAD_SIGNAL is suspended or terminated only when it unblocks it,
+ * and SuspendThread waits for that.
  *
  * The end: the thread marks itself gone under its control lock (ctl), which
  * every call that signals the thread or sets its priority holds while it
