@@ -651,6 +651,42 @@ static void test_terminate_suspended_and_waiting(void **state)
     assert_true(CloseHandle(w.go));
 }
 
+/* A thread terminated while it owns a mutex: the mutex is abandoned, as in
+ * Win32 (the next owner's wait returns WAIT_ABANDONED). */
+struct owner_arg {
+    HANDLE mutex;
+    atomic_int owns;
+};
+
+static DWORD WINAPI owns_a_mutex(LPVOID p)
+{
+    struct owner_arg *a = p;
+    if (WaitForSingleObject(a->mutex, INFINITE) != WAIT_OBJECT_0)
+        return 1;
+    atomic_store(&a->owns, 1);
+    for (;;)
+        usleep(1000);
+    return 0;
+}
+
+static void test_terminated_owner_abandons_its_mutex(void **state)
+{
+    (void)state;
+    struct owner_arg a = {.mutex = CreateMutex(NULL, FALSE, NULL)};
+    assert_non_null(a.mutex);
+    HANDLE h = CreateThread(NULL, 0, owns_a_mutex, &a, 0, NULL);
+    assert_non_null(h);
+    assert_true(eventually(&a.owns));
+    assert_int_equal(WaitForSingleObject(a.mutex, 20), WAIT_TIMEOUT);
+    assert_true(TerminateThread(h, 2));
+    HANDLE both[2] = {h, a.mutex};
+    assert_int_equal(WaitForMultipleObjects(2, both, FALSE, 10000), WAIT_OBJECT_0);
+    assert_int_equal(WaitForSingleObject(a.mutex, 10000), WAIT_ABANDONED);
+    assert_true(ReleaseMutex(a.mutex));
+    assert_true(CloseHandle(h));
+    assert_true(CloseHandle(a.mutex));
+}
+
 static DWORD WINAPI terminates_itself(LPVOID p)
 {
     (void)p;
@@ -788,6 +824,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_terminate_running),
         cmocka_unit_test(test_terminate_suspended_and_waiting),
         cmocka_unit_test(test_terminate_itself),
+        cmocka_unit_test(test_terminated_owner_abandons_its_mutex),
         cmocka_unit_test(test_priorities_on_thread_handles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
