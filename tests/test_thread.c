@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -376,6 +377,51 @@ static void test_pseudo_handle(void **state)
     assert_true(GetExitCodeThread(GetCurrentThread(), &code));
     assert_int_equal(code, STILL_ACTIVE);
     assert_int_equal(GetThreadPriority(GetCurrentThread()), THREAD_PRIORITY_NORMAL);
+}
+
+/* fork: the child has the handles but not the threads; it closes them, and
+ * its own CreateThread, OpenThread and waits work (the registry was made
+ * afresh for it). */
+static int fork_child_body(HANDLE parents)
+{
+    if (!CloseHandle(parents))
+        return 10;
+    struct waiter_arg a = {.go = CreateEvent(NULL, TRUE, TRUE, NULL), .code = 6};
+    DWORD id;
+    HANDLE h = CreateThread(NULL, 0, wait_then_return, &a, 0, &id);
+    if (h == NULL)
+        return 11;
+    HANDLE o = OpenThread(THREAD_ALL_ACCESS, FALSE, id);
+    if (WaitForSingleObject(h, 10000) != WAIT_OBJECT_0)
+        return 12;
+    DWORD code = 0;
+    if (!GetExitCodeThread(h, &code) || code != 6)
+        return 13;
+    if (o != NULL && !CloseHandle(o)) /* NULL: it ended before OpenThread looked */
+        return 14;
+    return CloseHandle(h) && CloseHandle(a.go) ? 0 : 15;
+}
+
+static void test_fork_child(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* TSan refuses new threads in a child of a threaded process */
+    struct waiter_arg a = {.go = new_event(), .code = 9};
+    HANDLE h = CreateThread(NULL, 0, wait_then_return, &a, 0, NULL);
+    assert_non_null(h);
+    pid_t pid = tn_fork();
+    if (pid == 0)
+        _exit(fork_child_body(h));
+    int status = tn_wait(pid, 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(exit_code(h), STILL_ACTIVE); /* the parent's thread runs on */
+    assert_true(SetEvent(a.go));
+    assert_int_equal(WaitForSingleObject(h, 10000), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(h), 9);
+    assert_true(CloseHandle(h));
+    assert_true(CloseHandle(a.go));
 }
 
 /* ---- bad handles and arguments ---------------------------------------------- */
@@ -815,6 +861,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_handle_closed_while_running),
         cmocka_unit_test(test_open_thread),
         cmocka_unit_test(test_pseudo_handle),
+        cmocka_unit_test_teardown(test_fork_child, tn_teardown),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_create_suspended_then_resume),
         cmocka_unit_test(test_suspend_counts),
