@@ -615,6 +615,7 @@ static void test_self_suspend(void **state)
  * for ever, and its own end would). */
 static DWORD WINAPI reads_own_priority(LPVOID p)
 {
+    /* Never closed: a terminated thread lets go of nothing (man SuspendThread). */
     HANDLE self = OpenThread(THREAD_ALL_ACCESS, FALSE, GetCurrentThreadId());
     atomic_int *spins = p;
     for (;;) {
