@@ -19,8 +19,9 @@
  *
  * Suspending (SuspendThread/ResumeThread, with Win32's counts): a thread
  * suspended by another thread is sent THREAD_SIGNAL, whose handler sleeps
- * on the suspend count until it is 0 again; SuspendThread returns once the
- * thread is asleep there (ack), so that it runs no more code of its own.  A
+ * (on a futex word that Resume and Terminate change) until the count is 0
+ * again; SuspendThread returns once the thread is asleep there (ack), so
+ * that it runs no more code of its own.  A
  * thread suspending itself sleeps there directly, CREATE_SUSPENDED sleeps
  * there before the start routine.  TerminateThread sets the exit code, sends
  * the same signal (and wakes a suspended thread), and the handler jumps
