@@ -105,6 +105,7 @@ typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
 #define ERROR_INVALID_NAME          123u
 #define ERROR_ALREADY_EXISTS        183u
 #define ERROR_FILENAME_EXCED_RANGE  206u
+#define ERROR_SIGNAL_REFUSED        156u /* SuspendThread past MAXIMUM_SUSPEND_COUNT */
 #define ERROR_NOT_OWNER             288u
 #define ERROR_TOO_MANY_POSTS        298u
 #define ERROR_INVALID_ADDRESS       487u
@@ -198,6 +199,34 @@ BOOLEAN SetThreadPriority(HANDLE hThread, int nPriority);
 BOOLEAN RtSetThreadPriority(HANDLE hThread, int nPriority);
 INT     GetThreadPriority(HANDLE hThread);
 INT     RtGetThreadPriority(HANDLE hThread);
+
+/* ---- 9. Threads: create, end, suspend; thread handles ----------------- */
+/* A thread handle is signalled when the thread ends (both waits take it);
+ * the id is the kernel's thread id (gettid).  man CreateThread. */
+#define MAXIMUM_SUSPEND_COUNT       127
+/* OpenThread's access rights: accepted, ignored (every handle may do all). */
+#define THREAD_TERMINATE            0x0001u
+#define THREAD_SUSPEND_RESUME       0x0002u
+#define THREAD_SET_INFORMATION      0x0020u
+#define THREAD_QUERY_INFORMATION    0x0040u
+#define THREAD_ALL_ACCESS           0x1FFFFFu
+HANDLE  CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, DWORD dwStackSize,
+                     LPTHREAD_START_ROUTINE lpStartAddress, LPVOID lpParameter,
+                     DWORD dwCreationFlags, LPDWORD lpThreadId);
+HANDLE  RtCreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, DWORD dwStackSize,
+                       LPTHREAD_START_ROUTINE lpStartAddress, LPVOID lpParameter,
+                       DWORD dwCreationFlags, LPDWORD lpThreadId);
+VOID    ExitThread(DWORD dwExitCode);
+VOID    RtExitThread(DWORD dwExitCode);
+DWORD   GetCurrentThreadId(void);
+HANDLE  OpenThread(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD dwThreadId);
+BOOLEAN GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode);
+DWORD   SuspendThread(HANDLE hThread);
+DWORD   RtSuspendThread(HANDLE hThread);
+DWORD   ResumeThread(HANDLE hThread);
+DWORD   RtResumeThread(HANDLE hThread);
+BOOLEAN TerminateThread(HANDLE hThread, DWORD dwExitCode);
+BOOLEAN RtTerminateThread(HANDLE hThread, DWORD dwExitCode);
 
 /* ---- 9. Sleeps and clocks (CLOCK_MONOTONIC; 100 ns units) ------------- */
 VOID    Sleep(DWORD dwMilliseconds);

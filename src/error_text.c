@@ -27,11 +27,12 @@ static const struct error_text texts[] = {
     {ERROR_ACCESS_DENIED,
      "ERROR_ACCESS_DENIED (5): the node directory or an entry in it is refused: a symbolic link, "
      "not a directory, another user's, or not a private or group-shared node of this user; "
-     "or a real-time priority this process may not use (no CAP_SYS_NICE, RLIMIT_RTPRIO too low)"},
+     "or a real-time priority this process may not use (no CAP_SYS_NICE, RLIMIT_RTPRIO too low); "
+     "or a thread that has ended, given to a call that needs it running"},
     {ERROR_INVALID_HANDLE,
      "ERROR_INVALID_HANDLE (6): the handle is not open, or is of the wrong type for this call; "
-     "or the name belongs to an object of another type; or a thread handle other than "
-     "GetCurrentThread()"},
+     "or the name belongs to an object of another type; or a thread call given a handle "
+     "that is neither a thread of the library's nor GetCurrentThread()"},
     {ERROR_NOT_ENOUGH_MEMORY,
      "ERROR_NOT_ENOUGH_MEMORY (8): the node's pool or the file system under it is full, "
      "or memory ran out"},
@@ -45,6 +46,8 @@ static const struct error_text texts[] = {
      "ERROR_BUSY (170): RtSetTimer on a timer that is still active (cancel it first)"},
     {ERROR_INVALID_NAME,
      "ERROR_INVALID_NAME (123): two over-long names share one SHA-256 file name"},
+    {ERROR_SIGNAL_REFUSED,
+     "ERROR_SIGNAL_REFUSED (156): the thread's suspend count is at MAXIMUM_SUSPEND_COUNT already"},
     {ERROR_ALREADY_EXISTS,
      "ERROR_ALREADY_EXISTS (183): a Create call opened an existing object of that name"},
     {ERROR_FILENAME_EXCED_RANGE,

@@ -9,8 +9,9 @@
  *      that opens, makes or destroys an object, and by fork throughout;
  *   2. the process lock (records.c) - the records and the handle table;
  *   3. leaves, under which nothing else is taken and which are never held
- *      together: the mapping table's lock (mapping.c) and each type's own
- *      (a mutex's watcher lock, mutex_watch.c).
+ *      together: the mapping table's lock (mapping.c), each type's own
+ *      (a mutex's watcher lock, mutex_watch.c) and the registry of running
+ *      threads (thread.c).
  * Not in the order, because no thread waits for them while holding one
  * above: the objects' own locks (a mutex's PI lock is the application's)
  * and the OFD locks on files (reflock.h, node_header.c).  The short calls
@@ -22,7 +23,7 @@
  * own (records.c).  parent and child let go in reverse order; the child,
  * whose only thread is the forking one, first starts afresh what belonged
  * to the parent's other threads: identities (self.c), hazard slots
- * (hazard.c), each type's process-wide state (a mutex's watchers), the
+ * (hazard.c), the registry of running threads (thread.c), each type's process-wide state (a mutex's watchers), the
  * unique-name key (node.c); then the records keep the child's own
  * descriptions, and the transits close the parked ones.
  */
@@ -35,6 +36,7 @@
 #include "node.h"
 #include "records.h"
 #include "self.h"
+#include "thread.h"
 #include "type.h"
 
 /* Each type's hook, in type order (prepare) or reverse (parent, child). */
@@ -60,10 +62,12 @@ static void prepare(void)
     iw_records_fork_prepare(); /* 2, and the descriptors */
     iw_mapping_fork_prepare(); /* 3 */
     each_type(PREPARE);        /* 3 */
+    iw_thread_fork_prepare();  /* 3: the registry of running threads */
 }
 
 static void parent(void)
 {
+    iw_thread_fork_parent();
     each_type(PARENT);
     iw_mapping_fork_parent();
     iw_records_fork_parent();
@@ -74,6 +78,7 @@ static void child(void)
 {
     iw_self_fork_child();
     iw_hazard_fork_child();
+    iw_thread_fork_child();
     each_type(CHILD);
     iw_mapping_fork_parent(); /* as the parent: the forking thread took it */
     iw_node_reseed();

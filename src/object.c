@@ -22,6 +22,7 @@
 #include "mapping.h"
 #include "pool.h"
 #include "records.h"
+#include "thread.h"
 #include "type.h"
 
 /* ---- letting go -------------------------------------------------------- */
@@ -454,6 +455,8 @@ HANDLE iw_object_handle(struct iw_object *obj)
 
 IW_API BOOLEAN CloseHandle(HANDLE hObject)
 {
+    if (hObject == IW_CURRENT_THREAD)
+        return TRUE; /* a pseudo-handle: closing it does nothing (Win32) */
     iw_records_lock();
     struct iw_object *obj = iw_handle_remove(hObject);
     iw_records_unlock();

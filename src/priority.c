@@ -33,11 +33,15 @@
  * RLIMIT_RTPRIO below the priority asked) gets FALSE and
  * ERROR_ACCESS_DENIED, and its priority is unchanged: never a silent no-op.
  *
- * Handles: only the current thread's pseudo-handle (GetCurrentThread) for
- * now; other threads' handles come with CreateThread.
+ * Handles: GetCurrentThread()'s pseudo-handle, for any thread (one the
+ * library did not create too), and the handles of threads the library
+ * created (CreateThread, OpenThread), held for the call so that the thread
+ * cannot end under it (thread.h).  The value last set is kept in the
+ * thread's object for those, per thread for the others.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,18 +49,17 @@
 #include "export.h"
 #include "last_error.h"
 #include "priority.h"
+#include "thread.h"
 
-#define PSEUDO_CURRENT_THREAD ((HANDLE)(intptr_t)-2)
 #define RTX_TO_FIFO_OFFSET 28
 
-/* What this thread last set: its RTX value and the FIFO priority that made
- * (0: nothing set).  Per thread: only the thread itself reads it for now. */
-static __thread struct {
-    int fifo;
-    int rtx;
-} last_set;
+/* The record of what was last set on a thread (thread.h): its RTX value and
+ * the FIFO priority that made, in one word (0: nothing set). */
+static uint32_t last_set_of(int fifo, int rtx) { return (uint32_t)fifo << 8 | (uint32_t)rtx; }
+static int fifo_in(uint32_t last_set) { return (int)(last_set >> 8); }
+static int rtx_in(uint32_t last_set) { return (int)(last_set & 0xFF); }
 
-IW_API HANDLE GetCurrentThread(void) { return PSEUDO_CURRENT_THREAD; }
+IW_API HANDLE GetCurrentThread(void) { return IW_CURRENT_THREAD; }
 IW_API HANDLE RtGetCurrentThread(void) __attribute__((alias("GetCurrentThread")));
 
 int iw_fifo_of_rtx(int p) { return p - RTX_TO_FIFO_OFFSET > 1 ? p - RTX_TO_FIFO_OFFSET : 1; }
@@ -70,49 +73,46 @@ static int rtx_of_win32(int w)
     return 63 + 2 * w;
 }
 
-/* The thread behind h (only the current one so far); ERROR_INVALID_HANDLE otherwise. */
-static bool thread_of(HANDLE h, pthread_t *t)
-{
-    if (h != PSEUDO_CURRENT_THREAD) {
-        iw_set_error(ERROR_INVALID_HANDLE);
-        return false;
-    }
-    *t = pthread_self();
-    return true;
-}
-
 static BOOLEAN set_rtx(HANDLE h, int rtx)
 {
-    pthread_t t;
-    if (!thread_of(h, &t))
+    struct iw_thread_target t;
+    if (!iw_thread_target_begin(h, &t))
         return FALSE;
     struct sched_param sp = {.sched_priority = iw_fifo_of_rtx(rtx)};
-    int err = pthread_setschedparam(t, SCHED_FIFO, &sp);
+    int err = pthread_setschedparam(t.thread, SCHED_FIFO, &sp);
+    if (err == 0)
+        atomic_store(t.last_set, last_set_of(sp.sched_priority, rtx));
+    iw_thread_target_end(&t);
     if (err != 0) {
         /* EPERM: no CAP_SYS_NICE and RLIMIT_RTPRIO too low. */
         iw_set_error(err == EPERM ? ERROR_ACCESS_DENIED : iw_error_from_errno(err));
         return FALSE;
     }
-    iw_priority_record(rtx);
     return TRUE;
 }
 
 void iw_priority_record(int rtx)
 {
-    last_set.fifo = iw_fifo_of_rtx(rtx);
-    last_set.rtx = rtx;
+    struct iw_thread_target t;
+    if (iw_thread_target_begin(IW_CURRENT_THREAD, &t)) {
+        atomic_store(t.last_set, last_set_of(iw_fifo_of_rtx(rtx), rtx));
+        iw_thread_target_end(&t);
+    }
 }
 
-/* The thread's SCHED_FIFO/SCHED_RR priority, 0 if it is not real-time, -1
- * (last error set) on failure. */
-static int fifo_of(HANDLE h)
+/* The thread's SCHED_FIFO/SCHED_RR priority as the kernel has it (one set
+ * from outside, by chrt, too), 0 if it is not real-time, -1 (last error
+ * set) on failure; *last: what was last set on it. */
+static int fifo_of(HANDLE h, uint32_t *last)
 {
-    pthread_t t;
-    if (!thread_of(h, &t))
+    struct iw_thread_target t;
+    if (!iw_thread_target_begin(h, &t))
         return -1;
-    int policy;
+    int policy = sched_getscheduler(t.tid);
     struct sched_param sp;
-    int err = pthread_getschedparam(t, &policy, &sp);
+    int err = policy < 0 || sched_getparam(t.tid, &sp) != 0 ? errno : 0;
+    *last = atomic_load(t.last_set);
+    iw_thread_target_end(&t);
     if (err != 0) {
         iw_set_error(iw_error_from_errno(err));
         return -1;
@@ -140,19 +140,21 @@ IW_API BOOLEAN SetThreadPriority(HANDLE hThread, int nPriority)
 
 IW_API INT RtGetThreadPriority(HANDLE hThread)
 {
-    int fifo = fifo_of(hThread);
+    uint32_t last;
+    int fifo = fifo_of(hThread, &last);
     if (fifo < 0)
         return THREAD_PRIORITY_ERROR_RETURN;
     if (fifo == 0)
         return RT_PRIORITY_MIN;
-    if (fifo == last_set.fifo)
-        return last_set.rtx;
+    if (fifo == fifo_in(last))
+        return rtx_in(last);
     return fifo == 1 ? RT_PRIORITY_MIN : fifo + RTX_TO_FIFO_OFFSET;
 }
 
 IW_API INT GetThreadPriority(HANDLE hThread)
 {
-    int fifo = fifo_of(hThread);
+    uint32_t last;
+    int fifo = fifo_of(hThread, &last);
     if (fifo < 0)
         return THREAD_PRIORITY_ERROR_RETURN;
     if (fifo == 0)
