@@ -20,6 +20,7 @@
 #include "hazard.h"
 #include "local_object.h"
 #include "mapping.h"
+#include "members.h"
 #include "pool.h"
 #include "records.h"
 #include "type.h"
@@ -218,6 +219,8 @@ static DWORD enter(struct iw_node **node)
     DWORD err = iw_node_get(node);
     if (err == ERROR_SUCCESS)
         err = iw_node_present(*node);
+    if (err == ERROR_SUCCESS)
+        err = iw_members_join(*node); /* before holding anything (members.h) */
     if (err == ERROR_SUCCESS) {
         iw_fork_watch();
         iw_transit_begin();
