@@ -37,9 +37,13 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
      * process's reference too, and our upgrade would succeed (same owner)
      * and destroy the object under it.  Closing just drops our descriptor;
      * the last process to close leaves the object stale, removed lazily. */
-    if (obj->shared)
+    if (obj->shared) {
+        /* The other process may have let go already: stale then, with
+         * its pages counted, and nobody died (pool.c). */
+        if (obj->ops->state_size == 0)
+            iw_pool_doubt(node);
         close(obj->fd);
-    else
+    } else
         iw_node_file_release(node, obj->fd, obj->file);
     free(obj);
 }
