@@ -317,7 +317,12 @@ void iw_members_fork_child(void)
     atomic_store(&my_slot, child_slot);
     my_blind = false; /* the parent's mark is the parent's */
     if (child_slot >= 0) {
+        /* Our pid namespace may not be the parent's (unshare(CLONE_NEWPID)
+         * before the fork): our pid means something only in ours. */
+        struct stat st;
+        my_pidns = stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
         struct iw_member *m = &table->slot[child_slot];
+        atomic_store(&m->pidns, my_pidns);
         uint64_t w = atomic_load(&m->word);
         atomic_store(&m->word, (w & ~0xffffffffull) | (uint32_t)getpid());
     } else if (holder) {
