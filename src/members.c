@@ -92,7 +92,7 @@ static struct iw_node *node_;
 static struct iw_members_table *table;
 static int my_fd = -1;          /* our own description of .node: our slot's lock, and looks */
 static _Atomic int my_slot = -1;
-static bool my_blind;           /* this process counted in table->blind */
+static _Atomic bool my_blind;   /* this process counted in table->blind (read by fork prepare) */
 static uint64_t my_pidns;
 static int child_fd = -1, child_slot = -1; /* fork: the child's, claimed by prepare */
 
