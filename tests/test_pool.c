@@ -427,15 +427,15 @@ static int by_value(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* REFUSAL_ROUNDS refused Creates, one at a time; with_fork: a fork during
+/* rounds (at most REFUSAL_ROUNDS) refused Creates, one at a time; with_fork: a fork during
  * each (its child, which inherits the objects, dies at once: the next
  * refusal must count what it may have left).  *median and *worst: their
  * times (us), *worst_fork: the slowest fork (ms). */
-static void refusals(bool with_fork, int64_t *median, int64_t *worst, int64_t *worst_fork)
+static void refusals(bool with_fork, int rounds, int64_t *median, int64_t *worst, int64_t *worst_fork)
 {
     int64_t us[REFUSAL_ROUNDS];
     *worst_fork = 0;
-    for (int round = 0; round < REFUSAL_ROUNDS; round++) {
+    for (int round = 0; round < rounds; round++) {
         struct refusal r;
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, refused_create, &r), 0);
@@ -454,9 +454,9 @@ static void refusals(bool with_fork, int64_t *median, int64_t *worst, int64_t *w
         assert_int_equal(r.err, ERROR_NOT_ENOUGH_MEMORY);
         us[round] = r.us;
     }
-    qsort(us, REFUSAL_ROUNDS, sizeof *us, by_value);
-    *median = us[REFUSAL_ROUNDS / 2];
-    *worst = us[REFUSAL_ROUNDS - 1];
+    qsort(us, (size_t)rounds, sizeof *us, by_value);
+    *median = us[rounds / 2];
+    *worst = us[rounds - 1];
 }
 
 /* 16,384 live objects fill the pool (one-page objects fill its pages, the
@@ -511,7 +511,7 @@ static void test_refusal_under_churn(void **state)
     assert_true(iwin32PoolInfo(&size, &used)); /* what that child left: counted again */
 
     int64_t quiet_median, quiet_worst, no_fork;
-    refusals(false, &quiet_median, &quiet_worst, &no_fork);
+    refusals(false, REFUSAL_ROUNDS, &quiet_median, &quiet_worst, &no_fork);
 
     int go[2];
     tn_pipe(go);
@@ -536,10 +536,10 @@ static void test_refusal_under_churn(void **state)
     assert_int_equal(write(go[1], "g", 1), 1);
     usleep(100000); /* the churner under way */
     int64_t churn_median, churn_worst;
-    refusals(false, &churn_median, &churn_worst, &no_fork);
+    refusals(false, REFUSAL_ROUNDS, &churn_median, &churn_worst, &no_fork);
     /* Processes that held the objects die: the refusals after them count. */
     int64_t dead_median, dead_worst, dead_fork;
-    refusals(true, &dead_median, &dead_worst, &dead_fork);
+    refusals(true, 3, &dead_median, &dead_worst, &dead_fork);
 
     assert_int_equal(write(go[1], "s", 1), 1);
     assert_true(tn_exited_ok(tn_wait(churner, TN_TIMEOUT_MS)));
