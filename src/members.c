@@ -137,7 +137,7 @@ static int ensure_table(struct iw_node *node)
     if (stat("/proc/self/ns/pid", &st) == 0)
         my_pidns = (uint64_t)st.st_ino;
     node_ = node;
-    atomic_store(&table, p);
+    table = p; /* read under join_lock, or after my_slot (release) */
     return 0;
 }
 
