@@ -19,13 +19,17 @@
  *
  * prepare takes 1, 2 and the leaves in that order - after waiting for the
  * calls in transit, so that the child inherits no descriptor the records
- * don't know of (transit.c) - and gives every record a description of its
- * own (records.c).  parent and child let go in reverse order; the child,
+ * don't know of (transit.c) - claims the child's member slot (members.c:
+ * before the records take what descriptors are left, since a child without
+ * a slot leaves the pool in doubt for good) and gives every record a
+ * description of its own (records.c).  parent and child let go in reverse
+ * order; the child,
  * whose only thread is the forking one, first starts afresh what belonged
  * to the parent's other threads: identities (self.c), hazard slots
  * (hazard.c), the registry of running threads (thread.c), each type's process-wide state (a mutex's watchers), the
  * unique-name key (node.c); then the records keep the child's own
- * descriptions, and the transits close the parked ones.
+ * descriptions, the child takes its member slot, and the transits close
+ * the parked ones.
  */
 #include "fork.h"
 
@@ -33,6 +37,7 @@
 
 #include "hazard.h"
 #include "mapping.h"
+#include "members.h"
 #include "node.h"
 #include "records.h"
 #include "self.h"
@@ -59,6 +64,7 @@ static void each_type(enum hook hook)
 static void prepare(void)
 {
     iw_transit_fork_prepare(); /* 1 */
+    iw_members_fork_prepare(); /* the child's member slot (members.c): first, while descriptors are left */
     iw_records_fork_prepare(); /* 2, and the descriptors */
     iw_mapping_fork_prepare(); /* 3 */
     each_type(PREPARE);        /* 3 */
@@ -71,6 +77,7 @@ static void parent(void)
     each_type(PARENT);
     iw_mapping_fork_parent();
     iw_records_fork_parent();
+    iw_members_fork_parent();
     iw_transit_fork_parent();
 }
 
@@ -83,6 +90,7 @@ static void child(void)
     iw_mapping_fork_parent(); /* as the parent: the forking thread took it */
     iw_node_reseed();
     iw_records_fork_child();
+    iw_members_fork_child();
     iw_transit_fork_child();
 }
 

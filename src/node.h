@@ -6,7 +6,8 @@
  * user's - is refused with ERROR_ACCESS_DENIED (node.c says exactly what is
  * accepted and why), and so is a directory that lacks ".node" and is not
  * empty (SPEC 8: someone else's directory, never written to).  Its file ".node" holds the node's settings and the
- * pool's shared counter, mapped by every process that uses the node.
+ * pool's shared counter, mapped by every process that uses the node, and
+ * after that page the table of the node's member processes (members.h).
  */
 #ifndef IW_NODE_H
 #define IW_NODE_H
@@ -18,8 +19,9 @@
 #include "iwin32.h"
 
 #define IW_NODE_MAGIC 0x4e573249u /* "I2WN" */
-#define IW_NODE_VERSION 3u /* 2: files carry the library's mark (mark.h); pool_resets;
-                              3: object headers carry their state's layout */
+#define IW_NODE_VERSION 4u /* 2: files carry the library's mark (mark.h); pool_resets;
+                              3: object headers carry their state's layout;
+                              4: pool_doubt, pool_settled and the member table after the header page (members.h) */
 
 struct iw_node_header {         /* atomic: rebuilt in place (node_header.h) */
     _Atomic uint32_t magic;
@@ -29,6 +31,8 @@ struct iw_node_header {         /* atomic: rebuilt in place (node_header.h) */
     _Atomic uint64_t pool_max_pages;
     _Atomic uint64_t pool_state;   /* see pool.c: used pages and a change count */
     _Atomic uint64_t pool_resets;  /* see pool.c: bumped before every reset */
+    _Atomic uint64_t pool_doubt;   /* see pool.c: doubts raised about pool_state (too high) */
+    _Atomic uint64_t pool_settled; /* see pool.c: the doubts an exact count has settled */
 };
 
 struct iw_node {

@@ -20,6 +20,7 @@
 #include "hazard.h"
 #include "local_object.h"
 #include "mapping.h"
+#include "members.h"
 #include "pool.h"
 #include "records.h"
 #include "thread.h"
@@ -40,9 +41,13 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
      * process's reference too, and our upgrade would succeed (same owner)
      * and destroy the object under it.  Closing just drops our descriptor;
      * the last process to close leaves the object stale, removed lazily. */
-    if (obj->shared)
+    if (obj->shared) {
+        /* The other process may have let go already: stale then, with
+         * its pages counted, and nobody died (pool.c). */
+        if (obj->ops->state_size == 0)
+            iw_pool_doubt(node);
         close(obj->fd);
-    else
+    } else
         iw_node_file_release(node, obj->fd, obj->file);
     free(obj);
 }
@@ -262,6 +267,8 @@ static DWORD gone_if_removed(struct iw_node *node, DWORD err)
 static DWORD enter(struct iw_node **node)
 {
     DWORD err = iw_node_get(node);
+    if (err == ERROR_SUCCESS)
+        err = iw_members_join(*node); /* before holding anything (members.h) */
     if (err == ERROR_SUCCESS) {
         iw_fork_watch();
         iw_transit_begin();

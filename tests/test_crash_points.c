@@ -556,6 +556,25 @@ static bool abandonment_due(const struct scenario *s, const char *point)
     return s->owner_dies || s->abandoned;
 }
 
+/* SPEC 5 at the next refusal: what is free fits, exactly, and a page more
+ * is refused.  A refusal answers from the pool's word unless something
+ * left it in doubt (pool.c): a process that died anywhere must have left
+ * it exact or in doubt, never silently too high. */
+static void check_full_pool(uint64_t held_pages, const char *what)
+{
+    DWORD room = (DWORD)(((uint64_t)POOL_MB << 20) - held_pages * tn_page());
+    void *p = NULL, *q = NULL;
+    HANDLE fill = RtCreateSharedMemory(PAGE_READWRITE, 0, room, NULL, &p);
+    EXPECT(fill != NULL, "%s: the %u free bytes were refused (error %u)", what, room, GetLastError());
+    HANDLE more = RtCreateSharedMemory(PAGE_READWRITE, 0, 1, NULL, &q);
+    EXPECT(more == NULL && GetLastError() == ERROR_NOT_ENOUGH_MEMORY, "%s: a page more than the pool holds: %p",
+           what, more);
+    if (more != NULL)
+        release(more, q);
+    if (fill != NULL)
+        release(fill, p);
+}
+
 /* After the peer (whatever became of it): SPEC 4 and 5. */
 static void check_scene(const struct scenario *s, struct scene *sc, const char *point, const char *what)
 {
@@ -601,6 +620,7 @@ static void check_scene(const struct scenario *s, struct scene *sc, const char *
         if (h != NULL)
             EXPECT(release(h, s->kind == SHM ? p : NULL), "%s: close", what);
     }
+    check_full_pool(held_pages, what);
     uint64_t used = tn_pool_used();
     EXPECT(used == held_pages * tn_page(), "%s: pool used %llu, live objects %llu", what,
            (unsigned long long)used, (unsigned long long)(held_pages * tn_page()));

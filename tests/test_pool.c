@@ -14,9 +14,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -388,30 +390,85 @@ static void test_pool_info_under_churn(void **state)
 
 /* ---- a refusal at a full pool of many objects, under churn (issue 9.6) ---------- */
 
-enum { REFUSAL_LIVE = 16384, REFUSAL_PAGES = POOL / 4096 };
+enum { REFUSAL_LIVE = 16384, REFUSAL_PAGES = POOL / 4096, REFUSAL_ROUNDS = 7 };
+
+/* The bound a refused Create keeps when no process died since the last
+ * exact count (pool.c): a look at the node's member table, microseconds.
+ * What the test allows is that plus scheduling on a loaded 2-core VM under
+ * ctest -j2 (the median of REFUSAL_ROUNDS is what must keep it). */
+#define REFUSAL_BOUND_MS 20
+
+static int64_t now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
 
 struct refusal {
-    int64_t ms;                 /* how long the refused Create took */
+    int64_t us;                 /* how long the refused Create took */
     DWORD err;
 };
 
 static void *refused_create(void *arg)
 {
     struct refusal *r = arg;
-    int64_t t0 = tn_now_ms();
+    int64_t t0 = now_us();
     void *p = NULL;
     HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 2 * 4096, "p-refused", &p);
     r->err = h == NULL ? GetLastError() : ERROR_SUCCESS;
-    r->ms = tn_now_ms() - t0;
+    r->us = now_us() - t0;
     return NULL;
 }
 
+static int by_value(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* rounds (at most REFUSAL_ROUNDS) refused Creates, one at a time; with_fork: a fork during
+ * each (its child, which inherits the objects, dies at once: the next
+ * refusal must count what it may have left).  *median and *worst: their
+ * times (us), *worst_fork: the slowest fork (ms). */
+static void refusals(bool with_fork, int rounds, int64_t *median, int64_t *worst, int64_t *worst_fork)
+{
+    int64_t us[REFUSAL_ROUNDS];
+    *worst_fork = 0;
+    for (int round = 0; round < rounds; round++) {
+        struct refusal r;
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, refused_create, &r), 0);
+        if (with_fork) {
+            usleep(2000); /* into the refusal's count */
+            int64_t t0 = tn_now_ms();
+            pid_t child = fork();
+            if (child == 0)
+                _exit(0);
+            int64_t fork_ms = tn_now_ms() - t0;
+            assert_true(child > 0);
+            assert_true(tn_exited_ok(tn_wait(child, TN_TIMEOUT_MS)));
+            *worst_fork = fork_ms > *worst_fork ? fork_ms : *worst_fork;
+        }
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(r.err, ERROR_NOT_ENOUGH_MEMORY);
+        us[round] = r.us;
+    }
+    qsort(us, (size_t)rounds, sizeof *us, by_value);
+    *median = us[rounds / 2];
+    *worst = us[rounds - 1];
+}
+
 /* 16,384 live objects fill the pool (one-page objects fill its pages, the
- * rest are events, which count nothing but are files a recount meets) while
- * another process creates and closes an object in a loop.  A Create that
- * can't fit is refused after one recount or two, however long the churn
- * lasts, and a fork meanwhile does not wait for it.
- * Its own ctest entry. */
+ * rest are events, which count nothing but are files a recount meets).
+ * A Create that can't fit is refused within REFUSAL_BOUND_MS, quiet or
+ * while another process creates and closes an object in a loop: it used
+ * to recount the node, reading every file (median 203 ms quiet, 234 ms
+ * under churn, here).  Then processes that inherited the objects die (a
+ * fork during each refusal): each refusal after one needs a recount again
+ * (what it left can only be found by one), and under churn they may go on
+ * recounting until one lands; they stay within a few recounts, and a fork
+ * meanwhile does not wait for them.  Its own ctest entry. */
 static void test_refusal_under_churn(void **state)
 {
     (void)state;
@@ -424,25 +481,6 @@ static void test_refusal_under_churn(void **state)
                REFUSAL_LIVE);
         skip();
     }
-    int go[2];
-    tn_pipe(go);
-    pid_t churner = tn_fork();
-    if (churner == 0) {
-        tn_close(go[1]);
-        char b;
-        TN_CHILD_CHECK(read(go[0], &b, 1) == 1);
-        TN_CHILD_CHECK(fcntl(go[0], F_SETFL, O_NONBLOCK) == 0);
-        long cycles = 0;
-        while (read(go[0], &b, 1) < 0 && errno == EAGAIN) {
-            void *p = NULL;
-            HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, NULL, &p);
-            TN_CHILD_CHECK(h != NULL && RtUnmapSharedMemory(p) && CloseHandle(h));
-            cycles++;
-        }
-        printf("churner: %ld create/close cycles\n", cycles);
-        _exit(0);
-    }
-    tn_close(go[0]);
     static HANDLE h[REFUSAL_LIVE];
     int n = 0;
     for (; n < REFUSAL_PAGES - 1; n++) { /* the churner's object takes the last page */
@@ -459,8 +497,6 @@ static void test_refusal_under_churn(void **state)
         h[n] = RtCreateEvent(NULL, TRUE, FALSE, name);
         assert_non_null(h[n]);
     }
-    assert_int_equal(write(go[1], "g", 1), 1);
-    usleep(100000); /* the churner under way */
     /* What one recount and one fork cost here, now. */
     int64_t t0 = tn_now_ms();
     uint64_t size, used;
@@ -472,40 +508,62 @@ static void test_refusal_under_churn(void **state)
         _exit(0);
     int64_t fork_base_ms = tn_now_ms() - t0;
     assert_true(tn_exited_ok(tn_wait(child, TN_TIMEOUT_MS)));
-    int64_t worst = 0, worst_fork = 0;
-    for (int round = 0; round < 3; round++) {
-        struct refusal r;
-        pthread_t t;
-        assert_int_equal(pthread_create(&t, NULL, refused_create, &r), 0);
-        usleep(20000); /* into the refusal */
-        t0 = tn_now_ms();
-        child = fork();
-        if (child == 0)
-            _exit(0);
-        int64_t fork_ms = tn_now_ms() - t0;
-        assert_true(child > 0);
-        assert_true(tn_exited_ok(tn_wait(child, TN_TIMEOUT_MS)));
-        assert_int_equal(pthread_join(t, NULL), 0);
-        assert_int_equal(r.err, ERROR_NOT_ENOUGH_MEMORY);
-        worst = r.ms > worst ? r.ms : worst;
-        worst_fork = fork_ms > worst_fork ? fork_ms : worst_fork;
+    assert_true(iwin32PoolInfo(&size, &used)); /* what that child left: counted again */
+
+    int64_t quiet_median, quiet_worst, no_fork;
+    refusals(false, REFUSAL_ROUNDS, &quiet_median, &quiet_worst, &no_fork);
+
+    int go[2];
+    tn_pipe(go);
+    pid_t churner = tn_fork();
+    if (churner == 0) {
+        tn_close(go[1]);
+        char b;
+        TN_CHILD_CHECK(read(go[0], &b, 1) == 1);
+        TN_CHILD_CHECK(fcntl(go[0], F_SETFL, O_NONBLOCK) == 0);
+        long cycles = 0;
+        while (read(go[0], &b, 1) < 0 && errno == EAGAIN) {
+            void *p = NULL;
+            HANDLE o = RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, NULL, &p);
+            TN_CHILD_CHECK(o != NULL && RtUnmapSharedMemory(p) && CloseHandle(o));
+            cycles++;
+        }
+        printf("churner: %ld create/close cycles\n", cycles);
+        _exit(0);
     }
+    tn_close(go[0]);
+    assert_true(iwin32PoolInfo(&size, &used)); /* the fork's child slot, settled */
+    assert_int_equal(write(go[1], "g", 1), 1);
+    usleep(100000); /* the churner under way */
+    int64_t churn_median, churn_worst;
+    refusals(false, REFUSAL_ROUNDS, &churn_median, &churn_worst, &no_fork);
+    /* Processes that held the objects die: the refusals after them count. */
+    int64_t dead_median, dead_worst, dead_fork;
+    refusals(true, 3, &dead_median, &dead_worst, &dead_fork);
+
     assert_int_equal(write(go[1], "s", 1), 1);
     assert_true(tn_exited_ok(tn_wait(churner, TN_TIMEOUT_MS)));
     tn_close(go[1]);
-    printf("%d live objects, full pool, one process churning: refused Create worst %lld ms (one recount %lld ms); "
-           "fork during it worst %lld ms (alone %lld ms)\n",
-           REFUSAL_LIVE, (long long)worst, (long long)recount_ms, (long long)worst_fork, (long long)fork_base_ms);
+    printf("%d live objects, full pool (one recount %lld ms, a fork %lld ms): refused Create median/worst "
+           "%lld/%lld us quiet, %lld/%lld us with one process churning, %lld/%lld us after a death under churn "
+           "(a fork during those: worst %lld ms)\n",
+           REFUSAL_LIVE, (long long)recount_ms, (long long)fork_base_ms, (long long)quiet_median,
+           (long long)quiet_worst, (long long)churn_median, (long long)churn_worst, (long long)dead_median,
+           (long long)dead_worst, (long long)dead_fork);
     for (int i = 0; i < n; i++)
         assert_true(CloseHandle(h[i]));
     assert_int_equal(tn_pool_used(), 0);
-    /* A refusal costs a recount or two, whatever the churn (it retried
+    if (quiet_median > REFUSAL_BOUND_MS * 1000 || churn_median > REFUSAL_BOUND_MS * 1000)
+        fail_msg("a refused Create took %lld us quiet, %lld us under churn (median): the bound is %d ms",
+                 (long long)quiet_median, (long long)churn_median, REFUSAL_BOUND_MS);
+    /* After a death: a recount or a few, whatever the churn (it retried
      * recount after recount while the churn lasted: 13 s), and fork does
      * not wait for it (it did, as long as the refusal took).  Generous
      * factors: what is measured alone here may run busier below. */
-    if (worst > 10 * recount_ms + REFUSAL_SLACK_MS || worst_fork > 4 * fork_base_ms + REFUSAL_SLACK_MS)
-        fail_msg("the refusal took %lld ms (a recount %lld ms), a fork during it %lld ms (alone %lld ms)",
-                 (long long)worst, (long long)recount_ms, (long long)worst_fork, (long long)fork_base_ms);
+    if (dead_worst > (10 * recount_ms + REFUSAL_SLACK_MS) * 1000 || dead_fork > 4 * fork_base_ms + REFUSAL_SLACK_MS)
+        fail_msg("a refusal after a death took %lld ms (a recount %lld ms), a fork during one %lld ms (alone %lld ms)",
+                 (long long)(dead_worst / 1000), (long long)recount_ms, (long long)dead_fork,
+                 (long long)fork_base_ms);
 }
 
 /* ---- the IWIN32_POOL_MB setting, in fresh nodes of their own -------------------- */

@@ -120,6 +120,78 @@ static void test_paused_destroyer(void **state)
     assert_true(tried >= 2);
 }
 
+/*
+ * Issue 9.6: a creator paused mid-Create (SIGSTOP at each point between its
+ * sized temporary file and its name) makes another process's refusal
+ * neither slow nor wrong.  The refusal used to recount the node and wait
+ * for paused creators with a lower inode number to finish - about 0.5 s
+ * each time - since they might yet be refused themselves.  Now a refusal
+ * answers from the pool's word when no process died since the last exact
+ * count (pool.c): a paused creator's reservation, if it made one, is in it.
+ */
+#define REFUSAL_BOUND_MS 50     /* the bound (pool.c): microseconds, plus scheduling here */
+
+static int64_t now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static void creator_paused_at(const char *point, bool reserved)
+{
+    void *keep_p;
+    HANDLE keep = RtCreateSharedMemory(PAGE_READWRITE, 0, MIB, "keep", &keep_p);
+    assert_non_null(keep);
+    pid_t creator = tn_fork();
+    if (creator == 0) {
+        void *p;
+        iw_crash_point_stop_at(point);
+        HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, MIB, "victim", &p);
+        if (h == NULL)
+            _exit(GetLastError() == ERROR_NOT_ENOUGH_MEMORY ? 10 : 1);
+        _exit(RtUnmapSharedMemory(p) && CloseHandle(h) ? 0 : 2);
+    }
+    if (!wait_stopped(creator))
+        fail_msg("the creator did not stop at %s", point);
+    /* What fits: all but "keep" and, once reserved, the paused creator's. */
+    DWORD room = POOL - MIB - (reserved ? MIB : 0);
+    void *fill_p;
+    HANDLE fill = RtCreateSharedMemory(PAGE_READWRITE, 0, room, NULL, &fill_p);
+    if (fill == NULL)
+        fail_msg("paused at %s: %u bytes that fit were refused (error %u)", point, room, GetLastError());
+    int64_t worst = 0;
+    for (int i = 0; i < 5; i++) {
+        void *p;
+        int64_t t0 = now_us();
+        HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, NULL, &p);
+        int64_t us = now_us() - t0;
+        assert_null(h);
+        assert_int_equal(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
+        worst = us > worst ? us : worst;
+    }
+    printf("creator paused at %s: a full pool's refusal took %lld us at worst\n", point, (long long)worst);
+    kill(creator, SIGCONT);
+    int status = tn_wait(creator, TN_TIMEOUT_MS);
+    /* Resumed: it gets its object if it had reserved, and is refused if not
+     * (the pool filled meanwhile). */
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == (reserved ? 0 : 10));
+    assert_true(RtUnmapSharedMemory(fill_p) && CloseHandle(fill));
+    assert_true(RtUnmapSharedMemory(keep_p) && CloseHandle(keep));
+    assert_int_equal(tn_pool_used(), 0);
+    assert_int_equal(tn_count_objects(NULL), 0);
+    if (worst > REFUSAL_BOUND_MS * 1000)
+        fail_msg("creator paused at %s: a refusal took %lld us", point, (long long)worst);
+}
+
+static void test_paused_creator(void **state)
+{
+    (void)state;
+    creator_paused_at("create.temp_sized", false);
+    creator_paused_at("create.reserved", true);
+    creator_paused_at("create.ready", true);
+}
+
 int main(int argc, char **argv)
 {
     tn_select_tests(argc, argv);
@@ -128,6 +200,7 @@ int main(int argc, char **argv)
     unsetenv("IWIN32_CRASH_AT");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_paused_destroyer, tn_teardown),
+        cmocka_unit_test_teardown(test_paused_creator, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,332 @@
+/*
+ * The member table (members.h).
+ *
+ * A slot's word: 0 or a bare generation while free; USED | generation |
+ * pid while claimed.  Its lock: an OFD write lock on byte LOCK_BASE + slot
+ * of ".node", held by the member's own description for its whole life.
+ *
+ * Claiming.  A process looks for a free word, takes the slot's lock
+ * (F_OFD_SETLK: never waits), looks again - only a lock holder claims, so
+ * the word is still free unless a claimer that held the lock before us
+ * took it - raises the table's "used" mark over the slot, and only then
+ * stores its word: a look goes up to "used", so a member that dies right
+ * after its store is seen.  Its pid namespace is stored before the word.
+ * The generation grows with every claim, so a word value names one claim:
+ * a settle that frees a slot by compare-and-swap against the word it saw
+ * can never free a later claim's.
+ *
+ * A dead member.  Its lock is free and its word still claimed.  Only a
+ * settle frees the word (never a claimer: claimers skip claimed words), so
+ * what the member left stays in doubt until a count has accounted for it.
+ * A count accounts for it only if it scanned after the member's last
+ * descriptor was closed: at exit or exec the kernel closes a process's
+ * descriptors one by one, in no order it promises, so the slot's lock can
+ * be gone while an object's reference lock is still there, and a count
+ * made in between would see that object held and count it, though it is
+ * about to become stale.  A member is therefore settled only once it is
+ * surely gone:
+ *   - its pid, in our pid namespace, names no process (kill: ESRCH) or a
+ *     process that has exited (a zombie: its pidfd polls readable) - the
+ *     kernel closes all descriptors before either; a pid reused since only
+ *     makes it look alive, which delays, never hastens, the settle;
+ *   - or, when that can't tell (it exec'd and runs on; another pid
+ *     namespace; the pid already reused), LINGER_MS after a look first saw
+ *     the slot dead: closing the descriptors of an exiting or exec'ing
+ *     process takes microseconds, and this is the one timing assumption of
+ *     the design (see docs/DESIGN.md, "The pool").
+ *
+ * fork.  The child holds every object the parent held from its first
+ * instant (records.c gives it references of its own), so it must be a
+ * member from then too: prepare claims a slot for it on a new description,
+ * with the parent's pid for now; the parent closes its copy afterwards (the
+ * lock stays with the child's), and the child closes its copy of the
+ * parent's description (whose lock stays the parent's) and writes its own
+ * pid.  A child that dies before that leaves a slot with its parent's pid:
+ * the parent is alive, so it waits LINGER_MS to be settled.  If prepare
+ * can't claim, the child marks the node blind until it joins itself.
+ */
+#include "members.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crash_point.h"
+#include "guard.h"
+#include "last_error.h"
+#include "node.h"
+
+#define IW_MEMBERS 4096u
+#define LOCK_BASE (1 << 20)     /* beyond the header (bytes 0 and 1: node.c, node_header.c) and the table */
+#define LINGER_MS 1000u
+#define USED (1ull << 63)
+#define GEN_ONE (1ull << 32)
+#define GEN_MASK (~USED & ~0xffffffffull)
+
+struct iw_member {
+    _Atomic uint64_t word;
+    _Atomic uint64_t pidns;     /* the member's pid namespace (its inode), 0 if unknown */
+    _Atomic uint64_t seen_word; /* the word a look first saw dead, and when (ms) */
+    _Atomic uint64_t seen_ms;
+};
+
+struct iw_members_table {
+    _Atomic uint32_t used;      /* slots ever claimed: how far a look goes */
+    uint32_t unused;
+    _Atomic uint64_t blind;     /* processes that hold objects without a slot */
+    uint64_t reserved[6];
+    struct iw_member slot[IW_MEMBERS];
+};
+
+static pthread_mutex_t join_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct iw_node *node_;
+static struct iw_members_table *table;
+static int my_fd = -1;          /* our own description of .node: our slot's lock, and looks */
+static _Atomic int my_slot = -1;
+static _Atomic bool my_blind;   /* this process counted in table->blind (read by fork prepare) */
+static uint64_t my_pidns;
+static int child_fd = -1, child_slot = -1; /* fork: the child's, claimed by prepare */
+
+static size_t table_len(const struct iw_node *node)
+{
+    return (sizeof(struct iw_members_table) + node->page_size - 1) / node->page_size * node->page_size;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* Opens a description of .node of our own. */
+static int open_node_file(const struct iw_node *node)
+{
+    return openat(node->dirfd, ".node", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* Under join_lock: the table mapped and a description to look with.
+ * Every process extends .node to the same length, never beyond. */
+static int ensure_table(struct iw_node *node)
+{
+    if (my_fd < 0) {
+        my_fd = open_node_file(node);
+        if (my_fd < 0)
+            return errno;
+    }
+    if (table != NULL)
+        return 0;
+    size_t len = table_len(node);
+    struct stat st;
+    if (fstat(my_fd, &st) != 0)
+        return errno;
+    if ((size_t)st.st_size < node->page_size + len && ftruncate(my_fd, (off_t)(node->page_size + len)) != 0)
+        return errno;
+    void *p = iw_guard_map(my_fd, len, (off_t)node->page_size, node->page_size);
+    if (p == MAP_FAILED)
+        return errno;
+    if (stat("/proc/self/ns/pid", &st) == 0)
+        my_pidns = (uint64_t)st.st_ino;
+    node_ = node;
+    table = p; /* read under join_lock, or after my_slot (release) */
+    return 0;
+}
+
+static int lock_slot(int fd, int slot, short type)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = LOCK_BASE + slot, .l_len = 1};
+    return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
+}
+
+/* Claims a free slot for pid on description fd (see above): the slot, or
+ * -1 with errno (ENOSPC: the table is full). */
+static int claim(int fd, pid_t pid)
+{
+    for (uint32_t k = 0; k < IW_MEMBERS; k++) {
+        struct iw_member *m = &table->slot[k];
+        if (atomic_load(&m->word) & USED)
+            continue; /* a member, alive or not yet settled */
+        int err = lock_slot(fd, (int)k, F_WRLCK);
+        if (err == EAGAIN || err == EACCES)
+            continue; /* another claimer's */
+        if (err != 0)
+            return errno = err, -1;
+        uint64_t w = atomic_load(&m->word);
+        if (w & USED) { /* taken by a claimer that held the lock before us */
+            lock_slot(fd, (int)k, F_UNLCK);
+            continue;
+        }
+        atomic_store(&m->pidns, my_pidns);
+        uint32_t used = atomic_load(&table->used);
+        while (used < k + 1 && !atomic_compare_exchange_weak(&table->used, &used, k + 1))
+            ;
+        atomic_store(&m->word, USED | ((w & GEN_MASK) + GEN_ONE) | (uint32_t)pid);
+        return (int)k;
+    }
+    return errno = ENOSPC, -1;
+}
+
+DWORD iw_members_join(struct iw_node *node)
+{
+    if (atomic_load_explicit(&my_slot, memory_order_acquire) >= 0)
+        return ERROR_SUCCESS;
+    pthread_mutex_lock(&join_lock);
+    int err = 0;
+    if (atomic_load(&my_slot) < 0) {
+        err = ensure_table(node);
+        int slot = err == 0 ? claim(my_fd, getpid()) : -1;
+        if (err == 0) {
+            IW_CRASH_POINT("members.joined");
+            if (slot >= 0 && my_blind)
+                atomic_fetch_sub(&table->blind, 1);
+            else if (slot < 0 && !my_blind)
+                atomic_fetch_add(&table->blind, 1);
+            my_blind = slot < 0;
+            atomic_store_explicit(&my_slot, slot, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&join_lock);
+    /* Neither a slot nor the blind mark: the caller must not hold anything. */
+    return err == 0 ? ERROR_SUCCESS : iw_error_from_errno(err);
+}
+
+/* A dead member's process is gone: all its descriptors closed (above). */
+static bool gone(struct iw_member *m, uint64_t w)
+{
+    pid_t pid = (pid_t)(uint32_t)w;
+    uint64_t ns = atomic_load(&m->pidns);
+    if (ns != 0 && ns == my_pidns && pid > 0) {
+        if (kill(pid, 0) != 0 && errno == ESRCH)
+            return true;
+#ifdef SYS_pidfd_open
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0 && errno == ESRCH)
+            return true;
+        if (pidfd >= 0) {
+            struct pollfd p = {.fd = pidfd, .events = POLLIN};
+            bool exited = poll(&p, 1, 0) == 1;
+            close(pidfd);
+            if (exited)
+                return true;
+        }
+#endif
+    }
+    /* Two looks racing here each store a time at or after the death: the
+     * wait is never shorter than LINGER_MS from it. */
+    uint64_t now = now_ms();
+    if (atomic_load(&m->seen_word) == w) {
+        uint64_t seen = atomic_load(&m->seen_ms);
+        return now >= seen && now - seen >= LINGER_MS;
+    }
+    atomic_store(&m->seen_ms, now);
+    atomic_store(&m->seen_word, w);
+    return false;
+}
+
+int iw_members_look(struct iw_node *node, struct iw_members_view *view)
+{
+    *view = (struct iw_members_view){0};
+    pthread_mutex_lock(&join_lock);
+    int err = ensure_table(node);
+    pthread_mutex_unlock(&join_lock);
+    if (err != 0)
+        return err;
+    view->blind = atomic_load(&table->blind) > 0;
+    uint32_t used = atomic_load(&table->used);
+    used = used < IW_MEMBERS ? used : IW_MEMBERS; /* a table a stray write changed */
+    int mine = atomic_load(&my_slot);
+    for (uint32_t k = 0; k < used; k++) {
+        struct iw_member *m = &table->slot[k];
+        uint64_t w = atomic_load(&m->word);
+        if (!(w & USED) || (int)k == mine)
+            continue;
+        /* Our own description sees every other description's lock -
+         * the child's slot claimed by a fork in progress included. */
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BASE + k, .l_len = 1};
+        if (fcntl(my_fd, F_OFD_GETLK, &fl) != 0)
+            return errno;
+        if (fl.l_type != F_UNLCK)
+            continue; /* alive */
+        view->dead++;
+        if (!gone(m, w))
+            continue;
+        if (view->ngone % 64 == 0) {
+            struct iw_members_gone *grown = realloc(view->gone, (view->ngone + 64) * sizeof *grown);
+            if (grown == NULL)
+                return ENOMEM;
+            view->gone = grown;
+        }
+        view->gone[view->ngone++] = (struct iw_members_gone){k, w};
+    }
+    return 0;
+}
+
+void iw_members_settle(const struct iw_members_view *view)
+{
+    for (size_t i = 0; i < view->ngone; i++) {
+        uint64_t w = view->gone[i].word;
+        atomic_compare_exchange_strong(&table->slot[view->gone[i].slot].word, &w, w & GEN_MASK);
+    }
+}
+
+void iw_members_view_free(struct iw_members_view *view)
+{
+    free(view->gone);
+    view->gone = NULL;
+}
+
+/* ---- fork ------------------------------------------------------------------ */
+
+void iw_members_fork_prepare(void)
+{
+    child_slot = -1;
+    if (atomic_load(&my_slot) < 0 && !my_blind)
+        return; /* we hold no object: neither will the child */
+    child_fd = open_node_file(node_);
+    child_slot = child_fd < 0 ? -1 : claim(child_fd, getpid());
+    if (child_slot < 0 && child_fd >= 0) {
+        close(child_fd);
+        child_fd = -1;
+    }
+}
+
+void iw_members_fork_parent(void)
+{
+    if (child_fd >= 0)
+        close(child_fd); /* the child's copy keeps the lock */
+    child_fd = -1;
+}
+
+void iw_members_fork_child(void)
+{
+    pthread_mutex_init(&join_lock, NULL); /* another thread of the parent may have held it */
+    bool holder = atomic_load(&my_slot) >= 0 || my_blind;
+    if (my_fd >= 0)
+        close(my_fd); /* the parent's description: its lock stays the parent's */
+    my_fd = child_fd;
+    child_fd = -1;
+    atomic_store(&my_slot, child_slot);
+    my_blind = false; /* the parent's mark is the parent's */
+    if (child_slot >= 0) {
+        /* Our pid namespace may not be the parent's (unshare(CLONE_NEWPID)
+         * before the fork): our pid means something only in ours. */
+        struct stat st;
+        my_pidns = stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+        struct iw_member *m = &table->slot[child_slot];
+        atomic_store(&m->pidns, my_pidns);
+        uint64_t w = atomic_load(&m->word);
+        atomic_store(&m->word, (w & ~0xffffffffull) | (uint32_t)getpid());
+    } else if (holder) {
+        atomic_fetch_add(&table->blind, 1);
+        my_blind = true;
+    }
+}
