@@ -130,6 +130,20 @@ static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried
     return sleep_and_poll(objs, n, until);
 }
 
+/* The object behind h with a reference, as the single wait takes one: a
+ * pin turned into a reference (hazard.c), so no thread of the process can
+ * delay the lookup (the process lock is not taken: a thread preempted in
+ * Create, Open or Close while holding it would stall a real-time wait). */
+static struct iw_object *reference(HANDLE h)
+{
+    struct iw_object *obj = iw_hazard_pin(h, NULL);
+    if (obj == NULL)
+        return NULL;
+    bool held = iw_object_get_pinned(obj);
+    iw_hazard_unpin();
+    return held ? obj : NULL;
+}
+
 IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOLEAN bWaitAll, DWORD dwMilliseconds)
 {
     /* bWaitAll: INtime refuses it, and so do we until atomic wait-all exists. */
@@ -137,9 +151,11 @@ IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOO
         iw_set_error(ERROR_INVALID_PARAMETER);
         return WAIT_FAILED;
     }
+    /* Every handle is looked up before anything is taken: one that is
+     * invalid fails the call with nothing consumed. */
     struct iw_object *objs[MAXIMUM_WAIT_OBJECTS];
     for (DWORD i = 0; i < nCount; i++) {
-        objs[i] = iw_object_from_handle(lpHandles[i], NULL);
+        objs[i] = reference(lpHandles[i]);
         if (objs[i] == NULL) {
             while (i-- > 0)
                 iw_object_put(objs[i]);
