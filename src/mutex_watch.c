@@ -201,15 +201,21 @@ static bool start_thread(struct iw_mutex_watch *w)
     return w->running;
 }
 
-/* fork: the child has none of the watcher threads; it starts afresh.  The
- * references of watchers that were busy stay counted in the child, as do
- * those of the parent's threads that were waiting: the child lets go of
- * those objects when it exits. */
+/* fork: the child has none of the watcher threads; it starts afresh.  A
+ * busy watcher's reference goes with its thread - unless it is the last:
+ * letting go takes the process lock, which the forking thread holds now.
+ * Such an object then stays held in the child until it exits, as do those
+ * the parent's waiting threads held. */
 void iw_mutex_watch_fork_prepare(void) { lock_watchers(); }
 void iw_mutex_watch_fork_parent(void) { pthread_mutex_unlock(&watch_lock); }
 void iw_mutex_watch_fork_child(void)
 {
     for (struct iw_mutex_watch *w = watchers; w; w = w->next) {
+        if (w->obj != NULL) {
+            unsigned refs = atomic_load(&w->obj->refs);
+            while (refs > 1 && !atomic_compare_exchange_weak(&w->obj->refs, &refs, refs - 1))
+                ;
+        }
         w->obj = NULL;
         w->armed = false;
         w->users = 0;

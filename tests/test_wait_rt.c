@@ -15,6 +15,9 @@
  * RtWaitForMultipleObjects([mutex, event]).  Lifted, the owner finishes
  * first: about 5 ms; not lifted, the hog runs first: about 25 ms.  Skipped
  * where SCHED_FIFO is refused.
+ *
+ * test_watcher_priority_follows: the watcher runs at its waiters' highest
+ * priority, recomputed as they leave, and back at SCHED_OTHER after.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <dirent.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <iwin32.h>
@@ -159,7 +166,11 @@ static double pi_wait_ms;
 static DWORD pi_result;
 static int pi_cpu;
 
-static int start_fifo(pthread_t *t, void *(*fn)(void *), int prio)
+static int start_fifo_arg(pthread_t *t, void *(*fn)(void *), void *arg, int prio);
+static int start_fifo(pthread_t *t, void *(*fn)(void *), int prio) { return start_fifo_arg(t, fn, NULL, prio); }
+
+/* A SCHED_FIFO thread at prio on pi_cpu. */
+static int start_fifo_arg(pthread_t *t, void *(*fn)(void *), void *arg, int prio)
 {
     pthread_attr_t a;
     pthread_attr_init(&a);
@@ -171,7 +182,7 @@ static int start_fifo(pthread_t *t, void *(*fn)(void *), int prio)
     CPU_ZERO(&set);
     CPU_SET(pi_cpu, &set);
     pthread_attr_setaffinity_np(&a, sizeof set, &set);
-    int rc = pthread_create(t, &a, fn, NULL);
+    int rc = pthread_create(t, &a, fn, arg);
     pthread_attr_destroy(&a);
     return rc;
 }
@@ -268,12 +279,92 @@ static void test_multi_wait_pi(void **state)
     assert_true(CloseHandle(pi_ev));
 }
 
+/* ---- the watcher's priority follows its waiters ----------------------------------- */
+
+static HANDLE follow_mx, follow_ev;
+static _Atomic pid_t follow_tid[2];
+
+struct follower {
+    int index;
+    DWORD ms;
+    DWORD result;
+};
+
+static void *follow_fn(void *arg)
+{
+    struct follower *f = arg;
+    atomic_store(&follow_tid[f->index], (pid_t)syscall(SYS_gettid));
+    HANDLE both[2] = {follow_mx, follow_ev};
+    f->result = RtWaitForMultipleObjects(2, both, FALSE, f->ms);
+    if (f->result == WAIT_OBJECT_0)
+        RtReleaseMutex(follow_mx);
+    return NULL;
+}
+
+/* The highest SCHED_FIFO priority among this process's threads but the
+ * two followers (so: the watcher's), 0 if none runs SCHED_FIFO. */
+static int others_fifo(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int top = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        struct sched_param sp;
+        if (tid <= 0 || tid == atomic_load(&follow_tid[0]) || tid == atomic_load(&follow_tid[1]))
+            continue;
+        if (sched_getscheduler(tid) == SCHED_FIFO && sched_getparam(tid, &sp) == 0 && sp.sched_priority > top)
+            top = sp.sched_priority;
+    }
+    if (d)
+        closedir(d);
+    return top;
+}
+
+/* Waiters at FIFO 20 and 40 lift the watcher to 40; once the 40 one has
+ * timed out, 20; once both are gone, SCHED_OTHER. */
+static void test_watcher_priority_follows(void **state)
+{
+    (void)state;
+    follow_mx = RtCreateMutex(NULL, TRUE, "rt.follow.mx"); /* owned by this (SCHED_OTHER) thread */
+    follow_ev = RtCreateEvent(NULL, TRUE, FALSE, "rt.follow.ev");
+    assert_non_null(follow_mx);
+    assert_non_null(follow_ev);
+    struct follower low = {0, 5000, 0}, high = {1, 300, 0};
+    pthread_t tl, th;
+    pi_cpu = sched_getcpu();
+    int rc = start_fifo_arg(&tl, follow_fn, &low, 20);
+    if (rc == EPERM) {
+        print_message("  skipped: SCHED_FIFO refused (EPERM)\n");
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(start_fifo_arg(&th, follow_fn, &high, 40), 0);
+    sleep_ms(150);
+    int both = others_fifo();
+    pthread_join(th, NULL);
+    sleep_ms(50);
+    int one = others_fifo();
+    assert_true(RtReleaseMutex(follow_mx));
+    pthread_join(tl, NULL);
+    int none = others_fifo();
+    print_message("  watcher's priority: %d with waiters at 20 and 40, %d with the 20 one left, %d after\n", both,
+                  one, none);
+    assert_int_equal(high.result, WAIT_TIMEOUT);
+    assert_int_equal(low.result, WAIT_OBJECT_0);
+    assert_int_equal(both, 40);
+    assert_int_equal(one, 20);
+    assert_int_equal(none, 0);
+    assert_true(CloseHandle(follow_mx));
+    assert_true(CloseHandle(follow_ev));
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("wait_rt");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_no_process_lock, tn_teardown),
         cmocka_unit_test_teardown(test_multi_wait_pi, tn_teardown),
+        cmocka_unit_test_teardown(test_watcher_priority_follows, tn_teardown),
     };
     tn_select_tests(argc, argv);
     return cmocka_run_group_tests(tests, NULL, NULL);
