@@ -224,7 +224,12 @@ void iw_mutex_watch_fork_child(void)
         w->running = false;
         pthread_cond_init(&w->armed_cond, NULL);
     }
-    make_watch_lock(); /* see watch_lock */
+    /* The forking thread holds the lock, under the parent's thread ID (see
+     * watch_lock): this unlock does nothing (the kernel refuses it, EPERM)
+     * but tell tools that track holders (TSan) it is free; the init frees
+     * it. */
+    pthread_mutex_unlock(&watch_lock);
+    make_watch_lock();
 }
 
 /* A free watcher with a running thread, or a new one; NULL if none can be had. */
