@@ -57,6 +57,8 @@ struct hazard {
     atomic_bool taken;              /* the slot belongs to a live thread */
 };
 
+#define RESERVED 64
+
 static struct hazard *_Atomic slots;
 static __thread struct hazard *mine __attribute__((tls_model("initial-exec")));
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
@@ -98,15 +100,23 @@ static void setup(void)
     asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 }
 
+void iw_hazard_setup(void) { pthread_once(&setup_once, setup); }
+
 /* The calling thread's slot, found or made on its first pin. */
 static struct hazard *take_slot(void)
 {
-    pthread_once(&setup_once, setup);
+    iw_hazard_setup();
     struct hazard *h;
     for (h = atomic_load(&slots); h; h = h->next)
         if (!atomic_exchange(&h->taken, true))
             goto found;
-    h = calloc(1, sizeof *h);
+    /* The first RESERVED threads' slots come without malloc: a thread's
+     * first malloc makes it an arena (an mmap, ~0.1 ms), which a thread's
+     * first wait should not pay. */
+    static struct hazard reserve[RESERVED];
+    static _Atomic unsigned reserved;
+    unsigned i = atomic_fetch_add(&reserved, 1);
+    h = i < RESERVED ? &reserve[i] : calloc(1, sizeof *h);
     if (h == NULL)
         return NULL;
     atomic_store(&h->taken, true);
@@ -149,7 +159,7 @@ void iw_hazard_unpin(void) { atomic_store_explicit(&mine->obj, NULL, memory_orde
 
 void iw_hazard_wait_unpinned(const struct iw_object *obj)
 {
-    pthread_once(&setup_once, setup); /* asymmetric is settled from here on */
+    iw_hazard_setup(); /* asymmetric is settled from here on */
     if (!asymmetric)
         atomic_thread_fence(memory_order_seq_cst); /* the readers fence too */
     else if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)

@@ -25,6 +25,11 @@ void iw_hazard_unpin(void);
  * waits until no thread has it pinned (its handles are closed already). */
 void iw_hazard_wait_unpinned(const struct iw_object *obj);
 
+/* Settles how pins are ordered (membarrier's registration, which may wait
+ * for an RCU grace period: milliseconds).  Called where handles are made,
+ * so that a process's first wait doesn't pay it. */
+void iw_hazard_setup(void);
+
 /* fork.c: in the child. */
 void iw_hazard_fork_child(void);
 #endif

@@ -14,8 +14,9 @@
  * A multi-object waiter learns of an owner's death through a watcher
  * thread that blocks in the PI lock for it (mutex_watch.c): the watcher
  * records the abandonment in the shared state, and the next acquirer -
- * whoever it is - reports it.  A thread in a multi-object wait does not
- * lift the owner's priority.
+ * whoever it is - reports it.  The watcher runs at the highest priority
+ * of the waiters it serves, so a thread in a multi-object wait lifts the
+ * owner through it, as a single-object waiter does itself.
  *
  * Abandonment (SPEC 6) is reported only when a thread that acquired the
  * mutex through the API ends owning it.  The kernel can't tell: it reports

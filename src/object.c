@@ -450,6 +450,7 @@ struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *op
 
 HANDLE iw_object_handle(struct iw_object *obj)
 {
+    iw_hazard_setup(); /* here, not in a first (real-time) wait */
     iw_records_lock();
     HANDLE h = iw_handle_new(obj, obj->ops);
     iw_records_unlock();

@@ -10,7 +10,11 @@
  * type may sleep alone on its own terms (wait_alone: a mutex blocks in the
  * kernel's PI lock, for priority inheritance and prompt abandonment), and
  * may need a helper while a multi-object waiter sleeps (sleeper_join: a
- * mutex's watcher thread).
+ * mutex's watcher thread, which also carries the waiter's priority to the
+ * owner).
+ *
+ * No wait takes the process lock: handles are looked up by pins
+ * (hazard.c), single and multi-object alike.
  *
  * futex_waitv needs Linux 5.16; on an older kernel a multi-object wait that
  * has to sleep fails with WAIT_FAILED and ERROR_NOT_SUPPORTED (the README
@@ -130,6 +134,20 @@ static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried
     return sleep_and_poll(objs, n, until);
 }
 
+/* The object behind h with a reference, as the single wait takes one: a
+ * pin turned into a reference (hazard.c), so no thread of the process can
+ * delay the lookup (the process lock is not taken: a thread preempted in
+ * Create, Open or Close while holding it would stall a real-time wait). */
+static struct iw_object *reference(HANDLE h)
+{
+    struct iw_object *obj = iw_hazard_pin(h, NULL);
+    if (obj == NULL)
+        return NULL;
+    bool held = iw_object_get_pinned(obj);
+    iw_hazard_unpin();
+    return held ? obj : NULL;
+}
+
 IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOLEAN bWaitAll, DWORD dwMilliseconds)
 {
     /* bWaitAll: INtime refuses it, and so do we until atomic wait-all exists. */
@@ -137,9 +155,11 @@ IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOO
         iw_set_error(ERROR_INVALID_PARAMETER);
         return WAIT_FAILED;
     }
+    /* Every handle is looked up before anything is taken: one that is
+     * invalid fails the call with nothing consumed. */
     struct iw_object *objs[MAXIMUM_WAIT_OBJECTS];
     for (DWORD i = 0; i < nCount; i++) {
-        objs[i] = iw_object_from_handle(lpHandles[i], NULL);
+        objs[i] = reference(lpHandles[i]);
         if (objs[i] == NULL) {
             while (i-- > 0)
                 iw_object_put(objs[i]);
@@ -147,6 +167,15 @@ IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOO
         }
     }
     DWORD outcome = wait_objects(objs, nCount, dwMilliseconds, false);
+    /* A wait's reference is the last only when another thread closed the
+     * object's last handle during the wait; this thread then does what that
+     * close left to it - under the transit gate and the process lock, with
+     * system calls (object.c: the record must leave the records as its count
+     * drops to zero, or an Open of the name here would revive an object
+     * being destroyed; fork must not copy its descriptor meanwhile).  So a
+     * real-time thread never waits for those locks unless the application
+     * closes a handle under its wait.  Otherwise a put is one
+     * compare-and-swap. */
     for (DWORD i = 0; i < nCount; i++)
         iw_object_put(objs[i]);
     return outcome;
@@ -170,6 +199,6 @@ IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
     if (!held)
         return WAIT_FAILED; /* closed meanwhile: ERROR_INVALID_HANDLE */
     DWORD outcome = wait_objects(&obj, 1, dwMilliseconds, true);
-    iw_object_put(obj);
+    iw_object_put(obj); /* the last only if closed meanwhile: see above */
     return outcome;
 }

@@ -175,9 +175,30 @@ static void test_abandonment_reported_once(void **state)
     scene_end(&s);
 }
 
-/* Threads of process pid asleep in a PI lock (FUTEX_LOCK_PI or
- * FUTEX_LOCK_PI2): its watchers while they block.  /proc/.../syscall:
- * "NR uaddr op ...", NR the futex call's number. */
+/* Whether uaddr lies in a mapping of a file of the node in process pid
+ * (/proc/pid/maps): an object's page, not a lock of the library's own (its
+ * watcher lock is a PI mutex too). */
+static bool in_node_file(pid_t pid, unsigned long uaddr)
+{
+    char file[64], line[4096];
+    snprintf(file, sizeof file, "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(file, "r");
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        const char *path = strchr(line, '/');
+        found = sscanf(line, "%lx-%lx", &lo, &hi) == 2 && uaddr >= lo && uaddr < hi && path &&
+                strncmp(path, tn_root(), strlen(tn_root())) == 0;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* Threads of process pid asleep in a mutex's PI lock (FUTEX_LOCK_PI or
+ * FUTEX_LOCK_PI2 on a word in an object's page): its watchers while they
+ * block.  /proc/.../syscall: "NR uaddr op ...", NR the futex call's
+ * number. */
 static int threads_in_pi_lock_of(pid_t pid)
 {
     int count = 0;
@@ -201,7 +222,7 @@ static int threads_in_pi_lock_of(pid_t pid)
         buf[n] = '\0';
         unsigned long nr, uaddr, op;
         if (sscanf(buf, "%lu 0x%lx 0x%lx", &nr, &uaddr, &op) == 3 && nr == SYNC_SYS_FUTEX &&
-            ((op & 127) == FUTEX_LOCK_PI || (op & 127) == FUTEX_LOCK_PI2))
+            ((op & 127) == FUTEX_LOCK_PI || (op & 127) == FUTEX_LOCK_PI2) && in_node_file(pid, uaddr))
             count++;
     }
     closedir(d);
