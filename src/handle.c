@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 
 struct iw_handle_slot *_Atomic iw_handle_chunks[IW_HANDLE_MAX_SLOTS / IW_HANDLE_CHUNK_SLOTS];
@@ -16,7 +17,7 @@ static struct iw_handle_slot *slot_at(uint32_t i)
     return chunk ? &chunk[i % IW_HANDLE_CHUNK_SLOTS] : NULL;
 }
 
-HANDLE iw_handle_new(struct iw_object *obj, const struct iw_object_ops *ops)
+HANDLE iw_handle_new(struct iw_object *obj, const struct iw_object_ops *ops, void *state)
 {
     uint32_t i;
     struct iw_handle_slot *s;
@@ -30,9 +31,11 @@ HANDLE iw_handle_new(struct iw_object *obj, const struct iw_object_ops *ops)
         i = nslots;
         s = slot_at(i);
         if (s == NULL) {
-            struct iw_handle_slot *chunk = calloc(IW_HANDLE_CHUNK_SLOTS, sizeof *chunk);
+            size_t size = IW_HANDLE_CHUNK_SLOTS * sizeof(struct iw_handle_slot);
+            struct iw_handle_slot *chunk = aligned_alloc(64, size); /* a slot in one line */
             if (chunk == NULL)
                 return NULL;
+            memset(chunk, 0, size);
             atomic_store_explicit(&iw_handle_chunks[i / IW_HANDLE_CHUNK_SLOTS], chunk, memory_order_release);
             s = chunk;
         }
@@ -41,6 +44,7 @@ HANDLE iw_handle_new(struct iw_object *obj, const struct iw_object_ops *ops)
     uint32_t gen = atomic_load_explicit(&s->generation, memory_order_relaxed) % (IW_HANDLE_GEN_LIMIT - 1) + 1;
     atomic_store_explicit(&s->generation, gen, memory_order_relaxed);
     atomic_store_explicit(&s->ops, ops, memory_order_relaxed);
+    atomic_store_explicit(&s->state, state, memory_order_relaxed);
     atomic_store_explicit(&s->obj, obj, memory_order_release);
     return (HANDLE)((uintptr_t)gen << IW_HANDLE_GEN_SHIFT | (uintptr_t)i << IW_HANDLE_TAG_BITS);
 }

@@ -51,6 +51,7 @@
 #include "iwin32_inspect.h"
 #include "futex.h"
 #include "hazard.h"
+#include "hot.h"
 #include "last_error.h"
 #include "mutex_state.h"
 #include "mutex_watch.h"
@@ -237,7 +238,7 @@ static __attribute__((noinline)) int await_handback(struct mutex_state *m)
     return EBUSY;
 }
 
-static int try_take(void *state, bool *abandoned)
+IW_HOT static int try_take(void *state, bool *abandoned)
 {
     struct mutex_state *m = state;
     int rc = pthread_mutex_trylock(&m->lock);
@@ -276,12 +277,12 @@ static DWORD wait_alone(void *state, const struct timespec *deadline)
     return WAIT_FAILED;
 }
 
-IW_API BOOLEAN RtReleaseMutex(HANDLE h)
+IW_HOT IW_API BOOLEAN RtReleaseMutex(HANDLE h)
 {
-    struct iw_object *obj = iw_hazard_pin(h, &iw_mutex_ops);
-    if (obj == NULL)
+    struct iw_pinned p;
+    if (!iw_hazard_pin_found(h, &iw_mutex_ops, &p))
         return FALSE;
-    struct mutex_state *m = iw_object_state(obj);
+    struct mutex_state *m = p.state;
     BOOLEAN ok = release_one(m);
     if (ok) {
         IW_CRASH_POINT("mutex.releasing");

@@ -18,6 +18,7 @@
 #include "handle.h"
 #include "guard.h"
 #include "hazard.h"
+#include "hot.h"
 #include "local_object.h"
 #include "mapping.h"
 #include "pool.h"
@@ -49,7 +50,7 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
  * the record leaving the records at the same moment: from then on nothing
  * can find the object by name, and iw_object_get_pinned refuses to take
  * it back from zero, so the one who dropped it is the only one left. */
-void iw_object_put(struct iw_object *obj)
+IW_HOT void iw_object_put(struct iw_object *obj)
 {
     if (iw_object_is_local(obj)) {
         iw_local_object_put(obj);
@@ -75,7 +76,7 @@ void iw_object_put(struct iw_object *obj)
     iw_transit_end();
 }
 
-bool iw_object_get_pinned(struct iw_object *obj)
+IW_HOT bool iw_object_get_pinned(struct iw_object *obj)
 {
     unsigned refs = atomic_load(&obj->refs);
     while (refs > 0)
@@ -400,7 +401,7 @@ struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *op
 HANDLE iw_object_handle(struct iw_object *obj)
 {
     iw_records_lock();
-    HANDLE h = iw_handle_new(obj, obj->ops);
+    HANDLE h = iw_handle_new(obj, obj->ops, obj->page ? iw_object_state(obj) : NULL);
     iw_records_unlock();
     if (h == NULL) {
         iw_object_put(obj);
