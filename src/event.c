@@ -112,7 +112,7 @@ IW_HOT static int try_take(void *state, bool *abandoned)
     return 1;
 }
 
-IW_HOT static uint32_t enter(void *state)
+static uint32_t enter(void *state)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word);
@@ -147,7 +147,7 @@ IW_HOT static int poll(void *state, uint32_t cookie, bool *abandoned)
  * many - one that may have been handed to us - is not left stranded: a
  * Set's becomes the signalled state, for the others, a Pulse's is dropped
  * (a Pulse never leaves the event set). */
-IW_HOT static void leave(void *state, uint32_t cookie)
+static void leave(void *state, uint32_t cookie)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
@@ -226,9 +226,9 @@ IW_HOT static BOOLEAN signal_event(HANDLE h, bool set)
 }
 
 IW_HOT IW_API BOOLEAN RtSetEvent(HANDLE h) { return signal_event(h, true); }
-IW_HOT IW_API BOOLEAN RtPulseEvent(HANDLE h) { return signal_event(h, false); }
+IW_API BOOLEAN RtPulseEvent(HANDLE h) { return signal_event(h, false); }
 
-IW_HOT IW_API BOOLEAN RtResetEvent(HANDLE h)
+IW_API BOOLEAN RtResetEvent(HANDLE h)
 {
     struct iw_pinned p;
     if (!iw_hazard_pin_found(h, &iw_event_ops, &p))

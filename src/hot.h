@@ -10,4 +10,11 @@
 #ifndef IW_HOT_H
 #define IW_HOT_H
 #define IW_HOT __attribute__((hot))
+/* On the function GCC emits first into .text.hot (GCC 12 with LTO:
+ * wait.c's sleep_and_poll): the section then starts on a page, and the
+ * whole path (3.2 KiB: Set, Release, the single wait, the sleep, the
+ * polls, the reference drop) lies in that one page.  On another function
+ * the alignment would split the section in two instead: `nm -n` on the
+ * library shows the layout. */
+#define IW_HOT_FIRST __attribute__((hot, aligned(4096)))
 #endif

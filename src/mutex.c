@@ -51,7 +51,6 @@
 #include "iwin32_inspect.h"
 #include "futex.h"
 #include "hazard.h"
-#include "hot.h"
 #include "last_error.h"
 #include "mutex_state.h"
 #include "mutex_watch.h"
@@ -238,7 +237,7 @@ static __attribute__((noinline)) int await_handback(struct mutex_state *m)
     return EBUSY;
 }
 
-IW_HOT static int try_take(void *state, bool *abandoned)
+static int try_take(void *state, bool *abandoned)
 {
     struct mutex_state *m = state;
     int rc = pthread_mutex_trylock(&m->lock);
@@ -277,7 +276,7 @@ static DWORD wait_alone(void *state, const struct timespec *deadline)
     return WAIT_FAILED;
 }
 
-IW_HOT IW_API BOOLEAN RtReleaseMutex(HANDLE h)
+IW_API BOOLEAN RtReleaseMutex(HANDLE h)
 {
     struct iw_pinned p;
     if (!iw_hazard_pin_found(h, &iw_mutex_ops, &p))

@@ -76,7 +76,7 @@ IW_HOT void iw_object_put(struct iw_object *obj)
     iw_transit_end();
 }
 
-IW_HOT bool iw_object_get_pinned(struct iw_object *obj)
+bool iw_object_get_pinned(struct iw_object *obj)
 {
     unsigned refs = atomic_load(&obj->refs);
     while (refs > 0)

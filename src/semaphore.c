@@ -70,13 +70,13 @@ IW_HOT static int poll(void *state, uint32_t cookie, bool *abandoned)
     return take(state, true);
 }
 
-IW_HOT static uint32_t enter(void *state)
+static uint32_t enter(void *state)
 {
     atomic_fetch_add(&((struct semaphore_state *)state)->word, ONE_WAITER);
     return 0;
 }
 
-IW_HOT static void leave(void *state, uint32_t cookie)
+static void leave(void *state, uint32_t cookie)
 {
     (void)cookie;
     atomic_fetch_sub(&((struct semaphore_state *)state)->word, ONE_WAITER);

@@ -51,7 +51,7 @@ static void leave(struct iw_object *obj, uint32_t cookie) { obj->ops->leave(iw_o
 static DWORD result(DWORD index, bool abandoned) { return (abandoned ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + index; }
 
 /* Registered with every object: sleep and poll until one is ours. */
-IW_HOT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct timespec *deadline)
+IW_HOT_FIRST static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct timespec *deadline)
 {
     uint32_t cookie[MAXIMUM_WAIT_OBJECTS];
     struct futex_waitv w[MAXIMUM_WAIT_OBJECTS];
