@@ -51,6 +51,7 @@
 #include "last_error.h"
 #include "object_ops.h"
 
+_Static_assert(sizeof(struct iw_hazard) <= 64, "a slot fits the line take_slot gives it");
 __thread struct iw_hazard *iw_hazard_mine __attribute__((tls_model("initial-exec")));
 bool iw_hazard_asymmetric;
 static struct iw_hazard *_Atomic slots;
@@ -101,12 +102,13 @@ static struct iw_hazard *take_slot(void)
         if (!atomic_exchange(&h->taken, true))
             goto found;
     /* A line of its own: a pin is a store, and another thread's pins to
-     * the same line would bounce it between CPUs. */
-    h = aligned_alloc(64, 64);
-    if (h == NULL)
+     * the same line would bounce it between CPUs.  Slots are never freed:
+     * calloc's pointer needs no keeping. */
+    char *mem = calloc(1, 128);
+    if (mem == NULL)
         return NULL;
-    atomic_init(&h->obj, NULL);
-    atomic_init(&h->taken, true);
+    h = (struct iw_hazard *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    atomic_store(&h->taken, true);
     h->next = atomic_load(&slots);
     while (!atomic_compare_exchange_weak(&slots, &h->next, h))
         ;
