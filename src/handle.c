@@ -5,7 +5,9 @@
 #include <stdlib.h>
 
 
-struct iw_handle_slot *_Atomic iw_handle_chunks[IW_HANDLE_MAX_SLOTS / IW_HANDLE_CHUNK_SLOTS];
+struct iw_handle_slot iw_handle_first_chunk[IW_HANDLE_CHUNK_SLOTS] __attribute__((aligned(64)));
+struct iw_handle_slot *_Atomic iw_handle_chunks[IW_HANDLE_MAX_SLOTS / IW_HANDLE_CHUNK_SLOTS] = {
+    iw_handle_first_chunk};
 static uint32_t nslots;
 static uint32_t free_head = UINT32_MAX;
 

@@ -53,7 +53,7 @@
 
 _Static_assert(sizeof(struct iw_hazard) <= 64, "a slot fits the line take_slot gives it");
 __thread struct iw_hazard *iw_hazard_mine __attribute__((tls_model("initial-exec")));
-bool iw_hazard_asymmetric;
+static bool asymmetric; /* membarrier works (each slot has a copy) */
 static struct iw_hazard *_Atomic slots;
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
@@ -83,14 +83,16 @@ void iw_hazard_fork_child(void)
     for (struct iw_hazard *h = atomic_load(&slots); h; h = h->next)
         if (h != iw_hazard_mine)
             give_back(h);
-    if (iw_hazard_asymmetric)
-        iw_hazard_asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+    if (asymmetric)
+        asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+    if (iw_hazard_mine)
+        iw_hazard_mine->asymmetric = asymmetric;
 }
 
 static void setup(void)
 {
     pthread_key_create(&exit_key, thread_exit);
-    iw_hazard_asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+    asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 }
 
 /* The calling thread's slot, found or made on its first pin. */
@@ -113,6 +115,7 @@ static struct iw_hazard *take_slot(void)
     while (!atomic_compare_exchange_weak(&slots, &h->next, h))
         ;
 found:
+    h->asymmetric = asymmetric; /* settled by setup (or a fork child's) */
     pthread_setspecific(exit_key, h);
     iw_hazard_mine = h;
     return h;
@@ -131,7 +134,7 @@ bool iw_hazard_pin_slow(HANDLE h, const struct iw_object_ops *want, struct iw_pi
     while ((s = iw_handle_find(h, &p->obj)) != NULL && iw_ops_are(p->ops = iw_handle_ops(s), want)) {
         p->state = iw_handle_state(s);
         atomic_store_explicit(&slot->obj, p->obj, memory_order_release);
-        if (iw_hazard_asymmetric)
+        if (slot->asymmetric)
             atomic_signal_fence(memory_order_seq_cst);
         else
             atomic_thread_fence(memory_order_seq_cst);
@@ -145,8 +148,8 @@ bool iw_hazard_pin_slow(HANDLE h, const struct iw_object_ops *want, struct iw_pi
 
 void iw_hazard_wait_unpinned(const struct iw_object *obj)
 {
-    pthread_once(&setup_once, setup); /* iw_hazard_asymmetric is settled from here on */
-    if (!iw_hazard_asymmetric)
+    pthread_once(&setup_once, setup); /* asymmetric is settled from here on */
+    if (!asymmetric)
         atomic_thread_fence(memory_order_seq_cst); /* the readers fence too */
     else if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
         membarrier(MEMBARRIER_CMD_GLOBAL); /* slower, needs no registration */

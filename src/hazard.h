@@ -27,9 +27,12 @@ struct iw_hazard {
     struct iw_object *_Atomic obj;  /* pinned by the slot's thread */
     struct iw_hazard *next;         /* all slots; set before publication */
     atomic_bool taken;              /* the slot belongs to a live thread */
+    /* membarrier works: readers need no fence.  The process's answer,
+     * copied into the slot a pin writes anyway (one cold line less than a
+     * global of its own). */
+    bool asymmetric;
 };
 extern __thread struct iw_hazard *iw_hazard_mine __attribute__((tls_model("initial-exec")));
-extern bool iw_hazard_asymmetric;   /* membarrier works: readers need no fence */
 
 /* What a pin found: the object, its type and its state (handle.h). */
 struct iw_pinned {
@@ -57,7 +60,7 @@ static inline bool iw_hazard_pin_found(HANDLE h, const struct iw_object_ops *wan
              * tools that don't know membarrier (TSan) see each call
              * ordered before the next value of the slot. */
             atomic_store_explicit(&mine->obj, p->obj, memory_order_release);
-            if (iw_hazard_asymmetric)
+            if (mine->asymmetric)
                 atomic_signal_fence(memory_order_seq_cst);
             else
                 atomic_thread_fence(memory_order_seq_cst);
