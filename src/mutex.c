@@ -149,7 +149,7 @@ static void leave(void *state, uint32_t cookie)
 
 /* After EOWNERDEAD, as the lock's holder: whether the thread that died
  * owned the mutex through the API (see the windows above). */
-static bool api_owner_died(struct mutex_state *m)
+static __attribute__((noinline, cold)) bool api_owner_died(struct mutex_state *m)
 {
     pthread_mutex_consistent(&m->lock);
     return relaxed_load(&m->owner_thread) != 0;

@@ -14,8 +14,10 @@
 
 extern _Atomic uint64_t iw_self_process_id;
 extern __thread uint64_t iw_self_thread_id __attribute__((tls_model("initial-exec")));
-uint64_t iw_self_process_draw(void);
-uint64_t iw_self_thread_draw(void);
+/* Out of line and cold: inlined, their register saves would land on every
+ * caller's fast path. */
+__attribute__((noinline, cold)) uint64_t iw_self_process_draw(void);
+__attribute__((noinline, cold)) uint64_t iw_self_thread_draw(void);
 
 static inline uint64_t iw_self_process(void)
 {
