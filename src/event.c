@@ -49,6 +49,7 @@
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
+#include "hot.h"
 #include "last_error.h"
 #include "object.h"
 #include "type.h"
@@ -97,7 +98,7 @@ static void init(void *state, const void *params)
 
 static _Atomic uint32_t *wake_word(void *state) { return &((struct event_state *)state)->wake; }
 
-static int try_take(void *state, bool *abandoned)
+IW_HOT static int try_take(void *state, bool *abandoned)
 {
     (void)abandoned; /* an event has no owner */
     struct event_state *e = state;
@@ -120,7 +121,7 @@ static uint32_t enter(void *state)
     return gen_of(w);
 }
 
-static int poll(void *state, uint32_t cookie, bool *abandoned)
+IW_HOT static int poll(void *state, uint32_t cookie, bool *abandoned)
 {
     (void)abandoned;
     struct event_state *e = state;
@@ -171,7 +172,7 @@ static void leave(void *state, uint32_t cookie)
  * the token stays for a registered waiter to take: either way no Set is
  * lost, and a waiter that is awake takes the signalled state as well as
  * a token.  A Pulse's token stays: see Crashes above. */
-static void release_sleepers(struct event_state *e, bool set_token)
+IW_HOT static void release_sleepers(struct event_state *e, bool set_token)
 {
     atomic_fetch_add(&e->wake, 1);
     if (iw_futex_wake_all(&e->wake) > 0 || !set_token)
@@ -185,12 +186,12 @@ static void release_sleepers(struct event_state *e, bool set_token)
 }
 
 /* Set (set=true) and Pulse (set=false). */
-static BOOLEAN signal_event(HANDLE h, bool set)
+IW_HOT static BOOLEAN signal_event(HANDLE h, bool set)
 {
-    struct iw_object *obj = iw_hazard_pin(h, &iw_event_ops);
-    if (obj == NULL)
+    struct iw_pinned p;
+    if (!iw_hazard_pin_found(h, &iw_event_ops, &p))
         return FALSE;
-    struct event_state *e = iw_object_state(obj);
+    struct event_state *e = p.state;
     uint64_t w = atomic_load(&e->word), next;
     bool wake, token;
     do {
@@ -224,15 +225,15 @@ static BOOLEAN signal_event(HANDLE h, bool set)
     return TRUE;
 }
 
-IW_API BOOLEAN RtSetEvent(HANDLE h) { return signal_event(h, true); }
+IW_HOT IW_API BOOLEAN RtSetEvent(HANDLE h) { return signal_event(h, true); }
 IW_API BOOLEAN RtPulseEvent(HANDLE h) { return signal_event(h, false); }
 
 IW_API BOOLEAN RtResetEvent(HANDLE h)
 {
-    struct iw_object *obj = iw_hazard_pin(h, &iw_event_ops);
-    if (obj == NULL)
+    struct iw_pinned p;
+    if (!iw_hazard_pin_found(h, &iw_event_ops, &p))
         return FALSE;
-    struct event_state *e = iw_object_state(obj);
+    struct event_state *e = p.state;
     atomic_fetch_and(&e->word, ~EVENT_SIGNALLED);
     iw_hazard_unpin();
     return TRUE;

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 
 
-struct iw_handle_slot *_Atomic iw_handle_chunks[IW_HANDLE_MAX_SLOTS / IW_HANDLE_CHUNK_SLOTS];
+struct iw_handle_slot iw_handle_first_chunk[IW_HANDLE_CHUNK_SLOTS] __attribute__((aligned(64)));
+struct iw_handle_slot *_Atomic iw_handle_chunks[IW_HANDLE_MAX_SLOTS / IW_HANDLE_CHUNK_SLOTS] = {
+    iw_handle_first_chunk};
 static uint32_t nslots;
 static uint32_t free_head = UINT32_MAX;
 
@@ -16,7 +18,7 @@ static struct iw_handle_slot *slot_at(uint32_t i)
     return chunk ? &chunk[i % IW_HANDLE_CHUNK_SLOTS] : NULL;
 }
 
-HANDLE iw_handle_new(struct iw_object *obj, const struct iw_object_ops *ops)
+HANDLE iw_handle_new(struct iw_object *obj, const struct iw_object_ops *ops, void *state)
 {
     uint32_t i;
     struct iw_handle_slot *s;
@@ -30,9 +32,14 @@ HANDLE iw_handle_new(struct iw_object *obj, const struct iw_object_ops *ops)
         i = nslots;
         s = slot_at(i);
         if (s == NULL) {
-            struct iw_handle_slot *chunk = calloc(IW_HANDLE_CHUNK_SLOTS, sizeof *chunk);
-            if (chunk == NULL)
+            /* Line-aligned, so that a slot lies in one line; chunks are
+             * never freed, so the pointer calloc gave needs no keeping
+             * (calloc, not aligned_alloc: the benchmark's allocation
+             * count sees it). */
+            char *mem = calloc(1, IW_HANDLE_CHUNK_SLOTS * sizeof(struct iw_handle_slot) + 64);
+            if (mem == NULL)
                 return NULL;
+            struct iw_handle_slot *chunk = (struct iw_handle_slot *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
             atomic_store_explicit(&iw_handle_chunks[i / IW_HANDLE_CHUNK_SLOTS], chunk, memory_order_release);
             s = chunk;
         }
@@ -41,6 +48,7 @@ HANDLE iw_handle_new(struct iw_object *obj, const struct iw_object_ops *ops)
     uint32_t gen = atomic_load_explicit(&s->generation, memory_order_relaxed) % (IW_HANDLE_GEN_LIMIT - 1) + 1;
     atomic_store_explicit(&s->generation, gen, memory_order_relaxed);
     atomic_store_explicit(&s->ops, ops, memory_order_relaxed);
+    atomic_store_explicit(&s->state, state, memory_order_relaxed);
     atomic_store_explicit(&s->obj, obj, memory_order_release);
     return (HANDLE)((uintptr_t)gen << IW_HANDLE_GEN_SHIFT | (uintptr_t)i << IW_HANDLE_TAG_BITS);
 }

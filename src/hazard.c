@@ -51,25 +51,20 @@
 #include "last_error.h"
 #include "object_ops.h"
 
-struct hazard {
-    struct iw_object *_Atomic obj;  /* pinned by the slot's thread */
-    struct hazard *next;            /* all slots; set before publication */
-    atomic_bool taken;              /* the slot belongs to a live thread */
-};
-
 #define RESERVED 64
 
-static struct hazard *_Atomic slots;
-static __thread struct hazard *mine __attribute__((tls_model("initial-exec")));
+_Static_assert(sizeof(struct iw_hazard) <= 64, "a slot fits the line take_slot gives it");
+__thread struct iw_hazard *iw_hazard_mine __attribute__((tls_model("initial-exec")));
+static bool asymmetric; /* membarrier works (each slot has a copy) */
+static struct iw_hazard *_Atomic slots;
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
-static bool asymmetric;             /* membarrier works: readers need no fence */
 
 static int membarrier(int cmd) { return (int)syscall(SYS_membarrier, cmd, 0, 0); }
 
 static void give_back(void *slot)
 {
-    struct hazard *h = slot;
+    struct iw_hazard *h = slot;
     atomic_store(&h->obj, NULL);
     atomic_store(&h->taken, false);
 }
@@ -80,18 +75,20 @@ static void give_back(void *slot)
 static void thread_exit(void *slot)
 {
     give_back(slot);
-    mine = NULL;
+    iw_hazard_mine = NULL;
 }
 
 /* The child's only thread is the forking one; the other slots were threads
  * of the parent.  The child is a new process for membarrier, too. */
 void iw_hazard_fork_child(void)
 {
-    for (struct hazard *h = atomic_load(&slots); h; h = h->next)
-        if (h != mine)
+    for (struct iw_hazard *h = atomic_load(&slots); h; h = h->next)
+        if (h != iw_hazard_mine)
             give_back(h);
     if (asymmetric)
         asymmetric = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+    if (iw_hazard_mine)
+        iw_hazard_mine->asymmetric = asymmetric;
 }
 
 static void setup(void)
@@ -103,59 +100,62 @@ static void setup(void)
 void iw_hazard_setup(void) { pthread_once(&setup_once, setup); }
 
 /* The calling thread's slot, found or made on its first pin. */
-static struct hazard *take_slot(void)
+static struct iw_hazard *take_slot(void)
 {
     iw_hazard_setup();
-    struct hazard *h;
+    struct iw_hazard *h;
     for (h = atomic_load(&slots); h; h = h->next)
         if (!atomic_exchange(&h->taken, true))
             goto found;
-    /* The first RESERVED threads' slots come without malloc: a thread's
-     * first malloc makes it an arena (an mmap, ~0.1 ms), which a thread's
-     * first wait should not pay. */
-    static struct hazard reserve[RESERVED];
+    /* A line of its own: a pin is a store, and another thread's pins to
+     * the same line would bounce it between CPUs.  The first RESERVED
+     * threads' slots come without malloc: a thread's first malloc makes it
+     * an arena (an mmap, ~0.1 ms), which a thread's first wait should not
+     * pay.  Slots are never freed: calloc's pointer needs no keeping. */
+    static struct {
+        _Alignas(64) struct iw_hazard slot;
+    } reserve[RESERVED];
     static _Atomic unsigned reserved;
     unsigned i = atomic_fetch_add(&reserved, 1);
-    h = i < RESERVED ? &reserve[i] : calloc(1, sizeof *h);
-    if (h == NULL)
+    char *mem = i < RESERVED ? (char *)&reserve[i].slot : calloc(1, 128);
+    if (mem == NULL)
         return NULL;
+    h = (struct iw_hazard *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
     atomic_store(&h->taken, true);
     h->next = atomic_load(&slots);
     while (!atomic_compare_exchange_weak(&slots, &h->next, h))
         ;
 found:
+    h->asymmetric = asymmetric; /* settled by setup (or a fork child's) */
     pthread_setspecific(exit_key, h);
-    mine = h;
+    iw_hazard_mine = h;
     return h;
 }
 
-struct iw_object *iw_hazard_pin(HANDLE h, const struct iw_object_ops *ops)
+/* The pin's loop (hazard.h has its first round inline): retried while the
+ * handle table changes under it. */
+bool iw_hazard_pin_slow(HANDLE h, const struct iw_object_ops *want, struct iw_pinned *p)
 {
-    struct hazard *slot = mine ? mine : take_slot();
+    struct iw_hazard *slot = iw_hazard_mine ? iw_hazard_mine : take_slot();
     if (slot == NULL) {
         iw_set_error(ERROR_NOT_ENOUGH_MEMORY);
-        return NULL;
+        return false;
     }
-    struct iw_object *obj;
     struct iw_handle_slot *s;
-    while ((s = iw_handle_find(h, &obj)) != NULL && iw_ops_are(iw_handle_ops(s), ops)) {
-        /* Release, here and below: free on x86, and it lets tools that don't
-         * know membarrier (TSan) see each call ordered before the next
-         * value of the slot. */
-        atomic_store_explicit(&slot->obj, obj, memory_order_release);
-        if (asymmetric)
+    while ((s = iw_handle_find(h, &p->obj)) != NULL && iw_ops_are(p->ops = iw_handle_ops(s), want)) {
+        p->state = iw_handle_state(s);
+        atomic_store_explicit(&slot->obj, p->obj, memory_order_release);
+        if (slot->asymmetric)
             atomic_signal_fence(memory_order_seq_cst);
         else
             atomic_thread_fence(memory_order_seq_cst);
-        if (iw_handle_holds(s, h, obj)) /* still h's object: the reclaimer sees our slot */
-            return obj;
+        if (iw_handle_holds(s, h, p->obj))
+            return true;
     }
     atomic_store_explicit(&slot->obj, NULL, memory_order_release);
     iw_set_error(ERROR_INVALID_HANDLE);
-    return NULL;
+    return false;
 }
-
-void iw_hazard_unpin(void) { atomic_store_explicit(&mine->obj, NULL, memory_order_release); }
 
 void iw_hazard_wait_unpinned(const struct iw_object *obj)
 {
@@ -164,7 +164,7 @@ void iw_hazard_wait_unpinned(const struct iw_object *obj)
         atomic_thread_fence(memory_order_seq_cst); /* the readers fence too */
     else if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
         membarrier(MEMBARRIER_CMD_GLOBAL); /* slower, needs no registration */
-    for (struct hazard *h = atomic_load(&slots); h; h = h->next)
+    for (struct iw_hazard *h = atomic_load(&slots); h; h = h->next)
         while (atomic_load_explicit(&h->obj, memory_order_acquire) == obj)
             sched_yield(); /* a pinned call takes a few hundred nanoseconds */
 }

@@ -5,21 +5,83 @@
  * block; one that has to sleep takes a reference (iw_object_get_pinned).
  * The pin protocol is stated in hazard.c; DESIGN.md ("The short calls take
  * no lock") refers to it.
+ *
+ * The pin is inline: it is a quarter of an uncontended mutex wait+release,
+ * and a call (with its register saves) would be more; only the first pin
+ * of a thread, a retry and a failure go out of line.
  */
 #ifndef IW_HAZARD_H
 #define IW_HAZARD_H
+#include <stdatomic.h>
+#include <stdbool.h>
+
 #include <iwin32.h>
 
-struct iw_object;
-struct iw_object_ops;
+#include "handle.h"
+#include "object_ops.h"
 
-/* The object behind handle h if it is of type ops - or, ops NULL, waitable
- * (iw_ops_are) - pinned until iw_hazard_unpin; NULL (and
+struct iw_object;
+
+/* A thread's slot (hazard.c). */
+struct iw_hazard {
+    struct iw_object *_Atomic obj;  /* pinned by the slot's thread */
+    struct iw_hazard *next;         /* all slots; set before publication */
+    atomic_bool taken;              /* the slot belongs to a live thread */
+    /* membarrier works: readers need no fence.  The process's answer,
+     * copied into the slot a pin writes anyway (one cold line less than a
+     * global of its own). */
+    bool asymmetric;
+};
+extern __thread struct iw_hazard *iw_hazard_mine __attribute__((tls_model("initial-exec")));
+
+/* What a pin found: the object, its type and its state (handle.h). */
+struct iw_pinned {
+    struct iw_object *obj;
+    const struct iw_object_ops *ops;
+    void *state;
+};
+
+bool iw_hazard_pin_slow(HANDLE h, const struct iw_object_ops *want, struct iw_pinned *p);
+
+/* Pins the object behind handle h if it is of type want - or, want NULL,
+ * waitable (iw_ops_are) - until iw_hazard_unpin, and fills *p; false (and
  * ERROR_INVALID_HANDLE set) if h is not an open handle of that type.  One
  * pin per thread at a time.  Only waitable types may be pinned: object.c
  * waits for pins on those alone. */
-struct iw_object *iw_hazard_pin(HANDLE h, const struct iw_object_ops *ops);
-void iw_hazard_unpin(void);
+static inline bool iw_hazard_pin_found(HANDLE h, const struct iw_object_ops *want, struct iw_pinned *p)
+{
+    struct iw_hazard *mine = iw_hazard_mine;
+    struct iw_handle_slot *s;
+    if (mine != NULL && (s = iw_handle_find(h, &p->obj)) != NULL) {
+        p->ops = iw_handle_ops(s);
+        if (iw_ops_are(p->ops, want)) {
+            p->state = iw_handle_state(s);
+            /* Release, here and in hazard.c: free on x86, and it lets
+             * tools that don't know membarrier (TSan) see each call
+             * ordered before the next value of the slot. */
+            atomic_store_explicit(&mine->obj, p->obj, memory_order_release);
+            if (mine->asymmetric)
+                atomic_signal_fence(memory_order_seq_cst);
+            else
+                atomic_thread_fence(memory_order_seq_cst);
+            if (iw_handle_holds(s, h, p->obj)) /* still h's object: the reclaimer sees our slot */
+                return true;
+        }
+    }
+    return iw_hazard_pin_slow(h, want, p); /* first pin, a race lost, or no such handle */
+}
+
+/* The same when only the object is wanted: NULL on failure. */
+static inline struct iw_object *iw_hazard_pin(HANDLE h, const struct iw_object_ops *want)
+{
+    struct iw_pinned p;
+    return iw_hazard_pin_found(h, want, &p) ? p.obj : NULL;
+}
+
+static inline void iw_hazard_unpin(void)
+{
+    atomic_store_explicit(&iw_hazard_mine->obj, NULL, memory_order_release);
+}
 
 /* Before the last reference of an object that had handles lets go of it:
  * waits until no thread has it pinned (its handles are closed already). */

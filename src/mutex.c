@@ -150,7 +150,7 @@ static void leave(void *state, uint32_t cookie)
 
 /* After EOWNERDEAD, as the lock's holder: whether the thread that died
  * owned the mutex through the API (see the windows above). */
-static bool api_owner_died(struct mutex_state *m)
+static __attribute__((noinline, cold)) bool api_owner_died(struct mutex_state *m)
 {
     pthread_mutex_consistent(&m->lock);
     return relaxed_load(&m->owner_thread) != 0;
@@ -279,10 +279,10 @@ static DWORD wait_alone(void *state, const struct timespec *deadline)
 
 IW_API BOOLEAN RtReleaseMutex(HANDLE h)
 {
-    struct iw_object *obj = iw_hazard_pin(h, &iw_mutex_ops);
-    if (obj == NULL)
+    struct iw_pinned p;
+    if (!iw_hazard_pin_found(h, &iw_mutex_ops, &p))
         return FALSE;
-    struct mutex_state *m = iw_object_state(obj);
+    struct mutex_state *m = p.state;
     BOOLEAN ok = release_one(m);
     if (ok) {
         IW_CRASH_POINT("mutex.releasing");

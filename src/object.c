@@ -18,6 +18,7 @@
 #include "handle.h"
 #include "guard.h"
 #include "hazard.h"
+#include "hot.h"
 #include "local_object.h"
 #include "mapping.h"
 #include "members.h"
@@ -58,7 +59,7 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
  * the record leaving the records at the same moment: from then on nothing
  * can find the object by name, and iw_object_get_pinned refuses to take
  * it back from zero, so the one who dropped it is the only one left. */
-void iw_object_put(struct iw_object *obj)
+IW_HOT void iw_object_put(struct iw_object *obj)
 {
     if (iw_object_is_local(obj)) {
         iw_local_object_put(obj);
@@ -452,7 +453,7 @@ HANDLE iw_object_handle(struct iw_object *obj)
 {
     iw_hazard_setup(); /* here, not in a first (real-time) wait */
     iw_records_lock();
-    HANDLE h = iw_handle_new(obj, obj->ops);
+    HANDLE h = iw_handle_new(obj, obj->ops, obj->page ? iw_object_state(obj) : NULL);
     iw_records_unlock();
     if (h == NULL) {
         iw_object_put(obj);

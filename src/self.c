@@ -6,9 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static _Atomic uint64_t process_id;
+_Atomic uint64_t iw_self_process_id;
+__thread uint64_t iw_self_thread_id __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t threads_seen;
-static __thread uint64_t thread_id __attribute__((tls_model("initial-exec")));
 
 static uint64_t draw(void)
 {
@@ -24,23 +24,23 @@ static uint64_t draw(void)
 /* The child's only thread is the forking one: it gets new identities. */
 void iw_self_fork_child(void)
 {
-    atomic_store(&process_id, 0);
-    thread_id = 0;
+    atomic_store(&iw_self_process_id, 0);
+    iw_self_thread_id = 0;
 }
 
-uint64_t iw_self_process(void)
+/* The first call in this process (or since fork). */
+uint64_t iw_self_process_draw(void)
 {
-    uint64_t id = atomic_load_explicit(&process_id, memory_order_relaxed);
-    if (id == 0) {
-        uint64_t fresh = draw();
-        id = atomic_compare_exchange_strong(&process_id, &(uint64_t){0}, fresh) ? fresh : atomic_load(&process_id);
-    }
-    return id;
+    uint64_t fresh = draw();
+    return atomic_compare_exchange_strong(&iw_self_process_id, &(uint64_t){0}, fresh)
+               ? fresh
+               : atomic_load(&iw_self_process_id);
 }
 
-uint64_t iw_self_thread(void)
+/* The first call in this thread: the process's identity and a serial,
+ * unique, never 0. */
+uint64_t iw_self_thread_draw(void)
 {
-    if (thread_id == 0) /* the process's identity and a serial: unique, never 0 */
-        thread_id = iw_self_process() + 2 * (atomic_fetch_add(&threads_seen, 1) + 1);
-    return thread_id;
+    iw_self_thread_id = iw_self_process() + 2 * (atomic_fetch_add(&threads_seen, 1) + 1);
+    return iw_self_thread_id;
 }

@@ -13,6 +13,7 @@
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
+#include "hot.h"
 #include "last_error.h"
 #include "object.h"
 #include "type.h"
@@ -45,7 +46,7 @@ static void init(void *state, const void *params)
 static _Atomic uint32_t *wake_word(void *state) { return &((struct semaphore_state *)state)->wake; }
 
 /* Takes a unit, and drops a registration with it when waiter is true. */
-static int take(struct semaphore_state *s, bool waiter)
+IW_HOT static int take(struct semaphore_state *s, bool waiter)
 {
     uint64_t w = atomic_load(&s->word);
     do {
@@ -56,13 +57,13 @@ static int take(struct semaphore_state *s, bool waiter)
 }
 
 /* Units have no owner, so nothing is ever abandoned. */
-static int try_take(void *state, bool *abandoned)
+IW_HOT static int try_take(void *state, bool *abandoned)
 {
     (void)abandoned;
     return take(state, false);
 }
 
-static int poll(void *state, uint32_t cookie, bool *abandoned)
+IW_HOT static int poll(void *state, uint32_t cookie, bool *abandoned)
 {
     (void)cookie;
     (void)abandoned;
@@ -81,13 +82,13 @@ static void leave(void *state, uint32_t cookie)
     atomic_fetch_sub(&((struct semaphore_state *)state)->word, ONE_WAITER);
 }
 
-IW_API BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviousCount)
+IW_HOT IW_API BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviousCount)
 {
-    struct iw_object *obj = iw_hazard_pin(h, &iw_semaphore_ops);
-    if (obj == NULL)
+    struct iw_pinned p;
+    if (!iw_hazard_pin_found(h, &iw_semaphore_ops, &p))
         return FALSE;
     BOOLEAN ok = FALSE;
-    struct semaphore_state *s = iw_object_state(obj);
+    struct semaphore_state *s = p.state;
     uint64_t w = atomic_load(&s->word);
     if (lReleaseCount < 1) {
         iw_set_error(ERROR_INVALID_PARAMETER);

@@ -30,6 +30,7 @@
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
+#include "hot.h"
 #include "last_error.h"
 #include "object.h"
 
@@ -54,7 +55,7 @@ static void leave(struct iw_object *obj, uint32_t cookie) { obj->ops->leave(iw_o
 static DWORD result(DWORD index, bool abandoned) { return (abandoned ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + index; }
 
 /* Registered with every object: sleep and poll until one is ours. */
-static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct timespec *deadline)
+IW_HOT_FIRST static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct timespec *deadline)
 {
     uint32_t cookie[MAXIMUM_WAIT_OBJECTS];
     struct futex_waitv w[MAXIMUM_WAIT_OBJECTS];
@@ -117,7 +118,7 @@ static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct times
 
 /* tried: the caller found none signalled a moment ago (it still may be,
  * which the first poll of sleep_and_poll sees). */
-static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried)
+IW_HOT static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried)
 {
     bool abandoned;
     for (DWORD i = 0; i < n && !tried; i++)
@@ -181,15 +182,17 @@ IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOO
     return outcome;
 }
 
-IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
+IW_HOT IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
 {
     /* The common case - signalled, or a free mutex - pinned (no lock, no
-     * reference); a wait that has to sleep holds a reference. */
-    struct iw_object *obj = iw_hazard_pin(h, NULL);
-    if (obj == NULL)
+     * reference, and the object's record not even read: the pin tells its
+     * type and state); a wait that has to sleep holds a reference. */
+    struct iw_pinned p;
+    if (!iw_hazard_pin_found(h, NULL, &p))
         return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */
-    bool abandoned;
-    int taken = try_take(obj, &abandoned);
+    struct iw_object *obj = p.obj;
+    bool abandoned = false;
+    int taken = p.ops->try_take(p.state, &abandoned);
     if (taken || dwMilliseconds == 0) {
         iw_hazard_unpin();
         return taken ? result(0, abandoned) : WAIT_TIMEOUT;
