@@ -268,6 +268,11 @@ void iw_thread_fork_parent(void) { pthread_mutex_unlock(&registry_lock); }
  * the forking thread, if the library created it, has a new id. */
 void iw_thread_fork_child(void)
 {
+    /* The forking thread holds the registry lock under the parent's thread
+     * ID, which no thread of the child has: this unlock does nothing (the
+     * kernel refuses it, EPERM) but tells tools that track holders (TSan)
+     * it is free; the init frees it. */
+    pthread_mutex_unlock(&registry_lock);
     init_pi_mutex(&registry_lock);
     registry = NULL;
     if (me) {
