@@ -103,6 +103,7 @@ typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
 #define ERROR_NOT_SUPPORTED         50u  /* multi-object wait on a kernel without futex_waitv */
 #define ERROR_INVALID_NAME          123u
 #define ERROR_ALREADY_EXISTS        183u
+#define ERROR_BAD_EXE_FORMAT        193u /* RtCreateProcess: not a program the kernel can run */
 #define ERROR_FILENAME_EXCED_RANGE  206u
 #define ERROR_NOT_OWNER             288u
 #define ERROR_TOO_MANY_POSTS        298u

@@ -102,7 +102,7 @@ DWORD iw_spawn(const char *path, char *const argv[], int *pidfd, pid_t *pid)
         siginfo_t info;
         waitid((idtype_t)P_PIDFD, (id_t)fd, &info, WEXITED | __WALL);
         close(fd);
-        return iw_error_from_errno(s.err);
+        return s.err == ENOEXEC ? ERROR_BAD_EXE_FORMAT : iw_error_from_errno(s.err);
     }
     *pidfd = fd;
     *pid = p;
