@@ -21,7 +21,9 @@
  *     ERROR_NOT_SUPPORTED rather than make a code up.  TerminateProcess
  *     through our handle is the exception: the code is the one we gave.
  * Processes started by RtCreateProcess are our children: the watcher reaps
- * them (spawn.c says why nobody else can) and keeps their status.
+ * them and keeps their status - unless the application reaps children
+ * itself (waitpid(-1), SIGCHLD ignored) and takes it first: then, as for a
+ * process we did not start, ERROR_NOT_SUPPORTED (spawn.c).
  */
 #include "process.h"
 
@@ -101,7 +103,7 @@ static int send_kill(int pidfd) { return (int)syscall(SYS_pidfd_send_signal, pid
 static void kill_and_reap(int pidfd)
 {
     send_kill(pidfd);
-    waitid((idtype_t)P_PIDFD, (id_t)pidfd, &(siginfo_t){0}, WEXITED | __WALL);
+    waitid((idtype_t)P_PIDFD, (id_t)pidfd, &(siginfo_t){0}, WEXITED);
 }
 
 /* A handle to the process behind pidfd (which it takes, failing or not).

@@ -60,9 +60,8 @@ void iw_process_watch_fork_parent(void);
 void iw_process_watch_fork_child(void);
 
 /* ---- spawn.c ---------------------------------------------------------------
- * Starts path with argv and this process's environment, as a child whose
- * end no one but us can reap (no SIGCHLD: man RtCreateProcess); *pidfd and
- * *pid on success.  Returns ERROR_SUCCESS or the error of the exec. */
+ * Starts path with argv and this process's environment, as a child; *pidfd
+ * and *pid on success.  Returns ERROR_SUCCESS or the error of the exec. */
 DWORD iw_spawn(const char *path, char *const argv[], int *pidfd, pid_t *pid);
 
 /* ---- command_line.c --------------------------------------------------------

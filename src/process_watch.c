@@ -61,15 +61,15 @@ static int epfd = -1;               /* this process's instance; -1: no watcher y
 static struct iw_process_watch *entries;
 static uint64_t serials;
 
-/* How it ended: a child of ours is reaped here (our children send no
- * SIGCHLD and wait only for __WALL: spawn.c, so nobody else reaps them);
- * another process's status is not ours to read (waitid needs a child). */
+/* How it ended: a child of ours is reaped here, unless the application
+ * reaped it first (spawn.c); another process's status is not ours to read
+ * (waitid needs a child). */
 static void record_end(struct iw_process_watch *e)
 {
     uint32_t how = IW_END_UNKNOWN, value = 0;
     if (e->child) {
         siginfo_t info = {0};
-        if (waitid((idtype_t)P_PIDFD, (id_t)e->pidfd, &info, WEXITED | WNOHANG | __WALL) == 0 && info.si_pid != 0) {
+        if (waitid((idtype_t)P_PIDFD, (id_t)e->pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0) {
             how = info.si_code == CLD_EXITED ? IW_END_EXITED : IW_END_SIGNALLED;
             value = (uint32_t)info.si_status;
         }

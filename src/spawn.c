@@ -8,11 +8,11 @@
  * with CLONE_VM | CLONE_VFORK on a stack of its own, plus CLONE_PIDFD: the
  * kernel returns the pidfd with the child.
  *
- * Its exit signal is 0, not SIGCHLD: such a child is reaped only by a wait
- * that asks for __WALL or __WCLONE, which waitpid(-1, ...) and the
- * application's SIGCHLD handling don't, and its end neither signals the
- * application nor is reaped automatically where SIGCHLD is ignored.  Its
- * end is ours alone: the exit watcher reaps it (process_watch.c).
+ * It is an ordinary child (SIGCHLD; exec makes every child one anyway): the
+ * exit watcher reaps it (process_watch.c) and keeps its status.  An
+ * application that reaps children itself - waitpid(-1, ...), or SIGCHLD
+ * ignored, where the kernel discards the status - takes that status first,
+ * and the handle then has no exit code (process.c).
  *
  * Between clone and exec the child shares our memory and runs on the
  * calling thread's TLS (the parent thread is suspended until the exec or
@@ -87,7 +87,7 @@ DWORD iw_spawn(const char *path, char *const argv[], int *pidfd, pid_t *pid)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &s.mask);
     int fd = -1;
-    pid_t p = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &s, &fd);
+    pid_t p = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &s, &fd);
     int clone_err = errno;
     pthread_sigmask(SIG_SETMASK, &s.mask, NULL);
     munmap(stack, CHILD_STACK);
@@ -95,12 +95,12 @@ DWORD iw_spawn(const char *path, char *const argv[], int *pidfd, pid_t *pid)
         return clone_err == EAGAIN || clone_err == ENOMEM ? ERROR_NOT_ENOUGH_MEMORY : iw_error_from_errno(clone_err);
     if (fd < 0) { /* a kernel before 5.2 ignores CLONE_PIDFD: a pid alone is not safe to keep */
         kill(p, SIGKILL);
-        waitpid(p, NULL, __WALL);
+        waitpid(p, NULL, 0);
         return ERROR_NOT_SUPPORTED;
     }
     if (s.err != 0) { /* the exec failed: the child has ended, reap it */
         siginfo_t info;
-        waitid((idtype_t)P_PIDFD, (id_t)fd, &info, WEXITED | __WALL);
+        waitid((idtype_t)P_PIDFD, (id_t)fd, &info, WEXITED);
         close(fd);
         return s.err == ENOEXEC ? ERROR_BAD_EXE_FORMAT : iw_error_from_errno(s.err);
     }

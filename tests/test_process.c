@@ -301,6 +301,42 @@ static void test_bad_arguments(void **state)
     assert_no_children();
 }
 
+/* An application that reaps its children itself takes our children's
+ * status with them (Linux keeps one status, for one reaper; exec makes
+ * every child a SIGCHLD child).  With SIGCHLD ignored the kernel discards
+ * it at the end: the handle is still signalled, GetExitCodeProcess says
+ * ERROR_NOT_SUPPORTED rather than make a code up - but a code given to
+ * TerminateProcess is ours, and known. */
+static void test_sigchld_ignored(void **state)
+{
+    (void)state;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+    PROCESS_INFORMATION pi;
+    start(&pi, "exit 13");
+    DWORD waited = WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS);
+    DWORD code = 77;
+    SetLastError(SENTINEL);
+    BOOLEAN read = GetExitCodeProcess(pi.hProcess, &code);
+    DWORD error = GetLastError();
+    CloseHandle(pi.hProcess);
+    start(&pi, "block");
+    BOOLEAN terminated = TerminateProcess(pi.hProcess, 14);
+    DWORD waited2 = WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS);
+    DWORD code2 = 77;
+    BOOLEAN read2 = GetExitCodeProcess(pi.hProcess, &code2);
+    CloseHandle(pi.hProcess);
+    assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0); /* before any assertion can fail */
+    assert_int_equal(waited, WAIT_OBJECT_0);
+    assert_false(read);
+    assert_int_equal(error, ERROR_NOT_SUPPORTED);
+    assert_int_equal(code, 77);
+    assert_true(terminated);
+    assert_int_equal(waited2, WAIT_OBJECT_0);
+    assert_true(read2);
+    assert_int_equal(code2, 14);
+}
+
 /* ---- several threads waiting while the process is killed from outside ---- */
 
 #define WAITERS 6
@@ -603,6 +639,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_exit_codes, tn_teardown),
         cmocka_unit_test_teardown(test_command_line, tn_teardown),
         cmocka_unit_test_teardown(test_bad_arguments, tn_teardown),
+        cmocka_unit_test_teardown(test_sigchld_ignored, tn_teardown),
         cmocka_unit_test_teardown(test_killed_while_waited_on_by_threads, tn_teardown),
         cmocka_unit_test_teardown(test_process_and_event_in_one_wait, tn_teardown),
         cmocka_unit_test_teardown(test_terminate, tn_teardown),
