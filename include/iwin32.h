@@ -104,6 +104,7 @@ typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
 #define ERROR_BUSY                  170u /* RtSetTimer on a timer that is still active */
 #define ERROR_INVALID_NAME          123u
 #define ERROR_ALREADY_EXISTS        183u
+#define ERROR_BAD_EXE_FORMAT        193u /* RtCreateProcess: not a program the kernel can run */
 #define ERROR_FILENAME_EXCED_RANGE  206u
 #define ERROR_SIGNAL_REFUSED        156u /* SuspendThread past MAXIMUM_SUSPEND_COUNT */
 #define ERROR_NOT_OWNER             288u
@@ -263,6 +264,46 @@ VOID    EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
 BOOLEAN TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
 VOID    LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
 VOID    DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+
+/* ---- 9. Processes ------------------------------------------------------ */
+/* A process handle is waitable (signalled once the process has ended) and
+ * rests on a pidfd: it names that one process, never a later one that gets
+ * its number.  Exit codes: man GetExitCodeProcess, docs/PORTING.md. */
+typedef char *LPTSTR;           /* UTF-8, writable */
+typedef BYTE *LPBYTE;
+/* Win32's STARTUPINFO: accepted and ignored, as INtime does. */
+typedef struct _STARTUPINFO {
+    DWORD cb;
+    LPTSTR lpReserved, lpDesktop, lpTitle;
+    DWORD dwX, dwY, dwXSize, dwYSize, dwXCountChars, dwYCountChars, dwFillAttribute, dwFlags;
+    WORD wShowWindow, cbReserved2;
+    LPBYTE lpReserved2;
+    HANDLE hStdInput, hStdOutput, hStdError;
+} STARTUPINFO, *LPSTARTUPINFO;
+/* What RtCreateProcess fills in: hThread is NULL (no handle reaches a thread
+ * of another process) and dwThreadId the initial thread's id (the pid). */
+typedef struct _PROCESS_INFORMATION {
+    HANDLE hProcess;
+    HANDLE hThread;
+    DWORD dwProcessId;
+    DWORD dwThreadId;
+} PROCESS_INFORMATION, *LPPROCESS_INFORMATION;
+/* The current process's pseudo-handle, (HANDLE)-1 as in Win32: never closed. */
+HANDLE  GetCurrentProcess(void);
+DWORD   GetCurrentProcessId(void);
+HANDLE  OpenProcess(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD dwProcessId);
+HANDLE  RtOpenProcess(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD dwProcessId);
+BOOLEAN RtCreateProcess(LPCTSTR lpApplicationName, LPTSTR lpCommandLine,
+                        LPSECURITY_ATTRIBUTES lpProcessAttributes, LPSECURITY_ATTRIBUTES lpThreadAttributes,
+                        BOOLEAN bInheritHandles, DWORD dwCreationFlags, LPVOID lpEnvironment,
+                        LPCTSTR lpCurrentDirectory, LPSTARTUPINFO lpStartupInfo,
+                        LPPROCESS_INFORMATION lpProcessInformation);
+BOOLEAN GetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode);
+BOOLEAN RtGetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode);
+BOOLEAN TerminateProcess(HANDLE hProcess, UINT uExitCode);
+BOOLEAN RtTerminateProcess(HANDLE hProcess, UINT uExitCode);
+VOID    ExitProcess(UINT uExitCode);
+VOID    RtExitProcess(UINT uExitCode);
 
 /* ---- 5. The pool (an extension: what INtime's node manager shows) ----- */
 /* Recounts the node's live objects (reclaiming what killed processes left)

@@ -28,7 +28,9 @@ static const struct error_text texts[] = {
      "ERROR_ACCESS_DENIED (5): the node directory or an entry in it is refused: a symbolic link, "
      "not a directory, another user's, or not a private or group-shared node of this user; "
      "or a real-time priority this process may not use (no CAP_SYS_NICE, RLIMIT_RTPRIO too low); "
-     "or a thread that has ended, given to a call that needs it running"},
+     "or a thread that has ended, given to a call that needs it running; "
+     "or a process that has ended or may not be signalled (TerminateProcess), or a program "
+     "that may not be run (RtCreateProcess)"},
     {ERROR_INVALID_HANDLE,
      "ERROR_INVALID_HANDLE (6): the handle is not open, or is of the wrong type for this call; "
      "or the name belongs to an object of another type; or a thread call given a handle "
@@ -38,7 +40,8 @@ static const struct error_text texts[] = {
      "or memory ran out"},
     {ERROR_NOT_SUPPORTED,
      "ERROR_NOT_SUPPORTED (50): a multi-object wait had to sleep on a kernel older than "
-     "Linux 5.16 (no futex_waitv)"},
+     "Linux 5.16 (no futex_waitv); or the exit code of a process this process did not "
+     "start, which Linux lets only its parent read"},
     {ERROR_INVALID_PARAMETER,
      "ERROR_INVALID_PARAMETER (87): an argument is out of range or NULL, or IWIN32_ROOT or "
      "IWIN32_POOL_MB is invalid"},
@@ -50,6 +53,8 @@ static const struct error_text texts[] = {
      "ERROR_SIGNAL_REFUSED (156): the thread's suspend count is at MAXIMUM_SUSPEND_COUNT already"},
     {ERROR_ALREADY_EXISTS,
      "ERROR_ALREADY_EXISTS (183): a Create call opened an existing object of that name"},
+    {ERROR_BAD_EXE_FORMAT,
+     "ERROR_BAD_EXE_FORMAT (193): RtCreateProcess's program is not one the kernel can run"},
     {ERROR_FILENAME_EXCED_RANGE,
      "ERROR_FILENAME_EXCED_RANGE (206): the name is 260 bytes or longer"},
     {ERROR_NOT_OWNER,

@@ -10,8 +10,8 @@
  *   2. the process lock (records.c) - the records and the handle table;
  *   3. leaves, under which nothing else is taken and which are never held
  *      together: the mapping table's lock (mapping.c), each type's own
- *      (a mutex's watcher lock, mutex_watch.c) and the registry of running
- *      threads (thread.c).
+ *      (a mutex's watcher lock, mutex_watch.c; the exit watcher's lock,
+ *      process_watch.c) and the registry of running threads (thread.c).
  * Not in the order, because no thread waits for them while holding one
  * above: the objects' own locks (a mutex's PI lock is the application's)
  * and the OFD locks on files (reflock.h, node_header.c).  The short calls
@@ -39,6 +39,7 @@
 #include "mapping.h"
 #include "members.h"
 #include "node.h"
+#include "process.h"
 #include "records.h"
 #include "self.h"
 #include "thread.h"
@@ -69,11 +70,13 @@ static void prepare(void)
     iw_mapping_fork_prepare(); /* 3 */
     each_type(PREPARE);        /* 3 */
     iw_thread_fork_prepare();  /* 3: the registry of running threads */
+    iw_process_watch_fork_prepare(); /* 3: local types are in no registry */
 }
 
 static void parent(void)
 {
     iw_thread_fork_parent();
+    iw_process_watch_fork_parent();
     each_type(PARENT);
     iw_mapping_fork_parent();
     iw_records_fork_parent();
@@ -86,6 +89,7 @@ static void child(void)
     iw_self_fork_child();
     iw_hazard_fork_child();
     iw_thread_fork_child();
+    iw_process_watch_fork_child();
     each_type(CHILD);
     iw_mapping_fork_parent(); /* as the parent: the forking thread took it */
     iw_node_reseed();

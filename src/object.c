@@ -464,8 +464,8 @@ HANDLE iw_object_handle(struct iw_object *obj)
 
 IW_API BOOLEAN CloseHandle(HANDLE hObject)
 {
-    if (hObject == IW_CURRENT_THREAD)
-        return TRUE; /* a pseudo-handle: closing it does nothing (Win32) */
+    if (hObject == IW_CURRENT_THREAD || hObject == (HANDLE)(intptr_t)-1)
+        return TRUE; /* GetCurrentThread's or GetCurrentProcess's pseudo-handle: closing it does nothing (Win32) */
     iw_records_lock();
     struct iw_object *obj = iw_handle_remove(hObject);
     iw_records_unlock();

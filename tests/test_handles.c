@@ -45,7 +45,9 @@ static void test_close_invalid(void **state)
     uintptr_t v = (uintptr_t)live;
     const uintptr_t garbage[] = {
         0, 1, 2, 0xFFFF, 0x10000, 0x10001, 0x12345678, 0xDEADBEEF, 0xFFFFFFFF, 0x100000000ull,
-        UINTPTR_MAX, UINTPTR_MAX - 0xFFFF, UINTPTR_MAX / 2, (uintptr_t)&on_stack, (uintptr_t)heap,
+        /* not UINTPTR_MAX, (HANDLE)-1: GetCurrentProcess()'s pseudo-handle,
+         * which CloseHandle accepts and ignores (test_process) */
+        UINTPTR_MAX - 2, UINTPTR_MAX - 0xFFFF, UINTPTR_MAX / 2, (uintptr_t)&on_stack, (uintptr_t)heap,
         (uintptr_t)&test_close_invalid, (uintptr_t)p,
         /* neighbours of the live value: another slot (with and without the
          * ignored low bits), another generation */

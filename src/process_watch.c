@@ -1,0 +1,234 @@
+/*
+ * The exit watcher: waits sleep on futex words only (futex_waitv), and a
+ * process's end shows as its pidfd becoming readable, so one thread per
+ * process, started on first use, waits in epoll on every watched pidfd and
+ * turns an end into a wake: it records how the process ended in the state
+ * (reaping it first if it is a child of ours: waitid(P_PIDFD)), sets ended,
+ * bumps the wake counter and wakes its waiters.
+ *
+ * Entries.  Each watched pidfd has an entry, registered in epoll under a
+ * serial number that is never reused.  The watcher looks the serial up in
+ * the list under the lock: an event that comes after its entry was removed
+ * (epoll_wait returned it, then the handle was closed) finds nothing and is
+ * dropped, so the watcher never touches a freed state.  The lock is held by
+ * the watcher while it records an end, by the last close of a handle
+ * (iw_process_watch_forget) and by a new handle's registration: never by a
+ * waiter, a signaller or GetExitCodeProcess, which read the state's atomics.
+ * So a handle closed while the watcher reports either goes first (the
+ * watcher then finds no entry) or waits a few microseconds for the report
+ * to finish, and frees the state after it.
+ *
+ * A child of ours (RtCreateProcess) whose handles are all closed while it
+ * runs stays watched without a state (st NULL): its entry owns the pidfd,
+ * and the watcher reaps it when it ends, so no zombie is left.
+ *
+ * The thread runs SCHED_OTHER with every signal blocked, as the mutex
+ * watchers (mutex_watch.c): a process's end is not a real-time event, and
+ * the application's handlers must not run on it.
+ *
+ * fork (fork.c): the child has no watcher thread, and the epoll instance it
+ * inherits is the parent's own (an epoll descriptor refers to one shared
+ * instance): a change the child made to it would unwatch the parent's
+ * processes.  So the child closes its copy and forgets the entries: the
+ * pidfds of stateless ones are closed, and the states it inherited (the
+ * handles, which it may only close: local_object.h) are no longer watched.
+ * Its own first registration starts a new instance and thread.
+ */
+#include "process.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "futex.h"
+#include "object.h"
+
+struct iw_process_watch {
+    struct iw_process_watch *next;
+    uint64_t serial;                /* its epoll data */
+    int pidfd;
+    bool child;
+    struct iw_process_state *st;    /* NULL: a child of ours to reap, no handle left */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int epfd = -1;               /* this process's instance; -1: no watcher yet */
+static struct iw_process_watch *entries;
+static uint64_t serials;
+
+/* How it ended: a child of ours is reaped here, unless the application
+ * reaped it first (spawn.c); another process's status is not ours to read
+ * (waitid needs a child). */
+static void record_end(struct iw_process_watch *e)
+{
+    uint32_t how = IW_END_UNKNOWN, value = 0;
+    if (e->child) {
+        siginfo_t info = {0};
+        if (waitid((idtype_t)P_PIDFD, (id_t)e->pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0) {
+            how = info.si_code == CLD_EXITED ? IW_END_EXITED : IW_END_SIGNALLED;
+            value = (uint32_t)info.si_status;
+        }
+    }
+    struct iw_process_state *st = e->st;
+    if (st == NULL) {
+        close(e->pidfd); /* reaped: nothing else to tell */
+        return;
+    }
+    st->how = how;
+    st->value = value;
+    st->watch = NULL;
+    atomic_store_explicit(&st->ended, 1, memory_order_release);
+    /* The counter changes after ended: a waiter that read it before polling
+     * sees the change and does not sleep (wait.c). */
+    atomic_fetch_add(&st->wake, 1);
+    iw_futex_wake_all(&st->wake);
+}
+
+/* Takes entry *link out of the list and of epoll (before its pidfd may be
+ * closed) and returns it. */
+static struct iw_process_watch *unlink_entry(struct iw_process_watch **link)
+{
+    struct iw_process_watch *e = *link;
+    *link = e->next;
+    epoll_ctl(epfd, EPOLL_CTL_DEL, e->pidfd, NULL);
+    return e;
+}
+
+static void ended(uint64_t serial)
+{
+    for (struct iw_process_watch **link = &entries; *link; link = &(*link)->next)
+        if ((*link)->serial == serial) {
+            struct iw_process_watch *e = unlink_entry(link);
+            record_end(e);
+            free(e);
+            return;
+        }
+    /* Not found: its handle was closed after epoll_wait reported it. */
+}
+
+static void *watch_main(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    struct epoll_event ev[16];
+    for (;;) {
+        int n = epoll_wait(fd, ev, 16, -1);
+        pthread_mutex_lock(&lock);
+        for (int i = 0; i < n; i++)
+            ended(ev[i].data.u64);
+        pthread_mutex_unlock(&lock);
+    }
+    return NULL;
+}
+
+/* The instance and its thread, under the lock. */
+static DWORD start(void)
+{
+    if (epfd >= 0)
+        return ERROR_SUCCESS;
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0)
+        return iw_error_from_errno(errno);
+    pthread_attr_t attr;
+    struct sched_param normal = {.sched_priority = 0};
+    pthread_attr_init(&attr);
+    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+    pthread_attr_setschedparam(&attr, &normal);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, watch_main, (void *)(intptr_t)fd);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        close(fd);
+        return ERROR_NOT_ENOUGH_MEMORY;
+    }
+    epfd = fd;
+    return ERROR_SUCCESS;
+}
+
+DWORD iw_process_watch_add(struct iw_process_state *st)
+{
+    struct iw_process_watch *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return ERROR_NOT_ENOUGH_MEMORY;
+    pthread_mutex_lock(&lock);
+    DWORD err = start();
+    if (err == ERROR_SUCCESS) {
+        e->serial = ++serials;
+        e->pidfd = st->pidfd;
+        e->child = st->child;
+        e->st = st;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = e->serial};
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, e->pidfd, &ev) != 0)
+            err = iw_error_from_errno(errno);
+    }
+    if (err == ERROR_SUCCESS) {
+        e->next = entries;
+        entries = e;
+        st->watch = e;
+    }
+    pthread_mutex_unlock(&lock);
+    if (err != ERROR_SUCCESS)
+        free(e);
+    return err;
+}
+
+void iw_process_watch_forget(struct iw_process_state *st)
+{
+    pthread_mutex_lock(&lock);
+    if (st->watch != NULL) {
+        struct iw_process_watch **link = &entries;
+        while (*link != st->watch)
+            link = &(*link)->next;
+        if (st->child) {
+            st->watch->st = NULL; /* it owns the pidfd now, to reap the child */
+            st->pidfd = -1;
+        } else {
+            free(unlink_entry(link));
+        }
+        st->watch = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+struct iw_object *iw_process_watch_find_child(pid_t pid)
+{
+    struct iw_object *obj = NULL;
+    pthread_mutex_lock(&lock);
+    /* Not yet ended, so not yet reaped: the pid is still this child's. */
+    for (struct iw_process_watch *e = entries; e && obj == NULL; e = e->next)
+        if (e->child && e->st && e->st->pid == pid && iw_object_get_pinned(e->st->obj))
+            obj = e->st->obj; /* not if its last reference is going (free_local waits for the lock) */
+    pthread_mutex_unlock(&lock);
+    return obj;
+}
+
+void iw_process_watch_fork_prepare(void) { pthread_mutex_lock(&lock); }
+void iw_process_watch_fork_parent(void) { pthread_mutex_unlock(&lock); }
+
+void iw_process_watch_fork_child(void)
+{
+    if (epfd >= 0)
+        close(epfd);
+    epfd = -1;
+    while (entries) {
+        struct iw_process_watch *e = entries;
+        entries = e->next;
+        if (e->st)
+            e->st->watch = NULL;
+        else
+            close(e->pidfd);
+        free(e);
+    }
+    pthread_mutex_unlock(&lock); /* the forking thread took it in prepare */
+}
