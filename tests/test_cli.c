@@ -700,6 +700,8 @@ static void test_ls_filters_and_watch(void **state)
     for (const char *p = r.out; (p = strstr(p, "Every 0.1s: iwin32 ls")) != NULL; p++)
         listings++;
     assert_int_equal(listings, 3);
+    if (count_lines(r.out) != 3 * 5 + 2) /* seen twice under load, not reproduced since: show it */
+        fprintf(stderr, "ls --watch printed:\n%s\n", r.out);
     assert_int_equal(count_lines(r.out), 3 * 5 + 2); /* Every, node, header, a.shm, pool; 2 blank lines */
     /* JSON: one document per listing; the objects change between them. */
     expect_code((cli(&r, n.dir, "ls", "--json", "--watch=0.1", "--count", "2", NULL), &r), EXIT_OK);
