@@ -67,6 +67,7 @@
 #include <time.h>
 
 #include "deadline.h"
+#include "helper_thread.h"
 #include "object.h"
 
 #define SLICE_NS 100000000L
@@ -177,25 +178,10 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
-/* A watcher's thread: signals blocked (the application's handlers must not
- * run on it), SCHED_OTHER whatever its creator runs at (set_priority lifts
- * it), a small stack. */
+/* A watcher's thread (helper_thread.h; set_priority lifts it). */
 static bool start_thread(struct iw_mutex_watch *w)
 {
-    pthread_attr_t attr;
-    struct sched_param normal = {.sched_priority = 0};
-    pthread_attr_init(&attr);
-    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-    pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-    pthread_attr_setschedparam(&attr, &normal);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&w->thread, &attr, watch_main, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
+    int rc = iw_helper_thread_start(&w->thread, watch_main, w);
     w->running = rc == 0;
     w->prio = 0;
     return w->running;

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "futex.h"
+#include "helper_thread.h"
 #include "object.h"
 
 struct iw_process_watch {
@@ -133,21 +134,8 @@ static DWORD start(void)
     int fd = epoll_create1(EPOLL_CLOEXEC);
     if (fd < 0)
         return iw_error_from_errno(errno);
-    pthread_attr_t attr;
-    struct sched_param normal = {.sched_priority = 0};
-    pthread_attr_init(&attr);
-    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-    pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-    pthread_attr_setschedparam(&attr, &normal);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
-    int rc = pthread_create(&t, &attr, watch_main, (void *)(intptr_t)fd);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
+    int rc = iw_helper_thread_start(&t, watch_main, (void *)(intptr_t)fd);
     if (rc != 0) {
         close(fd);
         return ERROR_NOT_ENOUGH_MEMORY;
