@@ -208,6 +208,19 @@ static int by_name(const void *a, const void *b)
     return c ? c : (x->nameLength > y->nameLength) - (x->nameLength < y->nameLength);
 }
 
+/* Whether an object the scan saw held, counted no holder since, is still
+ * held: then its count was disturbed, not its holders gone. */
+static bool still_held(struct iw_node *node, const IWIN32_OBJECT_INFO *info)
+{
+    struct stat st;
+    enum iw_reflock_state state;
+    int fd = iw_node_file_look(node, info->file, &st, &state);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return state == IW_REFLOCK_HELD && st.st_dev == info->device && st.st_ino == info->inode;
+}
+
 IW_API BOOLEAN iwin32InspectList(DWORD flags, IWIN32_LEFTOVER_CALLBACK onLeftover, void *context,
                                  IWIN32_OBJECT_INFO **objects, size_t *count)
 {
@@ -230,6 +243,8 @@ IW_API BOOLEAN iwin32InspectList(DWORD flags, IWIN32_LEFTOVER_CALLBACK onLeftove
     }
     size_t live = 0;
     for (size_t i = 0; i < l.n; i++) {
+        if (l.objs[i].holders == 0 && still_held(node, &l.objs[i]))
+            l.objs[i].holders = 1; /* at least: the count was disturbed (inspect_holders.c) */
         if (l.objs[i].holders > 0)
             l.objs[live++] = l.objs[i];
         else

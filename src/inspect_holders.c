@@ -3,8 +3,9 @@
  * 0 of the object's file (reflock.h): an OFD lock, which /proc/locks lists
  * as "OFDLCK ADVISORY READ -1 MAJ:MIN:INODE 0 0" whoever took it (the pid
  * is -1: an OFD lock belongs to an open file description, not a process).
- * So the count is exact; a process shows twice only for the instant a fork
- * gives its child descriptions of its own.  Which processes those are, /proc
+ * So the count is exact (count_locks says how it is read exactly); a
+ * process shows twice only for the instant a fork gives its child
+ * descriptions of its own.  Which processes those are, /proc
  * does not say: the pids are those with a descriptor open on the file, from
  * /proc/<pid>/fd of every process this user may inspect.  A mutex owner's
  * process, likewise, is what /proc/TID/status says of its thread.
@@ -13,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +39,14 @@ static IWIN32_OBJECT_INFO *find(IWIN32_OBJECT_INFO **sorted, size_t n, dev_t dev
     return hit ? *hit : NULL;
 }
 
-static int count_locks(IWIN32_OBJECT_INFO **sorted, size_t n)
+/* One reading of /proc/locks: each object's read locks on byte 0, in
+ * counts[i] for sorted[i]. */
+static int read_locks(IWIN32_OBJECT_INFO **sorted, size_t n, uint32_t *counts)
 {
     FILE *f = fopen("/proc/locks", "re");
     if (f == NULL)
         return errno;
+    memset(counts, 0, n * sizeof *counts);
     char line[256];
     while (fgets(line, sizeof line, f)) {
         char kind[16], mode[16], access[16];
@@ -53,12 +58,53 @@ static int count_locks(IWIN32_OBJECT_INFO **sorted, size_t n)
             continue;
         if (strcmp(kind, "OFDLCK") != 0 || strcmp(access, "READ") != 0 || start != 0)
             continue;
-        IWIN32_OBJECT_INFO *obj = find(sorted, n, makedev(maj, min), (ino_t)ino);
-        if (obj)
-            obj->holders++;
+        IWIN32_OBJECT_INFO key = {.device = makedev(maj, min), .inode = (ino_t)ino}, *k = &key;
+        IWIN32_OBJECT_INFO **hit = bsearch(&k, sorted, n, sizeof *sorted, by_file_id);
+        if (hit)
+            counts[hit - sorted]++;
     }
     fclose(f);
     return 0;
+}
+
+/* /proc/locks is no snapshot: the kernel makes it a page per read(), each
+ * page from the entry number the last one ended at, so locks taken or
+ * dropped anywhere on the machine meanwhile shift it, and a reader skips
+ * entries or reads some twice (a listing under lock churn elsewhere counted
+ * 0 holders for held objects: test_inspect).  So it is read until two
+ * readings agree on every object - at once when the machine is quiet -
+ * and, failing that after READINGS, each object takes the count most
+ * readings gave it.  iwin32InspectList makes sure a held object never
+ * counts 0 (inspect.c). */
+#define READINGS 15
+
+static int count_locks(IWIN32_OBJECT_INFO **sorted, size_t n)
+{
+    uint32_t *seen = malloc((n ? n : 1) * READINGS * sizeof *seen);
+    if (seen == NULL)
+        return ENOMEM;
+    int err = 0, r;
+    for (r = 0; r < READINGS; r++) {
+        if ((err = read_locks(sorted, n, seen + (size_t)r * n)) != 0)
+            break;
+        if (r > 0 && memcmp(seen + (size_t)r * n, seen + (size_t)(r - 1) * n, n * sizeof *seen) == 0)
+            break;
+    }
+    for (size_t i = 0; err == 0 && i < n; i++) {
+        uint32_t best = 0, best_votes = 0;
+        for (int a = 0; a < (r < READINGS ? r + 1 : READINGS); a++) {
+            uint32_t votes = 0;
+            for (int b = 0; b < (r < READINGS ? r + 1 : READINGS); b++)
+                votes += seen[(size_t)b * n + i] == seen[(size_t)a * n + i];
+            if (votes > best_votes) {
+                best = seen[(size_t)a * n + i];
+                best_votes = votes;
+            }
+        }
+        sorted[i]->holders = best;
+    }
+    free(seen);
+    return err;
 }
 
 static void add_pid(IWIN32_OBJECT_INFO *obj, pid_t pid)

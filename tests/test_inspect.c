@@ -8,8 +8,10 @@
  * first test is the one that finds none.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -147,8 +149,9 @@ static void test_list_and_state(void **state)
 
 /* The object as inspected once its holder count is holders, or after 2 s
  * as it is then.  Under a loaded parallel run (ASan, ctest -j2) a listing
- * has now and then counted one holder more for a moment, not explained yet
- * (noted for the next session); the count must still settle exactly. */
+ * counted one holder more for a moment: /proc/locks shifting under the
+ * reader while other tests took and dropped locks (inspect_holders.c,
+ * test_counts_under_lock_churn); the count must still settle exactly. */
 static IWIN32_OBJECT_INFO *inspect_settled(const char *name, uint32_t holders)
 {
     IWIN32_OBJECT_INFO *o = NULL;
@@ -292,6 +295,76 @@ static void test_abandoned_mutex(void **state)
     assert_true(RtReleaseMutex(m) && CloseHandle(m));
 }
 
+/* Another process takes and drops OFD locks on many files of its own, as a
+ * busy machine does: /proc/locks, which the holder count reads, is made a
+ * page per read(), each page from the position the last one ended at, so
+ * lock entries coming and going elsewhere shift it under the reader.  Every
+ * listing must still count each held object once (it used to drop held
+ * objects, counted 0, or count one twice). */
+static void test_counts_under_lock_churn(void **state)
+{
+    (void)state;
+    enum { OBJECTS = 9, FILES = 400, LISTINGS = 150 };
+    char dir[] = "/tmp/iwin32-lock-churn-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    pid_t churner = tn_fork();
+    if (churner == 0) {
+        int fds[FILES];
+        for (int i = 0; i < FILES; i++) {
+            char path[64];
+            snprintf(path, sizeof path, "%s/%d", dir, i);
+            fds[i] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            if (fds[i] < 0)
+                _exit(1);
+        }
+        for (;;) /* until killed: every file locked, then every one unlocked */
+            for (int type = F_RDLCK; type <= F_UNLCK; type += F_UNLCK - F_RDLCK)
+                for (int i = 0; i < FILES; i++) {
+                    struct flock l = {.l_type = (short)type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+                    fcntl(fds[i], F_OFD_SETLK, &l);
+                }
+    }
+    /* Made after the fork: a child forked from a holder holds them too. */
+    HANDLE h[OBJECTS];
+    for (int i = 0; i < OBJECTS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "churn.%d", i);
+        h[i] = RtCreateEvent(NULL, TRUE, FALSE, name);
+        assert_non_null(h[i]);
+    }
+    /* Every listing lists every object; its holder count may be off for a
+     * moment when /proc/locks shifts under every reading (inspect_holders.c),
+     * but rarely. */
+    int dropped = 0, miscounted = 0;
+    size_t fewest = OBJECTS;
+    for (int k = 0; k < LISTINGS; k++) {
+        IWIN32_OBJECT_INFO *o;
+        size_t n;
+        assert_true(iwin32InspectList(0, NULL, NULL, &o, &n));
+        dropped += n != OBJECTS;
+        fewest = n < fewest ? n : fewest;
+        bool exact = true;
+        for (size_t i = 0; i < n; i++)
+            exact = exact && o[i].holders == 1;
+        miscounted += !exact;
+        iwin32InspectFree(o, n);
+    }
+    kill(churner, SIGKILL);
+    tn_wait(churner, 5000);
+    for (int i = 0; i < FILES; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "%s/%d", dir, i);
+        unlink(path);
+    }
+    rmdir(dir);
+    for (int i = 0; i < OBJECTS; i++)
+        assert_true(CloseHandle(h[i]));
+    printf("under lock churn: %d of %d listings dropped an object (fewest %zu of %d), %d miscounted holders\n",
+           dropped, LISTINGS, fewest, OBJECTS, miscounted);
+    assert_int_equal(dropped, 0);
+    assert_true(miscounted <= LISTINGS / 20);
+}
+
 static void test_set_pool_size(void **state)
 {
     (void)state;
@@ -323,6 +396,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_leftovers_removed, tn_teardown),
         cmocka_unit_test_teardown(test_abandoned_mutex, tn_teardown),
         cmocka_unit_test_teardown(test_set_pool_size, tn_teardown),
+        cmocka_unit_test_teardown(test_counts_under_lock_churn, tn_teardown),
     };
     return cmocka_run_group_tests_name("test_inspect", tests, NULL, NULL);
 }
