@@ -311,6 +311,13 @@ static DWORD allocate(struct iw_object *obj)
  * state its state, set up in place in its mapped page.  Sets obj->fd (and
  * obj->page); on failure returns the error with nothing left.
  *
+ * Not made in place under its final name (which would save the look-up
+ * and the rename): a name visible before it is complete makes a second
+ * Create of it wait for the maker - through its reservation and
+ * allocation, or for ever if the maker is stopped, on a file lock without
+ * priority inheritance - where with the rename the loser of two creators
+ * just opens the winner's object (docs/DESIGN.md, "Changes studied").
+ *
  * The size is set now, before the pool reservation: a recount that sees
  * this file must count its pages (pool.c).  A data object whose pages the
  * word has room for gets them allocated now, which sets the size too (one
