@@ -295,13 +295,41 @@ DWORD iw_object_open(const struct iw_object_ops *ops, LPCTSTR lpName, struct iw_
 
 /* ---- making a new object ------------------------------------------------- */
 
+/* Allocates a data object's pages (so that a full tmpfs is an error now,
+ * not a SIGBUS later), which sets the file's size too. */
+static DWORD allocate(struct iw_object *obj)
+{
+    int rc = posix_fallocate(obj->fd, obj->data_offset, (off_t)obj->size);
+    if (rc == 0)
+        return ERROR_SUCCESS;
+    return (rc == ENOSPC || rc == EFBIG) ? ERROR_NOT_ENOUGH_MEMORY : iw_error_from_errno(rc);
+}
+
 /* Writes a new object's file under a temporary "t-" name, holding its
  * reference lock from the start, so that the object is complete before
  * anyone can see it by name: its header, its size, and for a type with a
  * state its state, set up in place in its mapped page.  Sets obj->fd (and
- * obj->page); on failure returns the error with nothing left. */
+ * obj->page); on failure returns the error with nothing left.
+ *
+ * Not made in place under its final name (which would save the look-up
+ * and the rename): a name visible before it is complete makes a second
+ * Create of it wait for the maker - through its reservation and
+ * allocation, or for ever if the maker is stopped, on a file lock without
+ * priority inheritance - where with the rename the loser of two creators
+ * just opens the winner's object (docs/DESIGN.md, "Changes studied").
+ *
+ * The size is set now, before the pool reservation: a recount that sees
+ * this file must count its pages (pool.c).  A data object whose pages the
+ * word has room for gets them allocated now, which sets the size too (one
+ * system call fewer than ftruncate now and fallocate after the
+ * reservation); *allocated says so.  Allocating before reserving is safe:
+ * a creator killed in between leaves a stale "t-" file whose pages the word
+ * never counted, removed by the next recount, and one refused after all (a
+ * race for the last pages) returns them with the file.  A word without
+ * room allocates only after the reservation: a refusal must not zero-fill
+ * pages first (a refused 1 GiB Create would cost a 1 GiB fill). */
 static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct iw_name *name,
-                       const void *params, char *temp)
+                       const void *params, char *temp, uint64_t pages, bool *allocated)
 {
     bool stateful = obj->ops->state_size > 0;
     bool header = stateful || name->hashed;
@@ -313,12 +341,14 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
     IW_CRASH_POINT("create.temp_locked");
     obj->fd = fd;
     obj->ino = st.st_ino;
-    bool ok = !header || iw_node_file_write_header(fd, obj->ops, name);
-    /* The size is set now, before the pool reservation: a recount that
-     * sees this file must count its pages (pool.c). */
+    *allocated = pages > 0 && iw_pool_has_room(node, pages);
     off_t file_size = stateful ? (off_t)node->page_size : obj->data_offset + (off_t)obj->size;
     DWORD err = ERROR_SUCCESS;
-    if (!ok || ftruncate(fd, file_size) != 0)
+    if (header && !iw_node_file_write_header(fd, obj->ops, name))
+        err = iw_error_from_errno(errno);
+    else if (*allocated)
+        err = allocate(obj);
+    else if (ftruncate(fd, file_size) != 0)
         err = iw_error_from_errno(errno);
     if (err == ERROR_SUCCESS)
         err = map_page(node, obj, temp);
@@ -335,11 +365,11 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
 
 enum publish_result { PUBLISHED, NAME_TAKEN, TEMP_LOST, FAILED };
 
-/* Reserves the pages, allocates them (so that a full tmpfs is an error now,
- * not a SIGBUS later) and gives the object its name.  On anything but
- * PUBLISHED the temporary file is gone and the pages are returned. */
+/* Reserves the pages, allocates them unless make_file did (allocated) and
+ * gives the object its name.  On anything but PUBLISHED the temporary file
+ * is gone and the pages are returned. */
 static enum publish_result publish(struct iw_node *node, struct iw_object *obj, const char *temp,
-                                   uint64_t pages, DWORD *err)
+                                   uint64_t pages, bool allocated, DWORD *err)
 {
     enum publish_result result = FAILED;
     bool reserved = false;
@@ -349,9 +379,8 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
         reserved = *err == ERROR_SUCCESS;
         if (reserved)
             IW_CRASH_POINT("create.reserved");
-        int rc = reserved ? posix_fallocate(obj->fd, obj->data_offset, (off_t)obj->size) : 0;
-        if (rc != 0)
-            *err = (rc == ENOSPC || rc == EFBIG) ? ERROR_NOT_ENOUGH_MEMORY : iw_error_from_errno(rc);
+        if (reserved && !allocated)
+            *err = allocate(obj);
     }
     if (*err == ERROR_SUCCESS) {
         IW_CRASH_POINT("create.ready");
@@ -399,29 +428,29 @@ static DWORD create_object(struct iw_node *node, const struct iw_object_ops *ops
             obj->data_offset = name->hashed ? (off_t)node->page_size : 0;
         }
         char temp[IW_UNIQUE_NAME_SIZE];
-        err = make_file(node, obj, name, params, temp);
-        if (err != ERROR_SUCCESS) {
-            free(obj);
-            return err;
-        }
         uint64_t pages = ops->state_size == 0 ? iw_pages(node, size) : 0;
-        enum publish_result result = publish(node, obj, temp, pages, &err);
-        if (result == PUBLISHED) {
-            IW_CRASH_POINT("create.published");
-            *out = adopt(node, obj);
-            *existed = false;
-            return *out ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
+        bool allocated = false;
+        err = make_file(node, obj, name, params, temp, pages, &allocated);
+        enum publish_result result = FAILED;
+        if (err == ERROR_SUCCESS) {
+            result = publish(node, obj, temp, pages, allocated, &err);
+            if (result == PUBLISHED) {
+                IW_CRASH_POINT("create.published");
+                *out = adopt(node, obj);
+                *existed = false;
+                return *out ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
+            }
+            if (obj->page && ops->undo)
+                ops->undo(iw_object_state(obj));
+            if (obj->page)
+                iw_guard_unmap(obj->page, node->page_size, node->page_size);
+            close(obj->fd);
         }
-        if (obj->page && ops->undo)
-            ops->undo(iw_object_state(obj));
-        if (obj->page)
-            iw_guard_unmap(obj->page, node->page_size, node->page_size);
-        close(obj->fd);
         free(obj);
         /* Another creator got the name first: open theirs (top of loop). */
         if (result == TEMP_LOST || result == NAME_TAKEN)
             continue;
-        /* A full pool only matters if the name is still free. */
+        /* A full pool (or tmpfs) only matters if the name is still free. */
         if (named && err == ERROR_NOT_ENOUGH_MEMORY) {
             DWORD open_err = open_existing(node, ops, name, out);
             if (open_err != ERROR_FILE_NOT_FOUND) {

@@ -81,7 +81,9 @@ struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *op
 /* Maps len bytes of obj's file from offset, populated (and locked where
  * permitted: no page faults after).  Never through obj->fd: a
  * mapping pins the open file description it was made from, and with it any
- * lock on it, so every mapping would become a reference (SPEC 3: it is not).
+ * lock on it, so every mapping would become a reference (SPEC 3: it is not;
+ * an unlock at CloseHandle would not help: a forked child's copy of the
+ * mapping would keep a killed parent's lock alive).
  * The mapping is made through a second description of the file, opened by
  * name (stable while we hold the object: only a write-lock holder unlinks),
  * which carries no lock, so mappings may pin it.  The first mapping closes

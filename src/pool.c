@@ -7,7 +7,8 @@
  * The word is a fast upper bound, never below the pages of live objects:
  *   - a creator reserves only after its file is sized, held and in the
  *     directory (its link count checked after its lock: object.c), and
- *     before the object gets its name;
+ *     before the object gets its name (its pages may be allocated before
+ *     or after: object.c, make_file, says when);
  *   - a destroyer releases only after it has unlinked the object, holding
  *     the write lock - and not at all if a reset came between its last look
  *     before the unlink and its release: that reset may not have seen the
@@ -192,6 +193,11 @@ static void settle_count(struct iw_node *node, uint64_t *before, uint64_t count,
 uint64_t iw_pool_epoch(struct iw_node *node) { return atomic_load(&node->header->pool_resets); }
 
 uint64_t iw_pool_counted(struct iw_node *node) { return atomic_load(&node->header->pool_state) & PAGES_MASK; }
+
+bool iw_pool_has_room(struct iw_node *node, uint64_t pages)
+{
+    return iw_pool_counted(node) + pages <= atomic_load(&node->header->pool_max_pages);
+}
 
 uint64_t iw_pool_pages_of(const struct iw_node *node, const char *file, const struct stat *st)
 {

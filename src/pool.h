@@ -5,6 +5,7 @@
  */
 #ifndef IW_POOL_H
 #define IW_POOL_H
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -40,6 +41,10 @@ DWORD iw_pool_reset(struct iw_node *node);
 /* The pages the shared counter holds now: never below the pages of live
  * objects, and above them by what crashed processes left, until a recount. */
 uint64_t iw_pool_counted(struct iw_node *node);
+
+/* Whether the word has room for pages more now: a hint for a creator's
+ * order of work (object.c: make_file), never a reservation. */
+bool iw_pool_has_room(struct iw_node *node, uint64_t pages);
 
 /* Sets the pool's size (the CLI's pool --set): ERROR_NOT_ENOUGH_MEMORY,
  * nothing changed, when live objects use more than max_pages.
