@@ -10,6 +10,10 @@
  *               sem_t, interleaved sample by sample; same CPU and cross CPU;
  *               idle and (--load) under stress-ng; caches evicted before
  *               every sample (cold, --evict-kib 0 for warm).  bench_rt_wake.c
+ *   multi       the same for RtWaitForMultipleObjects over 16 events, the
+ *               last one signalled, vs RtWaitForSingleObject on one event
+ *               vs a raw futex_waitv over 16 words, each on its own page.
+ *                                                         bench_rt_wake.c
  *   inversion   low-priority owner with 5 ms of work, mid-priority 20 ms
  *               hog, high-priority waiter, all on one CPU: the high thread's
  *               wait in RtWaitForSingleObject(mutex), RtWaitForMultipleObjects
@@ -204,7 +208,7 @@ void rt_load_stop(void)
 static void usage(void)
 {
     printf("usage: iwin32-bench-rt [--quick] [--load] [--period US] [--samples N] [--evict-kib K]\n"
-           "                       [--only wake|inversion|churn|audit]\n"
+           "                       [--only wake|multi|inversion|churn|audit]\n"
            "  --quick        smoke run (a few seconds)\n"
            "  --load         also run the wake and churn cases under stress-ng (started here,\n"
            "                 bounded by its own --timeout)\n"
@@ -309,9 +313,14 @@ int main(int argc, char **argv)
     }
 
     if (only == NULL || strcmp(only, "wake") == 0) {
-        rt_wake_case(period_us, samples, evict, false);
+        rt_wake_case(period_us, samples, evict, false, false);
         if (load)
-            rt_wake_case(period_us, samples, evict, true);
+            rt_wake_case(period_us, samples, evict, true, false);
+    }
+    if (only == NULL || strcmp(only, "multi") == 0) {
+        rt_wake_case(period_us, samples, evict, false, true);
+        if (load)
+            rt_wake_case(period_us, samples, evict, true, true);
     }
     if (only == NULL || strcmp(only, "inversion") == 0)
         rt_inversion_case();

@@ -33,7 +33,8 @@ bool rt_load_start(unsigned seconds);
 void rt_load_stop(void);
 
 /* The cases (bench_rt_wake.c, bench_rt_cases.c, bench_rt_audit.c). */
-void rt_wake_case(unsigned period_us, unsigned samples, size_t evict_bytes, bool load);
+/* multi: the 16-object wait vs one object vs a raw futex_waitv (bench_rt_wake.c) */
+void rt_wake_case(unsigned period_us, unsigned samples, size_t evict_bytes, bool load, bool multi);
 void rt_inversion_case(void);
 void rt_churn_case(bool load);
 void rt_audit_case(void);

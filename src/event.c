@@ -147,7 +147,7 @@ IW_HOT static int poll(void *state, uint32_t cookie, bool *abandoned)
  * many - one that may have been handed to us - is not left stranded: a
  * Set's becomes the signalled state, for the others, a Pulse's is dropped
  * (a Pulse never leaves the event set). */
-static void leave(void *state, uint32_t cookie)
+IW_HOT static void leave(void *state, uint32_t cookie)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;

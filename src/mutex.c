@@ -277,6 +277,23 @@ static DWORD wait_alone(void *state, const struct timespec *deadline)
     return WAIT_FAILED;
 }
 
+/* The release is pinned, like every short call, though its caller owns the
+ * mutex and an owned page is kept mapped (owned_here).  Without the pin:
+ *   - whether the caller owns it is read from the page itself, and a
+ *     non-owner's release (ERROR_NOT_OWNER, never a crash) would read a
+ *     page a concurrent last CloseHandle may have unmapped;
+ *   - even the owner races that close: release_one clears owner_thread
+ *     before the unlock (the abandonment windows above need that order),
+ *     and from that store on let_go's keep_mapped check answers false, so
+ *     a let_go on another thread between release_one and the unlock unmaps
+ *     the page under the unlock's write to the lock word and the waiters'
+ *     wake.  What closes that window is a mark in process-local memory
+ *     that let_go looks for after its keep_mapped check - which is the pin
+ *     (the last reference waits for pins before let_go, hazard.c), and its
+ *     recheck too: a pin published after the reclaimer's scan must see the
+ *     handle gone.
+ * Measured (callgrind, bench/README.md): the pin is about a dozen of the ~190
+ * instructions the library adds to glibc's trylock+unlock per pair. */
 IW_API BOOLEAN RtReleaseMutex(HANDLE h)
 {
     struct iw_pinned p;

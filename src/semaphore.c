@@ -76,7 +76,7 @@ static uint32_t enter(void *state)
     return 0;
 }
 
-static void leave(void *state, uint32_t cookie)
+IW_HOT static void leave(void *state, uint32_t cookie)
 {
     (void)cookie;
     atomic_fetch_sub(&((struct semaphore_state *)state)->word, ONE_WAITER);
