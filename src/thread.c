@@ -32,7 +32,12 @@
  * which run with the signal blocked (shield), so that no thread is stopped
  * holding what Resume, CreateThread or a thread's end need.  A thread that
  * blocks THREAD_SIGNAL is suspended or terminated only when it unblocks it,
- * and SuspendThread waits for that.
+ * and SuspendThread waits for that.  Nor is a thread suspended inside a
+ * short call's pin (hazard.h: SetEvent and the like, microseconds, never
+ * blocking): the last CloseHandle of the pinned object would wait for it
+ * until it is resumed, which Win32's CloseHandle never does.  The handler
+ * returns there, flagging it, and SuspendThread sends the signal again; a
+ * thread terminated there lets go of its pin as it ends.
  *
  * The end: the thread marks itself gone under its control lock (ctl), which
  * every call that signals the thread or sets its priority holds while it
@@ -75,7 +80,10 @@ struct thread_state {
                                        TerminateThread asks: a suspended
                                        thread sleeps on it */
     _Atomic uint32_t ack;           /* bumped when the thread falls asleep on
-                                       suspend, is resumed to 0, or ends */
+                                       suspend, is resumed to 0, ends, or
+                                       takes the signal inside a pin */
+    atomic_bool deferred;           /* ...that last: send it again */
+    atomic_bool asleep;             /* in sleep_while_suspended */
     atomic_bool terminate;          /* TerminateThread asked (terminate_code) */
     _Atomic DWORD terminate_code;
     atomic_bool finishing;          /* the thread is ending: no more jumps */
@@ -192,14 +200,21 @@ static void sleep_while_suspended(struct thread_state *st)
          * sleep below returns at once. */
         uint32_t resumed = atomic_load(&st->resumed);
         if (atomic_load(&st->terminate) || atomic_load(&st->suspend) == 0)
-            return;
+            break;
         /* SuspendThread may return - every time round: a thread resumed and
          * suspended again before it woke stays here, and its new
          * suspender waits for this. */
+        atomic_store(&st->asleep, true);
         bump(&st->ack);
         iw_futex_wait(&st->resumed, resumed, NULL);
     }
+    atomic_store(&st->asleep, false);
 }
+
+/* Whether the thread is inside a short call's pin (hazard.h): one that never
+ * blocks and ends in microseconds, but whose object's last CloseHandle waits
+ * for it - a thread suspended there would keep that close waiting. */
+static bool pinned(void) { return iw_hazard_mine != NULL && atomic_load(&iw_hazard_mine->obj) != NULL; }
 
 static void on_signal(int sig, siginfo_t *info, void *context)
 {
@@ -210,6 +225,13 @@ static void on_signal(int sig, siginfo_t *info, void *context)
     if (st == NULL || atomic_load(&st->finishing))
         return; /* a signal sent before the thread began to end, delivered after */
     int saved = errno;
+    if (pinned() && !atomic_load(&st->terminate) && atomic_load(&st->suspend) != 0) {
+        /* Not here: the suspender sends the signal again (suspend()). */
+        atomic_store(&st->deferred, true);
+        bump(&st->ack);
+        errno = saved;
+        return;
+    }
     sleep_while_suspended(st);
     if (atomic_load(&st->terminate)) {
         st->pending = atomic_load(&st->terminate_code);
@@ -286,6 +308,10 @@ void iw_thread_fork_child(void)
 static void finish(struct thread_state *st)
 {
     atomic_store(&st->finishing, true); /* the signal does nothing from here on */
+    /* Terminated inside a short call: its pin goes (the call is abandoned),
+     * so that the last put below never waits for this thread's own slot. */
+    if (iw_hazard_mine != NULL)
+        iw_hazard_unpin();
     pthread_mutex_lock(&st->ctl);
     st->gone = true;
     pthread_mutex_unlock(&st->ctl);
@@ -487,6 +513,27 @@ IW_API BOOLEAN GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode)
     return TRUE;
 }
 
+/* Waits until st is asleep, resumed meanwhile, or ended (ack moves on),
+ * sending the signal again each time it came inside a pin (on_signal): a
+ * pin lasts microseconds, so a later one lands outside it. */
+static void wait_stopped(struct thread_state *st, uint32_t ack)
+{
+    for (;;) {
+        while (atomic_load(&st->ack) == ack)
+            iw_futex_wait(&st->ack, ack, NULL);
+        ack = atomic_load(&st->ack);
+        if (!atomic_exchange(&st->deferred, false))
+            return;
+        pthread_mutex_lock(&st->ctl);
+        /* Not when it is asleep already: a deferral flagged for a signal
+         * whose suspender has returned (resumed meanwhile). */
+        bool again = !st->gone && atomic_load(&st->suspend) != 0 && !atomic_load(&st->asleep) && send_signal(st);
+        pthread_mutex_unlock(&st->ctl);
+        if (!again)
+            return;
+    }
+}
+
 /* SuspendThread's work, shielded: the count before, or (DWORD)-1. */
 static DWORD suspend(struct thread_state *st, sigset_t *old)
 {
@@ -515,8 +562,7 @@ static DWORD suspend(struct thread_state *st, sigset_t *old)
         /* Until it is asleep, resumed meanwhile, or ended; not shielded, so
          * that two threads suspending each other do not wait for each other. */
         unshield(old);
-        while (atomic_load(&st->ack) == ack)
-            iw_futex_wait(&st->ack, ack, NULL);
+        wait_stopped(st, ack);
         shield(old);
     }
     return prev;

@@ -678,7 +678,7 @@ static void test_suspended_in_a_short_call_keeps_no_close_waiting(void **state)
     assert_non_null(h);
     assert_true(eventually(&spins));
     int stuck = 0;
-    for (int round = 0; round < 300; round++) {
+    for (int round = 0; round < 1000; round++) {
         assert_int_equal(SuspendThread(h), 0);
         atomic_int done = 0;
         pthread_t closer;
@@ -694,7 +694,7 @@ static void test_suspended_in_a_short_call_keeps_no_close_waiting(void **state)
     assert_int_equal(WaitForSingleObject(h, 10000), WAIT_OBJECT_0);
     assert_true(CloseHandle(h));
     assert_true(CloseHandle(atomic_load(&pinned_event)));
-    print_message("closes kept waiting by a suspended thread: %d of 300\n", stuck);
+    print_message("closes kept waiting by a suspended thread: %d of 1000\n", stuck);
     assert_int_equal(stuck, 0);
 }
 
