@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -795,6 +796,59 @@ static DWORD WINAPI terminates_itself(LPVOID p)
     return 5;
 }
 
+/* A thread terminated inside a short call on its own handle (the pin of
+ * GetExitCodeThread) whose handles are all closed: its own reference is
+ * the last, and its end must not wait for its own pin. */
+struct reads_own_code_arg {
+    HANDLE self;
+    atomic_int spins;
+};
+
+static DWORD WINAPI reads_own_exit_code(LPVOID p)
+{
+    struct reads_own_code_arg *a = p;
+    for (;;) {
+        DWORD code;
+        GetExitCodeThread(a->self, &code);
+        atomic_fetch_add(&a->spins, 1);
+    }
+    return 0;
+}
+
+static bool task_exists(DWORD tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%u", (unsigned)tid);
+    return access(path, F_OK) == 0;
+}
+
+static void test_terminated_inside_a_pin_of_its_own_handle(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* the signal lands only in an interceptor: never inside a pin */
+    int hung = 0;
+    for (int round = 0; round < 200; round++) {
+        struct reads_own_code_arg a = {0};
+        DWORD tid;
+        HANDLE h = CreateThread(NULL, 0, reads_own_exit_code, &a, CREATE_SUSPENDED, &tid);
+        assert_non_null(h);
+        a.self = h;
+        assert_int_equal(ResumeThread(h), 1);
+        assert_true(eventually(&a.spins));
+        assert_true(TerminateThread(h, 3));
+        assert_true(CloseHandle(h));
+        int i = 0;
+        while (task_exists(tid) && i++ < 2000)
+            usleep(1000);
+        hung += task_exists(tid);
+        if (hung)
+            break; /* a thread stuck for good: the rest would only add more */
+    }
+    print_message("terminated threads that never ended: %d\n", hung);
+    assert_int_equal(hung, 0);
+}
+
 static void test_terminate_itself(void **state)
 {
     (void)state;
@@ -927,6 +981,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_terminate_running),
         cmocka_unit_test(test_terminate_suspended_and_waiting),
         cmocka_unit_test(test_terminate_itself),
+        cmocka_unit_test(test_terminated_inside_a_pin_of_its_own_handle),
         cmocka_unit_test(test_terminated_owner_abandons_its_mutex),
         cmocka_unit_test(test_priorities_on_thread_handles),
     };
