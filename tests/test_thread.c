@@ -684,7 +684,7 @@ static void test_suspended_in_a_short_call_keeps_no_close_waiting(void **state)
         atomic_int done = 0;
         pthread_t closer;
         assert_int_equal(pthread_create(&closer, NULL, close_event, &done), 0);
-        for (int i = 0; i < 200 && !atomic_load(&done); i++)
+        for (int i = 0; i < 2000 && !atomic_load(&done); i++)
             usleep(1000);
         stuck += !atomic_load(&done);
         assert_int_equal(ResumeThread(h), 1); /* lets a stuck close go */
