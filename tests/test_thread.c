@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -849,6 +850,58 @@ static void test_terminated_inside_a_pin_of_its_own_handle(void **state)
     assert_int_equal(hung, 0);
 }
 
+/* A thread terminated while its SuspendThread waits for a thread that
+ * blocks the signal (the one wait of the thread calls that lets the signal
+ * in) must not keep its reference to that thread's object: the object is
+ * freed when its handles are closed (LeakSanitizer sees it otherwise). */
+struct blocker_arg {
+    atomic_int blocked, release;
+};
+
+static DWORD WINAPI blocks_the_signal(LPVOID p)
+{
+    struct blocker_arg *b = p;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGRTMAX - 1);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    atomic_store(&b->blocked, 1);
+    while (!atomic_load(&b->release))
+        usleep(1000);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL); /* suspended here until resumed */
+    return 4;
+}
+
+static DWORD WINAPI suspends_it(LPVOID p)
+{
+    SuspendThread((HANDLE)p); /* waits: the thread blocks the signal */
+    return 0;
+}
+
+static void test_terminated_while_suspending_another(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* the signal never reaches a thread asleep in a futex */
+    struct blocker_arg b = {0};
+    HANDLE blocker = CreateThread(NULL, 0, blocks_the_signal, &b, 0, NULL);
+    assert_non_null(blocker);
+    assert_true(eventually(&b.blocked));
+    HANDLE suspender = CreateThread(NULL, 0, suspends_it, blocker, 0, NULL);
+    assert_non_null(suspender);
+    usleep(50000); /* in SuspendThread's wait */
+    assert_int_equal(WaitForSingleObject(suspender, 0), WAIT_TIMEOUT);
+    assert_true(TerminateThread(suspender, 8));
+    assert_int_equal(WaitForSingleObject(suspender, 10000), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(suspender), 8);
+    atomic_store(&b.release, 1);
+    assert_int_equal(ResumeThread(blocker), 1); /* the suspension it asked stays */
+    assert_int_equal(WaitForSingleObject(blocker, 10000), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(blocker), 4);
+    assert_true(CloseHandle(suspender));
+    assert_true(CloseHandle(blocker));
+}
+
 static void test_terminate_itself(void **state)
 {
     (void)state;
@@ -981,6 +1034,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_terminate_running),
         cmocka_unit_test(test_terminate_suspended_and_waiting),
         cmocka_unit_test(test_terminate_itself),
+        cmocka_unit_test(test_terminated_while_suspending_another),
         cmocka_unit_test(test_terminated_inside_a_pin_of_its_own_handle),
         cmocka_unit_test(test_terminated_owner_abandons_its_mutex),
         cmocka_unit_test(test_priorities_on_thread_handles),
