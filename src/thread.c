@@ -172,6 +172,10 @@ static void finish(struct thread_state *st)
      * so that the last put below never waits for this thread's own slot. */
     if (iw_hazard_mine != NULL)
         iw_hazard_unpin();
+    /* Terminated while its SuspendThread waited: the reference it held. */
+    struct iw_object *held_obj = atomic_exchange(&st->holding, NULL);
+    if (held_obj != NULL)
+        iw_local_object_put(held_obj);
     pthread_mutex_lock(&st->ctl);
     st->gone = true;
     pthread_mutex_unlock(&st->ctl);

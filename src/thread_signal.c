@@ -143,14 +143,22 @@ static DWORD suspend(struct thread_state *st, sigset_t *old)
     }
     pthread_mutex_unlock(&st->ctl);
     if (prev == 0 && self) {
-        iw_thread_sleep_while_suspended(st); /* until another thread resumes it (shielded: a
-                                      TerminateThread acts as it returns) */
+        /* Until another thread resumes it (shielded: a TerminateThread
+         * acts as it returns). */
+        iw_thread_sleep_while_suspended(st);
     } else if (prev == 0) {
         /* Until it is asleep, resumed meanwhile, or ended; not shielded, so
-         * that two threads suspending each other do not wait for each other. */
+         * that two threads suspending each other do not wait for each other
+         * (the one place a thread call lets the signal in: what it holds
+         * there, a reference, its end drops). */
+        struct thread_state *mine = iw_thread_me;
+        if (mine != NULL)
+            atomic_store(&mine->holding, st->obj);
         iw_thread_unshield(old);
         wait_stopped(st, ack);
         iw_thread_shield(old);
+        if (mine != NULL)
+            atomic_store(&mine->holding, NULL);
     }
     return prev;
 }

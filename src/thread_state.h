@@ -40,6 +40,10 @@ struct thread_state {
     atomic_bool finishing;          /* the thread is ending: no more jumps */
     sigjmp_buf exit_jmp;            /* in thread_main: ExitThread, TerminateThread */
     DWORD pending;                  /* the code it ends with (its own) */
+    struct iw_object *_Atomic holding; /* a thread object it holds while its
+                                       SuspendThread waits unshielded: the
+                                       thread's end drops it if it is
+                                       terminated there */
 
     /* ---- identity ------------------------------------------------------- */
     _Atomic pid_t tid;              /* 0 until the thread runs */
