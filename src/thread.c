@@ -17,22 +17,8 @@
  * thread's life, the one ps, top and chrt show, and the one OpenThread
  * takes; it may be reused after the thread ends, as a Win32 id may.
  *
- * Suspending (SuspendThread/ResumeThread, with Win32's counts): a thread
- * suspended by another thread is sent THREAD_SIGNAL, whose handler sleeps
- * (on a futex word that Resume and Terminate change) until the count is 0
- * again; SuspendThread returns once the thread is asleep there (ack), so
- * that it runs no more code of its own.  A
- * thread suspending itself sleeps there directly, CREATE_SUSPENDED sleeps
- * there before the start routine.  TerminateThread sets the exit code, sends
- * the same signal (and wakes a suspended thread), and the handler jumps
- * back to thread_main.  Both act wherever the thread is, holding whatever it
- * holds - a lock of its own, malloc's, the process lock of the library's
- * other calls: the dangers Win32 documents for SuspendThread and
- * TerminateThread (docs/PORTING.md) - except inside this file's own calls,
- * which run with the signal blocked (shield), so that no thread is stopped
- * holding what Resume, CreateThread or a thread's end need.  A thread that
- * blocks THREAD_SIGNAL is suspended or terminated only when it unblocks it,
- * and SuspendThread waits for that.
+ * SuspendThread, ResumeThread and TerminateThread, and the signal they
+ * send: thread_signal.c.
  *
  * The end: the thread marks itself gone under its control lock (ctl), which
  * every call that signals the thread or sets its priority holds while it
@@ -43,6 +29,7 @@
  * real-time thread's end never waits for a preempted ordinary thread.
  */
 #include "thread.h"
+#include "thread_state.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -60,49 +47,10 @@
 #include "local_object.h"
 #include "object.h"
 
-/* Sent to a thread to suspend or terminate it (docs/PORTING.md names it). */
-#define THREAD_SIGNAL (SIGRTMAX - 1)
-
-struct thread_state {
-    /* ---- the wait protocol -------------------------------------------- */
-    _Atomic uint32_t wake;          /* bumped when the thread ends */
-    atomic_bool ended;              /* exit_code is final */
-    _Atomic DWORD exit_code;
-
-    /* ---- suspending and terminating ------------------------------------ */
-    _Atomic uint32_t suspend;       /* the count */
-    _Atomic uint32_t resumed;       /* bumped when the count falls to 0 or
-                                       TerminateThread asks: a suspended
-                                       thread sleeps on it */
-    _Atomic uint32_t ack;           /* bumped when the thread falls asleep on
-                                       suspend, is resumed to 0, or ends */
-    atomic_bool terminate;          /* TerminateThread asked (terminate_code) */
-    _Atomic DWORD terminate_code;
-    atomic_bool finishing;          /* the thread is ending: no more jumps */
-    sigjmp_buf exit_jmp;            /* in thread_main: ExitThread, TerminateThread */
-    DWORD pending;                  /* the code it ends with (its own) */
-
-    /* ---- identity ------------------------------------------------------- */
-    _Atomic pid_t tid;              /* 0 until the thread runs */
-    pthread_t thread;
-    pthread_mutex_t ctl;            /* gone, and the thread's life for the
-                                       calls that use tid or thread */
-    bool gone;                      /* past its last use of signals and priorities */
-    _Atomic uint32_t last_set;      /* priority.c's (thread.h) */
-    LPTHREAD_START_ROUTINE start;
-    LPVOID param;
-    struct iw_object *obj;          /* whose state this is */
-    struct thread_state *prev, *next; /* the registry: threads not yet ended */
-};
-
-/* The thread's own state, for a thread the library created (read by the
- * signal handler: initial-exec TLS is async-signal-safe). */
-static __thread struct thread_state *me __attribute__((tls_model("initial-exec")));
+__thread struct thread_state *iw_thread_me __attribute__((tls_model("initial-exec")));
 /* priority.c's record for a thread the library did not create. */
 static __thread _Atomic uint32_t foreign_last_set;
 
-static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
-static int setup_error;             /* ERROR_*: the signal could not be installed */
 static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t registry_lock;
 static struct thread_state *registry;
@@ -117,22 +65,6 @@ static void init_pi_mutex(pthread_mutex_t *m)
     pthread_mutex_init(m, &a);
     pthread_mutexattr_destroy(&a);
 }
-
-/* Every call that holds something of the library's thread machinery - a
- * thread's ctl, the registry lock, a reference, the process lock (making a
- * handle) - runs with THREAD_SIGNAL blocked ("shielded"): a thread is never
- * suspended or terminated inside one, which would stop every other
- * thread's Resume, CreateThread or end (or its own end).  A signal sent
- * meanwhile acts as the call returns. */
-static void shield(sigset_t *old)
-{
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, THREAD_SIGNAL);
-    pthread_sigmask(SIG_BLOCK, &s, old);
-}
-
-static void unshield(const sigset_t *old) { pthread_sigmask(SIG_SETMASK, old, NULL); }
 
 /* ---- the wait protocol: signalled once ended, for good ------------------- */
 
@@ -177,57 +109,7 @@ static const struct iw_object_ops iw_thread_ops = {
     .free_local = free_local,
 };
 
-static void bump(_Atomic uint32_t *word)
-{
-    atomic_fetch_add(word, 1);
-    iw_futex_wake_all(word);
-}
-
-/* ---- suspended: asleep while the count is not 0 ----------------------------
- * Async-signal-safe (atomics and futex calls): the signal handler runs it. */
-static void sleep_while_suspended(struct thread_state *st)
-{
-    for (;;) {
-        /* Read before the checks: a change after them changes it, and the
-         * sleep below returns at once. */
-        uint32_t resumed = atomic_load(&st->resumed);
-        if (atomic_load(&st->terminate) || atomic_load(&st->suspend) == 0)
-            return;
-        /* SuspendThread may return - every time round: a thread resumed and
-         * suspended again before it woke stays here, and its new
-         * suspender waits for this. */
-        bump(&st->ack);
-        iw_futex_wait(&st->resumed, resumed, NULL);
-    }
-}
-
-static void on_signal(int sig, siginfo_t *info, void *context)
-{
-    (void)sig;
-    (void)info;
-    (void)context;
-    struct thread_state *st = me;
-    if (st == NULL || atomic_load(&st->finishing))
-        return; /* a signal sent before the thread began to end, delivered after */
-    int saved = errno;
-    sleep_while_suspended(st);
-    if (atomic_load(&st->terminate)) {
-        st->pending = atomic_load(&st->terminate_code);
-        siglongjmp(st->exit_jmp, 1);
-    }
-    errno = saved;
-}
-
 static void registry_init(void) { init_pi_mutex(&registry_lock); }
-
-/* The signal's handler, installed by the first CreateThread. */
-static void setup(void)
-{
-    struct sigaction sa = {.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART};
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(THREAD_SIGNAL, &sa, NULL) != 0)
-        setup_error = iw_error_from_errno(errno);
-}
 
 /* ---- the registry of running threads ---------------------------------------- */
 
@@ -275,9 +157,9 @@ void iw_thread_fork_child(void)
     pthread_mutex_unlock(&registry_lock);
     init_pi_mutex(&registry_lock);
     registry = NULL;
-    if (me) {
-        atomic_store(&me->tid, gettid());
-        registry_add(me);
+    if (iw_thread_me) {
+        atomic_store(&iw_thread_me->tid, gettid());
+        registry_add(iw_thread_me);
     }
 }
 
@@ -286,15 +168,23 @@ void iw_thread_fork_child(void)
 static void finish(struct thread_state *st)
 {
     atomic_store(&st->finishing, true); /* the signal does nothing from here on */
+    /* Terminated inside a short call: its pin goes (the call is abandoned),
+     * so that the last put below never waits for this thread's own slot. */
+    if (iw_hazard_mine != NULL)
+        iw_hazard_unpin();
+    /* Terminated while its SuspendThread waited: the reference it held. */
+    struct iw_object *held_obj = atomic_exchange(&st->holding, NULL);
+    if (held_obj != NULL)
+        iw_local_object_put(held_obj);
     pthread_mutex_lock(&st->ctl);
     st->gone = true;
     pthread_mutex_unlock(&st->ctl);
     atomic_store(&st->exit_code, st->pending);
     atomic_store_explicit(&st->ended, true, memory_order_release);
-    bump(&st->wake); /* the waiters */
-    bump(&st->ack);  /* a SuspendThread waiting for a thread that ended instead */
+    iw_thread_bump(&st->wake); /* the waiters */
+    iw_thread_bump(&st->ack);  /* a SuspendThread waiting for a thread that ended instead */
     registry_remove(st);
-    me = NULL;
+    iw_thread_me = NULL;
     iw_local_object_put(st->obj); /* the thread's own reference: may free st */
 }
 
@@ -304,14 +194,14 @@ static void *thread_main(void *arg)
     /* ExitThread and TerminateThread come back here: nothing after the
      * sigsetjmp changes a local variable. */
     if (sigsetjmp(st->exit_jmp, 0) == 0) {
-        me = st;
+        iw_thread_me = st;
         sigset_t s;
         sigemptyset(&s);
         sigaddset(&s, THREAD_SIGNAL);
         pthread_sigmask(SIG_UNBLOCK, &s, NULL); /* the creator's mask is inherited */
         atomic_store(&st->tid, gettid());
         iw_futex_wake_all((_Atomic uint32_t *)&st->tid); /* CreateThread returns */
-        sleep_while_suspended(st);                         /* CREATE_SUSPENDED */
+        iw_thread_sleep_while_suspended(st);                         /* CREATE_SUSPENDED */
         st->pending = atomic_load(&st->terminate) ? atomic_load(&st->terminate_code) : st->start(st->param);
     }
     finish(st);
@@ -323,11 +213,11 @@ static void *thread_main(void *arg)
  * Taken through a pin, without the process lock: a thread suspended
  * holding that lock (making or closing a handle) must not stop
  * ResumeThread. */
-static struct thread_state *held(HANDLE h)
+struct thread_state *iw_thread_held(HANDLE h)
 {
-    if (h == IW_CURRENT_THREAD && me != NULL) {
-        iw_local_object_get(me->obj); /* the running thread holds one: never 0 */
-        return me;
+    if (h == IW_CURRENT_THREAD && iw_thread_me != NULL) {
+        iw_local_object_get(iw_thread_me->obj); /* the running thread holds one: never 0 */
+        return iw_thread_me;
     }
     struct iw_object *obj = iw_hazard_pin(h, &iw_thread_ops);
     if (obj == NULL)
@@ -339,7 +229,7 @@ static struct thread_state *held(HANDLE h)
 
 /* ctl held and the thread still there, or false (ctl not held) with
  * ERROR_ACCESS_DENIED: Win32's answer for a thread that is terminating. */
-static bool lock_live(struct thread_state *st)
+bool iw_thread_lock_live(struct thread_state *st)
 {
     pthread_mutex_lock(&st->ctl);
     if (!st->gone)
@@ -347,11 +237,6 @@ static bool lock_live(struct thread_state *st)
     pthread_mutex_unlock(&st->ctl);
     iw_set_error(ERROR_ACCESS_DENIED);
     return false;
-}
-
-static bool send_signal(struct thread_state *st)
-{
-    return syscall(SYS_tgkill, getpid(), atomic_load(&st->tid), THREAD_SIGNAL) == 0;
 }
 
 /* CreateThread's work, shielded (the new thread inherits the blocked
@@ -383,7 +268,7 @@ static HANDLE create(DWORD dwStackSize, LPTHREAD_START_ROUTINE lpStartAddress, L
     atomic_init(&st->suspend, dwCreationFlags & CREATE_SUSPENDED ? 1 : 0);
     /* The new thread runs at its creator's priority (Linux's inheritance),
      * so it reads back what its creator last set. */
-    atomic_init(&st->last_set, atomic_load(me ? &me->last_set : &foreign_last_set));
+    atomic_init(&st->last_set, atomic_load(iw_thread_me ? &iw_thread_me->last_set : &foreign_last_set));
     HANDLE h = iw_object_handle(obj); /* on failure it dropped obj */
     if (h == NULL) {
         pthread_attr_destroy(&attr);
@@ -418,13 +303,13 @@ IW_API HANDLE CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, DWORD dwSta
         return iw_fail(ERROR_INVALID_PARAMETER);
     iw_fork_watch();
     pthread_once(&registry_once, registry_init);
-    pthread_once(&setup_once, setup);
+    DWORD setup_error = iw_thread_signal_install();
     if (setup_error)
-        return iw_fail((DWORD)setup_error);
+        return iw_fail(setup_error);
     sigset_t old;
-    shield(&old);
+    iw_thread_shield(&old);
     HANDLE h = create(dwStackSize, lpStartAddress, lpParameter, dwCreationFlags, lpThreadId);
-    unshield(&old);
+    iw_thread_unshield(&old);
     return h;
 }
 
@@ -434,7 +319,7 @@ IW_API HANDLE RtCreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, DWORD dwS
 
 IW_API VOID ExitThread(DWORD dwExitCode)
 {
-    struct thread_state *st = me;
+    struct thread_state *st = iw_thread_me;
     if (st != NULL && !atomic_load(&st->finishing)) {
         st->pending = dwExitCode;
         siglongjmp(st->exit_jmp, 1);
@@ -452,7 +337,7 @@ IW_API HANDLE OpenThread(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD dw
     (void)bInheritHandle;
     pthread_once(&registry_once, registry_init);
     sigset_t old;
-    shield(&old);
+    iw_thread_shield(&old);
     struct iw_object *obj = NULL;
     pthread_mutex_lock(&registry_lock);
     for (struct thread_state *st = registry; st && dwThreadId != 0; st = st->next)
@@ -464,7 +349,7 @@ IW_API HANDLE OpenThread(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD dw
     pthread_mutex_unlock(&registry_lock);
     /* An id it does not know: Win32's ERROR_INVALID_PARAMETER. */
     HANDLE h = obj ? iw_object_handle(obj) : iw_fail(ERROR_INVALID_PARAMETER);
-    unshield(&old);
+    iw_thread_unshield(&old);
     return h;
 }
 
@@ -487,111 +372,6 @@ IW_API BOOLEAN GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode)
     return TRUE;
 }
 
-/* SuspendThread's work, shielded: the count before, or (DWORD)-1. */
-static DWORD suspend(struct thread_state *st, sigset_t *old)
-{
-    if (!lock_live(st))
-        return (DWORD)-1;
-    DWORD prev = atomic_load(&st->suspend);
-    if (prev >= MAXIMUM_SUSPEND_COUNT) {
-        pthread_mutex_unlock(&st->ctl);
-        iw_set_error(ERROR_SIGNAL_REFUSED);
-        return (DWORD)-1;
-    }
-    uint32_t ack = atomic_load(&st->ack);
-    atomic_store(&st->suspend, prev + 1);
-    bool self = st == me;
-    if (prev == 0 && !self && !send_signal(st)) {
-        atomic_store(&st->suspend, 0);
-        pthread_mutex_unlock(&st->ctl);
-        iw_set_error(iw_error_from_errno(errno));
-        return (DWORD)-1;
-    }
-    pthread_mutex_unlock(&st->ctl);
-    if (prev == 0 && self) {
-        sleep_while_suspended(st); /* until another thread resumes it (shielded: a
-                                      TerminateThread acts as it returns) */
-    } else if (prev == 0) {
-        /* Until it is asleep, resumed meanwhile, or ended; not shielded, so
-         * that two threads suspending each other do not wait for each other. */
-        unshield(old);
-        while (atomic_load(&st->ack) == ack)
-            iw_futex_wait(&st->ack, ack, NULL);
-        shield(old);
-    }
-    return prev;
-}
-
-IW_API DWORD SuspendThread(HANDLE hThread)
-{
-    sigset_t old;
-    shield(&old);
-    struct thread_state *st = held(hThread);
-    DWORD prev = (DWORD)-1;
-    if (st != NULL) {
-        prev = suspend(st, &old);
-        iw_local_object_put(st->obj);
-    }
-    unshield(&old);
-    return prev;
-}
-
-IW_API DWORD ResumeThread(HANDLE hThread)
-{
-    sigset_t old;
-    shield(&old);
-    struct thread_state *st = held(hThread);
-    DWORD prev = (DWORD)-1;
-    if (st != NULL && lock_live(st)) {
-        prev = atomic_load(&st->suspend);
-        if (prev > 0) {
-            atomic_store(&st->suspend, prev - 1);
-            if (prev == 1) {
-                bump(&st->resumed);
-                bump(&st->ack);
-            }
-        }
-        pthread_mutex_unlock(&st->ctl);
-    }
-    if (st != NULL)
-        iw_local_object_put(st->obj);
-    unshield(&old);
-    return prev;
-}
-
-IW_API BOOLEAN TerminateThread(HANDLE hThread, DWORD dwExitCode)
-{
-    if (hThread == IW_CURRENT_THREAD && me == NULL)
-        ExitThread(dwExitCode); /* a thread the library did not create */
-    sigset_t old;
-    shield(&old);
-    struct thread_state *st = held(hThread);
-    if (st == NULL) {
-        unshield(&old);
-        return FALSE;
-    }
-    pthread_mutex_lock(&st->ctl);
-    bool self = st == me, live = !st->gone;
-    if (live && !atomic_load(&st->terminate)) { /* the first code asked is the one */
-        atomic_store(&st->terminate_code, dwExitCode);
-        atomic_store(&st->terminate, true);
-        if (!self) {
-            send_signal(st);    /* wherever it runs or sleeps */
-            bump(&st->resumed); /* or is suspended */
-        }
-    }
-    pthread_mutex_unlock(&st->ctl);
-    iw_local_object_put(st->obj); /* the thread's own reference keeps st */
-    if (live && self)
-        ExitThread(atomic_load(&st->terminate_code));
-    unshield(&old);
-    return TRUE; /* a thread that has ended already keeps its exit code */
-}
-
-IW_API DWORD RtSuspendThread(HANDLE hThread) __attribute__((alias("SuspendThread")));
-IW_API DWORD RtResumeThread(HANDLE hThread) __attribute__((alias("ResumeThread")));
-IW_API BOOLEAN RtTerminateThread(HANDLE hThread, DWORD dwExitCode) __attribute__((alias("TerminateThread")));
-
 /* ---- priority.c's target ------------------------------------------------------ */
 
 bool iw_thread_target_begin(HANDLE h, struct iw_thread_target *t)
@@ -600,15 +380,15 @@ bool iw_thread_target_begin(HANDLE h, struct iw_thread_target *t)
     if (h == IW_CURRENT_THREAD) {
         t->thread = pthread_self();
         t->tid = gettid();
-        t->last_set = me ? &me->last_set : &foreign_last_set;
+        t->last_set = iw_thread_me ? &iw_thread_me->last_set : &foreign_last_set;
         return true;
     }
-    shield(&t->mask);
-    struct thread_state *st = held(h);
-    if (st == NULL || !lock_live(st)) {
+    iw_thread_shield(&t->mask);
+    struct thread_state *st = iw_thread_held(h);
+    if (st == NULL || !iw_thread_lock_live(st)) {
         if (st != NULL)
             iw_local_object_put(st->obj);
-        unshield(&t->mask);
+        iw_thread_unshield(&t->mask);
         return false;
     }
     t->obj = st->obj;
@@ -624,5 +404,5 @@ void iw_thread_target_end(struct iw_thread_target *t)
         return;
     pthread_mutex_unlock(&state_of(t->obj)->ctl);
     iw_local_object_put(t->obj);
-    unshield(&t->mask);
+    iw_thread_unshield(&t->mask);
 }

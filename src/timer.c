@@ -44,9 +44,12 @@
  *
  * CloseHandle is RtDeleteTimer (INtime: "performs the same function") for
  * the last handle: the object's last reference stops the thread
- * (timer_free: joins it).  A call of another thread that holds the timer
- * at that moment (RtSetTimer still in flight on a handle being closed: a
- * race of the application) keeps the thread until it returns.
+ * (timer_free: joins it).  The routine's calls on its own timer take no
+ * reference (lock_timer), so a CloseHandle of another thread is the last
+ * one, and waits for the routine, even then.  A call of another thread
+ * that holds the timer at that moment (RtSetTimer still in flight on a
+ * handle being closed: a race of the application) keeps the thread until
+ * it returns.
  *
  * Not waitable: INtime's timer is a thread that calls a routine, not a
  * synchronisation object (RtWaitForSingleObject on it: ERROR_INVALID_HANDLE).
@@ -74,9 +77,11 @@
 #include "clock.h"
 #include "export.h"
 #include "futex.h"
+#include "handle.h"
 #include "last_error.h"
 #include "local_object.h"
 #include "priority.h"
+#include "records.h"
 
 #define NS_MAX (INT64_MAX / 4) /* "never": far beyond any deadline, and room to add to it */
 
@@ -148,9 +153,13 @@ static void drop_missed(struct timer *t)
         t->deadline += (now - t->deadline) / t->interval * t->interval;
 }
 
+/* The timer whose thread this is (lock_timer). */
+static __thread struct timer *own;
+
 static void *timer_thread(void *arg)
 {
     struct timer *t = arg;
+    own = t;
     iw_priority_record(t->rtx);
     pthread_mutex_lock(&t->lock);
     while (!t->quit) {
@@ -219,22 +228,39 @@ static void disarm_and_wait(struct timer *t)
     }
 }
 
-/* The timer of handle h, with a reference (*obj, for iw_object_put) and its
- * lock held; NULL with the last error set if h is not a timer of this
- * process (or is being deleted). */
+static void drop(struct iw_object *obj)
+{
+    if (obj != NULL)
+        iw_object_put(obj);
+}
+
+/* The timer of handle h with its lock held, and a reference (*obj, for
+ * drop); NULL with the last error set if h is not a timer of this process
+ * (or is being deleted).  The routine calling on its own timer takes no
+ * reference (*obj NULL): its thread keeps the timer (timer_free joins it),
+ * and a reference of its would make a CloseHandle of another thread at that
+ * moment not the last one - returning at once, while the routine runs on. */
 static struct timer *lock_timer(HANDLE h, struct iw_object **obj)
 {
-    *obj = iw_object_from_handle(h, &timer_ops);
-    if (*obj == NULL)
-        return NULL;
-    struct timer *t = ((struct timer_state *)iw_object_state(*obj))->t;
-    if (t->pid == getpid()) {
+    struct timer *t = NULL;
+    iw_records_lock();
+    *obj = iw_handle_lookup(h);
+    if (*obj != NULL && iw_ops_are((*obj)->ops, &timer_ops)) {
+        t = ((struct timer_state *)iw_object_state(*obj))->t;
+        if (t == own)
+            *obj = NULL;
+        else
+            atomic_fetch_add(&(*obj)->refs, 1); /* the handle's is counted: not 0 */
+    }
+    iw_records_unlock();
+    if (t != NULL && t->pid == getpid()) {
         pthread_mutex_lock(&t->lock);
-        if (!t->deleted)
+        if (!t->deleted && !t->quit)
             return t;
         pthread_mutex_unlock(&t->lock);
     }
-    iw_object_put(*obj);
+    if (t != NULL)
+        drop(*obj); /* else no reference was taken */
     iw_set_error(ERROR_INVALID_HANDLE);
     return NULL;
 }
@@ -242,7 +268,7 @@ static struct timer *lock_timer(HANDLE h, struct iw_object **obj)
 static void unlock_timer(struct timer *t, struct iw_object *obj)
 {
     pthread_mutex_unlock(&t->lock);
-    iw_object_put(obj);
+    drop(obj);
 }
 
 IW_API HANDLE RtCreateTimer(PSECURITY_ATTRIBUTES pThreadAttributes, ULONG dwStackSize,
@@ -320,7 +346,7 @@ static BOOLEAN set_timer(HANDLE h, int64_t deadline, const PLARGE_INTEGER pInter
     t->deadline = deadline;
     t->interval = ns_of_ticks(interval);
     changed(t);
-    iw_object_put(obj);
+    drop(obj);
     return TRUE;
 }
 
@@ -373,7 +399,7 @@ IW_API BOOLEAN RtCancelTimer(HANDLE hTimer, PLARGE_INTEGER pTimeRemaining)
         pTimeRemaining->QuadPart = remaining(t);
     disarm_and_wait(t);
     changed(t);
-    iw_object_put(obj);
+    drop(obj);
     return TRUE;
 }
 
@@ -388,7 +414,7 @@ IW_API BOOLEAN RtDeleteTimer(HANDLE hTimer)
     t->deleted = true;
     disarm_and_wait(t);
     changed(t);
-    iw_object_put(obj);
+    drop(obj);
     return CloseHandle(hTimer);
 }
 

@@ -14,10 +14,12 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -644,6 +646,60 @@ static void test_never_stopped_inside_the_library(void **state)
     }
 }
 
+/* A thread suspended inside a short call on an event (SetEvent pins it,
+ * hazard.h) must not keep the event's last CloseHandle waiting: Win32's
+ * CloseHandle never waits for a suspended thread. */
+static HANDLE _Atomic pinned_event;
+
+static DWORD WINAPI sets_the_event(LPVOID p)
+{
+    atomic_int *spins = p;
+    for (;;) {
+        SetEvent(atomic_load(&pinned_event));
+        atomic_fetch_add(spins, 1);
+    }
+    return 0;
+}
+
+static void *close_event(void *p)
+{
+    atomic_int *done = p;
+    CloseHandle(atomic_load(&pinned_event));
+    atomic_store(done, 1);
+    return NULL;
+}
+
+static void test_suspended_in_a_short_call_keeps_no_close_waiting(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* the signal lands only in an interceptor: never inside a pin */
+    atomic_int spins = 0;
+    atomic_store(&pinned_event, new_event());
+    HANDLE h = CreateThread(NULL, 0, sets_the_event, &spins, 0, NULL);
+    assert_non_null(h);
+    assert_true(eventually(&spins));
+    int stuck = 0;
+    for (int round = 0; round < 1000; round++) {
+        assert_int_equal(SuspendThread(h), 0);
+        atomic_int done = 0;
+        pthread_t closer;
+        assert_int_equal(pthread_create(&closer, NULL, close_event, &done), 0);
+        for (int i = 0; i < 2000 && !atomic_load(&done); i++)
+            usleep(1000);
+        stuck += !atomic_load(&done);
+        assert_int_equal(ResumeThread(h), 1); /* lets a stuck close go */
+        assert_int_equal(pthread_join(closer, NULL), 0);
+        atomic_store(&pinned_event, new_event());
+    }
+    assert_true(TerminateThread(h, 0));
+    assert_int_equal(WaitForSingleObject(h, 10000), WAIT_OBJECT_0);
+    assert_true(CloseHandle(h));
+    assert_true(CloseHandle(atomic_load(&pinned_event)));
+    print_message("closes kept waiting by a suspended thread: %d of 1000\n", stuck);
+    assert_int_equal(stuck, 0);
+}
+
 /* ---- terminating ------------------------------------------------------------ */
 
 static void test_terminate_running(void **state)
@@ -739,6 +795,111 @@ static DWORD WINAPI terminates_itself(LPVOID p)
     (void)p;
     TerminateThread(GetCurrentThread(), 21);
     return 5;
+}
+
+/* A thread terminated inside a short call on its own handle (the pin of
+ * GetExitCodeThread) whose handles are all closed: its own reference is
+ * the last, and its end must not wait for its own pin. */
+struct reads_own_code_arg {
+    HANDLE self;
+    atomic_int spins;
+};
+
+static DWORD WINAPI reads_own_exit_code(LPVOID p)
+{
+    struct reads_own_code_arg *a = p;
+    for (;;) {
+        DWORD code;
+        GetExitCodeThread(a->self, &code);
+        atomic_fetch_add(&a->spins, 1);
+    }
+    return 0;
+}
+
+static bool task_exists(DWORD tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%u", (unsigned)tid);
+    return access(path, F_OK) == 0;
+}
+
+static void test_terminated_inside_a_pin_of_its_own_handle(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* the signal lands only in an interceptor: never inside a pin */
+    int hung = 0;
+    for (int round = 0; round < 200; round++) {
+        struct reads_own_code_arg a = {0};
+        DWORD tid;
+        HANDLE h = CreateThread(NULL, 0, reads_own_exit_code, &a, CREATE_SUSPENDED, &tid);
+        assert_non_null(h);
+        a.self = h;
+        assert_int_equal(ResumeThread(h), 1);
+        assert_true(eventually(&a.spins));
+        assert_true(TerminateThread(h, 3));
+        assert_true(CloseHandle(h));
+        int i = 0;
+        while (task_exists(tid) && i++ < 2000)
+            usleep(1000);
+        hung += task_exists(tid);
+        if (hung)
+            break; /* a thread stuck for good: the rest would only add more */
+    }
+    print_message("terminated threads that never ended: %d\n", hung);
+    assert_int_equal(hung, 0);
+}
+
+/* A thread terminated while its SuspendThread waits for a thread that
+ * blocks the signal (the one wait of the thread calls that lets the signal
+ * in) must not keep its reference to that thread's object: the object is
+ * freed when its handles are closed (LeakSanitizer sees it otherwise). */
+struct blocker_arg {
+    atomic_int blocked, release;
+};
+
+static DWORD WINAPI blocks_the_signal(LPVOID p)
+{
+    struct blocker_arg *b = p;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGRTMAX - 1);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    atomic_store(&b->blocked, 1);
+    while (!atomic_load(&b->release))
+        usleep(1000);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL); /* suspended here until resumed */
+    return 4;
+}
+
+static DWORD WINAPI suspends_it(LPVOID p)
+{
+    SuspendThread((HANDLE)p); /* waits: the thread blocks the signal */
+    return 0;
+}
+
+static void test_terminated_while_suspending_another(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* the signal never reaches a thread asleep in a futex */
+    struct blocker_arg b = {0};
+    HANDLE blocker = CreateThread(NULL, 0, blocks_the_signal, &b, 0, NULL);
+    assert_non_null(blocker);
+    assert_true(eventually(&b.blocked));
+    HANDLE suspender = CreateThread(NULL, 0, suspends_it, blocker, 0, NULL);
+    assert_non_null(suspender);
+    usleep(50000); /* in SuspendThread's wait */
+    assert_int_equal(WaitForSingleObject(suspender, 0), WAIT_TIMEOUT);
+    assert_true(TerminateThread(suspender, 8));
+    assert_int_equal(WaitForSingleObject(suspender, 10000), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(suspender), 8);
+    atomic_store(&b.release, 1);
+    assert_int_equal(ResumeThread(blocker), 1); /* the suspension it asked stays */
+    assert_int_equal(WaitForSingleObject(blocker, 10000), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(blocker), 4);
+    assert_true(CloseHandle(suspender));
+    assert_true(CloseHandle(blocker));
 }
 
 static void test_terminate_itself(void **state)
@@ -869,9 +1030,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_suspend_a_waiting_thread),
         cmocka_unit_test(test_self_suspend),
         cmocka_unit_test(test_never_stopped_inside_the_library),
+        cmocka_unit_test(test_suspended_in_a_short_call_keeps_no_close_waiting),
         cmocka_unit_test(test_terminate_running),
         cmocka_unit_test(test_terminate_suspended_and_waiting),
         cmocka_unit_test(test_terminate_itself),
+        cmocka_unit_test(test_terminated_while_suspending_another),
+        cmocka_unit_test(test_terminated_inside_a_pin_of_its_own_handle),
         cmocka_unit_test(test_terminated_owner_abandons_its_mutex),
         cmocka_unit_test(test_priorities_on_thread_handles),
     };

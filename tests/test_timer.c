@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -402,9 +403,7 @@ static void test_stop_while_routine_runs(void **state)
     for (int round = 0; round < 12; round++) {
         int how = round % 3;   /* 0 Cancel, 1 Delete, 2 CloseHandle */
         memset(&b, 0, sizeof b);
-        /* A routine that calls on its own handle while another thread
-         * closes it may hold the last reference (timer.c): not with CloseHandle. */
-        b.rearm = round % 2 && how != 2;
+        b.rearm = round % 2; /* the routine calls on its own handle */
         HANDLE h = make_timer(busy_run, &b, PRIO);
         b.self = h;
         LARGE_INTEGER due = {.QuadPart = MS}, period = {.QuadPart = 2 * MS};
@@ -425,6 +424,68 @@ static void test_stop_while_routine_runs(void **state)
         if (how == 0)
             assert_true(CloseHandle(h));
     }
+}
+
+/* CloseHandle is RtDeleteTimer for the last handle (INtime): once it
+ * returns the routine has ended - even while the routine itself holds the
+ * timer for a moment (a call on its own handle) as the handle is closed.
+ * An application frees the routine's context after CloseHandle.  The
+ * moment is stretched by a signal handler that sleeps 5 ms on the
+ * routine's thread, landing in the routine's RtGetTimer about as often as
+ * not. */
+struct reads_own {
+    atomic_int entered, left;
+    _Atomic pid_t tid;
+    HANDLE self;
+};
+
+static VOID RTFCNDCL reads_own_timer(PVOID context)
+{
+    struct reads_own *r = context;
+    atomic_store(&r->tid, (pid_t)syscall(SYS_gettid));
+    atomic_fetch_add(&r->entered, 1);
+    int64_t end = mono_ns() + 20000000;
+    LARGE_INTEGER left;
+    while (mono_ns() < end)
+        RtGetTimer(r->self, &left); /* fails once the handle is closed */
+    atomic_fetch_add(&r->left, 1);
+}
+
+static void sleep_5ms(int sig)
+{
+    (void)sig;
+    struct timespec d = {0, 5000000};
+    nanosleep(&d, NULL);
+}
+
+static void test_close_while_routine_calls_on_its_handle(void **state)
+{
+    (void)state;
+    static struct reads_own r;
+    struct sigaction sa = {.sa_handler = sleep_5ms}, old;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    int running_after = 0;
+    for (int round = 0; round < 30; round++) {
+        memset(&r, 0, sizeof r);
+        HANDLE h = make_timer(reads_own_timer, &r, PRIO);
+        r.self = h;
+        LARGE_INTEGER due = {.QuadPart = MS};
+        assert_true(RtSetTimerRelative(h, &due, NULL));
+        while (atomic_load(&r.entered) < 1)
+            sleep_ms(1);
+        assert_int_equal(syscall(SYS_tgkill, getpid(), atomic_load(&r.tid), SIGUSR1), 0);
+        sleep_ms(1);
+        assert_true(CloseHandle(h));
+        running_after += atomic_load(&r.left) != atomic_load(&r.entered);
+        /* Let a routine still running end before r is reused. */
+        while (atomic_load(&r.left) != atomic_load(&r.entered))
+            sleep_ms(1);
+        sleep_ms(5);
+    }
+    sigaction(SIGUSR1, &old, NULL);
+    print_message("CloseHandle returned with the routine running: %d of 30\n", running_after);
+    assert_int_equal(running_after, 0);
 }
 
 static void test_priority_read_back(void **state)
@@ -612,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_cancel_returns_remaining),
         cmocka_unit_test(test_cancel_and_delete_from_routine),
         cmocka_unit_test(test_stop_while_routine_runs),
+        cmocka_unit_test(test_close_while_routine_calls_on_its_handle),
         cmocka_unit_test(test_priority_read_back),
         cmocka_unit_test(test_bad_handles_and_arguments),
         cmocka_unit_test(test_close_stops_thread),
