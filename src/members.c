@@ -77,6 +77,13 @@ struct iw_member {
     _Atomic uint64_t pidns;     /* the member's pid namespace (its inode), 0 if unknown */
     _Atomic uint64_t seen_word; /* the word a look first saw dead, and when (ms) */
     _Atomic uint64_t seen_ms;
+    /* What its death can leave in the pool word ("Charges" above). */
+    _Atomic uint64_t held;      /* pages charged by the member itself */
+    _Atomic uint64_t let_go;    /* pages of references it let go of without destroying */
+    _Atomic uint64_t parent;    /* fork: the parent's slot + 1, 0 if none */
+    _Atomic uint64_t parent_word;       /* the parent's word, and its let_go, at the fork */
+    _Atomic uint64_t parent_let_go;
+    _Atomic uint64_t inherited; /* the parent's bound at the fork (held + inherited) */
 };
 
 struct iw_members_table {
@@ -166,6 +173,12 @@ static int claim(int fd, pid_t pid)
             continue;
         }
         atomic_store(&m->pidns, my_pidns);
+        /* A fresh record before the word (a death right after the store
+         * must not be judged by a former member's charges). */
+        atomic_store(&m->held, 0);
+        atomic_store(&m->let_go, 0);
+        atomic_store(&m->parent, 0);
+        atomic_store(&m->inherited, 0);
         uint32_t used = atomic_load(&table->used);
         while (used < k + 1 && !atomic_compare_exchange_weak(&table->used, &used, k + 1))
             ;
@@ -232,6 +245,47 @@ static bool gone(struct iw_member *m, uint64_t w)
     return false;
 }
 
+/* Whether the slot's member is alive: its lock held (ours is). */
+static int alive(uint32_t k, int mine, bool *yes)
+{
+    if ((int)k == mine) {
+        *yes = true;
+        return 0;
+    }
+    /* Our own description sees every other description's lock - the
+     * child's slot claimed by a fork in progress included. */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BASE + k, .l_len = 1};
+    if (fcntl(my_fd, F_OFD_GETLK, &fl) != 0)
+        return errno;
+    *yes = fl.l_type != F_UNLCK;
+    return 0;
+}
+
+/* The most a dead member can have left in the pool word ("Charges"
+ * above): its own charges, and for a forked child what its parent let go
+ * of since the fork while the parent lives on as the same member - or,
+ * failing that, everything it inherited. */
+static uint64_t bound_of(struct iw_member *m, int mine)
+{
+    uint64_t bound = atomic_load(&m->held);
+    uint64_t parent = atomic_load(&m->parent);
+    if (parent == 0)
+        return bound;
+    uint64_t inherited = atomic_load(&m->inherited);
+    if (parent > IW_MEMBERS)
+        return bound + inherited; /* a stray write */
+    struct iw_member *pm = &table->slot[parent - 1];
+    bool parent_alive = false;
+    /* The parent's claim first, then its lock, then its let_go: a parent
+     * that dies after the look at its lock is a dead member of its own,
+     * whose bound covers everything the child inherited from it. */
+    if (atomic_load(&pm->word) != atomic_load(&m->parent_word) ||
+        alive((uint32_t)(parent - 1), mine, &parent_alive) != 0 || !parent_alive)
+        return bound + inherited;
+    uint64_t now = atomic_load(&pm->let_go), then = atomic_load(&m->parent_let_go);
+    return bound + (now >= then ? now - then : inherited);
+}
+
 int iw_members_look(struct iw_node *node, struct iw_members_view *view)
 {
     *view = (struct iw_members_view){0};
@@ -249,15 +303,27 @@ int iw_members_look(struct iw_node *node, struct iw_members_view *view)
         uint64_t w = atomic_load(&m->word);
         if (!(w & USED) || (int)k == mine)
             continue;
-        /* Our own description sees every other description's lock -
-         * the child's slot claimed by a fork in progress included. */
-        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BASE + k, .l_len = 1};
-        if (fcntl(my_fd, F_OFD_GETLK, &fl) != 0)
-            return errno;
-        if (fl.l_type != F_UNLCK)
-            continue; /* alive */
+        bool is_alive;
+        err = alive(k, mine, &is_alive);
+        if (err != 0)
+            return err;
+        if (is_alive)
+            continue;
+        /* Gone first, then the bound: once every descriptor of the member
+         * is closed, nothing it held can go stale later through a parent's
+         * let-go that we would not see (bound_of). */
+        bool is_gone = gone(m, w);
+        uint64_t bound = bound_of(m, mine);
+        if (bound == 0) {
+            /* Left nothing in the word (yet, if not gone: what a closing
+             * parent lets go of from now on counts at the next look). */
+            if (is_gone)
+                atomic_compare_exchange_strong(&m->word, &w, w & GEN_MASK);
+            continue;
+        }
         view->dead++;
-        if (!gone(m, w))
+        view->slack += bound;
+        if (!is_gone)
             continue;
         if (view->ngone % 64 == 0) {
             struct iw_members_gone *grown = realloc(view->gone, (view->ngone + 64) * sizeof *grown);
@@ -284,19 +350,65 @@ void iw_members_view_free(struct iw_members_view *view)
     view->gone = NULL;
 }
 
+/* ---- charges ------------------------------------------------------------- */
+
+int iw_members_charge(uint64_t pages)
+{
+    int slot = atomic_load(&my_slot);
+    if (slot >= 0 && pages > 0) {
+        atomic_fetch_add(&table->slot[slot].held, pages);
+        IW_CRASH_POINT("members.charged");
+    }
+    return slot;
+}
+
+void iw_members_discharge(int slot, uint64_t pages)
+{
+    /* In a forked child, what the parent charged stays in the child's
+     * inherited bound: only our own charges come off. */
+    if (slot >= 0 && slot == atomic_load(&my_slot) && pages > 0)
+        atomic_fetch_sub(&table->slot[slot].held, pages);
+}
+
+void iw_members_letting_go(uint64_t pages)
+{
+    int slot = atomic_load(&my_slot);
+    if (slot >= 0 && pages > 0) {
+        atomic_fetch_add(&table->slot[slot].let_go, pages);
+        IW_CRASH_POINT("members.letting_go");
+    }
+}
+
+void iw_members_was_last(uint64_t pages)
+{
+    int slot = atomic_load(&my_slot);
+    if (slot >= 0 && pages > 0)
+        atomic_fetch_sub(&table->slot[slot].let_go, pages);
+}
+
 /* ---- fork ------------------------------------------------------------------ */
 
 void iw_members_fork_prepare(void)
 {
     child_slot = -1;
-    if (atomic_load(&my_slot) < 0 && !my_blind)
-        return; /* we hold no object: neither will the child */
+    int mine = atomic_load(&my_slot);
+    if (mine < 0)
+        return; /* we hold no object, or blind: so is the child (fork_child) */
     child_fd = open_node_file(node_);
     child_slot = child_fd < 0 ? -1 : claim(child_fd, getpid());
-    if (child_slot < 0 && child_fd >= 0) {
-        close(child_fd);
+    if (child_slot < 0) {
+        if (child_fd >= 0)
+            close(child_fd);
         child_fd = -1;
+        return;
     }
+    /* The child's inheritance ("Charges" above).  No call of ours is in
+     * transit now (fork.c), so no charge or let-go is half made. */
+    struct iw_member *me = &table->slot[mine], *child = &table->slot[child_slot];
+    atomic_store(&child->parent_word, atomic_load(&me->word));
+    atomic_store(&child->parent_let_go, atomic_load(&me->let_go));
+    atomic_store(&child->inherited, atomic_load(&me->held) + atomic_load(&me->inherited));
+    atomic_store(&child->parent, (uint64_t)mine + 1);
 }
 
 void iw_members_fork_parent(void)

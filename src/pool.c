@@ -153,13 +153,13 @@ struct suspects {
 };
 
 /* Looks (before a count: see settle).  True when the word can't be
- * trusted: a doubt not settled, a dead member, or a blind node. */
+ * trusted even with the dead members' slack taken off: a doubt not
+ * settled, or a blind node. */
 static bool look(struct iw_node *node, struct suspects *s)
 {
     s->doubt = atomic_load(&node->header->pool_doubt);
     s->unknown = iw_members_look(node, &s->members) != 0;
-    return s->unknown || s->members.blind || s->members.dead > 0 ||
-           s->doubt != atomic_load(&node->header->pool_settled);
+    return s->unknown || s->members.blind || s->doubt != atomic_load(&node->header->pool_settled);
 }
 
 /* After a count that started after look(s) and that nothing changed the
@@ -513,14 +513,22 @@ static DWORD reserve_by_recount(struct iw_node *node, uint64_t pages, ino_t own,
 static DWORD decide(struct iw_node *node, uint64_t pages, ino_t own, bool whole)
 {
     struct suspects s;
-    DWORD err;
-    if (!look(node, &s) && whole) {
-        /* Once more: a Close may have made room while we looked. */
+    DWORD err = ERROR_NOT_ENOUGH_MEMORY;
+    bool count = look(node, &s) || !whole;
+    if (!count) {
+        /* Once more: a Close may have made room while we looked.  Still
+         * full, and full even if the dead members left all they may have
+         * in the word: refused without a count. */
         uint64_t max, old;
-        err = reserve_fast(node, pages, &max, &old) == RESERVED ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
-    } else {
-        err = reserve_by_recount(node, pages, own, &s);
+        enum fast fast = reserve_fast(node, pages, &max, &old);
+        uint64_t used = old & PAGES_MASK, slack = s.members.slack;
+        if (fast == RESERVED)
+            err = ERROR_SUCCESS;
+        else if (fast == FULL && slack > 0 && (used > slack ? used - slack : 0) + pages <= max)
+            count = true; /* what the dead left may make room: a count finds out */
     }
+    if (count)
+        err = reserve_by_recount(node, pages, own, &s);
     iw_members_view_free(&s.members);
     return err;
 }
