@@ -130,7 +130,7 @@ static uint64_t next_state(uint64_t old, uint64_t pages)
 }
 
 /* Raises a doubt: the word may be, or become, too high (see above). */
-void iw_pool_doubt(struct iw_node *node) { atomic_fetch_add(&node->header->pool_doubt, 1); }
+void iw_pool_doubt(const struct iw_node *node) { atomic_fetch_add(&node->header->pool_doubt, 1); }
 
 /* Resets the word from before (read before the scan) to a recount's figure,
  * unless it changed meanwhile.  The epoch is bumped first (see above).
