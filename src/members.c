@@ -15,16 +15,59 @@
  * a settle that frees a slot by compare-and-swap against the word it saw
  * can never free a later claim's.
  *
- * A dead member.  Its lock is free and its word still claimed.  Only a
- * settle frees the word (never a claimer: claimers skip claimed words), so
- * what the member left stays in doubt until a count has accounted for it.
+ * Charges: what a death can leave in the pool word.  A process dying
+ * leaves the word too high by the pages of the data objects it was the
+ * last holder of (stale now, still counted), of a Create between its
+ * reservation and its name, and of a Close between its unlink and its
+ * release.  Each slot bounds that, with no system call:
+ *   - held: the pages of every data object the member took a reference
+ *     lock on itself - charged before the lock (object.c make_file,
+ *     node_file.c hold), discharged after the descriptor is closed.  The
+ *     windows: killed after the charge and before the lock, or after the
+ *     lock and before the reservation, the bound counts pages the word
+ *     does not (looser, never short); after the reservation and before
+ *     the name, or after the name (the published object still charged:
+ *     nothing is cleared at publish), or a destroyer after its unlink and
+ *     before its release, the pages are both in the word and in held.
+ *   - a forked child holds everything its parent held (records.c gives it
+ *     references of its own) without charging it: it can leave one of
+ *     those stale only if the parent let go of it while the child still
+ *     held it.  let_go counts the pages of every reference a member lets
+ *     go of - raised before its upgrade to the write lock, lowered again
+ *     when the upgrade found no other holder (it destroys then) - so a
+ *     child's bound is held + what its parent let go of since the fork,
+ *     while the parent lives as the same claim (its word unchanged, its
+ *     lock held, looked at in that order before let_go is read: a parent
+ *     that dies after the look is a dead member whose own bound covers
+ *     what it held); otherwise held + inherited, the parent's whole bound
+ *     at the fork.  A parent's close that races the child's death: its
+ *     let_go rises before its upgrade, and the upgrade fails only if the
+ *     child's lock was still there, so a look that saw the child dead
+ *     sees the rise.  A descriptor the child shares with its parent (a
+ *     creator parked in a reservation: records.h) keeps its lock while
+ *     either lives: the survivor's charge covers it.
+ * The record never changes the word: a dead member's bound is only slack
+ * that a refusal takes off the word for a lower bound (pool.c), so a
+ * record too high costs a count, never a wrong answer, and no reclaim can
+ * race a recount's reset or a paused destroyer's release (the epoch
+ * stays the word's only guard).  A member that died with a bound of 0
+ * left nothing: its slot is freed at once, once its process is surely
+ * gone (below) - before that, its bound is looked at again by every look
+ * (a parent letting go meanwhile, while the child's last descriptors are
+ * still closing, shows in it).  A process that never held data objects
+ * (a fork+exec'd child, a user of events only) costs nothing when it dies.
+ *
+ * A dead member with a bound.  Its lock is free and its word still
+ * claimed.  Only a settle frees the word (never a claimer: claimers skip
+ * claimed words), so what the member left stays in the slack until a count
+ * has accounted for it.
  * A count accounts for it only if it scanned after the member's last
  * descriptor was closed: at exit or exec the kernel closes a process's
  * descriptors one by one, in no order it promises, so the slot's lock can
  * be gone while an object's reference lock is still there, and a count
  * made in between would see that object held and count it, though it is
- * about to become stale.  A member is therefore settled only once it is
- * surely gone:
+ * about to become stale.  A member is therefore settled (or, with a bound
+ * of 0, freed) only once it is surely gone:
  *   - its pid, in our pid namespace, names no process (kill: ESRCH) or a
  *     process that has exited (a zombie: its pidfd polls readable) - the
  *     kernel closes all descriptors before either; a pid reused since only
@@ -33,7 +76,9 @@
  *     namespace; the pid already reused), LINGER_MS after a look first saw
  *     the slot dead: closing the descriptors of an exiting or exec'ing
  *     process takes microseconds, and this is the one timing assumption of
- *     the design (see docs/DESIGN.md, "The pool").
+ *     the design (see docs/DESIGN.md, "The pool").  It only delays the
+ *     slot's reuse and a count's settling: no refusal waits for it (a
+ *     dead member counts by its bound meanwhile, 0 for most).
  *
  * fork.  The child holds every object the parent held from its first
  * instant (records.c gives it references of its own), so it must be a
@@ -99,7 +144,7 @@ static struct iw_node *node_;
 static struct iw_members_table *table;
 static int my_fd = -1;          /* our own description of .node: our slot's lock, and looks */
 static _Atomic int my_slot = -1;
-static _Atomic bool my_blind;   /* this process counted in table->blind (read by fork prepare) */
+static _Atomic bool my_blind;   /* this process counted in table->blind (read at fork) */
 static uint64_t my_pidns;
 static int child_fd = -1, child_slot = -1; /* fork: the child's, claimed by prepare */
 
