@@ -615,6 +615,60 @@ static void test_refusal_under_churn(void **state)
                  (long long)fork_base_ms);
 }
 
+/* Two processes, the last holders of a pool-sized object, close it at the
+ * same instant and live on.  Each one's upgrade to the write lock could
+ * fail on the other's read lock, leaving the object stale with its pages
+ * counted and nobody dead: a Create of the whole pool was then refused
+ * from the pool's word, wrongly (it fits once the object is gone).  Now
+ * the one that tries after the other let go destroys it (reflock.c). */
+static void test_racing_closers(void **state)
+{
+    (void)state;
+    int wrong = -1, rounds = 300;
+    for (int round = 0; round < rounds && wrong < 0; round++) {
+        void *p = NULL;
+        HANDLE x = RtCreateSharedMemory(PAGE_READWRITE, 0, POOL, "p-racing", &p);
+        assert_non_null(x);
+        int go[2], done[2];
+        tn_pipe(go);
+        tn_pipe(done);
+        pid_t closer[2];
+        for (int i = 0; i < 2; i++) {
+            closer[i] = tn_fork(); /* holds the object from the fork on */
+            if (closer[i] == 0) {
+                char b;
+                TN_CHILD_CHECK(read(go[0], &b, 1) == 1);
+                TN_CHILD_CHECK(RtUnmapSharedMemory(p) && CloseHandle(x));
+                TN_CHILD_CHECK(write(done[1], "d", 1) == 1);
+                pause(); /* alive: nobody dies holding it */
+                _exit(0);
+            }
+        }
+        tn_shm_release(x, p);
+        assert_int_equal(write(go[1], "gg", 2), 2);
+        char b[2];
+        assert_int_equal(read(done[0], &b[0], 1), 1);
+        assert_int_equal(read(done[0], &b[1], 1), 1);
+        HANDLE all = RtCreateSharedMemory(PAGE_READWRITE, 0, POOL, NULL, &p);
+        if (all == NULL)
+            wrong = round;
+        else
+            tn_shm_release(all, p);
+        for (int i = 0; i < 2; i++) {
+            kill(closer[i], SIGKILL);
+            assert_true(tn_killed_by(tn_wait(closer[i], TN_TIMEOUT_MS), SIGKILL));
+        }
+        tn_close(go[0]);
+        tn_close(go[1]);
+        tn_close(done[0]);
+        tn_close(done[1]);
+        uint64_t size, used;
+        assert_true(iwin32PoolInfo(&size, &used)); /* the dead closers settled */
+    }
+    if (wrong >= 0)
+        fail_msg("after two closers raced, a Create of the whole pool was refused (round %d of %d)", wrong + 1, rounds);
+}
+
 /* ---- the IWIN32_POOL_MB setting, in fresh nodes of their own -------------------- */
 
 static void test_invalid_pool_setting(void **state)
@@ -698,6 +752,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_concurrent_recounts, tn_teardown),
         cmocka_unit_test_teardown(test_pool_info_under_churn, tn_teardown),
         cmocka_unit_test_teardown(test_refusal_under_churn, tn_teardown),
+        cmocka_unit_test_teardown(test_racing_closers, tn_teardown),
         cmocka_unit_test_teardown(test_invalid_pool_setting, tn_teardown),
         cmocka_unit_test_teardown(test_pool_setting_and_default, tn_teardown),
     };
