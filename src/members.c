@@ -366,7 +366,6 @@ int iw_members_look(struct iw_node *node, struct iw_members_view *view)
                 atomic_compare_exchange_strong(&m->word, &w, w & GEN_MASK);
             continue;
         }
-        view->dead++;
         view->slack += bound;
         if (!is_gone)
             continue;

@@ -40,8 +40,8 @@ struct iw_members_gone {
 /* What a look saw. */
 struct iw_members_view {
     bool blind;                 /* a process without a slot may hold objects */
-    size_t dead;                /* dead members that may have left the pool's word too high */
-    uint64_t slack;             /* by at most so many pages, all of them together */
+    uint64_t slack;             /* dead members may have left the pool's word too high by at most
+                                   so many pages, all of them together (members.c, "Charges") */
     size_t ngone;               /* of those, whose processes are gone: a count from now on sees */
     struct iw_members_gone *gone; /* everything they held released (malloc'd) */
 };
