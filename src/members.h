@@ -42,12 +42,14 @@ struct iw_members_view {
     bool blind;                 /* a process without a slot may hold objects */
     uint64_t slack;             /* dead members may have left the pool's word too high by at most
                                    so many pages, all of them together (members.c, "Charges") */
-    size_t ngone;               /* of those, whose processes are gone: a count from now on sees */
+    size_t ngone;               /* of those dead members, the ones whose processes are gone: a count from now on sees */
     struct iw_members_gone *gone; /* everything they held released (malloc'd) */
 };
 
-/* Looks at every slot: one load each, and one fcntl for each claimed one.
- * Returns 0, or an errno (the view then says nothing is settled). */
+/* Looks at every slot: one load each, and one fcntl for each claimed one;
+ * for each dead one its bound, and the slot freed if that is 0 and its
+ * process gone.  Returns 0, or an errno (the view then says nothing is
+ * settled). */
 int iw_members_look(struct iw_node *node, struct iw_members_view *view);
 
 /* Frees the slots of the gone members of view, unless a later look freed
