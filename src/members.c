@@ -15,16 +15,59 @@
  * a settle that frees a slot by compare-and-swap against the word it saw
  * can never free a later claim's.
  *
- * A dead member.  Its lock is free and its word still claimed.  Only a
- * settle frees the word (never a claimer: claimers skip claimed words), so
- * what the member left stays in doubt until a count has accounted for it.
+ * Charges: what a death can leave in the pool word.  A process dying
+ * leaves the word too high by the pages of the data objects it was the
+ * last holder of (stale now, still counted), of a Create between its
+ * reservation and its name, and of a Close between its unlink and its
+ * release.  Each slot bounds that, with no system call:
+ *   - held: the pages of every data object the member took a reference
+ *     lock on itself - charged before the lock (object.c make_file,
+ *     node_file.c hold), discharged after the descriptor is closed.  The
+ *     windows: killed after the charge and before the lock, or after the
+ *     lock and before the reservation, the bound counts pages the word
+ *     does not (looser, never short); after the reservation and before
+ *     the name, or after the name (the published object still charged:
+ *     nothing is cleared at publish), or a destroyer after its unlink and
+ *     before its release, the pages are both in the word and in held.
+ *   - a forked child holds everything its parent held (records.c gives it
+ *     references of its own) without charging it: it can leave one of
+ *     those stale only if the parent let go of it while the child still
+ *     held it.  let_go counts the pages of every reference a member lets
+ *     go of - raised before its upgrade to the write lock, lowered again
+ *     when the upgrade found no other holder (it destroys then) - so a
+ *     child's bound is held + what its parent let go of since the fork,
+ *     while the parent lives as the same claim (its word unchanged, its
+ *     lock held, looked at in that order before let_go is read: a parent
+ *     that dies after the look is a dead member whose own bound covers
+ *     what it held); otherwise held + inherited, the parent's whole bound
+ *     at the fork.  A parent's close that races the child's death: its
+ *     let_go rises before its upgrade, and the upgrade fails only if the
+ *     child's lock was still there, so a look that saw the child dead
+ *     sees the rise.  A descriptor the child shares with its parent (a
+ *     creator parked in a reservation: records.h) keeps its lock while
+ *     either lives: the survivor's charge covers it.
+ * The record never changes the word: a dead member's bound is only slack
+ * that a refusal takes off the word for a lower bound (pool.c), so a
+ * record too high costs a count, never a wrong answer, and no reclaim can
+ * race a recount's reset or a paused destroyer's release (the epoch
+ * stays the word's only guard).  A member that died with a bound of 0
+ * left nothing: its slot is freed at once, once its process is surely
+ * gone (below) - before that, its bound is looked at again by every look
+ * (a parent letting go meanwhile, while the child's last descriptors are
+ * still closing, shows in it).  A process that never held data objects
+ * (a fork+exec'd child, a user of events only) costs nothing when it dies.
+ *
+ * A dead member with a bound.  Its lock is free and its word still
+ * claimed.  Only a settle frees the word (never a claimer: claimers skip
+ * claimed words), so what the member left stays in the slack until a count
+ * has accounted for it.
  * A count accounts for it only if it scanned after the member's last
  * descriptor was closed: at exit or exec the kernel closes a process's
  * descriptors one by one, in no order it promises, so the slot's lock can
  * be gone while an object's reference lock is still there, and a count
  * made in between would see that object held and count it, though it is
- * about to become stale.  A member is therefore settled only once it is
- * surely gone:
+ * about to become stale.  A member is therefore settled (or, with a bound
+ * of 0, freed) only once it is surely gone:
  *   - its pid, in our pid namespace, names no process (kill: ESRCH) or a
  *     process that has exited (a zombie: its pidfd polls readable) - the
  *     kernel closes all descriptors before either; a pid reused since only
@@ -33,7 +76,9 @@
  *     namespace; the pid already reused), LINGER_MS after a look first saw
  *     the slot dead: closing the descriptors of an exiting or exec'ing
  *     process takes microseconds, and this is the one timing assumption of
- *     the design (see docs/DESIGN.md, "The pool").
+ *     the design (see docs/DESIGN.md, "The pool").  It only delays the
+ *     slot's reuse and a count's settling: no refusal waits for it (a
+ *     dead member counts by its bound meanwhile, 0 for most).
  *
  * fork.  The child holds every object the parent held from its first
  * instant (records.c gives it references of its own), so it must be a
@@ -77,6 +122,13 @@ struct iw_member {
     _Atomic uint64_t pidns;     /* the member's pid namespace (its inode), 0 if unknown */
     _Atomic uint64_t seen_word; /* the word a look first saw dead, and when (ms) */
     _Atomic uint64_t seen_ms;
+    /* What its death can leave in the pool word ("Charges" above). */
+    _Atomic uint64_t held;      /* pages charged by the member itself */
+    _Atomic uint64_t let_go;    /* pages of references it let go of without destroying */
+    _Atomic uint64_t parent;    /* fork: the parent's slot + 1, 0 if none */
+    _Atomic uint64_t parent_word;       /* the parent's word, and its let_go, at the fork */
+    _Atomic uint64_t parent_let_go;
+    _Atomic uint64_t inherited; /* the parent's bound at the fork (held + inherited) */
 };
 
 struct iw_members_table {
@@ -92,7 +144,7 @@ static struct iw_node *node_;
 static struct iw_members_table *table;
 static int my_fd = -1;          /* our own description of .node: our slot's lock, and looks */
 static _Atomic int my_slot = -1;
-static _Atomic bool my_blind;   /* this process counted in table->blind (read by fork prepare) */
+static _Atomic bool my_blind;   /* this process counted in table->blind (read at fork) */
 static uint64_t my_pidns;
 static int child_fd = -1, child_slot = -1; /* fork: the child's, claimed by prepare */
 
@@ -166,6 +218,12 @@ static int claim(int fd, pid_t pid)
             continue;
         }
         atomic_store(&m->pidns, my_pidns);
+        /* A fresh record before the word (a death right after the store
+         * must not be judged by a former member's charges). */
+        atomic_store(&m->held, 0);
+        atomic_store(&m->let_go, 0);
+        atomic_store(&m->parent, 0);
+        atomic_store(&m->inherited, 0);
         uint32_t used = atomic_load(&table->used);
         while (used < k + 1 && !atomic_compare_exchange_weak(&table->used, &used, k + 1))
             ;
@@ -232,6 +290,47 @@ static bool gone(struct iw_member *m, uint64_t w)
     return false;
 }
 
+/* Whether the slot's member is alive: its lock held (ours is). */
+static int alive(uint32_t k, int mine, bool *yes)
+{
+    if ((int)k == mine) {
+        *yes = true;
+        return 0;
+    }
+    /* Our own description sees every other description's lock - the
+     * child's slot claimed by a fork in progress included. */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BASE + k, .l_len = 1};
+    if (fcntl(my_fd, F_OFD_GETLK, &fl) != 0)
+        return errno;
+    *yes = fl.l_type != F_UNLCK;
+    return 0;
+}
+
+/* The most a dead member can have left in the pool word ("Charges"
+ * above): its own charges, and for a forked child what its parent let go
+ * of since the fork while the parent lives on as the same member - or,
+ * failing that, everything it inherited. */
+static uint64_t bound_of(struct iw_member *m, int mine)
+{
+    uint64_t bound = atomic_load(&m->held);
+    uint64_t parent = atomic_load(&m->parent);
+    if (parent == 0)
+        return bound;
+    uint64_t inherited = atomic_load(&m->inherited);
+    if (parent > IW_MEMBERS)
+        return bound + inherited; /* a stray write */
+    struct iw_member *pm = &table->slot[parent - 1];
+    bool parent_alive = false;
+    /* The parent's claim first, then its lock, then its let_go: a parent
+     * that dies after the look at its lock is a dead member of its own,
+     * whose bound covers everything the child inherited from it. */
+    if (atomic_load(&pm->word) != atomic_load(&m->parent_word) ||
+        alive((uint32_t)(parent - 1), mine, &parent_alive) != 0 || !parent_alive)
+        return bound + inherited;
+    uint64_t now = atomic_load(&pm->let_go), then = atomic_load(&m->parent_let_go);
+    return bound + (now >= then ? now - then : inherited);
+}
+
 int iw_members_look(struct iw_node *node, struct iw_members_view *view)
 {
     *view = (struct iw_members_view){0};
@@ -249,15 +348,26 @@ int iw_members_look(struct iw_node *node, struct iw_members_view *view)
         uint64_t w = atomic_load(&m->word);
         if (!(w & USED) || (int)k == mine)
             continue;
-        /* Our own description sees every other description's lock -
-         * the child's slot claimed by a fork in progress included. */
-        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BASE + k, .l_len = 1};
-        if (fcntl(my_fd, F_OFD_GETLK, &fl) != 0)
-            return errno;
-        if (fl.l_type != F_UNLCK)
-            continue; /* alive */
-        view->dead++;
-        if (!gone(m, w))
+        bool is_alive;
+        err = alive(k, mine, &is_alive);
+        if (err != 0)
+            return err;
+        if (is_alive)
+            continue;
+        /* Gone first, then the bound: once every descriptor of the member
+         * is closed, nothing it held can go stale later through a parent's
+         * let-go that we would not see (bound_of). */
+        bool is_gone = gone(m, w);
+        uint64_t bound = bound_of(m, mine);
+        if (bound == 0) {
+            /* Left nothing in the word (yet, if not gone: what a closing
+             * parent lets go of from now on counts at the next look). */
+            if (is_gone)
+                atomic_compare_exchange_strong(&m->word, &w, w & GEN_MASK);
+            continue;
+        }
+        view->slack += bound;
+        if (!is_gone)
             continue;
         if (view->ngone % 64 == 0) {
             struct iw_members_gone *grown = realloc(view->gone, (view->ngone + 64) * sizeof *grown);
@@ -284,19 +394,65 @@ void iw_members_view_free(struct iw_members_view *view)
     view->gone = NULL;
 }
 
+/* ---- charges ------------------------------------------------------------- */
+
+int iw_members_charge(uint64_t pages)
+{
+    int slot = atomic_load(&my_slot);
+    if (slot >= 0 && pages > 0) {
+        atomic_fetch_add(&table->slot[slot].held, pages);
+        IW_CRASH_POINT("members.charged");
+    }
+    return slot;
+}
+
+void iw_members_discharge(int slot, uint64_t pages)
+{
+    /* In a forked child, what the parent charged stays in the child's
+     * inherited bound: only our own charges come off. */
+    if (slot >= 0 && slot == atomic_load(&my_slot) && pages > 0)
+        atomic_fetch_sub(&table->slot[slot].held, pages);
+}
+
+void iw_members_letting_go(uint64_t pages)
+{
+    int slot = atomic_load(&my_slot);
+    if (slot >= 0 && pages > 0) {
+        atomic_fetch_add(&table->slot[slot].let_go, pages);
+        IW_CRASH_POINT("members.letting_go");
+    }
+}
+
+void iw_members_was_last(uint64_t pages)
+{
+    int slot = atomic_load(&my_slot);
+    if (slot >= 0 && pages > 0)
+        atomic_fetch_sub(&table->slot[slot].let_go, pages);
+}
+
 /* ---- fork ------------------------------------------------------------------ */
 
 void iw_members_fork_prepare(void)
 {
     child_slot = -1;
-    if (atomic_load(&my_slot) < 0 && !my_blind)
-        return; /* we hold no object: neither will the child */
+    int mine = atomic_load(&my_slot);
+    if (mine < 0)
+        return; /* we hold no object, or blind: so is the child (fork_child) */
     child_fd = open_node_file(node_);
     child_slot = child_fd < 0 ? -1 : claim(child_fd, getpid());
-    if (child_slot < 0 && child_fd >= 0) {
-        close(child_fd);
+    if (child_slot < 0) {
+        if (child_fd >= 0)
+            close(child_fd);
         child_fd = -1;
+        return;
     }
+    /* The child's inheritance ("Charges" above).  No call of ours is in
+     * transit now (fork.c), so no charge or let-go is half made. */
+    struct iw_member *me = &table->slot[mine], *child = &table->slot[child_slot];
+    atomic_store(&child->parent_word, atomic_load(&me->word));
+    atomic_store(&child->parent_let_go, atomic_load(&me->let_go));
+    atomic_store(&child->inherited, atomic_load(&me->held) + atomic_load(&me->inherited));
+    atomic_store(&child->parent, (uint64_t)mine + 1);
 }
 
 void iw_members_fork_parent(void)

@@ -40,13 +40,16 @@ struct iw_members_gone {
 /* What a look saw. */
 struct iw_members_view {
     bool blind;                 /* a process without a slot may hold objects */
-    size_t dead;                /* dead members (each may have left the pool's word too high) */
-    size_t ngone;               /* of those, whose processes are gone: a count from now on sees */
+    uint64_t slack;             /* dead members may have left the pool's word too high by at most
+                                   so many pages, all of them together (members.c, "Charges") */
+    size_t ngone;               /* of those dead members, the ones whose processes are gone: a count from now on sees */
     struct iw_members_gone *gone; /* everything they held released (malloc'd) */
 };
 
-/* Looks at every slot: one load each, and one fcntl for each claimed one.
- * Returns 0, or an errno (the view then says nothing is settled). */
+/* Looks at every slot: one load each, and one fcntl for each claimed one;
+ * for each dead one its bound, and the slot freed if that is 0 and its
+ * process gone.  Returns 0, or an errno (the view then says nothing is
+ * settled). */
 int iw_members_look(struct iw_node *node, struct iw_members_view *view);
 
 /* Frees the slots of the gone members of view, unless a later look freed
@@ -55,6 +58,17 @@ int iw_members_look(struct iw_node *node, struct iw_members_view *view);
 void iw_members_settle(const struct iw_members_view *view);
 
 void iw_members_view_free(struct iw_members_view *view);
+
+/* Charges (members.c): pages this process may leave in the pool word if
+ * it dies.  charge before taking a data object's reference lock (it
+ * returns the slot charged, -1 if none), discharge after closing it.
+ * letting_go before trying to destroy one (a reference let go of while
+ * others hold the object, which a forked child's death may then leave
+ * stale), was_last when that try found no other holder. */
+int iw_members_charge(uint64_t pages);
+void iw_members_discharge(int slot, uint64_t pages);
+void iw_members_letting_go(uint64_t pages);
+void iw_members_was_last(uint64_t pages);
 
 /* fork.c: prepare claims the child's slot (so it is a member from its first
  * instant), the child takes it, the parent lets go of its copy. */

@@ -15,6 +15,7 @@
 #include "crash_point.h"
 #include "guard.h"
 #include "last_error.h"
+#include "members.h"
 #include "pool.h"
 
 DWORD iw_node_file_identify(const struct iw_node *node, int fd, const char *file, const struct stat *st,
@@ -61,16 +62,24 @@ int iw_node_file_look(const struct iw_node *node, const char *file, struct stat 
     return fd;
 }
 
-int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, struct stat *st)
+int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, struct stat *st, uint64_t *pages,
+                      int *slot)
 {
     *fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (*fd < 0)
         /* Not a file we made: a symlink (never followed) or a directory. */
         return (errno == ELOOP || errno == EISDIR) ? EACCES : errno;
     IW_CRASH_POINT("open.opened");
+    /* Charged before our reference lock (members.h): should we die holding
+     * it, as its last holder, its pages are in our bound.  A published
+     * file's size never changes, so the size now is the size held. */
+    *pages = fstat(*fd, st) == 0 ? iw_pool_pages_of(node, file, st) : 0;
+    *slot = iw_members_charge(*pages);
     int rc = iw_reflock_hold(node, file, *fd, st);
-    if (rc != 0)
+    if (rc != 0) {
         close(*fd);
+        iw_members_discharge(*slot, *pages);
+    }
     return rc == ENOENT ? EAGAIN : rc;
 }
 
@@ -124,9 +133,10 @@ int iw_node_file_publish(struct iw_node *node, const char *temp, const char *fil
 
 /* The last reference of this process: if no other process holds the object
  * either, destroy it, in the destroy order (reflock.h). */
-void iw_node_file_release(struct iw_node *node, int fd, const char *file)
+bool iw_node_file_release(struct iw_node *node, int fd, const char *file)
 {
-    if (iw_reflock_release_is_last(fd)) {
+    bool last = iw_reflock_release_is_last(fd);
+    if (last) {
         IW_CRASH_POINT("destroy.write_locked");
         struct stat st;
         uint64_t epoch = iw_pool_epoch(node);
@@ -137,6 +147,7 @@ void iw_node_file_release(struct iw_node *node, int fd, const char *file)
         }
     }
     close(fd);
+    return last;
 }
 
 int iw_node_file_open_map(const char *file)

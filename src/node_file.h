@@ -77,8 +77,11 @@ int iw_node_file_look(const struct iw_node *node, const char *file, struct stat 
  * being destroyed, or it was stale and this call removed it: the caller
  * looks the name up again); ENOENT when there is no such file; EACCES for
  * a file the library did not make (a symlink, never followed, a directory,
- * an unheld planted file); another errno on failure. */
-int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, struct stat *st);
+ * an unheld planted file); another errno on failure.  The file's pool pages
+ * (*pages) are charged to this process's member slot (*slot) before the
+ * lock, and discharged if it fails (members.h). */
+int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, struct stat *st, uint64_t *pages,
+                      int *slot);
 
 /* ---- making a file (object.c: make_file, publish) ---- */
 
@@ -102,8 +105,8 @@ int iw_node_file_publish(struct iw_node *node, const char *temp, const char *fil
 
 /* Closes this process's descriptor of a held object file (its last), and
  * destroys the object if no other process holds it either: its name, then
- * its pool pages. */
-void iw_node_file_release(struct iw_node *node, int fd, const char *file);
+ * its pool pages.  True when it found no other holder. */
+bool iw_node_file_release(struct iw_node *node, int fd, const char *file);
 
 /* Opens the held object file of that name again, read-write, for mapping:
  * a description of its own that carries no lock (object.h: iw_object_map

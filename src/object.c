@@ -29,6 +29,16 @@
 
 /* ---- letting go -------------------------------------------------------- */
 
+/* Lets go of a reference (fd) to file, charged with pages to slot
+ * (members.h): a let-go first, taken back if we were its last holder. */
+static void release_ref(struct iw_node *node, int fd, const char *file, uint64_t pages, int slot)
+{
+    iw_members_letting_go(pages);
+    if (iw_node_file_release(node, fd, file))
+        iw_members_was_last(pages);
+    iw_members_discharge(slot, pages);
+}
+
 static void let_go(struct iw_node *node, struct iw_object *obj)
 {
     /* A page its type keeps (a mutex a thread of ours owns: mutex.c)
@@ -47,9 +57,11 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
          * its pages counted, and nobody died (pool.c). */
         if (obj->ops->state_size == 0)
             iw_pool_doubt(node);
+        iw_members_letting_go(obj->pages);
         close(obj->fd);
+        iw_members_discharge(obj->charge_slot, obj->pages);
     } else
-        iw_node_file_release(node, obj->fd, obj->file);
+        release_ref(node, obj->fd, obj->file, obj->pages, obj->charge_slot);
     free(obj);
 }
 
@@ -156,6 +168,7 @@ static struct iw_object *new_record(int fd, const char *file, const struct iw_ob
     obj->fd = fd;
     atomic_init(&obj->map_fd, -1);
     obj->fork_fd = -1;
+    obj->charge_slot = -1;
     obj->ops = ops;
     strcpy(obj->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
     return obj;
@@ -229,9 +242,10 @@ static DWORD open_existing(struct iw_node *node, const struct iw_object_ops *ops
         DWORD err = find_held(node, ops, name->file, out);
         if (err != ERROR_SUCCESS || *out != NULL)
             return err;
-        int fd;
+        int fd, slot;
         struct stat st;
-        int rc = iw_node_file_hold(node, name->file, &fd, &st);
+        uint64_t pages;
+        int rc = iw_node_file_hold(node, name->file, &fd, &st, &pages, &slot);
         if (rc == EAGAIN)
             continue; /* gone: look the name up again (it may be new now) */
         if (rc != 0)
@@ -239,9 +253,11 @@ static DWORD open_existing(struct iw_node *node, const struct iw_object_ops *ops
         IW_CRASH_POINT("open.held");
         struct iw_object *obj = new_record(fd, name->file, ops);
         if (obj == NULL) {
-            iw_node_file_release(node, fd, name->file);
+            release_ref(node, fd, name->file, pages, slot);
             return ERROR_NOT_ENOUGH_MEMORY;
         }
+        obj->pages = pages;
+        obj->charge_slot = slot;
         err = identify(node, name, obj, &st);
         if (err == ERROR_SUCCESS && obj->ops != ops)
             err = ERROR_INVALID_HANDLE;
@@ -335,9 +351,14 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
     bool header = stateful || name->hashed;
     int fd;
     struct stat st;
+    /* Charged before the file is ours: a death from now on leaves at most
+     * that in the pool word, reserved or not (members.c, "Charges"). */
+    obj->charge_slot = iw_members_charge(obj->pages);
     int rc = iw_node_file_make(node, stateful, temp, &fd, &st);
-    if (rc != 0)
+    if (rc != 0) {
+        iw_members_discharge(obj->charge_slot, obj->pages);
         return iw_error_from_errno(rc);
+    }
     IW_CRASH_POINT("create.temp_locked");
     obj->fd = fd;
     obj->ino = st.st_ino;
@@ -355,6 +376,7 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
     if (err != ERROR_SUCCESS) {
         unlinkat(node->dirfd, temp, 0);
         close(fd);
+        iw_members_discharge(obj->charge_slot, obj->pages);
         return err;
     }
     IW_CRASH_POINT("create.temp_sized");
@@ -426,14 +448,14 @@ static DWORD create_object(struct iw_node *node, const struct iw_object_ops *ops
         if (ops->state_size == 0) { /* a data object: charged to the pool */
             obj->size = size;
             obj->data_offset = name->hashed ? (off_t)node->page_size : 0;
+            obj->pages = iw_pages(node, size);
         }
         char temp[IW_UNIQUE_NAME_SIZE];
-        uint64_t pages = ops->state_size == 0 ? iw_pages(node, size) : 0;
         bool allocated = false;
-        err = make_file(node, obj, name, params, temp, pages, &allocated);
+        err = make_file(node, obj, name, params, temp, obj->pages, &allocated);
         enum publish_result result = FAILED;
         if (err == ERROR_SUCCESS) {
-            result = publish(node, obj, temp, pages, allocated, &err);
+            result = publish(node, obj, temp, obj->pages, allocated, &err);
             if (result == PUBLISHED) {
                 IW_CRASH_POINT("create.published");
                 *out = adopt(node, obj);
@@ -445,6 +467,7 @@ static DWORD create_object(struct iw_node *node, const struct iw_object_ops *ops
             if (obj->page)
                 iw_guard_unmap(obj->page, node->page_size, node->page_size);
             close(obj->fd);
+            iw_members_discharge(obj->charge_slot, obj->pages);
         }
         free(obj);
         /* Another creator got the name first: open theirs (top of loop). */

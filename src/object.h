@@ -44,6 +44,8 @@ struct iw_object {
     uint64_t size;              /* shared memory: the exact size in bytes */
     off_t data_offset;          /* shared memory: where the data starts in the file */
     void *page;                 /* a type with a state: its page, mapped */
+    uint64_t pages;             /* shared memory: its pool pages, charged to */
+    int charge_slot;            /* this member slot (members.h; -1: none) */
     char file[IW_FILE_NAME_SIZE];
 };
 

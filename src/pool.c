@@ -52,41 +52,57 @@
  *      destroyer's unlink and its release.  Every process that holds
  *      anything is a member first (members.h): a slot in .node it holds a
  *      lock on while alive.  A dead member is a claimed slot whose lock is
- *      free - found by looking at the slots, O(processes).
+ *      free - found by looking at the slots, O(processes) - and its slot
+ *      bounds what it can have left (members.c, "Charges"): the pages it
+ *      charged, and for a forked child what its parent let go of since.
+ *      A member that died with a bound of 0 (it held no data object, or
+ *      only ones its live parent still holds) left nothing.
  *   2. A destroyer skips its release because a reset came between its
  *      epoch and its release, though that reset had counted the object:
  *      it raises a doubt (pool_doubt += 1) before it returns.
  *   3. A reset that counted objects in flight (their creators may reserve
  *      after it, counting them twice) raises a doubt before its swap.
- *   4. A process closes a description it shares with a forked child
+ *   4. A stale data object is removed (an Open or a recount met it): it
+ *      may have been left by two closers racing (reflock.c), with nobody
+ *      dead.  The remover raises a doubt before it unlinks.
+ *   5. A process closes a description it shares with a forked child
  *      (records.c: fork could not give the child one of its own): if the
  *      other had let go already, the object is stale and nobody died.  It
  *      raises a doubt before it closes (object.c).
- *   5. A process that could not get a slot marks the node blind (members.c).
- * So a refusal first looks (look()): no dead member, no blind mark, and
- * pool_doubt equal to pool_settled - then the word is exact but for
- * operations in progress, and the refusal answers from it.  The bound:
- * two loads of the header, a load per slot ever claimed and one fcntl
- * (F_OFD_GETLK) per claimed slot other than ours, then one more try of the
- * fast path - independent of the number of objects and of churn: 12-41 us
- * median, 120 us worst at 16,384 objects here (tests/test_pool.c), for
- * some hundred member processes well under a millisecond.  It runs parked
+ *   6. A process that could not get a slot marks the node blind (members.c).
+ * So a refusal first looks (look()): no blind mark and pool_doubt equal to
+ * pool_settled - then the word is exact but for operations in progress and
+ * what dead members left, at most the sum of their bounds (the slack).  It
+ * refuses from the word when even the word less the slack has no room;
+ * with no dead member that is the word itself.  The bound: two loads of
+ * the header, a load per slot ever claimed and one fcntl (F_OFD_GETLK) per
+ * claimed slot other than ours, per dead one a kill, a pidfd_open and a
+ * poll (members.c, gone) and for a forked child one more fcntl, then one
+ * more try of the fast path - independent of the number of objects and of
+ * churn: 12-41 us median, 120 us worst at 16,384 objects here, 70-100 us
+ * right after a holder's SIGKILL (tests/test_pool.c); for some hundred
+ * member processes well under a millisecond.  It runs parked
  * (fork does not wait for it).  A refusal that races a death (the member's
  * lock goes before its objects' locks, or after) is ordered before it:
  * the dying process still held them.
  *
- * Otherwise the refusal recounts as before (reserve_by_recount), and an
+ * Otherwise (a doubt, a blind node, or dead members whose bounds could
+ * make room) the refusal recounts as before (reserve_by_recount), and an
  * exact count settles the suspects it looked at before scanning: when the
  * word did not change during the scan and no other Create was in flight,
  * the word is set to the count (if lower) and then pool_settled takes the
  * doubt count seen, and the dead members whose processes were gone before
  * the scan (members.c: only then did the scan see everything they left
  * stale) get their slots back.  A doubt raised or a member dead after the
- * look stays for the next refusal.  The first refusal after a death thus
- * pays one recount, and those after it answer from the word again; under
- * continuous churn a scan rarely finds the word unchanged, so refusals
- * after a death recount until one does (no worse than before this change:
- * one recount each, the "stable" rule below).
+ * look stays for the next refusal.  Such a refusal thus pays one recount,
+ * and those after it answer from the word again; under continuous churn a
+ * scan rarely finds the word unchanged, so they recount until one does (no
+ * worse than before this change: one recount each, the "stable" rule
+ * below).  What still takes a count after a death: a process that dies
+ * holding data objects it charged itself (or, as a forked child, ones its
+ * parent let go of, or all it inherited from a parent dead or exec'd),
+ * when those pages could make room - it may have been their last holder,
+ * and only a count can tell.
  *
  * What stays counted: a Create in progress that reserved (a creator paused
  * after its reservation), and a Close paused between its unlink and its
@@ -131,7 +147,7 @@ static uint64_t next_state(uint64_t old, uint64_t pages)
 }
 
 /* Raises a doubt: the word may be, or become, too high (see above). */
-void iw_pool_doubt(struct iw_node *node) { atomic_fetch_add(&node->header->pool_doubt, 1); }
+void iw_pool_doubt(const struct iw_node *node) { atomic_fetch_add(&node->header->pool_doubt, 1); }
 
 /* Resets the word from before (read before the scan) to a recount's figure,
  * unless it changed meanwhile.  The epoch is bumped first (see above).
@@ -154,13 +170,13 @@ struct suspects {
 };
 
 /* Looks (before a count: see settle).  True when the word can't be
- * trusted: a doubt not settled, a dead member, or a blind node. */
+ * trusted even with the dead members' slack taken off: a doubt not
+ * settled, or a blind node. */
 static bool look(struct iw_node *node, struct suspects *s)
 {
     s->doubt = atomic_load(&node->header->pool_doubt);
     s->unknown = iw_members_look(node, &s->members) != 0;
-    return s->unknown || s->members.blind || s->members.dead > 0 ||
-           s->doubt != atomic_load(&node->header->pool_settled);
+    return s->unknown || s->members.blind || s->doubt != atomic_load(&node->header->pool_settled);
 }
 
 /* After a count that started after look(s) and that nothing changed the
@@ -519,14 +535,22 @@ static DWORD reserve_by_recount(struct iw_node *node, uint64_t pages, ino_t own,
 static DWORD decide(struct iw_node *node, uint64_t pages, ino_t own, bool whole)
 {
     struct suspects s;
-    DWORD err;
-    if (!look(node, &s) && whole) {
-        /* Once more: a Close may have made room while we looked. */
+    DWORD err = ERROR_NOT_ENOUGH_MEMORY;
+    bool count = look(node, &s) || !whole;
+    if (!count) {
+        /* Once more: a Close may have made room while we looked.  Still
+         * full, and full even if the dead members left all they may have
+         * in the word: refused without a count. */
         uint64_t max, old;
-        err = reserve_fast(node, pages, &max, &old) == RESERVED ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
-    } else {
-        err = reserve_by_recount(node, pages, own, &s);
+        enum fast fast = reserve_fast(node, pages, &max, &old);
+        uint64_t used = old & PAGES_MASK, slack = s.members.slack;
+        if (fast == RESERVED)
+            err = ERROR_SUCCESS;
+        else if (fast == FULL && slack > 0 && (used > slack ? used - slack : 0) + pages <= max)
+            count = true; /* what the dead left may make room: a count finds out */
     }
+    if (count)
+        err = reserve_by_recount(node, pages, own, &s);
     iw_members_view_free(&s.members);
     return err;
 }

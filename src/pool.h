@@ -19,7 +19,7 @@ DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own, int own_f
 
 /* The word may be too high in a way no dead member shows (pool.c): the
  * next refusal counts. */
-void iw_pool_doubt(struct iw_node *node);
+void iw_pool_doubt(const struct iw_node *node);
 
 /* The pool's reset epoch: a destroyer reads it before it unlinks. */
 uint64_t iw_pool_epoch(struct iw_node *node);

@@ -6,6 +6,7 @@
 
 #include "crash_point.h"
 #include "mark.h"
+#include "pool.h"
 
 static int lock_byte0(int fd, int cmd, short type)
 {
@@ -40,6 +41,15 @@ static int remove_if_linked(const struct iw_node *node, const char *file, int fd
         return 0;
     if (!iw_mark_proven(node, file, fd, &st))
         return EACCES;
+    /* Its pages stay counted in the pool word (nobody releases a stale
+     * object's: a recount that did not see it may have reset the word).
+     * A dead member's bound covers them when a death left it stale, but it
+     * may also have been left by a closer racing ours (between its failed
+     * upgrade and its second try: iw_reflock_release_is_last), with nobody
+     * dead: a doubt, raised before the unlink, so that no refusal trusts
+     * the word until a count has seen the object gone (pool.c). */
+    if (iw_pool_pages_of(node, file, &st) > 0)
+        iw_pool_doubt(node);
     if (unlinkat(node->dirfd, file, 0) == 0)
         IW_CRASH_POINT("reflock.stale_unlinked");
     return 0;
@@ -98,9 +108,22 @@ int iw_reflock_hold(const struct iw_node *node, const char *file, int fd, struct
 bool iw_reflock_release_is_last(int fd)
 {
     /* Upgrading our read lock succeeds only if no other process holds one.
-     * Two last holders closing at once can both fail; the object is then
-     * unheld but named: stale, and removed by the next Open, Create or
-     * recount that meets it (SPEC 4 allows that laziness: no call can tell). */
+     * Two last holders closing at once can both fail, and the object would
+     * be left unheld but named - stale, with its pages counted and nobody
+     * dead, so a refusal answering from the pool word (pool.c) would be
+     * wrong until a count.  So a failed upgrade lets go of the read lock
+     * and tries the write lock once more: of two closers, the one that
+     * tries after the other let go succeeds and destroys (whichever order
+     * their steps take, the second try of the later one finds the earlier
+     * one's lock gone).  A failure now means another holder (alive, and
+     * responsible from now on) or a write-lock holder: a destroyer, or an
+     * opener or recount that found the object unheld in our gap and removes
+     * it as stale - raising a doubt (remove_if_linked). */
+    if (lock_byte0(fd, F_OFD_SETLK, F_WRLCK) == 0)
+        return true;
+    if (lock_byte0(fd, F_OFD_SETLK, F_UNLCK) != 0)
+        return false;
+    IW_CRASH_POINT("reflock.unlocked");
     return lock_byte0(fd, F_OFD_SETLK, F_WRLCK) == 0;
 }
 

@@ -40,7 +40,9 @@
 
 enum cycle { CREATE, OPEN_CROSS, OPEN_SELF, NCYCLES };
 static const char *const cycle_names[] = {"create", "open (another process holds it)", "open (this process holds it)"};
-static const long expected[] = {14, 10, 3};
+/* The cross-process open's 13: 10, and issue 9.6's member charge (an
+ * fstat) and racing closers (an unlock and a second upgrade): DESIGN.md. */
+static const long expected[] = {14, 13, 3};
 
 /* The measured process: each cycle CYCLES times, a marker before each. */
 static void measured(int ready)

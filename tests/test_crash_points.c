@@ -546,7 +546,7 @@ static bool abandonment_due(const struct scenario *s, const char *point)
 {
     static const char *const peer_owns[] = {"mutex.owner_dead", "mutex.abandoned_owned", "mutex.acquired",
                                             "wait.taken", NULL};
-    static const char *const released[] = {"mutex.releasing", "mutex.released", NULL};
+    static const char *const released[] = {"mutex.releasing", "mutex.released", "reflock.unlocked", NULL};
     if (point == NULL || is_point(point, released) || strncmp(point, "destroy.", 8) == 0)
         return false; /* the peer released it (after the report, if any) */
     if (is_point(point, peer_owns))
