@@ -242,7 +242,8 @@ static DWORD open_header(struct iw_node *node, const struct stat *dir, uint64_t 
             close(fd);
             if (err == ERROR_ACCESS_DENIED)
                 say_refused(path, "its .node is not one this version of the library made (another version's, "
-                                  "or another user's)");
+                                  "or another user's): if no program of another version uses it, remove the "
+                                  "directory and it is made afresh");
             return err;
         }
         if (errno != ENOENT)
