@@ -28,6 +28,7 @@
 #include "process.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,35 +45,9 @@
 
 #define PSEUDO_CURRENT_PROCESS ((HANDLE)(intptr_t)-1)
 
-static struct iw_process_state *state_of(void *state) { return state; }
+/* ---- the type: signalled once ended, for good (end_latch.h) ----------------- */
 
-/* ---- the type ------------------------------------------------------------- */
-
-static _Atomic uint32_t *wake_word(void *state) { return &state_of(state)->wake; }
-
-static int ended(void *state, bool *abandoned)
-{
-    (void)abandoned;
-    return atomic_load_explicit(&state_of(state)->ended, memory_order_acquire) != 0;
-}
-
-static uint32_t enter(void *state)
-{
-    (void)state;
-    return 0; /* nothing to register: the end is for every waiter */
-}
-
-static int poll(void *state, uint32_t cookie, bool *abandoned)
-{
-    (void)cookie;
-    return ended(state, abandoned);
-}
-
-static void leave(void *state, uint32_t cookie)
-{
-    (void)state;
-    (void)cookie;
-}
+_Static_assert(offsetof(struct iw_process_state, end) == 0, "the end latch comes first");
 
 static void free_local(void *state)
 {
@@ -87,11 +62,7 @@ static const struct iw_object_ops process_ops = {
     .layout = 1,
     .name = "process",
     .state_size = sizeof(struct iw_process_state),
-    .wake_word = wake_word,
-    .try_take = ended,
-    .enter = enter,
-    .poll = poll,
-    .leave = leave,
+    IW_END_LATCH_OPS,
     .free_local = free_local,
 };
 
@@ -184,7 +155,7 @@ IW_API BOOLEAN RtGetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode)
         return FALSE;
     DWORD code = STILL_ACTIVE;
     bool known = true;
-    if (atomic_load_explicit(&st->ended, memory_order_acquire)) {
+    if (iw_end_latch_is_set(&st->end)) {
         bool terminated = atomic_load(&st->terminated);
         if (st->how == IW_END_EXITED)
             code = st->value;
@@ -215,7 +186,7 @@ IW_API BOOLEAN RtTerminateProcess(HANDLE hProcess, UINT uExitCode)
      * by the end reads it; withdrawn if no kill was sent. */
     int rc = -1;
     errno = ESRCH;
-    if (!atomic_load_explicit(&st->ended, memory_order_acquire)) {
+    if (!iw_end_latch_is_set(&st->end)) {
         atomic_store(&st->terminate_code, uExitCode);
         atomic_store(&st->terminated, 1);
         rc = send_kill(st->pidfd);

@@ -14,6 +14,8 @@
 
 #include <iwin32.h>
 
+#include "end_latch.h"
+
 struct iw_object;
 struct iw_process_watch;
 
@@ -21,10 +23,9 @@ struct iw_process_watch;
 enum { IW_END_UNKNOWN, IW_END_EXITED, IW_END_SIGNALLED };
 
 struct iw_process_state {
-    /* The wait protocol (wait.c): wake is bumped and woken once, when
-     * ended becomes 1; ended, how and value are written before it (release). */
-    _Atomic uint32_t wake;
-    _Atomic uint32_t ended;
+    /* The wait protocol (end_latch.h), first; how and value are written
+     * before it is set. */
+    struct iw_end_latch end;
     uint32_t how;                       /* IW_END_* */
     uint32_t value;                     /* exit status, or the signal */
     /* TerminateProcess's exit code, and whether one is in force (set before

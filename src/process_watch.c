@@ -83,11 +83,7 @@ static void record_end(struct iw_process_watch *e)
     st->how = how;
     st->value = value;
     st->watch = NULL;
-    atomic_store_explicit(&st->ended, 1, memory_order_release);
-    /* The counter changes after ended: a waiter that read it before polling
-     * sees the change and does not sleep (wait.c). */
-    atomic_fetch_add(&st->wake, 1);
-    iw_futex_wake_all(&st->wake);
+    iw_end_latch_set(&st->end);
 }
 
 /* Takes entry *link out of the list and of epoll (before its pidfd may be

@@ -32,6 +32,7 @@
 #include "thread_state.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -66,33 +67,9 @@ static void init_pi_mutex(pthread_mutex_t *m)
     pthread_mutexattr_destroy(&a);
 }
 
-/* ---- the wait protocol: signalled once ended, for good ------------------- */
+/* ---- the type: signalled once ended, for good (end_latch.h) ----------------- */
 
-static _Atomic uint32_t *wake_word(void *state) { return &((struct thread_state *)state)->wake; }
-
-static int try_take(void *state, bool *abandoned)
-{
-    (void)abandoned;
-    return atomic_load_explicit(&((struct thread_state *)state)->ended, memory_order_acquire);
-}
-
-static uint32_t enter(void *state)
-{
-    (void)state;
-    return 0;
-}
-
-static int poll(void *state, uint32_t cookie, bool *abandoned)
-{
-    (void)cookie;
-    return try_take(state, abandoned);
-}
-
-static void leave(void *state, uint32_t cookie)
-{
-    (void)state;
-    (void)cookie;
-}
+_Static_assert(offsetof(struct thread_state, end) == 0, "the end latch comes first");
 
 static void free_local(void *state) { pthread_mutex_destroy(&((struct thread_state *)state)->ctl); }
 
@@ -101,11 +78,7 @@ static const struct iw_object_ops iw_thread_ops = {
     .layout = 1,
     .name = "thread",
     .state_size = sizeof(struct thread_state),
-    .wake_word = wake_word,
-    .try_take = try_take,
-    .enter = enter,
-    .poll = poll,
-    .leave = leave,
+    IW_END_LATCH_OPS,
     .free_local = free_local,
 };
 
@@ -180,8 +153,7 @@ static void finish(struct thread_state *st)
     st->gone = true;
     pthread_mutex_unlock(&st->ctl);
     atomic_store(&st->exit_code, st->pending);
-    atomic_store_explicit(&st->ended, true, memory_order_release);
-    iw_thread_bump(&st->wake); /* the waiters */
+    iw_end_latch_set(&st->end); /* the waiters */
     iw_thread_bump(&st->ack);  /* a SuspendThread waiting for a thread that ended instead */
     registry_remove(st);
     iw_thread_me = NULL;
@@ -367,7 +339,7 @@ IW_API BOOLEAN GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode)
     if (obj == NULL)
         return FALSE;
     struct thread_state *st = state_of(obj);
-    *lpExitCode = atomic_load_explicit(&st->ended, memory_order_acquire) ? atomic_load(&st->exit_code) : STILL_ACTIVE;
+    *lpExitCode = iw_end_latch_is_set(&st->end) ? atomic_load(&st->exit_code) : STILL_ACTIVE;
     iw_hazard_unpin();
     return TRUE;
 }

@@ -14,15 +14,15 @@
 
 #include <iwin32.h>
 
+#include "end_latch.h"
 #include "futex.h"
 
 /* Sent to a thread to suspend or terminate it (docs/PORTING.md names it). */
 #define THREAD_SIGNAL (SIGRTMAX - 1)
 
 struct thread_state {
-    /* ---- the wait protocol -------------------------------------------- */
-    _Atomic uint32_t wake;          /* bumped when the thread ends */
-    atomic_bool ended;              /* exit_code is final */
+    /* ---- the wait protocol (end_latch.h), first: set when exit_code is final */
+    struct iw_end_latch end;
     _Atomic DWORD exit_code;
 
     /* ---- suspending and terminating ------------------------------------ */
