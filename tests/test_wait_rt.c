@@ -260,7 +260,10 @@ static void test_multi_wait_pi(void **state)
     pi_ev = RtCreateEvent(NULL, TRUE, FALSE, "rt.pi.ev"); /* never set */
     assert_non_null(pi_mx);
     assert_non_null(pi_ev);
-    enum { RUNS = 3 };
+    /* Five runs, the median judged: CI once saw two of three runs slowed
+     * to 14-16 ms on a machine loaded by other tests (not reproduced here
+     * in 25 runs beside the crash-point test or stress-ng). */
+    enum { RUNS = 5 };
     double ms[RUNS];
     for (int i = 0; i < RUNS; i++) {
         atomic_store(&pi_owned, 0);
