@@ -692,9 +692,18 @@ int main(int argc, char **argv)
             const char *point = line + 4; /* "hit " */
             char crashed_hits[4096];
             snprintf(what, sizeof what, "scenario %zu (%s %s), crash at %s", i, s->peer, kind_names[s->kind], point);
-            alarm(RUN_ALARM_S);
-            set_scene(s, &sc);
-            status = run_peer(s, &sc, point, crashed_hits, sizeof crashed_hits);
+            /* A point on a racy branch (reflock.unlocked: the upgrade at
+             * close fails only while another holder's lock is there) may be
+             * passed by one run and not the next: a peer that ended without
+             * reaching it runs again, a few times. */
+            for (int attempt = 0; attempt < 5; attempt++) {
+                alarm(RUN_ALARM_S);
+                set_scene(s, &sc);
+                status = run_peer(s, &sc, point, crashed_hits, sizeof crashed_hits);
+                if (!tn_exited_ok(status))
+                    break;
+                check_scene(s, &sc, NULL, what);
+            }
             EXPECT(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == IW_CRASH_EXIT_CODE,
                    "%s: the peer did not reach it (status %#x)", what, status);
             check_scene(s, &sc, point, what);
