@@ -21,11 +21,13 @@
  * reservation and its name, and of a Close between its unlink and its
  * release.  Each slot bounds that, with no system call:
  *   - held: the pages of every data object the member took a reference
- *     lock on itself - charged before the lock (object.c make_file,
- *     node_file.c hold), discharged after the descriptor is closed.  The
- *     windows: killed after the charge and before the lock, or after the
- *     lock and before the reservation, the bound counts pages the word
- *     does not (looser, never short); after the reservation and before
+ *     lock on itself - charged before an Open's lock (node_file.c hold)
+ *     or a Create's reservation (object.c make_file: pages enter the word
+ *     only there), discharged after the descriptor is closed, and listed
+ *     by name meanwhile (member_list.h).  The windows: killed after the
+ *     charge and before the lock, or after the lock and before the
+ *     reservation, the bound counts pages the word does not (looser,
+ *     never short); after the reservation and before
  *     the name, or after the name (the published object still charged:
  *     nothing is cleared at publish), or a destroyer after its unlink and
  *     before its release, the pages are both in the word and in held.
@@ -108,10 +110,11 @@
 #include "crash_point.h"
 #include "guard.h"
 #include "last_error.h"
+#include "member_list.h"
 #include "node.h"
 
 #define IW_MEMBERS 4096u
-#define LOCK_BASE (1 << 20)     /* beyond the header (bytes 0 and 1: node.c, node_header.c) and the table */
+#define LOCK_BASE (1 << 24)     /* beyond the header (bytes 0 and 1: node.c, node_header.c) and the table */
 #define LINGER_MS 1000u
 #define USED (1ull << 63)
 #define GEN_ONE (1ull << 32)
@@ -137,7 +140,10 @@ struct iw_members_table {
     _Atomic uint64_t blind;     /* processes that hold objects without a slot */
     uint64_t reserved[6];
     struct iw_member slot[IW_MEMBERS];
+    struct iw_member_list list[IW_MEMBERS]; /* apart: a look reads the slots, rarely a list */
 };
+
+_Static_assert(sizeof(struct iw_members_table) < LOCK_BASE, "the slots' lock bytes lie beyond the table");
 
 static pthread_mutex_t join_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct iw_node *node_;
@@ -224,6 +230,7 @@ static int claim(int fd, pid_t pid)
         atomic_store(&m->let_go, 0);
         atomic_store(&m->parent, 0);
         atomic_store(&m->inherited, 0);
+        iw_member_list_clear(&table->list[k]);
         uint32_t used = atomic_load(&table->used);
         while (used < k + 1 && !atomic_compare_exchange_weak(&table->used, &used, k + 1))
             ;
@@ -375,7 +382,7 @@ int iw_members_look(struct iw_node *node, struct iw_members_view *view)
                 return ENOMEM;
             view->gone = grown;
         }
-        view->gone[view->ngone++] = (struct iw_members_gone){k, w};
+        view->gone[view->ngone++] = (struct iw_members_gone){k, w, bound};
     }
     return 0;
 }
@@ -388,6 +395,36 @@ void iw_members_settle(const struct iw_members_view *view)
     }
 }
 
+/* A gone member is frozen: its process and every descriptor it had are
+ * gone, and only a settle (which frees its word) lets anyone write its
+ * slot or list again - so a list read while the word stays the one the
+ * look saw is the member's own, complete.  Its bound is its own charges
+ * (held) plus, for a forked child, a part for what it inherited; the
+ * proven pages come off each part, never more than the part. */
+static uint64_t refined_bound(const struct iw_node *node, const struct iw_members_gone *g)
+{
+    struct iw_member *m = &table->slot[g->slot];
+    uint64_t held = atomic_load(&m->held), inherited = atomic_load(&m->inherited);
+    uint64_t own_proven, inherited_proven;
+    iw_member_list_proven(node, &table->list[g->slot], &own_proven, &inherited_proven);
+    if (atomic_load(&m->word) != g->word || held > g->bound)
+        return g->bound; /* settled and claimed again meanwhile: its list is another's */
+    uint64_t own_part = held - (own_proven < held ? own_proven : held);
+    uint64_t inherited_part = g->bound - held;
+    uint64_t inherited_left = inherited - (inherited_proven < inherited ? inherited_proven : inherited);
+    return own_part + (inherited_left < inherited_part ? inherited_left : inherited_part);
+}
+
+uint64_t iw_members_refined_slack(const struct iw_node *node, const struct iw_members_view *view)
+{
+    uint64_t slack = view->slack;
+    for (size_t i = 0; i < view->ngone; i++) {
+        uint64_t refined = refined_bound(node, &view->gone[i]);
+        slack -= view->gone[i].bound - refined;
+    }
+    return slack;
+}
+
 void iw_members_view_free(struct iw_members_view *view)
 {
     free(view->gone);
@@ -396,22 +433,28 @@ void iw_members_view_free(struct iw_members_view *view)
 
 /* ---- charges ------------------------------------------------------------- */
 
-int iw_members_charge(uint64_t pages)
+/* held first, then the entry; the entry first, then held (member_list.h). */
+struct iw_charge iw_members_charge(uint64_t pages, const char *file, ino_t ino)
 {
-    int slot = atomic_load(&my_slot);
-    if (slot >= 0 && pages > 0) {
-        atomic_fetch_add(&table->slot[slot].held, pages);
+    struct iw_charge charge = {atomic_load(&my_slot), -1};
+    if (charge.slot >= 0 && pages > 0) {
+        atomic_fetch_add(&table->slot[charge.slot].held, pages);
         IW_CRASH_POINT("members.charged");
+        if (ino != 0)
+            charge.entry = iw_member_list_add(&table->list[charge.slot], file, ino, pages);
     }
-    return slot;
+    return charge;
 }
 
-void iw_members_discharge(int slot, uint64_t pages)
+void iw_members_discharge(struct iw_charge charge, uint64_t pages)
 {
     /* In a forked child, what the parent charged stays in the child's
-     * inherited bound: only our own charges come off. */
-    if (slot >= 0 && slot == atomic_load(&my_slot) && pages > 0)
-        atomic_fetch_sub(&table->slot[slot].held, pages);
+     * inherited bound (and list): only our own charges come off. */
+    if (charge.slot >= 0 && charge.slot == atomic_load(&my_slot) && pages > 0) {
+        iw_member_list_remove(&table->list[charge.slot], charge.entry);
+        IW_CRASH_POINT("members.unlisted");
+        atomic_fetch_sub(&table->slot[charge.slot].held, pages);
+    }
 }
 
 void iw_members_letting_go(uint64_t pages)
@@ -452,6 +495,7 @@ void iw_members_fork_prepare(void)
     atomic_store(&child->parent_word, atomic_load(&me->word));
     atomic_store(&child->parent_let_go, atomic_load(&me->let_go));
     atomic_store(&child->inherited, atomic_load(&me->held) + atomic_load(&me->inherited));
+    iw_member_list_inherit(&table->list[child_slot], &table->list[mine]);
     atomic_store(&child->parent, (uint64_t)mine + 1);
 }
 

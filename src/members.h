@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "iwin32.h"
 
@@ -35,6 +36,7 @@ DWORD iw_members_join(struct iw_node *node);
 struct iw_members_gone {
     uint32_t slot;
     uint64_t word;
+    uint64_t bound;             /* its part of the slack */
 };
 
 /* What a look saw. */
@@ -59,14 +61,25 @@ void iw_members_settle(const struct iw_members_view *view);
 
 void iw_members_view_free(struct iw_members_view *view);
 
+/* The view's slack less what the gone members' lists prove still held by
+ * somebody (member_list.h): a few system calls per listed object. */
+uint64_t iw_members_refined_slack(const struct iw_node *node, const struct iw_members_view *view);
+
 /* Charges (members.c): pages this process may leave in the pool word if
- * it dies.  charge before taking a data object's reference lock (it
- * returns the slot charged, -1 if none), discharge after closing it.
+ * it dies.  charge before taking a data object's reference lock, or before
+ * reserving a new one's pages (it returns the slot charged, -1 if none,
+ * and the entry that lists the object under its file name and inode:
+ * member_list.h), discharge after closing it.
  * letting_go before trying to destroy one (a reference let go of while
  * others hold the object, which a forked child's death may then leave
  * stale), was_last when that try found no other holder. */
-int iw_members_charge(uint64_t pages);
-void iw_members_discharge(int slot, uint64_t pages);
+struct iw_charge {
+    int slot;
+    int entry;
+};
+#define IW_NO_CHARGE ((struct iw_charge){-1, -1})
+struct iw_charge iw_members_charge(uint64_t pages, const char *file, ino_t ino);
+void iw_members_discharge(struct iw_charge charge, uint64_t pages);
 void iw_members_letting_go(uint64_t pages);
 void iw_members_was_last(uint64_t pages);
 

@@ -19,10 +19,11 @@
 #include "iwin32.h"
 
 #define IW_NODE_MAGIC 0x4e573249u /* "I2WN" */
-#define IW_NODE_VERSION 5u /* 2: files carry the library's mark (mark.h); pool_resets;
+#define IW_NODE_VERSION 6u /* 2: files carry the library's mark (mark.h); pool_resets;
                               3: object headers carry their state's layout;
                               4: pool_doubt, pool_settled and the member table after the header page (members.h);
-                              5: member slots carry their charges (members.c) */
+                              5: member slots carry their charges (members.c);
+                              6: and lists of what they hold (member_list.h) */
 
 struct iw_node_header {         /* atomic: rebuilt in place (node_header.h) */
     _Atomic uint32_t magic;

@@ -63,7 +63,7 @@ int iw_node_file_look(const struct iw_node *node, const char *file, struct stat 
 }
 
 int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, struct stat *st, uint64_t *pages,
-                      int *slot)
+                      struct iw_charge *charge)
 {
     *fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (*fd < 0)
@@ -73,14 +73,28 @@ int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, str
     /* Charged before our reference lock (members.h): should we die holding
      * it, as its last holder, its pages are in our bound.  A published
      * file's size never changes, so the size now is the size held. */
-    *pages = fstat(*fd, st) == 0 ? iw_pool_pages_of(node, file, st) : 0;
-    *slot = iw_members_charge(*pages);
+    bool known = fstat(*fd, st) == 0;
+    *pages = known ? iw_pool_pages_of(node, file, st) : 0;
+    *charge = iw_members_charge(*pages, file, known ? st->st_ino : 0);
     int rc = iw_reflock_hold(node, file, *fd, st);
     if (rc != 0) {
         close(*fd);
-        iw_members_discharge(*slot, *pages);
+        iw_members_discharge(*charge, *pages);
     }
     return rc == ENOENT ? EAGAIN : rc;
+}
+
+/* No lock is taken, so a forked child that inherits the descriptor for a
+ * moment (the probe runs outside transit: pool.c) holds nothing through it. */
+bool iw_node_file_held(const struct iw_node *node, const char *file, ino_t ino)
+{
+    int fd = openat(node->dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    bool held = fstat(fd, &st) == 0 && st.st_ino == ino && iw_reflock_seen_held(fd);
+    close(fd);
+    return held;
 }
 
 int iw_node_file_make(struct iw_node *node, bool stateful, char *temp, int *fd, struct stat *st)

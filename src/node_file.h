@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include "mark.h"
+#include "members.h"
 #include "name.h"
 #include "node.h"
 #include "object_ops.h"
@@ -78,10 +79,15 @@ int iw_node_file_look(const struct iw_node *node, const char *file, struct stat 
  * looks the name up again); ENOENT when there is no such file; EACCES for
  * a file the library did not make (a symlink, never followed, a directory,
  * an unheld planted file); another errno on failure.  The file's pool pages
- * (*pages) are charged to this process's member slot (*slot) before the
- * lock, and discharged if it fails (members.h). */
+ * (*pages) are charged to this process's member slot (*charge) before
+ * the lock, and discharged if it fails (members.h). */
 int iw_node_file_hold(const struct iw_node *node, const char *file, int *fd, struct stat *st, uint64_t *pages,
-                      int *slot);
+                      struct iw_charge *charge);
+
+/* Whether somebody holds the object with inode ino under that name now
+ * (iw_reflock_seen_held): false if the name is gone, names another inode,
+ * or nobody holds it.  Takes no lock (member_list.c). */
+bool iw_node_file_held(const struct iw_node *node, const char *file, ino_t ino);
 
 /* ---- making a file (object.c: make_file, publish) ---- */
 

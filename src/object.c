@@ -31,12 +31,12 @@
 
 /* Lets go of a reference (fd) to file, charged with pages to slot
  * (members.h): a let-go first, taken back if we were its last holder. */
-static void release_ref(struct iw_node *node, int fd, const char *file, uint64_t pages, int slot)
+static void release_ref(struct iw_node *node, int fd, const char *file, uint64_t pages, struct iw_charge charge)
 {
     iw_members_letting_go(pages);
     if (iw_node_file_release(node, fd, file))
         iw_members_was_last(pages);
-    iw_members_discharge(slot, pages);
+    iw_members_discharge(charge, pages);
 }
 
 static void let_go(struct iw_node *node, struct iw_object *obj)
@@ -59,9 +59,9 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
             iw_pool_doubt(node);
         iw_members_letting_go(obj->pages);
         close(obj->fd);
-        iw_members_discharge(obj->charge_slot, obj->pages);
+        iw_members_discharge(obj->charge, obj->pages);
     } else
-        release_ref(node, obj->fd, obj->file, obj->pages, obj->charge_slot);
+        release_ref(node, obj->fd, obj->file, obj->pages, obj->charge);
     free(obj);
 }
 
@@ -168,7 +168,7 @@ static struct iw_object *new_record(int fd, const char *file, const struct iw_ob
     obj->fd = fd;
     atomic_init(&obj->map_fd, -1);
     obj->fork_fd = -1;
-    obj->charge_slot = -1;
+    obj->charge = IW_NO_CHARGE;
     obj->ops = ops;
     strcpy(obj->file, file); /* a file name: shorter than IW_FILE_NAME_SIZE */
     return obj;
@@ -242,10 +242,11 @@ static DWORD open_existing(struct iw_node *node, const struct iw_object_ops *ops
         DWORD err = find_held(node, ops, name->file, out);
         if (err != ERROR_SUCCESS || *out != NULL)
             return err;
-        int fd, slot;
+        int fd;
         struct stat st;
         uint64_t pages;
-        int rc = iw_node_file_hold(node, name->file, &fd, &st, &pages, &slot);
+        struct iw_charge charge;
+        int rc = iw_node_file_hold(node, name->file, &fd, &st, &pages, &charge);
         if (rc == EAGAIN)
             continue; /* gone: look the name up again (it may be new now) */
         if (rc != 0)
@@ -253,11 +254,11 @@ static DWORD open_existing(struct iw_node *node, const struct iw_object_ops *ops
         IW_CRASH_POINT("open.held");
         struct iw_object *obj = new_record(fd, name->file, ops);
         if (obj == NULL) {
-            release_ref(node, fd, name->file, pages, slot);
+            release_ref(node, fd, name->file, pages, charge);
             return ERROR_NOT_ENOUGH_MEMORY;
         }
         obj->pages = pages;
-        obj->charge_slot = slot;
+        obj->charge = charge;
         err = identify(node, name, obj, &st);
         if (err == ERROR_SUCCESS && obj->ops != ops)
             err = ERROR_INVALID_HANDLE;
@@ -351,15 +352,14 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
     bool header = stateful || name->hashed;
     int fd;
     struct stat st;
-    /* Charged before the file is ours: a death from now on leaves at most
-     * that in the pool word, reserved or not (members.c, "Charges"). */
-    obj->charge_slot = iw_members_charge(obj->pages);
     int rc = iw_node_file_make(node, stateful, temp, &fd, &st);
-    if (rc != 0) {
-        iw_members_discharge(obj->charge_slot, obj->pages);
+    if (rc != 0)
         return iw_error_from_errno(rc);
-    }
     IW_CRASH_POINT("create.temp_locked");
+    /* Charged, under the name it will have, before the reservation: a death
+     * from now on leaves at most that in the pool word; one before it left
+     * nothing there (members.c, "Charges"). */
+    obj->charge = iw_members_charge(obj->pages, obj->file, st.st_ino);
     obj->fd = fd;
     obj->ino = st.st_ino;
     *allocated = pages > 0 && iw_pool_has_room(node, pages);
@@ -376,7 +376,7 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
     if (err != ERROR_SUCCESS) {
         unlinkat(node->dirfd, temp, 0);
         close(fd);
-        iw_members_discharge(obj->charge_slot, obj->pages);
+        iw_members_discharge(obj->charge, obj->pages);
         return err;
     }
     IW_CRASH_POINT("create.temp_sized");
@@ -467,7 +467,7 @@ static DWORD create_object(struct iw_node *node, const struct iw_object_ops *ops
             if (obj->page)
                 iw_guard_unmap(obj->page, node->page_size, node->page_size);
             close(obj->fd);
-            iw_members_discharge(obj->charge_slot, obj->pages);
+            iw_members_discharge(obj->charge, obj->pages);
         }
         free(obj);
         /* Another creator got the name first: open theirs (top of loop). */

@@ -45,7 +45,7 @@ struct iw_object {
     off_t data_offset;          /* shared memory: where the data starts in the file */
     void *page;                 /* a type with a state: its page, mapped */
     uint64_t pages;             /* shared memory: its pool pages, charged to */
-    int charge_slot;            /* this member slot (members.h; -1: none) */
+    struct iw_charge charge;    /* its pages charged to a member slot (members.h) */
     char file[IW_FILE_NAME_SIZE];
 };
 

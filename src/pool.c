@@ -98,11 +98,13 @@
  * and those after it answer from the word again; under continuous churn a
  * scan rarely finds the word unchanged, so they recount until one does (no
  * worse than before this change: one recount each, the "stable" rule
- * below).  What still takes a count after a death: a process that dies
- * holding data objects it charged itself (or, as a forked child, ones its
- * parent let go of, or all it inherited from a parent dead or exec'd),
- * when those pages could make room - it may have been their last holder,
- * and only a count can tell.
+ * below).  Before counting because of a death, the refusal reads the
+ * lists of what the gone dead members held (member_list.h): the pages of
+ * objects somebody still holds were not left stale by those deaths.  What
+ * still takes a count after a death: pages of objects the dead member
+ * really was the last holder of (then the count grants, or refuses if
+ * they are too few), or that its list could not name (more than its
+ * entries, a name too long), when those pages could make room.
  *
  * What stays counted: a Create in progress that reserved (a creator paused
  * after its reservation), and a Close paused between its unlink and its
@@ -111,8 +113,8 @@
  * the Close's end.
  */
 #include "pool.h"
+#include "pool_count.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -225,159 +227,6 @@ uint64_t iw_pool_pages_of(const struct iw_node *node, const char *file, const st
     return iw_pages(node, size);
 }
 
-struct seen {
-    ino_t ino;
-    uint64_t pages;
-    bool in_flight;             /* a "t-" file: an object being made */
-    bool second;                /* seen by the second pass */
-};
-
-/* What a recount found. */
-struct count {
-    uint64_t live;              /* pages of every held file */
-    uint64_t in_flight;         /* of those still being made (their creators may yet give up) */
-    uint64_t ahead;             /* of those among them with an inode number below own */
-    uint64_t stable;            /* of objects that existed at the instant between the passes */
-};
-
-static int by_ino(const void *a, const void *b)
-{
-    ino_t x = ((const struct seen *)a)->ino, y = ((const struct seen *)b)->ino;
-    return x < y ? -1 : x > y;
-}
-
-/* The list of what a scan saw: what the first pass saw, sorted by inode,
- * then what the second pass saw. */
-struct scan {
-    struct seen *list;
-    size_t n, cap;
-    size_t first;               /* entries of the first pass (sorted), once it is over */
-};
-
-static int append(struct scan *sc, struct seen entry)
-{
-    if (sc->n == sc->cap) {
-        size_t ncap = sc->cap ? sc->cap * 2 : 256;
-        struct seen *grown = realloc(sc->list, ncap * sizeof *sc->list);
-        if (grown == NULL)
-            return ENOMEM;
-        sc->list = grown;
-        sc->cap = ncap;
-    }
-    sc->list[sc->n++] = entry;
-    return 0;
-}
-
-/* One file of a pass: appended if someone holds it (a stale one is
- * removed).  0, or the errno that makes the count fail. */
-static int scan_file(struct iw_node *node, struct scan *sc, const struct dirent *d, bool second)
-{
-    /* The second pass takes what the first saw held, by inode number (the
-     * name still there: not destroyed), without looking again: that halves
-     * a recount's system calls. */
-    struct seen key = {.ino = d->d_ino};
-    const struct seen *known =
-        second && sc->first > 0 ? bsearch(&key, sc->list, sc->first, sizeof key, by_ino) : NULL;
-    if (known != NULL)
-        return append(sc, (struct seen){known->ino, known->pages, d->d_name[0] == 't', true});
-    struct stat st;
-    enum iw_reflock_state state;
-    int ofd = iw_node_file_look(node, d->d_name, &st, &state);
-    if (ofd < 0)
-        /* Out of descriptors or memory: the file may be a live object, and
-         * a count without it would lower the word below what is really
-         * used.  Otherwise removed meanwhile, or not the library's (mark.h):
-         * neither counted nor removed. */
-        return (errno == EMFILE || errno == ENFILE || errno == ENOMEM) ? errno : 0;
-    int err = 0;
-    if (state == IW_REFLOCK_HELD)
-        err = append(sc, (struct seen){st.st_ino, iw_pool_pages_of(node, d->d_name, &st), d->d_name[0] == 't',
-                                       second});
-    close(ofd);
-    return err;
-}
-
-/* One pass over the directory, appending what is held.  An object renamed
- * from its "t-" name to its final name during a pass can be missed by that
- * pass; it cannot be missed by both of two passes, since it is renamed once.
- *
- * A pass may take a while (thousands of files), and fork does not wait for
- * it: each file's descriptor - which may carry a write lock on a stale file
- * being removed - is open only inside a transit of its own, and the
- * directory's is parked (records.h).  The caller is not in transit. */
-static int scan_pass(struct iw_node *node, struct scan *sc, bool second)
-{
-    /* A description of our own: a dup of dirfd would share its read
-     * position with every thread, and with every process forked since the
-     * node was opened, and two recounts at once would each see part of the
-     * directory (and count too little). */
-    iw_transit_begin();
-    int fd = openat(node->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
-    int err = dir == NULL ? errno : 0;
-    if (dir == NULL) {
-        if (fd >= 0)
-            close(fd);
-        iw_transit_end();
-        return err;
-    }
-    struct iw_parked parked;
-    iw_transit_park(&parked, fd);
-    rewinddir(dir);
-    struct dirent *d;
-    while (!err && (d = readdir(dir)) != NULL) {
-        if (!iw_name_is_object_file(d->d_name))
-            continue;
-        iw_transit_begin();
-        err = scan_file(node, sc, d, second);
-        iw_transit_end();
-    }
-    iw_transit_unpark(&parked);
-    closedir(dir);
-    iw_transit_end();
-    return err;
-}
-
-/* Counts every held object file (see struct count).  An inode both passes
- * saw was alive at the instant between them (a name is never given back to
- * an inode once unlinked, and the rename from "t-" keeps it named); one with
- * its final name in the first pass existed then.  Those make "stable": a
- * lower bound of what existed at that instant, however much churn there was
- * during the scan - whereas "live" can count an object destroyed during the
- * scan and the one made in its place. */
-static int count_live(struct iw_node *node, ino_t own, struct count *c)
-{
-    struct scan sc = {0};
-    int err = scan_pass(node, &sc, false);
-    if (!err) {
-        sc.first = sc.n;
-        if (sc.n > 1)
-            qsort(sc.list, sc.n, sizeof *sc.list, by_ino);
-        err = scan_pass(node, &sc, true);
-    }
-    struct seen *list = sc.list;
-    size_t n = sc.n;
-    if (!err) {
-        if (n > 1)
-            qsort(list, n, sizeof *list, by_ino);
-        *c = (struct count){0};
-        for (size_t i = 0, j; i < n; i = j) {
-            bool in_flight = true, second = false, existed = false;
-            for (j = i; j < n && list[j].ino == list[i].ino; j++) {
-                in_flight = in_flight && list[j].in_flight; /* a final name seen: published */
-                second = second || list[j].second;
-                existed = existed || (!list[j].second && !list[j].in_flight);
-            }
-            uint64_t pages = list[i].pages;
-            c->live += pages;
-            c->in_flight += in_flight ? pages : 0;
-            c->ahead += in_flight && list[i].ino < own ? pages : 0;
-            c->stable += existed && second ? pages : 0;
-        }
-    }
-    free(list);
-    return err;
-}
 
 /* A damaged header is rebuilt before the pool relies on it. */
 static DWORD check_header(struct iw_node *node)
@@ -394,8 +243,8 @@ DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages)
     struct suspects s;
     look(node, &s);
     uint64_t before = atomic_load(word);
-    struct count c;
-    int err = count_live(node, 0, &c);
+    struct iw_pool_count c;
+    int err = iw_pool_count_live(node, 0, &c);
     if (err) {
         iw_members_view_free(&s.members);
         return iw_error_from_errno(err);
@@ -437,8 +286,8 @@ DWORD iw_pool_reset(struct iw_node *node)
 {
     for (;;) {
         uint64_t before = atomic_load(&node->header->pool_state);
-        struct count c;
-        int err = count_live(node, 0, &c);
+        struct iw_pool_count c;
+        int err = iw_pool_count_live(node, 0, &c);
         if (err)
             return iw_error_from_errno(err);
         if (reset(node, &before, c.live, c.in_flight > 0))
@@ -479,8 +328,8 @@ static DWORD reserve_by_recount(struct iw_node *node, uint64_t pages, ino_t own,
             return fast == RESERVED ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
         /* The recount counts our own file (sized and held), so after the
          * reset the word already carries our reservation. */
-        struct count c;
-        int err = count_live(node, own, &c);
+        struct iw_pool_count c;
+        int err = iw_pool_count_live(node, own, &c);
         if (err)
             return iw_error_from_errno(err);
         IW_CRASH_POINT("pool.reserve_counted");
@@ -529,6 +378,12 @@ static DWORD reserve_by_recount(struct iw_node *node, uint64_t pages, ino_t own,
     return ERROR_NOT_ENOUGH_MEMORY;
 }
 
+/* Whether pages fit once the slack is taken off the word's used pages. */
+static bool might_fit(uint64_t used, uint64_t slack, uint64_t pages, uint64_t max)
+{
+    return slack > 0 && (used > slack ? used - slack : 0) + pages <= max;
+}
+
 /* The word is full (or the header damaged: whole is false).  Unless the
  * look finds it in doubt, the word is exact but for Creates and Closes in
  * progress, and answers: the refusal's bound (see above). */
@@ -543,11 +398,14 @@ static DWORD decide(struct iw_node *node, uint64_t pages, ino_t own, bool whole)
          * in the word: refused without a count. */
         uint64_t max, old;
         enum fast fast = reserve_fast(node, pages, &max, &old);
-        uint64_t used = old & PAGES_MASK, slack = s.members.slack;
+        uint64_t used = old & PAGES_MASK;
         if (fast == RESERVED)
             err = ERROR_SUCCESS;
-        else if (fast == FULL && slack > 0 && (used > slack ? used - slack : 0) + pages <= max)
-            count = true; /* what the dead left may make room: a count finds out */
+        else if (fast == FULL && might_fit(used, s.members.slack, pages, max))
+            /* What the dead left may make room - unless their lists prove
+             * enough of it still held by others (member_list.h): a count
+             * finds out. */
+            count = might_fit(used, iw_members_refined_slack(node, &s.members), pages, max);
     }
     if (count)
         err = reserve_by_recount(node, pages, own, &s);
@@ -558,7 +416,7 @@ static DWORD decide(struct iw_node *node, uint64_t pages, ino_t own, bool whole)
 DWORD iw_pool_reserve(struct iw_node *node, uint64_t pages, ino_t own, int own_fd)
 {
     /* A damaged header goes the slow way: its rebuild recounts, and a
-     * recount must not run in transit (scan_pass). */
+     * recount must not run in transit (pool_count.c: scan_pass). */
     bool whole = iw_node_header_whole(node);
     if (whole) {
         uint64_t max, old;
@@ -616,7 +474,7 @@ IW_API BOOLEAN iwin32PoolInfo(uint64_t *sizeBytes, uint64_t *usedBytes)
     if (err == ERROR_SUCCESS)
         err = iw_node_present(node);
     if (err == ERROR_SUCCESS)
-        err = iw_pool_recount(node, &used); /* outside transit: see scan_pass */
+        err = iw_pool_recount(node, &used); /* outside transit: see pool_count.c, scan_pass */
     if (err != ERROR_SUCCESS) {
         iw_set_error(err);
         return FALSE;

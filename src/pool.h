@@ -28,7 +28,7 @@ uint64_t iw_pool_epoch(struct iw_node *node);
  * recount reset the pool since the epoch read before the unlink. */
 void iw_pool_release(struct iw_node *node, uint64_t pages, uint64_t epoch);
 
-/* Called outside transit (scan_pass).  Counts the pages of every live object (removing stale files on the way),
+/* Called outside transit (pool_count.c: scan_pass).  Counts the pages of every live object (removing stale files on the way),
  * and sets the shared counter to that count, objects being made included,
  * when nothing changed meanwhile.  *used_pages: the objects that exist. */
 DWORD iw_pool_recount(struct iw_node *node, uint64_t *used_pages);

@@ -27,6 +27,8 @@ static short lock_seen(int fd)
     return fl.l_type;
 }
 
+bool iw_reflock_seen_held(int fd) { return lock_seen(fd) == F_RDLCK; }
+
 int iw_reflock_take_new(int fd) { return lock_byte0(fd, F_OFD_SETLK, F_RDLCK); }
 
 /* With the write lock: finish a destruction whoever began it.  If the inode

@@ -61,6 +61,11 @@ int iw_reflock_hold(const struct iw_node *node, const char *file, int fd, struct
  * and must destroy the object in the destroy order above. */
 bool iw_reflock_release_is_last(int fd);
 
+/* Whether another description holds a reference (read) lock on fd's file
+ * now.  A write lock is not one: its holder is destroying the file, or
+ * removing it stale. */
+bool iw_reflock_seen_held(int fd);
+
 /* States of byte 0 seen by a recount; see pool.c. */
 enum iw_reflock_state { IW_REFLOCK_FREE, IW_REFLOCK_HELD };
 /* For a recount, on a file proven the library's (iw_mark_open):

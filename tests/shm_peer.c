@@ -21,6 +21,9 @@
  *   wait               blocks until a byte (or EOF) arrives on stdin
  *   sleep              blocks until killed
  *   exit CODE          exit(CODE) at once, holding whatever it holds
+ *   fork               "forked <pid>": a child goes on with the words after
+ *                      it, inheriting what is held, once the parent (which
+ *                      exits at once) is gone
  * and exits 0 after the last word.  A bad word exits 64.
  */
 #include <inttypes.h>
@@ -132,6 +135,17 @@ int main(int argc, char **argv)
                 printf("pool 1 %" PRIu64 " %" PRIu64 "\n", size, used);
             else
                 printf("pool 0 %u\n", GetLastError());
+        } else if (strcmp(w, "fork") == 0) {
+            /* The child goes on with the words after this one, once its
+             * parent (which exits at once) is gone: "forked <pid>". */
+            pid_t parent = getpid(), child = fork();
+            if (child < 0)
+                perror("shm_peer: fork");
+            if (child != 0)
+                _exit(child < 0);
+            while (getppid() == parent)
+                usleep(1000);
+            printf("forked %d\n", (int)getpid());
         } else if (strcmp(w, "ready") == 0) {
             printf("ready\n");
         } else if (strcmp(w, "wait") == 0) {
