@@ -482,6 +482,43 @@ static void refusals(enum deaths deaths, int rounds, int64_t *median, int64_t *w
     *worst = us[rounds - 1];
 }
 
+/* A program that opened "p-page-0" (which the test holds too) is
+ * SIGKILLed - with orphan, after it forked a child that inherited the page
+ * and exited, so that the child answers for all it inherited, and the child
+ * is SIGKILLed.  What the dead may have left (that page), with the one page
+ * free, would make room for two; but their member lists name the page,
+ * which the test still holds: nothing was left, and the refused Create of
+ * two pages needs no count.  Returns how long it took (us). */
+static int64_t refusal_after_peer_death(bool orphan)
+{
+    struct tn_peer peer;
+    if (!orphan) {
+        tn_peer_start(&peer, NULL, "open", "p-page-0", "ready", "sleep", NULL);
+        assert_true(tn_peer_expect(&peer, "open 1 12345")); /* last error untouched */
+        assert_true(tn_peer_expect(&peer, "ready"));
+        assert_true(tn_killed_by(tn_peer_kill(&peer), SIGKILL));
+    } else {
+        tn_peer_start(&peer, NULL, "open", "p-page-0", "fork", "ready", "sleep", NULL);
+        assert_true(tn_peer_expect(&peer, "open 1 12345"));
+        char line[64];
+        int child = 0;
+        assert_true(tn_peer_line(&peer, line, sizeof line) && sscanf(line, "forked %d", &child) == 1);
+        assert_true(tn_peer_expect(&peer, "ready"));
+        int child_fd = (int)syscall(SYS_pidfd_open, child, 0);
+        assert_true(child_fd >= 0);
+        assert_int_equal(kill(child, SIGKILL), 0);
+        struct pollfd exited = {.fd = child_fd, .events = POLLIN};
+        assert_int_equal(poll(&exited, 1, TN_TIMEOUT_MS), 1);
+        tn_close(child_fd);
+        assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    }
+    int64_t t0 = now_us();
+    void *two = NULL;
+    assert_null(RtCreateSharedMemory(PAGE_READWRITE, 0, 2 * 4096, "p-refused", &two));
+    assert_int_equal(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
+    return now_us() - t0;
+}
+
 /* 16,384 live objects fill the pool (one-page objects fill its pages, the
  * rest are events, which count nothing but are files a recount meets).
  * A Create that can't fit is refused within REFUSAL_BOUND_MS, quiet or
@@ -538,40 +575,21 @@ static void test_refusal_under_churn(void **state)
     int64_t killed_median, killed_worst;
     refusals(KILLED_BEFORE, REFUSAL_ROUNDS, &killed_median, &killed_worst, &no_fork);
     /* Another program (no fork) that opened a page the test holds too is
-     * SIGKILLed.  What it may have left (that page) with the one page free
-     * would make room for the two asked for, but its member list names the
-     * page, which the test still holds: it left nothing, and the refusal
-     * needs no count (it recounted: 120-320 ms here). */
+     * SIGKILLed; and such a program and the child it forked, which
+     * inherited the page, die (refusal_after_peer_death).  Each time the
+     * best of three tries must take under half a recount: a count is what
+     * it cost before the member lists (60-71 ms, a recount 68 ms, here). */
+    int64_t peer_us = INT64_MAX, orphan_us = INT64_MAX;
+    for (int try = 0; try < 3 && peer_us >= recount_ms * 500; try++) {
+        int64_t us = refusal_after_peer_death(false);
+        peer_us = us < peer_us ? us : peer_us;
+    }
+    for (int try = 0; try < 3 && orphan_us >= recount_ms * 500; try++) {
+        int64_t us = refusal_after_peer_death(true);
+        orphan_us = us < orphan_us ? us : orphan_us;
+    }
     struct tn_peer peer;
-    tn_peer_start(&peer, NULL, "open", "p-page-0", "ready", "sleep", NULL);
-    assert_true(tn_peer_expect(&peer, "open 1 12345")); /* last error untouched */
-    assert_true(tn_peer_expect(&peer, "ready"));
-    assert_true(tn_killed_by(tn_peer_kill(&peer), SIGKILL));
-    int64_t peer_us = now_us();
     void *two = NULL;
-    assert_null(RtCreateSharedMemory(PAGE_READWRITE, 0, 2 * 4096, "p-refused", &two));
-    assert_int_equal(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
-    peer_us = now_us() - peer_us;
-    /* The same after the deaths of such a program and of the child it
-     * forked, which inherited that page: the parent first, so the child
-     * answers for all it inherited; its list names the page too. */
-    tn_peer_start(&peer, NULL, "open", "p-page-0", "fork", "ready", "sleep", NULL);
-    assert_true(tn_peer_expect(&peer, "open 1 12345"));
-    char line[64];
-    int orphan = 0;
-    assert_true(tn_peer_line(&peer, line, sizeof line) && sscanf(line, "forked %d", &orphan) == 1);
-    assert_true(tn_peer_expect(&peer, "ready"));
-    int orphan_fd = (int)syscall(SYS_pidfd_open, orphan, 0);
-    assert_true(orphan_fd >= 0);
-    assert_int_equal(kill(orphan, SIGKILL), 0);
-    struct pollfd exited = {.fd = orphan_fd, .events = POLLIN};
-    assert_int_equal(poll(&exited, 1, TN_TIMEOUT_MS), 1);
-    tn_close(orphan_fd);
-    assert_true(tn_exited_ok(tn_peer_finish(&peer)));
-    int64_t orphan_us = now_us();
-    assert_null(RtCreateSharedMemory(PAGE_READWRITE, 0, 2 * 4096, "p-refused", &two));
-    assert_int_equal(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
-    orphan_us = now_us() - orphan_us;
     /* One that made the last page's object itself dies its last holder:
      * that page is not proven held, so a Create it makes room for is
      * granted (after a count), never refused from the list. */
@@ -637,12 +655,12 @@ static void test_refusal_under_churn(void **state)
      * 0.6-1 s here): what a death can have left in the pool is in its
      * member slot (members.c), no count needed. */
     if (killed_median > REFUSAL_BOUND_MS * 1000 || killed_churn_median > REFUSAL_BOUND_MS * 1000 ||
-        peer_us > (REFUSAL_BOUND_MS + REFUSAL_SLACK_MS) * 1000 ||
-        orphan_us > (REFUSAL_BOUND_MS + REFUSAL_SLACK_MS) * 1000)
+        peer_us >= recount_ms * 500 || orphan_us >= recount_ms * 500)
         fail_msg("a refused Create right after a holder's SIGKILL took %lld us quiet, %lld us under churn "
-                 "(median), %lld us after a peer's, %lld us after its orphan's: the bound is %d ms",
-                 (long long)killed_median, (long long)killed_churn_median, (long long)peer_us,
-                 (long long)orphan_us, REFUSAL_BOUND_MS);
+                 "(median; the bound is %d ms), %lld us after a peer's, %lld us after its orphan's (best of "
+                 "three; half a recount is %lld us)",
+                 (long long)killed_median, (long long)killed_churn_median, REFUSAL_BOUND_MS, (long long)peer_us,
+                 (long long)orphan_us, (long long)recount_ms * 500);
     /* After a death: a recount or a few, whatever the churn (it retried
      * recount after recount while the churn lasted: 13 s), and fork does
      * not wait for it (it did, as long as the refusal took).  Generous
