@@ -1,6 +1,7 @@
 #include "guard.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 
 /* MAP_FIXED at a given address, or anywhere when at is NULL; without
@@ -22,18 +23,26 @@ void *iw_guard_map_shared(int fd, size_t len, off_t offset) { return map_populat
  * the file mapped over its middle.  The reservation is this thread's alone
  * (no other mmap can be placed inside it), so MAP_FIXED replaces nothing
  * but our own guard space. */
-void *iw_guard_map(int fd, size_t len, off_t offset, size_t page)
+static void *map_guarded(int fd, size_t len, off_t offset, size_t page, bool populated)
 {
     char *r = mmap(NULL, len + 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED)
         return MAP_FAILED;
-    void *p = map_populated(r + page, fd, len, offset);
+    void *p = populated ? map_populated(r + page, fd, len, offset)
+                        : mmap(r + page, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, offset);
     if (p == MAP_FAILED) {
         int err = errno;
         munmap(r, len + 2 * page);
         errno = err;
     }
     return p;
+}
+
+void *iw_guard_map(int fd, size_t len, off_t offset, size_t page) { return map_guarded(fd, len, offset, page, true); }
+
+void *iw_guard_map_sparse(int fd, size_t len, off_t offset, size_t page)
+{
+    return map_guarded(fd, len, offset, page, false);
 }
 
 /* One call takes the page and its guards: no moment when a guard is gone

@@ -14,7 +14,8 @@
  * mapped (guards of neighbouring pages merge): README, "Limits".
  *
  * Every mapping is populated so that touching it never faults, and locked
- * where the process may lock memory (RLIMIT_MEMLOCK, CAP_IPC_LOCK).
+ * where the process may lock memory (RLIMIT_MEMLOCK, CAP_IPC_LOCK) - but
+ * for the sparse one below, which no wait or signal touches.
  */
 #ifndef IW_GUARD_H
 #define IW_GUARD_H
@@ -29,4 +30,9 @@ void *iw_guard_map_shared(int fd, size_t len, off_t offset);
  * multiple of page.  Undone only by iw_guard_unmap. */
 void *iw_guard_map(int fd, size_t len, off_t offset, size_t page);
 void iw_guard_unmap(void *p, size_t len, size_t page);
+
+/* The same, neither populated nor locked: for a large table of which a
+ * process touches a page or two.  A page must exist before it is written
+ * (fallocate): on a full tmpfs, writing a missing page is SIGBUS. */
+void *iw_guard_map_sparse(int fd, size_t len, off_t offset, size_t page);
 #endif

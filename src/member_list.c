@@ -16,10 +16,11 @@
 
 enum { FREE, WRITING, OWN, INHERITED };
 
-void iw_member_list_clear(struct iw_member_list *list)
+void iw_member_list_start(struct iw_member_list *list, uint64_t generation)
 {
     for (unsigned i = 0; i < IW_MEMBER_LIST; i++)
         atomic_store(&list->entry[i].state, FREE);
+    atomic_store(&list->generation, generation);
 }
 
 int iw_member_list_add(struct iw_member_list *list, const char *file, ino_t ino, uint64_t pages)
@@ -65,10 +66,12 @@ void iw_member_list_inherit(struct iw_member_list *child, const struct iw_member
     }
 }
 
-void iw_member_list_proven(const struct iw_node *node, const struct iw_member_list *list, uint64_t *own,
-                           uint64_t *inherited)
+bool iw_member_list_proven(const struct iw_node *node, const struct iw_member_list *list, uint64_t generation,
+                           uint64_t *own, uint64_t *inherited)
 {
     *own = *inherited = 0;
+    if (atomic_load(&list->generation) != generation)
+        return false;
     for (unsigned i = 0; i < IW_MEMBER_LIST; i++) {
         const struct iw_member_entry *e = &list->entry[i];
         uint32_t state = atomic_load(&e->state);
@@ -84,4 +87,5 @@ void iw_member_list_proven(const struct iw_node *node, const struct iw_member_li
         else
             *inherited += e->pages;
     }
+    return true;
 }

@@ -20,16 +20,24 @@
  * its entry is complete, and a discharge frees the entry before it lowers
  * held.  So held always covers every complete entry, and "held less what
  * the entries prove" is never below what the member may have left.
+ *
+ * Where the lists live: a table of their own after the member slots, 8 MiB
+ * for 4,096 members, mapped but never populated - a list's page is made
+ * (fallocate) when its slot is claimed, and a claim that can't make it (a
+ * full tmpfs, where writing a missing page is SIGBUS) just lists nothing.
+ * A list counts only if it carries its claim's generation; others read a
+ * dead member's list with pread, which never makes a page.
  */
 #ifndef IW_MEMBER_LIST_H
 #define IW_MEMBER_LIST_H
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 struct iw_node;
 
-#define IW_MEMBER_LIST 16u
+#define IW_MEMBER_LIST 15u
 #define IW_MEMBER_FILE 104u     /* "h-" names (66 characters) fit, and names up to about 100 */
 
 struct iw_member_entry {
@@ -41,12 +49,16 @@ struct iw_member_entry {
 };
 
 struct iw_member_list {
+    _Atomic uint64_t generation; /* of the claim whose list this is (members.c) */
+    uint64_t unused[15];
     struct iw_member_entry entry[IW_MEMBER_LIST];
 };
-_Static_assert(sizeof(struct iw_member_entry) == 128, "the member list's layout is the node's (IW_NODE_VERSION)");
+_Static_assert(sizeof(struct iw_member_entry) == 128 && sizeof(struct iw_member_list) == 2048,
+               "the member list's layout is the node's (IW_NODE_VERSION), two to a page");
 
-/* A claim starts with an empty list (before the claim's word is stored). */
-void iw_member_list_clear(struct iw_member_list *list);
+/* A claim of that generation starts with an empty list (before the
+ * claim's word is stored). */
+void iw_member_list_start(struct iw_member_list *list, uint64_t generation);
 
 /* Lists a charge (after held was raised): the entry, or -1 if not listed. */
 int iw_member_list_add(struct iw_member_list *list, const char *file, ino_t ino, uint64_t pages);
@@ -58,8 +70,9 @@ void iw_member_list_remove(struct iw_member_list *list, int entry);
  * inherited bound was stored). */
 void iw_member_list_inherit(struct iw_member_list *child, const struct iw_member_list *parent);
 
-/* Of a dead member's list, the pages of the objects that somebody holds
- * now, its own charges and what it inherited apart. */
-void iw_member_list_proven(const struct iw_node *node, const struct iw_member_list *list, uint64_t *own,
-                           uint64_t *inherited);
+/* Of a dead member's list (a copy read with pread), the pages of the
+ * objects that somebody holds now, its own charges and what it inherited
+ * apart: false if the list is not that claim's (it proves nothing). */
+bool iw_member_list_proven(const struct iw_node *node, const struct iw_member_list *list, uint64_t generation,
+                           uint64_t *own, uint64_t *inherited);
 #endif

@@ -140,23 +140,32 @@ struct iw_members_table {
     _Atomic uint64_t blind;     /* processes that hold objects without a slot */
     uint64_t reserved[6];
     struct iw_member slot[IW_MEMBERS];
-    struct iw_member_list list[IW_MEMBERS]; /* apart: a look reads the slots, rarely a list */
 };
 
-_Static_assert(sizeof(struct iw_members_table) < LOCK_BASE, "the slots' lock bytes lie beyond the table");
+/* After the table, page-aligned: the slots' lists (member_list.h). */
+#define LISTS_LEN ((size_t)IW_MEMBERS * sizeof(struct iw_member_list))
+_Static_assert(sizeof(struct iw_members_table) + LISTS_LEN + 65536 < LOCK_BASE,
+               "the slots' lock bytes lie beyond the table and the lists");
 
 static pthread_mutex_t join_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct iw_node *node_;
 static struct iw_members_table *table;
+static struct iw_member_list *lists; /* mapped, never populated (member_list.h) */
 static int my_fd = -1;          /* our own description of .node: our slot's lock, and looks */
 static _Atomic int my_slot = -1;
 static _Atomic bool my_blind;   /* this process counted in table->blind (read at fork) */
 static uint64_t my_pidns;
 static int child_fd = -1, child_slot = -1; /* fork: the child's, claimed by prepare */
+static bool my_listed, child_listed; /* our slot's list, the child's, usable (claim) */
 
 static size_t table_len(const struct iw_node *node)
 {
     return (sizeof(struct iw_members_table) + node->page_size - 1) / node->page_size * node->page_size;
+}
+
+static off_t list_offset(const struct iw_node *node, uint32_t slot)
+{
+    return (off_t)(node->page_size + table_len(node) + slot * sizeof(struct iw_member_list));
 }
 
 static uint64_t now_ms(void)
@@ -184,14 +193,22 @@ static int ensure_table(struct iw_node *node)
     if (table != NULL)
         return 0;
     size_t len = table_len(node);
+    off_t end = list_offset(node, IW_MEMBERS);
     struct stat st;
     if (fstat(my_fd, &st) != 0)
         return errno;
-    if ((size_t)st.st_size < node->page_size + len && ftruncate(my_fd, (off_t)(node->page_size + len)) != 0)
+    if (st.st_size < end && ftruncate(my_fd, end) != 0)
+        return errno;
+    void *l = iw_guard_map_sparse(my_fd, LISTS_LEN, list_offset(node, 0), node->page_size);
+    if (l == MAP_FAILED)
         return errno;
     void *p = iw_guard_map(my_fd, len, (off_t)node->page_size, node->page_size);
-    if (p == MAP_FAILED)
-        return errno;
+    if (p == MAP_FAILED) {
+        int err = errno;
+        iw_guard_unmap(l, LISTS_LEN, node->page_size);
+        return err;
+    }
+    lists = l;
     if (stat("/proc/self/ns/pid", &st) == 0)
         my_pidns = (uint64_t)st.st_ino;
     node_ = node;
@@ -206,8 +223,9 @@ static int lock_slot(int fd, int slot, short type)
 }
 
 /* Claims a free slot for pid on description fd (see above): the slot, or
- * -1 with errno (ENOSPC: the table is full). */
-static int claim(int fd, pid_t pid)
+ * -1 with errno (ENOSPC: the table is full); *listed: whether its list can
+ * be written (its page made: member_list.h). */
+static int claim(int fd, pid_t pid, bool *listed)
 {
     for (uint32_t k = 0; k < IW_MEMBERS; k++) {
         struct iw_member *m = &table->slot[k];
@@ -230,11 +248,14 @@ static int claim(int fd, pid_t pid)
         atomic_store(&m->let_go, 0);
         atomic_store(&m->parent, 0);
         atomic_store(&m->inherited, 0);
-        iw_member_list_clear(&table->list[k]);
+        uint64_t generation = (w & GEN_MASK) + GEN_ONE;
+        *listed = fallocate(fd, 0, list_offset(node_, k), sizeof(struct iw_member_list)) == 0;
+        if (*listed)
+            iw_member_list_start(&lists[k], generation);
         uint32_t used = atomic_load(&table->used);
         while (used < k + 1 && !atomic_compare_exchange_weak(&table->used, &used, k + 1))
             ;
-        atomic_store(&m->word, USED | ((w & GEN_MASK) + GEN_ONE) | (uint32_t)pid);
+        atomic_store(&m->word, USED | generation | (uint32_t)pid);
         return (int)k;
     }
     return errno = ENOSPC, -1;
@@ -248,7 +269,8 @@ DWORD iw_members_join(struct iw_node *node)
     int err = 0;
     if (atomic_load(&my_slot) < 0) {
         err = ensure_table(node);
-        int slot = err == 0 ? claim(my_fd, getpid()) : -1;
+        bool listed = false;
+        int slot = err == 0 ? claim(my_fd, getpid(), &listed) : -1;
         if (err == 0) {
             IW_CRASH_POINT("members.joined");
             if (slot >= 0 && my_blind)
@@ -256,6 +278,7 @@ DWORD iw_members_join(struct iw_node *node)
             else if (slot < 0 && !my_blind)
                 atomic_fetch_add(&table->blind, 1);
             my_blind = slot < 0;
+            my_listed = listed;
             atomic_store_explicit(&my_slot, slot, memory_order_release);
         }
     }
@@ -406,7 +429,10 @@ static uint64_t refined_bound(const struct iw_node *node, const struct iw_member
     struct iw_member *m = &table->slot[g->slot];
     uint64_t held = atomic_load(&m->held), inherited = atomic_load(&m->inherited);
     uint64_t own_proven, inherited_proven;
-    iw_member_list_proven(node, &table->list[g->slot], &own_proven, &inherited_proven);
+    struct iw_member_list list;
+    if (pread(my_fd, &list, sizeof list, list_offset(node, g->slot)) != (ssize_t)sizeof list ||
+        !iw_member_list_proven(node, &list, g->word & GEN_MASK, &own_proven, &inherited_proven))
+        return g->bound;
     if (atomic_load(&m->word) != g->word || held > g->bound)
         return g->bound; /* settled and claimed again meanwhile: its list is another's */
     uint64_t own_part = held - (own_proven < held ? own_proven : held);
@@ -440,8 +466,8 @@ struct iw_charge iw_members_charge(uint64_t pages, const char *file, ino_t ino)
     if (charge.slot >= 0 && pages > 0) {
         atomic_fetch_add(&table->slot[charge.slot].held, pages);
         IW_CRASH_POINT("members.charged");
-        if (ino != 0)
-            charge.entry = iw_member_list_add(&table->list[charge.slot], file, ino, pages);
+        if (ino != 0 && my_listed)
+            charge.entry = iw_member_list_add(&lists[charge.slot], file, ino, pages);
     }
     return charge;
 }
@@ -451,7 +477,7 @@ void iw_members_discharge(struct iw_charge charge, uint64_t pages)
     /* In a forked child, what the parent charged stays in the child's
      * inherited bound (and list): only our own charges come off. */
     if (charge.slot >= 0 && charge.slot == atomic_load(&my_slot) && pages > 0) {
-        iw_member_list_remove(&table->list[charge.slot], charge.entry);
+        iw_member_list_remove(&lists[charge.slot], charge.entry);
         IW_CRASH_POINT("members.unlisted");
         atomic_fetch_sub(&table->slot[charge.slot].held, pages);
     }
@@ -482,7 +508,7 @@ void iw_members_fork_prepare(void)
     if (mine < 0)
         return; /* we hold no object, or blind: so is the child (fork_child) */
     child_fd = open_node_file(node_);
-    child_slot = child_fd < 0 ? -1 : claim(child_fd, getpid());
+    child_slot = child_fd < 0 ? -1 : claim(child_fd, getpid(), &child_listed);
     if (child_slot < 0) {
         if (child_fd >= 0)
             close(child_fd);
@@ -495,7 +521,8 @@ void iw_members_fork_prepare(void)
     atomic_store(&child->parent_word, atomic_load(&me->word));
     atomic_store(&child->parent_let_go, atomic_load(&me->let_go));
     atomic_store(&child->inherited, atomic_load(&me->held) + atomic_load(&me->inherited));
-    iw_member_list_inherit(&table->list[child_slot], &table->list[mine]);
+    if (child_listed && my_listed)
+        iw_member_list_inherit(&lists[child_slot], &lists[mine]);
     atomic_store(&child->parent, (uint64_t)mine + 1);
 }
 
@@ -515,6 +542,7 @@ void iw_members_fork_child(void)
     my_fd = child_fd;
     child_fd = -1;
     atomic_store(&my_slot, child_slot);
+    my_listed = child_slot >= 0 && child_listed;
     my_blind = false; /* the parent's mark is the parent's */
     if (child_slot >= 0) {
         /* Our pid namespace may not be the parent's (unshare(CLONE_NEWPID)
