@@ -32,6 +32,7 @@
  * on error and on SIGINT/SIGTERM/SIGHUP), like any stress-ng it started.
  */
 #define _GNU_SOURCE
+#include "bench_node.h"
 #include "bench_rt.h"
 
 #include <dirent.h>
@@ -53,7 +54,6 @@ bool rt_quick, rt_fifo;
 int rt_ncpu, rt_cpu[2];
 pid_t rt_parent, rt_child = -1;
 static pid_t load_pid = -1;
-static char node_dir[128];
 
 /* ---- cleanup ---------------------------------------------------------------- */
 
@@ -73,18 +73,7 @@ static void cleanup(void)
         return;
     kill_wait(&rt_child, SIGKILL);
     kill_wait(&load_pid, SIGTERM); /* stress-ng's process group: its workers too */
-    if (node_dir[0]) {
-        DIR *d = opendir(node_dir);
-        if (d != NULL) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL)
-                if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-                    unlinkat(dirfd(d), e->d_name, 0);
-            closedir(d);
-        }
-        rmdir(node_dir);
-        node_dir[0] = '\0';
-    }
+    bench_node_remove();
 }
 
 void rt_die(const char *fmt, ...)
@@ -253,8 +242,7 @@ int main(int argc, char **argv)
         samples = 100;
 
     rt_parent = getpid();
-    snprintf(node_dir, sizeof node_dir, "/dev/shm/iwin32-brt-%d", (int)rt_parent);
-    setenv("IWIN32_ROOT", node_dir, 1);
+    bench_node_use("brt");
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);

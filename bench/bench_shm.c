@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #ifdef IWIN32_BENCH_BOOST
+#include "bench_node.h"
 #include "bench_boost.h"
 #endif
 
@@ -59,24 +60,9 @@
 /* ---- cleanup ------------------------------------------------------------ */
 
 static pid_t parent_pid, holder_pid = -1;
-static char node_dir[128];      /* /dev/shm/iwin32-bench-<pid> */
 static char raw_prefix[64];     /* iwb-<pid>- (file name under /dev/shm) */
 static volatile sig_atomic_t stop_requested;
 static unsigned raw_live;       /* raw filler objects currently present */
-
-static void remove_matching(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    int dfd = dirfd(d);
-    size_t n = strlen(prefix);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && strncmp(e->d_name, prefix, n) == 0)
-            unlinkat(dfd, e->d_name, 0);
-    closedir(d);
-}
 
 static void cleanup(void)
 {
@@ -87,13 +73,9 @@ static void cleanup(void)
         waitpid(holder_pid, NULL, 0);
         holder_pid = -1;
     }
-    if (node_dir[0]) {
-        remove_matching(node_dir, "");
-        rmdir(node_dir);
-        node_dir[0] = '\0';
-    }
+    bench_node_remove();
     if (raw_prefix[0]) {
-        remove_matching("/dev/shm", raw_prefix);
+        bench_remove_matching("/dev/shm", raw_prefix);
         raw_prefix[0] = '\0';
     }
 }
@@ -572,7 +554,6 @@ int main(int argc, char **argv)
     }
 
     parent_pid = getpid();
-    snprintf(node_dir, sizeof node_dir, "/dev/shm/iwin32-bench-%d", (int)parent_pid);
     snprintf(raw_prefix, sizeof raw_prefix, "iwb-%d-", (int)parent_pid);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -580,7 +561,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    setenv("IWIN32_ROOT", node_dir, 1);
+    bench_node_use("bench");
     setenv("IWIN32_POOL_MB", "512", 1);
 
     /* 10,000 live objects are 10,000 descriptors in the holder (one per

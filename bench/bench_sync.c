@@ -64,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_node.h"
 #include "bench_robust.h"
 
 #ifdef IWIN32_BENCH_BOOST
@@ -76,7 +77,6 @@
 /* ---- cleanup ------------------------------------------------------------ */
 
 static pid_t parent_pid, child_pid = -1;
-static char node_dir[128];
 static char boost_prefix[48];   /* sem.iwbs-<pid>-: Boost's named objects in /dev/shm */
 
 /* Also called from signal handlers: only a plain directory walk. */
@@ -90,26 +90,9 @@ static void cleanup(void)
         waitpid(child_pid, NULL, 0);
         child_pid = -1;
     }
-    if (node_dir[0]) {
-        DIR *d = opendir(node_dir);
-        if (d != NULL) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL)
-                if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-                    unlinkat(dirfd(d), e->d_name, 0);
-            closedir(d);
-        }
-        rmdir(node_dir);
-        node_dir[0] = '\0';
-    }
-    DIR *d = boost_prefix[0] ? opendir("/dev/shm") : NULL;
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL)
-            if (strncmp(e->d_name, boost_prefix, strlen(boost_prefix)) == 0)
-                unlinkat(dirfd(d), e->d_name, 0);
-        closedir(d);
-    }
+    bench_node_remove();
+    if (boost_prefix[0])
+        bench_remove_matching("/dev/shm", boost_prefix);
 }
 
 static void die(const char *fmt, ...)
@@ -489,8 +472,7 @@ int main(int argc, char **argv)
         rounds = only ? 50 : quick ? 15 : 151;
 
     parent_pid = getpid();
-    snprintf(node_dir, sizeof node_dir, "/dev/shm/iwin32-bsync-%d", (int)parent_pid);
-    setenv("IWIN32_ROOT", node_dir, 1);
+    bench_node_use("bsync");
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
