@@ -28,6 +28,7 @@
 #include "process.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -69,6 +70,13 @@ static const struct iw_object_ops process_ops = {
 /* ---- making a handle -------------------------------------------------------- */
 
 static int send_kill(int pidfd) { return (int)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0); }
+
+/* Whether the process behind pidfd has ended (a pidfd is readable then). */
+static bool has_ended(int pidfd)
+{
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1;
+}
 
 /* A child of ours the watcher does not have: ended and reaped here. */
 static void kill_and_reap(int pidfd)
@@ -182,13 +190,22 @@ IW_API BOOLEAN RtTerminateProcess(HANDLE hProcess, UINT uExitCode)
     struct iw_process_state *st = pin(hProcess);
     if (st == NULL)
         return FALSE;
-    /* The code is in force before the kill can land, so that a waiter woken
-     * by the end reads it; withdrawn if no kill was sent. */
+    /* Once only, as in Win32 (a process that is ending is not terminated
+     * again: the first code stays): the first caller claims terminated, and
+     * any other meanwhile - another thread, or a second call before the
+     * watcher has seen the end - finds it claimed.  A process that ended by
+     * itself is not terminated either, though the watcher has not reported
+     * it yet: a zombie takes signals, but its pidfd is readable.  (One that
+     * ends between that look and the kill is told terminated, and keeps the
+     * code it exited with: the two crossed, as they may in Win32.)  The
+     * code is in force before the kill can land, so that a waiter woken by
+     * the end reads it; withdrawn if no kill was sent. */
     int rc = -1;
     errno = ESRCH;
-    if (!iw_end_latch_is_set(&st->end)) {
+    uint32_t none = 0;
+    if (!iw_end_latch_is_set(&st->end) && !has_ended(st->pidfd) &&
+        atomic_compare_exchange_strong(&st->terminated, &none, 1)) {
         atomic_store(&st->terminate_code, uExitCode);
-        atomic_store(&st->terminated, 1);
         rc = send_kill(st->pidfd);
         if (rc != 0)
             atomic_store(&st->terminated, 0);

@@ -206,10 +206,58 @@ static void test_command_line(void **state)
     assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
     assert_int_equal(exit_code(pi.hProcess), 3);
     CloseHandle(pi.hProcess);
+    /* The program name (argv[0]) by its own rule: quotes group, a backslash
+     * is literal (a path may end in one) - "a b\" is a b\, not a b" and
+     * the rest of the line. */
+    char named[] = "\"a b\\\" --child argv0";
+    /* Told by the environment, not argv[1] (which a wrong split loses:
+     * the child would run the tests again). */
+    assert_int_equal(setenv("TEST_PROCESS_ARGV0", "1", 1), 0);
+    BOOLEAN started = RtCreateProcess(self, named, NULL, NULL, FALSE, 0, NULL, NULL, NULL, &pi);
+    unsetenv("TEST_PROCESS_ARGV0");
+    assert_true(started);
+    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(pi.hProcess), 0);
+    CloseHandle(pi.hProcess);
     /* No PROCESS_INFORMATION: it runs all the same, and is reaped. */
     char quick[] = "true";
     assert_true(RtCreateProcess(NULL, quick, NULL, NULL, FALSE, 0, NULL, NULL, NULL, NULL));
     assert_no_children();
+}
+
+/* The $PATH search takes files only, as execvp: a directory of the
+ * program's name earlier in $PATH is passed over, not run (EACCES). */
+static void test_path_skips_directories(void **state)
+{
+    (void)state;
+    char dir[4096], shadow[4200];
+    tn_path(dir, sizeof dir, "bin");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(shadow, sizeof shadow, "%s/true", dir);
+    assert_int_equal(mkdir(shadow, 0755), 0);
+    const char *old = getenv("PATH");
+    char *saved = old ? strdup(old) : NULL;
+    char path[8192];
+    snprintf(path, sizeof path, "%s:/usr/bin:/bin", dir);
+    assert_int_equal(setenv("PATH", path, 1), 0);
+    char line[] = "true";
+    PROCESS_INFORMATION pi;
+    SetLastError(SENTINEL);
+    BOOLEAN started = RtCreateProcess(NULL, line, NULL, NULL, FALSE, 0, NULL, NULL, NULL, &pi);
+    DWORD error = GetLastError();
+    if (saved) { /* before any assertion can fail */
+        setenv("PATH", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("PATH");
+    }
+    assert_int_equal(error, SENTINEL);
+    assert_true(started);
+    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(pi.hProcess), 0);
+    CloseHandle(pi.hProcess);
+    rmdir(shadow);
+    rmdir(dir);
 }
 
 static void test_bad_arguments(void **state)
@@ -425,6 +473,62 @@ static void test_terminate(void **state)
     CloseHandle(pi.hProcess);
 }
 
+/* A process already terminating, or ended and not yet reported by the
+ * watcher (a zombie takes signals), is not terminated again: Win32 says
+ * ERROR_ACCESS_DENIED, and the first code stays the exit code. */
+static void test_terminate_once(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 10; round++) {
+        PROCESS_INFORMATION pi;
+        start(&pi, "block");
+        assert_true(TerminateProcess(pi.hProcess, 42));
+        SetLastError(SENTINEL);
+        BOOLEAN again = TerminateProcess(pi.hProcess, 43);
+        DWORD error = GetLastError();
+        assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        assert_false(again);
+        assert_int_equal(error, ERROR_ACCESS_DENIED);
+        assert_int_equal(exit_code(pi.hProcess), 42);
+        CloseHandle(pi.hProcess);
+    }
+    for (int round = 0; round < 10; round++) {
+        /* Our child, ended by itself: a zombie until the watcher reaps it
+         * (seen without reaping: WNOWAIT), or reaped already. */
+        PROCESS_INFORMATION pi;
+        start(&pi, "exit 3");
+        siginfo_t info = {0};
+        while (waitid(P_PID, (id_t)pi.dwProcessId, &info, WEXITED | WNOWAIT | WNOHANG) == 0 && info.si_pid == 0)
+            usleep(100);
+        SetLastError(SENTINEL);
+        assert_false(TerminateProcess(pi.hProcess, 44));
+        assert_int_equal(GetLastError(), ERROR_ACCESS_DENIED);
+        assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        assert_int_equal(exit_code(pi.hProcess), 3);
+        CloseHandle(pi.hProcess);
+        /* A process not ours, opened as a zombie (its parent, the test,
+         * has not reaped it): its code is not ours to make up either. */
+        pid_t pid = tn_fork();
+        if (pid == 0)
+            _exit(5);
+        assert_int_equal(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT), 0);
+        HANDLE h = OpenProcess(0, FALSE, (DWORD)pid);
+        assert_non_null(h);
+        SetLastError(SENTINEL);
+        assert_false(TerminateProcess(h, 45));
+        assert_int_equal(GetLastError(), ERROR_ACCESS_DENIED);
+        assert_int_equal(WaitForSingleObject(h, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        DWORD code = 77;
+        SetLastError(SENTINEL);
+        assert_false(GetExitCodeProcess(h, &code));
+        assert_int_equal(GetLastError(), ERROR_NOT_SUPPORTED);
+        assert_true(CloseHandle(h));
+        int status = tn_wait(pid, TN_TIMEOUT_MS);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 5);
+    }
+    assert_no_children();
+}
+
 /* ---- processes that are not our children ---------------------------------- */
 
 static void test_open_non_child(void **state)
@@ -628,6 +732,8 @@ static void test_fork_child_closes_inherited_handle(void **state)
 
 int main(int argc, char **argv)
 {
+    if (getenv("TEST_PROCESS_ARGV0")) /* test_command_line's: exit 0 if argv is a b\, --child, argv0 */
+        return argc == 3 && strcmp(argv[0], "a b\\") == 0 && strcmp(argv[1], "--child") == 0 ? 0 : 1;
     if (argc >= 3 && strcmp(argv[1], "--child") == 0)
         return child_main(argc, argv);
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -640,11 +746,13 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_current_process, tn_teardown),
         cmocka_unit_test_teardown(test_exit_codes, tn_teardown),
         cmocka_unit_test_teardown(test_command_line, tn_teardown),
+        cmocka_unit_test_teardown(test_path_skips_directories, tn_teardown),
         cmocka_unit_test_teardown(test_bad_arguments, tn_teardown),
         cmocka_unit_test_teardown(test_sigchld_ignored, tn_teardown),
         cmocka_unit_test_teardown(test_killed_while_waited_on_by_threads, tn_teardown),
         cmocka_unit_test_teardown(test_process_and_event_in_one_wait, tn_teardown),
         cmocka_unit_test_teardown(test_terminate, tn_teardown),
+        cmocka_unit_test_teardown(test_terminate_once, tn_teardown),
         cmocka_unit_test_teardown(test_open_non_child, tn_teardown),
         cmocka_unit_test_teardown(test_open_own_child, tn_teardown),
         cmocka_unit_test_teardown(test_pid_reuse, tn_teardown),
