@@ -85,22 +85,28 @@ static void kill_and_reap(int pidfd)
     waitid((idtype_t)P_PIDFD, (id_t)pidfd, &(siginfo_t){0}, WEXITED);
 }
 
-/* A handle to the process behind pidfd (which it takes, failing or not).
- * A child that gets none is killed: RtCreateProcess then leaves nothing. */
-static HANDLE process_handle(int pidfd, pid_t pid, bool child)
+/* A new process object, not yet any process's (no pidfd to close); NULL
+ * with the error set. */
+static struct iw_object *process_new(void)
 {
     struct iw_object *obj = iw_local_object_new(&process_ops);
-    if (obj == NULL) {
-        if (child)
-            kill_and_reap(pidfd);
-        close(pidfd);
-        return NULL;
+    if (obj != NULL) {
+        struct iw_process_state *st = iw_object_state(obj);
+        st->pidfd = -1;
+        st->obj = obj;
     }
+    return obj;
+}
+
+/* A handle to obj (process_new's, whose reference it takes) made the
+ * process behind pidfd's (which it takes, failing or not).  A child that
+ * gets none is killed: RtCreateProcess then leaves nothing. */
+static HANDLE process_handle(struct iw_object *obj, int pidfd, pid_t pid, bool child)
+{
     struct iw_process_state *st = iw_object_state(obj);
     st->pidfd = pidfd;
     st->pid = pid;
     st->child = child;
-    st->obj = obj;
     DWORD err = iw_process_watch_add(st);
     if (err != ERROR_SUCCESS) {
         if (child)
@@ -128,17 +134,27 @@ IW_API HANDLE RtOpenProcess(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD
     if (dwProcessId == 0 || dwProcessId > INT32_MAX)
         return iw_fail(ERROR_INVALID_PARAMETER);
     iw_fork_watch();
-    /* A running child of ours: its own object, which alone can read its
-     * exit code (another pidfd on it would not be the one that reaps). */
-    struct iw_object *obj = iw_process_watch_find_child((pid_t)dwProcessId);
-    if (obj != NULL)
+    struct iw_object *fresh = process_new();
+    if (fresh == NULL)
+        return NULL;
+    /* A running child of ours: its own object (or fresh, given its pidfd
+     * if none is left), which alone can read its exit code (another pidfd
+     * on it would not be the one that reaps). */
+    struct iw_object *obj = iw_process_watch_open_child((pid_t)dwProcessId, iw_object_state(fresh));
+    if (obj != NULL) {
+        if (obj != fresh)
+            iw_object_put(fresh);
         return iw_object_handle(obj);
+    }
     int fd = (int)syscall(SYS_pidfd_open, (pid_t)dwProcessId, 0);
-    if (fd < 0) /* no such process (ESRCH), or a thread's id (EINVAL): Win32's error */
-        return iw_fail(errno == ENOSYS ? ERROR_NOT_SUPPORTED
-                       : errno == ESRCH || errno == EINVAL ? ERROR_INVALID_PARAMETER
-                                                          : iw_error_from_errno(errno));
-    return process_handle(fd, (pid_t)dwProcessId, false);
+    if (fd < 0) { /* no such process (ESRCH), or a thread's id (EINVAL): Win32's error */
+        int err = errno;
+        iw_object_put(fresh);
+        return iw_fail(err == ENOSYS ? ERROR_NOT_SUPPORTED
+                       : err == ESRCH || err == EINVAL ? ERROR_INVALID_PARAMETER
+                                                      : iw_error_from_errno(err));
+    }
+    return process_handle(fresh, fd, (pid_t)dwProcessId, false);
 }
 
 /* The state behind h, pinned (iw_hazard_unpin after); NULL with the error set. */
@@ -252,6 +268,10 @@ IW_API BOOLEAN RtCreateProcess(LPCTSTR lpApplicationName, LPTSTR lpCommandLine,
     if (err == ERROR_SUCCESS)
         err = lpApplicationName ? (strlen(lpApplicationName) < sizeof path ? ERROR_SUCCESS : ERROR_FILENAME_EXCED_RANGE)
                                 : iw_command_line_program(argv[0], path, sizeof path);
+    /* The object first: with no memory for it, no process is started. */
+    struct iw_object *obj = err == ERROR_SUCCESS ? process_new() : NULL;
+    if (err == ERROR_SUCCESS && obj == NULL)
+        err = ERROR_NOT_ENOUGH_MEMORY;
     int pidfd = -1;
     pid_t pid = 0;
     if (err == ERROR_SUCCESS)
@@ -259,10 +279,12 @@ IW_API BOOLEAN RtCreateProcess(LPCTSTR lpApplicationName, LPTSTR lpCommandLine,
     if (argv != only)
         free(argv);
     if (err != ERROR_SUCCESS) {
+        if (obj != NULL)
+            iw_object_put(obj);
         iw_set_error(err);
         return FALSE;
     }
-    HANDLE h = process_handle(pidfd, pid, true);
+    HANDLE h = process_handle(obj, pidfd, pid, true);
     if (h == NULL)
         return FALSE;
     if (lpProcessInformation == NULL) {

@@ -20,7 +20,9 @@
  *
  * A child of ours (RtCreateProcess) whose handles are all closed while it
  * runs stays watched without a state (st NULL): its entry owns the pidfd,
- * and the watcher reaps it when it ends, so no zombie is left.
+ * and the watcher reaps it when it ends, so no zombie is left.  OpenProcess
+ * of its pid gives the entry a new state (iw_process_watch_open_child):
+ * the handle then gets the exit code the watcher reaps, as the first did.
  *
  * The thread runs SCHED_OTHER with every signal blocked, as the mutex
  * watchers (mutex_watch.c): a process's end is not a real-time event, and
@@ -53,6 +55,7 @@ struct iw_process_watch {
     struct iw_process_watch *next;
     uint64_t serial;                /* its epoll data */
     int pidfd;
+    pid_t pid;
     bool child;
     struct iw_process_state *st;    /* NULL: a child of ours to reap, no handle left */
 };
@@ -150,6 +153,7 @@ DWORD iw_process_watch_add(struct iw_process_state *st)
     if (err == ERROR_SUCCESS) {
         e->serial = ++serials;
         e->pidfd = st->pidfd;
+        e->pid = st->pid;
         e->child = st->child;
         e->st = st;
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = e->serial};
@@ -185,14 +189,28 @@ void iw_process_watch_forget(struct iw_process_state *st)
     pthread_mutex_unlock(&lock);
 }
 
-struct iw_object *iw_process_watch_find_child(pid_t pid)
+struct iw_object *iw_process_watch_open_child(pid_t pid, struct iw_process_state *fresh)
 {
     struct iw_object *obj = NULL;
     pthread_mutex_lock(&lock);
     /* Not yet ended, so not yet reaped: the pid is still this child's. */
-    for (struct iw_process_watch *e = entries; e && obj == NULL; e = e->next)
-        if (e->child && e->st && e->st->pid == pid && iw_object_get_pinned(e->st->obj))
-            obj = e->st->obj; /* not if its last reference is going (free_local waits for the lock) */
+    for (struct iw_process_watch *e = entries; e && obj == NULL; e = e->next) {
+        if (!e->child || e->pid != pid)
+            continue;
+        if (e->st == NULL) { /* every handle closed: fresh takes the pidfd back */
+            fresh->pidfd = e->pidfd;
+            fresh->pid = pid;
+            fresh->child = true;
+            fresh->watch = e;
+            e->st = fresh;
+            obj = fresh->obj;
+        } else if (iw_object_get_pinned(e->st->obj)) {
+            obj = e->st->obj;
+        }
+        /* else its last reference is going (free_local waits for the lock
+         * to hand the pidfd to the entry): NULL, and the caller opens the
+         * pid as another process's - signalled at the end, with no code. */
+    }
     pthread_mutex_unlock(&lock);
     return obj;
 }

@@ -605,6 +605,30 @@ static void test_open_own_child(void **state)
     CloseHandle(h);
 }
 
+/* A child of ours whose every handle was closed while it ran is still
+ * ours: OpenProcess by its pid gives a handle that knows its exit code. */
+static void test_open_child_after_close(void **state)
+{
+    (void)state;
+    int fds[2];
+    inheritable_pipe(fds);
+    PROCESS_INFORMATION pi;
+    start(&pi, "wait_fd %d 7", fds[0]);
+    close(fds[0]);
+    assert_true(CloseHandle(pi.hProcess));
+    HANDLE h = OpenProcess(0, FALSE, pi.dwProcessId);
+    assert_non_null(h);
+    assert_int_equal(exit_code(h), STILL_ACTIVE);
+    HANDLE h2 = OpenProcess(0, FALSE, pi.dwProcessId); /* the same object again */
+    assert_non_null(h2);
+    assert_true(CloseHandle(h));
+    close(fds[1]);
+    assert_int_equal(WaitForSingleObject(h2, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(h2), 7);
+    assert_true(CloseHandle(h2));
+    assert_no_children();
+}
+
 /* A pidfd names one process: once it has ended, its number may go to
  * another, and the handle still means the one that ended - signalled, its
  * exit code kept, TerminateProcess refused (the kernel's pidfd_send_signal
@@ -755,6 +779,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_terminate_once, tn_teardown),
         cmocka_unit_test_teardown(test_open_non_child, tn_teardown),
         cmocka_unit_test_teardown(test_open_own_child, tn_teardown),
+        cmocka_unit_test_teardown(test_open_child_after_close, tn_teardown),
         cmocka_unit_test_teardown(test_pid_reuse, tn_teardown),
         cmocka_unit_test_teardown(test_close_while_watcher_reports, tn_teardown),
         cmocka_unit_test_teardown(test_fork_child_closes_inherited_handle, tn_teardown),
