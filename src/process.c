@@ -261,6 +261,13 @@ IW_API BOOLEAN RtCreateProcess(LPCTSTR lpApplicationName, LPTSTR lpCommandLine,
     int argc = 1;
     char *only[2] = {(char *)lpApplicationName, NULL};
     char **argv = lpCommandLine ? iw_command_line_split(lpCommandLine, &argc) : only;
+    if (argv != NULL && argc == 0 && lpApplicationName != NULL) {
+        /* An empty command line: Win32 runs the application all the same;
+         * its name is the one argument, as for a NULL line. */
+        free(argv);
+        argv = only;
+        argc = 1;
+    }
     char path[4096];
     DWORD err = argv == NULL ? ERROR_NOT_ENOUGH_MEMORY : argc == 0 ? ERROR_INVALID_PARAMETER : ERROR_SUCCESS;
     /* Win32: the application name is a path as given (no search); without

@@ -219,6 +219,16 @@ static void test_command_line(void **state)
     assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
     assert_int_equal(exit_code(pi.hProcess), 0);
     CloseHandle(pi.hProcess);
+    /* An empty command line with an application name: Win32 runs it (with
+     * an empty command line); here with the name as its only argument, as
+     * for a NULL one. */
+    char blank[] = "  ";
+    const char *truth = access("/bin/true", X_OK) == 0 ? "/bin/true" : "/usr/bin/true";
+    SetLastError(SENTINEL);
+    assert_true(RtCreateProcess(truth, blank, NULL, NULL, FALSE, 0, NULL, NULL, NULL, &pi));
+    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(pi.hProcess), 0);
+    CloseHandle(pi.hProcess);
     /* No PROCESS_INFORMATION: it runs all the same, and is reaped. */
     char quick[] = "true";
     assert_true(RtCreateProcess(NULL, quick, NULL, NULL, FALSE, 0, NULL, NULL, NULL, NULL));
