@@ -222,6 +222,12 @@ IW_API BOOLEAN RtTerminateProcess(HANDLE hProcess, UINT uExitCode)
     if (!iw_end_latch_is_set(&st->end) && !has_ended(st->pidfd) &&
         atomic_compare_exchange_strong(&st->terminated, &none, 1)) {
         atomic_store(&st->terminate_code, uExitCode);
+        /* A handle to this very process (OpenProcess of its own pid): as
+         * the pseudo-handle, so that the code is the one its parent reads,
+         * not SIGKILL's.  (A live pidfd with our pid is ours: a process
+         * that had the number before us has ended, and has_ended said so.) */
+        if (st->pid == getpid())
+            _exit((int)uExitCode);
         rc = send_kill(st->pidfd);
         if (rc != 0)
             atomic_store(&st->terminated, 0);

@@ -53,6 +53,8 @@ static int child_main(int argc, char **argv)
         ExitProcess((UINT)atoi(argv[3]));
     if (strcmp(what, "terminate_self") == 0)
         TerminateProcess(GetCurrentProcess(), (UINT)atoi(argv[3]));
+    if (strcmp(what, "terminate_self_opened") == 0) /* through a real handle to itself */
+        TerminateProcess(OpenProcess(0, FALSE, GetCurrentProcessId()), (UINT)atoi(argv[3]));
     if (strcmp(what, "argv") == 0) { /* exit 0 if argv[3..] are the words expected */
         const char *want[] = {"a b", "c\"d", "e\\\\\\\\f g", "h\\i", "", "j\"k"};
         int n = (int)(sizeof want / sizeof want[0]);
@@ -174,6 +176,10 @@ static void test_exit_codes(void **state)
     assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
     assert_int_equal(RtGetExitCodeProcess(pi.hProcess, &(DWORD){0}), TRUE);
     assert_int_equal(exit_code(pi.hProcess), 11);
+    CloseHandle(pi.hProcess);
+    start(&pi, "terminate_self_opened 12");
+    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(pi.hProcess), 12); /* not SIGKILL's 137 */
     CloseHandle(pi.hProcess);
     /* 32-bit codes: Linux keeps the low 8 bits. */
     start(&pi, "exitprocess %u", 0x1234u);
