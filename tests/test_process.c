@@ -335,6 +335,20 @@ static void test_terminate(void **state)
     CloseHandle(pi.hProcess);
 }
 
+struct terminator {
+    pthread_t thread;
+    HANDLE h;
+    UINT code;
+    BOOLEAN done;
+};
+
+static void *terminator_main(void *arg)
+{
+    struct terminator *t = arg;
+    t->done = TerminateProcess(t->h, t->code);
+    return NULL;
+}
+
 /* A process already terminating, or ended and not yet reported by the
  * watcher (a zombie takes signals), is not terminated again: Win32 says
  * ERROR_ACCESS_DENIED, and the first code stays the exit code. */
@@ -352,6 +366,29 @@ static void test_terminate_once(void **state)
         assert_false(again);
         assert_int_equal(error, ERROR_ACCESS_DENIED);
         assert_int_equal(exit_code(pi.hProcess), 42);
+        CloseHandle(pi.hProcess);
+    }
+    /* Several threads at once: one terminates it, with its code. */
+    for (int round = 0; round < 10; round++) {
+        PROCESS_INFORMATION pi;
+        start(&pi, "block");
+        struct terminator t[4];
+        for (int i = 0; i < 4; i++) {
+            t[i] = (struct terminator){.h = pi.hProcess, .code = 50 + (UINT)i};
+            assert_int_equal(pthread_create(&t[i].thread, NULL, terminator_main, &t[i]), 0);
+        }
+        int done = 0;
+        UINT code = 0;
+        for (int i = 0; i < 4; i++) {
+            pthread_join(t[i].thread, NULL);
+            if (t[i].done) {
+                done++;
+                code = t[i].code;
+            }
+        }
+        assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        assert_int_equal(done, 1);
+        assert_int_equal(exit_code(pi.hProcess), code);
         CloseHandle(pi.hProcess);
     }
     for (int round = 0; round < 10; round++) {
