@@ -28,7 +28,6 @@
 #include "process.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -70,13 +69,6 @@ static const struct iw_object_ops process_ops = {
 /* ---- making a handle -------------------------------------------------------- */
 
 static int send_kill(int pidfd) { return (int)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0); }
-
-/* Whether the process behind pidfd has ended (a pidfd is readable then). */
-static bool has_ended(int pidfd)
-{
-    struct pollfd p = {.fd = pidfd, .events = POLLIN};
-    return poll(&p, 1, 0) == 1;
-}
 
 /* A child of ours the watcher does not have: ended and reaped here. */
 static void kill_and_reap(int pidfd)
@@ -137,10 +129,11 @@ IW_API HANDLE RtOpenProcess(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD
     struct iw_object *fresh = process_new();
     if (fresh == NULL)
         return NULL;
-    /* A running child of ours: its own object (or fresh, given its pidfd
-     * if none is left), which alone can read its exit code (another pidfd
-     * on it would not be the one that reaps). */
-    struct iw_object *obj = iw_process_watch_open_child((pid_t)dwProcessId, iw_object_state(fresh));
+    /* A process with a handle already: its object (or fresh, given its
+     * pidfd, for a child of ours with none left) - for a child of ours the
+     * only one that can read its exit code (another pidfd on it would not
+     * be the one that reaps), for any the one TerminateProcess's code is in. */
+    struct iw_object *obj = iw_process_watch_open((pid_t)dwProcessId, iw_object_state(fresh));
     if (obj != NULL) {
         if (obj != fresh)
             iw_object_put(fresh);
@@ -219,13 +212,13 @@ IW_API BOOLEAN RtTerminateProcess(HANDLE hProcess, UINT uExitCode)
     int rc = -1;
     errno = ESRCH;
     uint32_t none = 0;
-    if (!iw_end_latch_is_set(&st->end) && !has_ended(st->pidfd) &&
+    if (!iw_end_latch_is_set(&st->end) && !iw_process_has_ended(st->pidfd) &&
         atomic_compare_exchange_strong(&st->terminated, &none, 1)) {
         atomic_store(&st->terminate_code, uExitCode);
         /* A handle to this very process (OpenProcess of its own pid): as
          * the pseudo-handle, so that the code is the one its parent reads,
          * not SIGKILL's.  (A live pidfd with our pid is ours: a process
-         * that had the number before us has ended, and has_ended said so.) */
+         * that had the number before us has ended, and iw_process_has_ended said so.) */
         if (st->pid == getpid())
             _exit((int)uExitCode);
         rc = send_kill(st->pidfd);

@@ -21,8 +21,11 @@
  * A child of ours (RtCreateProcess) whose handles are all closed while it
  * runs stays watched without a state (st NULL): its entry owns the pidfd,
  * and the watcher reaps it when it ends, so no zombie is left.  OpenProcess
- * of its pid gives the entry a new state (iw_process_watch_open_child):
- * the handle then gets the exit code the watcher reaps, as the first did.
+ * of its pid gives the entry a new state (iw_process_watch_open): the
+ * handle then gets the exit code the watcher reaps, as the first did.
+ * OpenProcess of a watched process's pid gives its object again: one
+ * process object per process, as in Win32, so TerminateProcess's code is
+ * every handle's.
  *
  * The thread runs SCHED_OTHER with every signal blocked, as the mutex
  * watchers (mutex_watch.c): a process's end is not a real-time event, and
@@ -39,6 +42,7 @@
 #include "process.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -189,15 +193,23 @@ void iw_process_watch_forget(struct iw_process_state *st)
     pthread_mutex_unlock(&lock);
 }
 
-struct iw_object *iw_process_watch_open_child(pid_t pid, struct iw_process_state *fresh)
+bool iw_process_has_ended(int pidfd)
+{
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1;
+}
+
+struct iw_object *iw_process_watch_open(pid_t pid, struct iw_process_state *fresh)
 {
     struct iw_object *obj = NULL;
     pthread_mutex_lock(&lock);
-    /* Not yet ended, so not yet reaped: the pid is still this child's. */
+    /* The pid is still the entry's process while that has not ended: a
+     * child of ours is not reaped before the watcher removes its entry;
+     * another process, reaped by its parent, may have ended just now. */
     for (struct iw_process_watch *e = entries; e && obj == NULL; e = e->next) {
-        if (!e->child || e->pid != pid)
+        if (e->pid != pid || (!e->child && iw_process_has_ended(e->pidfd)))
             continue;
-        if (e->st == NULL) { /* every handle closed: fresh takes the pidfd back */
+        if (e->st == NULL) { /* a child of ours, every handle closed: fresh takes the pidfd back */
             fresh->pidfd = e->pidfd;
             fresh->pid = pid;
             fresh->child = true;
@@ -208,8 +220,9 @@ struct iw_object *iw_process_watch_open_child(pid_t pid, struct iw_process_state
             obj = e->st->obj;
         }
         /* else its last reference is going (free_local waits for the lock
-         * to hand the pidfd to the entry): NULL, and the caller opens the
-         * pid as another process's - signalled at the end, with no code. */
+         * to let go of the entry): NULL, and the caller opens the pid anew
+         * - for a child of ours as another process's: signalled at the
+         * end, with no code. */
     }
     pthread_mutex_unlock(&lock);
     return obj;

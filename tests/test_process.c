@@ -454,6 +454,23 @@ static void test_open_non_child(void **state)
     assert_true(tn_killed_by(tn_wait(pid, TN_TIMEOUT_MS), SIGKILL)); /* the library did not reap it */
     assert_true(CloseHandle(h));
 
+    /* Two handles opened by pid to a process not ours: one process object,
+     * so the code TerminateProcess gives through one is every handle's. */
+    pid = tn_fork();
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    HANDLE first = OpenProcess(0, FALSE, (DWORD)pid), second = OpenProcess(0, FALSE, (DWORD)pid);
+    assert_non_null(first);
+    assert_non_null(second);
+    assert_true(TerminateProcess(first, 6));
+    assert_int_equal(WaitForSingleObject(second, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(second), 6);
+    assert_true(CloseHandle(first));
+    assert_true(CloseHandle(second));
+    assert_true(tn_killed_by(tn_wait(pid, TN_TIMEOUT_MS), SIGKILL));
+
     /* A grandchild: its parent exits, init or a subreaper reaps it. */
     int fds[2];
     tn_pipe(fds);
