@@ -218,7 +218,7 @@ IW_API BOOLEAN RtTerminateProcess(HANDLE hProcess, UINT uExitCode)
         /* A handle to this very process (OpenProcess of its own pid): as
          * the pseudo-handle, so that the code is the one its parent reads,
          * not SIGKILL's.  (A live pidfd with our pid is ours: a process
-         * that had the number before us has ended, and iw_process_has_ended said so.) */
+         * that had the number before us has ended, as the look above saw.) */
         if (st->pid == getpid())
             _exit((int)uExitCode);
         rc = send_kill(st->pidfd);

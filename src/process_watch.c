@@ -204,8 +204,9 @@ struct iw_object *iw_process_watch_open(pid_t pid, struct iw_process_state *fres
     struct iw_object *obj = NULL;
     pthread_mutex_lock(&lock);
     /* The pid is still the entry's process while that has not ended: a
-     * child of ours is not reaped before the watcher removes its entry;
-     * another process, reaped by its parent, may have ended just now. */
+     * child of ours is not reaped before the watcher removes its entry
+     * (unless the application reaps children itself: spawn.c); another
+     * process, reaped by its parent, may have ended just now. */
     for (struct iw_process_watch *e = entries; e && obj == NULL; e = e->next) {
         if (e->pid != pid || (!e->child && iw_process_has_ended(e->pidfd)))
             continue;
