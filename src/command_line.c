@@ -7,7 +7,10 @@
  * spaces and tabs; double quotes group (and are removed); inside quotes,
  * "" is a literal quote; 2n backslashes before a quote are n backslashes
  * and the quote groups, 2n+1 are n backslashes and a literal quote; other
- * backslashes are literal.
+ * backslashes are literal.  The first argument, the program's name, has
+ * a rule of its own (Microsoft's "Parsing C command-line arguments"): it
+ * must be a path, and a Windows path may end in a backslash ("C:\dir\"),
+ * so quotes group and are removed but a backslash is always literal.
  */
 #include "process.h"
 
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "last_error.h"
@@ -38,6 +42,14 @@ char **iw_command_line_split(const char *line, int *argc)
             break;
         argv[n++] = out;
         bool quoted = false;
+        /* The program's name: the loop after it then ends at once. */
+        while (n == 1 && *p != '\0' && (quoted || (*p != ' ' && *p != '\t'))) {
+            if (*p == '"')
+                quoted = !quoted;
+            else
+                *out++ = *p;
+            p++;
+        }
         while (*p != '\0' && (quoted || (*p != ' ' && *p != '\t'))) {
             size_t backslashes = 0;
             while (*p == '\\') {
@@ -89,10 +101,15 @@ DWORD iw_command_line_program(const char *name, char *buf, size_t size)
         int dlen = end ? (int)(end - dir) : (int)strlen(dir);
         int n = snprintf(buf, size, "%.*s%s%s", dlen, dir, dlen ? "/" : "", name);
         if (n > 0 && (size_t)n < size) {
-            if (access(buf, X_OK) == 0)
-                return ERROR_SUCCESS;
-            if (errno == EACCES)
-                err = ERROR_ACCESS_DENIED; /* as execvp: found, but not to be run */
+            /* A file, not a directory (which access() finds "executable"
+             * too): a directory of the name is passed over, as by execvp. */
+            struct stat st;
+            if (stat(buf, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                if (access(buf, X_OK) == 0)
+                    return ERROR_SUCCESS;
+                if (errno == EACCES)
+                    err = ERROR_ACCESS_DENIED; /* as execvp: found, but not to be run */
+            }
         }
         dir = end ? end + 1 : NULL;
     }

@@ -77,22 +77,28 @@ static void kill_and_reap(int pidfd)
     waitid((idtype_t)P_PIDFD, (id_t)pidfd, &(siginfo_t){0}, WEXITED);
 }
 
-/* A handle to the process behind pidfd (which it takes, failing or not).
- * A child that gets none is killed: RtCreateProcess then leaves nothing. */
-static HANDLE process_handle(int pidfd, pid_t pid, bool child)
+/* A new process object, not yet any process's (no pidfd to close); NULL
+ * with the error set. */
+static struct iw_object *process_new(void)
 {
     struct iw_object *obj = iw_local_object_new(&process_ops);
-    if (obj == NULL) {
-        if (child)
-            kill_and_reap(pidfd);
-        close(pidfd);
-        return NULL;
+    if (obj != NULL) {
+        struct iw_process_state *st = iw_object_state(obj);
+        st->pidfd = -1;
+        st->obj = obj;
     }
+    return obj;
+}
+
+/* A handle to obj (process_new's, whose reference it takes) made the
+ * process behind pidfd's (which it takes, failing or not).  A child that
+ * gets none is killed: RtCreateProcess then leaves nothing. */
+static HANDLE process_handle(struct iw_object *obj, int pidfd, pid_t pid, bool child)
+{
     struct iw_process_state *st = iw_object_state(obj);
     st->pidfd = pidfd;
     st->pid = pid;
     st->child = child;
-    st->obj = obj;
     DWORD err = iw_process_watch_add(st);
     if (err != ERROR_SUCCESS) {
         if (child)
@@ -120,17 +126,28 @@ IW_API HANDLE RtOpenProcess(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD
     if (dwProcessId == 0 || dwProcessId > INT32_MAX)
         return iw_fail(ERROR_INVALID_PARAMETER);
     iw_fork_watch();
-    /* A running child of ours: its own object, which alone can read its
-     * exit code (another pidfd on it would not be the one that reaps). */
-    struct iw_object *obj = iw_process_watch_find_child((pid_t)dwProcessId);
-    if (obj != NULL)
+    struct iw_object *fresh = process_new();
+    if (fresh == NULL)
+        return NULL;
+    /* A process with a handle already: its object (or fresh, given its
+     * pidfd, for a child of ours with none left) - for a child of ours the
+     * only one that can read its exit code (another pidfd on it would not
+     * be the one that reaps), for any the one TerminateProcess's code is in. */
+    struct iw_object *obj = iw_process_watch_open((pid_t)dwProcessId, iw_object_state(fresh));
+    if (obj != NULL) {
+        if (obj != fresh)
+            iw_object_put(fresh);
         return iw_object_handle(obj);
+    }
     int fd = (int)syscall(SYS_pidfd_open, (pid_t)dwProcessId, 0);
-    if (fd < 0) /* no such process (ESRCH), or a thread's id (EINVAL): Win32's error */
-        return iw_fail(errno == ENOSYS ? ERROR_NOT_SUPPORTED
-                       : errno == ESRCH || errno == EINVAL ? ERROR_INVALID_PARAMETER
-                                                          : iw_error_from_errno(errno));
-    return process_handle(fd, (pid_t)dwProcessId, false);
+    if (fd < 0) { /* no such process (ESRCH), or a thread's id (EINVAL): Win32's error */
+        int err = errno;
+        iw_object_put(fresh);
+        return iw_fail(err == ENOSYS ? ERROR_NOT_SUPPORTED
+                       : err == ESRCH || err == EINVAL ? ERROR_INVALID_PARAMETER
+                                                      : iw_error_from_errno(err));
+    }
+    return process_handle(fresh, fd, (pid_t)dwProcessId, false);
 }
 
 /* The state behind h, pinned (iw_hazard_unpin after); NULL with the error set. */
@@ -182,13 +199,28 @@ IW_API BOOLEAN RtTerminateProcess(HANDLE hProcess, UINT uExitCode)
     struct iw_process_state *st = pin(hProcess);
     if (st == NULL)
         return FALSE;
-    /* The code is in force before the kill can land, so that a waiter woken
-     * by the end reads it; withdrawn if no kill was sent. */
+    /* Once only, as in Win32 (a process that is ending is not terminated
+     * again: the first code stays): the first caller claims terminated, and
+     * any other meanwhile - another thread, or a second call before the
+     * watcher has seen the end - finds it claimed.  A process that ended by
+     * itself is not terminated either, though the watcher has not reported
+     * it yet: a zombie takes signals, but its pidfd is readable.  (One that
+     * ends between that look and the kill is told terminated, and keeps the
+     * code it exited with: the two crossed, as they may in Win32.)  The
+     * code is in force before the kill can land, so that a waiter woken by
+     * the end reads it; withdrawn if no kill was sent. */
     int rc = -1;
     errno = ESRCH;
-    if (!iw_end_latch_is_set(&st->end)) {
+    uint32_t none = 0;
+    if (!iw_end_latch_is_set(&st->end) && !iw_process_has_ended(st->pidfd) &&
+        atomic_compare_exchange_strong(&st->terminated, &none, 1)) {
         atomic_store(&st->terminate_code, uExitCode);
-        atomic_store(&st->terminated, 1);
+        /* A handle to this very process (OpenProcess of its own pid): as
+         * the pseudo-handle, so that the code is the one its parent reads,
+         * not SIGKILL's.  (A live pidfd with our pid is ours: a process
+         * that had the number before us has ended, as the look above saw.) */
+        if (st->pid == getpid())
+            _exit((int)uExitCode);
         rc = send_kill(st->pidfd);
         if (rc != 0)
             atomic_store(&st->terminated, 0);
@@ -228,6 +260,13 @@ IW_API BOOLEAN RtCreateProcess(LPCTSTR lpApplicationName, LPTSTR lpCommandLine,
     int argc = 1;
     char *only[2] = {(char *)lpApplicationName, NULL};
     char **argv = lpCommandLine ? iw_command_line_split(lpCommandLine, &argc) : only;
+    if (argv != NULL && argc == 0 && lpApplicationName != NULL) {
+        /* An empty command line: Win32 runs the application all the same;
+         * its name is the one argument, as for a NULL line. */
+        free(argv);
+        argv = only;
+        argc = 1;
+    }
     char path[4096];
     DWORD err = argv == NULL ? ERROR_NOT_ENOUGH_MEMORY : argc == 0 ? ERROR_INVALID_PARAMETER : ERROR_SUCCESS;
     /* Win32: the application name is a path as given (no search); without
@@ -235,6 +274,10 @@ IW_API BOOLEAN RtCreateProcess(LPCTSTR lpApplicationName, LPTSTR lpCommandLine,
     if (err == ERROR_SUCCESS)
         err = lpApplicationName ? (strlen(lpApplicationName) < sizeof path ? ERROR_SUCCESS : ERROR_FILENAME_EXCED_RANGE)
                                 : iw_command_line_program(argv[0], path, sizeof path);
+    /* The object first: with no memory for it, no process is started. */
+    struct iw_object *obj = err == ERROR_SUCCESS ? process_new() : NULL;
+    if (err == ERROR_SUCCESS && obj == NULL)
+        err = ERROR_NOT_ENOUGH_MEMORY;
     int pidfd = -1;
     pid_t pid = 0;
     if (err == ERROR_SUCCESS)
@@ -242,10 +285,12 @@ IW_API BOOLEAN RtCreateProcess(LPCTSTR lpApplicationName, LPTSTR lpCommandLine,
     if (argv != only)
         free(argv);
     if (err != ERROR_SUCCESS) {
+        if (obj != NULL)
+            iw_object_put(obj);
         iw_set_error(err);
         return FALSE;
     }
-    HANDLE h = process_handle(pidfd, pid, true);
+    HANDLE h = process_handle(obj, pidfd, pid, true);
     if (h == NULL)
         return FALSE;
     if (lpProcessInformation == NULL) {

@@ -52,9 +52,13 @@ DWORD iw_process_watch_add(struct iw_process_state *st);
  * ours that still runs is handed over (its pidfd with it, st->pidfd becomes
  * -1): the watcher reaps it when it ends, so that it leaves no zombie. */
 void iw_process_watch_forget(struct iw_process_state *st);
-/* The object of a running child of ours with that pid, with a reference;
- * NULL if none. */
-struct iw_object *iw_process_watch_find_child(pid_t pid);
+/* The object of a watched process with that pid that has not ended, with
+ * a reference: its state's, or fresh's (process.c's new state, not yet any
+ * process's) for a child of ours whose every handle has been closed; NULL
+ * if none. */
+struct iw_object *iw_process_watch_open(pid_t pid, struct iw_process_state *fresh);
+/* Whether the process behind pidfd has ended (a pidfd is readable then). */
+bool iw_process_has_ended(int pidfd);
 /* fork.c */
 void iw_process_watch_fork_prepare(void);
 void iw_process_watch_fork_parent(void);

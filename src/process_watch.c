@@ -20,7 +20,12 @@
  *
  * A child of ours (RtCreateProcess) whose handles are all closed while it
  * runs stays watched without a state (st NULL): its entry owns the pidfd,
- * and the watcher reaps it when it ends, so no zombie is left.
+ * and the watcher reaps it when it ends, so no zombie is left.  OpenProcess
+ * of its pid gives the entry a new state (iw_process_watch_open): the
+ * handle then gets the exit code the watcher reaps, as the first did.
+ * OpenProcess of a watched process's pid gives its object again: one
+ * process object per process, as in Win32, so TerminateProcess's code is
+ * every handle's.
  *
  * The thread runs SCHED_OTHER with every signal blocked, as the mutex
  * watchers (mutex_watch.c): a process's end is not a real-time event, and
@@ -37,6 +42,7 @@
 #include "process.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -53,6 +59,7 @@ struct iw_process_watch {
     struct iw_process_watch *next;
     uint64_t serial;                /* its epoll data */
     int pidfd;
+    pid_t pid;
     bool child;
     struct iw_process_state *st;    /* NULL: a child of ours to reap, no handle left */
 };
@@ -150,6 +157,7 @@ DWORD iw_process_watch_add(struct iw_process_state *st)
     if (err == ERROR_SUCCESS) {
         e->serial = ++serials;
         e->pidfd = st->pidfd;
+        e->pid = st->pid;
         e->child = st->child;
         e->st = st;
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = e->serial};
@@ -185,14 +193,38 @@ void iw_process_watch_forget(struct iw_process_state *st)
     pthread_mutex_unlock(&lock);
 }
 
-struct iw_object *iw_process_watch_find_child(pid_t pid)
+bool iw_process_has_ended(int pidfd)
+{
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1;
+}
+
+struct iw_object *iw_process_watch_open(pid_t pid, struct iw_process_state *fresh)
 {
     struct iw_object *obj = NULL;
     pthread_mutex_lock(&lock);
-    /* Not yet ended, so not yet reaped: the pid is still this child's. */
-    for (struct iw_process_watch *e = entries; e && obj == NULL; e = e->next)
-        if (e->child && e->st && e->st->pid == pid && iw_object_get_pinned(e->st->obj))
-            obj = e->st->obj; /* not if its last reference is going (free_local waits for the lock) */
+    /* The pid is still the entry's process while that has not ended: a
+     * child of ours is not reaped before the watcher removes its entry
+     * (unless the application reaps children itself: spawn.c); another
+     * process, reaped by its parent, may have ended just now. */
+    for (struct iw_process_watch *e = entries; e && obj == NULL; e = e->next) {
+        if (e->pid != pid || (!e->child && iw_process_has_ended(e->pidfd)))
+            continue;
+        if (e->st == NULL) { /* a child of ours, every handle closed: fresh takes the pidfd back */
+            fresh->pidfd = e->pidfd;
+            fresh->pid = pid;
+            fresh->child = true;
+            fresh->watch = e;
+            e->st = fresh;
+            obj = fresh->obj;
+        } else if (iw_object_get_pinned(e->st->obj)) {
+            obj = e->st->obj;
+        }
+        /* else its last reference is going (free_local waits for the lock
+         * to let go of the entry): NULL, and the caller opens the pid anew
+         * - for a child of ours as another process's: signalled at the
+         * end, with no code. */
+    }
     pthread_mutex_unlock(&lock);
     return obj;
 }

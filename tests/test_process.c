@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,13 +26,14 @@
 #include <cmocka.h>
 #include <iwin32.h>
 
+#include "process_util.h"
 #include "test_node.h"
 
 static char self[4096];
 
 /* ---- the children ------------------------------------------------------------ */
 
-static int child_main(int argc, char **argv)
+static int child_main(char **argv)
 {
     const char *what = argv[2];
     if (strcmp(what, "exit") == 0)
@@ -53,18 +53,8 @@ static int child_main(int argc, char **argv)
         ExitProcess((UINT)atoi(argv[3]));
     if (strcmp(what, "terminate_self") == 0)
         TerminateProcess(GetCurrentProcess(), (UINT)atoi(argv[3]));
-    if (strcmp(what, "argv") == 0) { /* exit 0 if argv[3..] are the words expected */
-        const char *want[] = {"a b", "c\"d", "e\\\\\\\\f g", "h\\i", "", "j\"k"};
-        int n = (int)(sizeof want / sizeof want[0]);
-        if (argc != 3 + n)
-            return 10 + argc;
-        for (int i = 0; i < n; i++)
-            if (strcmp(argv[3 + i], want[i]) != 0) {
-                fprintf(stderr, "argv[%d] = [%s], want [%s]\n", 3 + i, argv[3 + i], want[i]);
-                return 20 + i;
-            }
-        return 0;
-    }
+    if (strcmp(what, "terminate_self_opened") == 0) /* through a real handle to itself */
+        TerminateProcess(OpenProcess(0, FALSE, GetCurrentProcessId()), (UINT)atoi(argv[3]));
     return 99;
 }
 
@@ -87,25 +77,6 @@ static void start(PROCESS_INFORMATION *pi, const char *fmt, ...)
     assert_null(pi->hThread);
     assert_true(pi->dwProcessId > 0);
     assert_int_equal(pi->dwThreadId, pi->dwProcessId);
-}
-
-static DWORD exit_code(HANDLE h)
-{
-    DWORD code = 0xDEAD;
-    assert_true(GetExitCodeProcess(h, &code));
-    return code;
-}
-
-/* No child of ours is left unreaped, within 5 s (the watcher reaps ours). */
-static void assert_no_children(void)
-{
-    int64_t until = tn_now_ms() + 5000;
-    siginfo_t info;
-    while (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && tn_now_ms() < until)
-        usleep(1000);
-    errno = 0;
-    assert_int_equal(waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL), -1);
-    assert_int_equal(errno, ECHILD);
 }
 
 /* A pipe whose read end a child inherits; the write end is close-on-exec,
@@ -175,6 +146,10 @@ static void test_exit_codes(void **state)
     assert_int_equal(RtGetExitCodeProcess(pi.hProcess, &(DWORD){0}), TRUE);
     assert_int_equal(exit_code(pi.hProcess), 11);
     CloseHandle(pi.hProcess);
+    start(&pi, "terminate_self_opened 12");
+    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(pi.hProcess), 12); /* not SIGKILL's 137 */
+    CloseHandle(pi.hProcess);
     /* 32-bit codes: Linux keeps the low 8 bits. */
     start(&pi, "exitprocess %u", 0x1234u);
     assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
@@ -183,75 +158,10 @@ static void test_exit_codes(void **state)
     assert_no_children();
 }
 
-static void test_command_line(void **state)
-{
-    (void)state;
-    /* Microsoft's rules: quotes group, \" is a quote, 2n backslashes before
-     * a quote are n, other backslashes are literal, "" inside quotes is a quote. */
-    char line[5000];
-    snprintf(line, sizeof line, "\"%s\" --child argv \"a b\" c\\\"d \"e\\\\\\\\f g\" h\\i \"\" \"j\"\"k\"", self);
-    PROCESS_INFORMATION pi;
-    assert_true(RtCreateProcess(NULL, line, NULL, NULL, FALSE, 0, NULL, NULL, NULL, &pi));
-    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
-    assert_int_equal(exit_code(pi.hProcess), 0);
-    CloseHandle(pi.hProcess);
-    /* The application name is the program, the command line its argv. */
-    assert_true(RtCreateProcess(self, "whatever-argv0 --child exit 5", NULL, NULL, FALSE, 0, NULL, NULL, NULL, &pi));
-    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
-    assert_int_equal(exit_code(pi.hProcess), 5);
-    CloseHandle(pi.hProcess);
-    /* No application name: the first word is looked up in $PATH. */
-    char sh[] = "sh -c \"exit 3\"";
-    assert_true(RtCreateProcess(NULL, sh, NULL, NULL, FALSE, 0, NULL, NULL, NULL, &pi));
-    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
-    assert_int_equal(exit_code(pi.hProcess), 3);
-    CloseHandle(pi.hProcess);
-    /* No PROCESS_INFORMATION: it runs all the same, and is reaped. */
-    char quick[] = "true";
-    assert_true(RtCreateProcess(NULL, quick, NULL, NULL, FALSE, 0, NULL, NULL, NULL, NULL));
-    assert_no_children();
-}
-
 static void test_bad_arguments(void **state)
 {
     (void)state;
     PROCESS_INFORMATION pi;
-    char empty[] = "   ", missing[] = "iwin32-no-such-program-here", line[] = "x";
-    /* Files that are not programs: not executable, and executable but no
-     * format the kernel knows (no #! line). */
-    char plain[4096], garbage[4096];
-    tn_path(plain, sizeof plain, "plain");
-    tn_path(garbage, sizeof garbage, "garbage");
-    FILE *f = fopen(plain, "w");
-    assert_non_null(f);
-    fputs("not a program\n", f);
-    fclose(f);
-    assert_int_equal(chmod(plain, 0644), 0);
-    f = fopen(garbage, "w");
-    assert_non_null(f);
-    fputs("not a program either\n", f);
-    fclose(f);
-    assert_int_equal(chmod(garbage, 0755), 0);
-    struct {
-        LPCTSTR app;
-        LPTSTR line;
-        DWORD flags;
-        DWORD error;
-    } cases[] = {
-        {NULL, NULL, 0, ERROR_INVALID_PARAMETER},
-        {NULL, empty, 0, ERROR_INVALID_PARAMETER},
-        {self, line, 0x10, ERROR_INVALID_PARAMETER},
-        {NULL, missing, 0, ERROR_FILE_NOT_FOUND},
-        {"/nonexistent/program", NULL, 0, ERROR_FILE_NOT_FOUND},
-        {plain, NULL, 0, ERROR_ACCESS_DENIED},      /* the exec's EACCES */
-        {garbage, NULL, 0, ERROR_BAD_EXE_FORMAT},   /* ENOEXEC */
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        SetLastError(SENTINEL);
-        assert_false(RtCreateProcess(cases[i].app, cases[i].line, NULL, NULL, FALSE, cases[i].flags, NULL, NULL,
-                                     NULL, &pi));
-        assert_int_equal(GetLastError(), cases[i].error);
-    }
     /* OpenProcess: 0 and pids no process has are ERROR_INVALID_PARAMETER (Win32). */
     DWORD pids[] = {0, 0x7FFFFFF0u, 0xFFFFFFFFu};
     for (size_t i = 0; i < sizeof pids / sizeof pids[0]; i++) {
@@ -425,6 +335,99 @@ static void test_terminate(void **state)
     CloseHandle(pi.hProcess);
 }
 
+struct terminator {
+    pthread_t thread;
+    HANDLE h;
+    UINT code;
+    BOOLEAN done;
+};
+
+static void *terminator_main(void *arg)
+{
+    struct terminator *t = arg;
+    t->done = TerminateProcess(t->h, t->code);
+    return NULL;
+}
+
+/* A process already terminating, or ended and not yet reported by the
+ * watcher (a zombie takes signals), is not terminated again: Win32 says
+ * ERROR_ACCESS_DENIED, and the first code stays the exit code. */
+static void test_terminate_once(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 10; round++) {
+        PROCESS_INFORMATION pi;
+        start(&pi, "block");
+        assert_true(TerminateProcess(pi.hProcess, 42));
+        SetLastError(SENTINEL);
+        BOOLEAN again = TerminateProcess(pi.hProcess, 43);
+        DWORD error = GetLastError();
+        assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        assert_false(again);
+        assert_int_equal(error, ERROR_ACCESS_DENIED);
+        assert_int_equal(exit_code(pi.hProcess), 42);
+        CloseHandle(pi.hProcess);
+    }
+    /* Several threads at once: one terminates it, with its code. */
+    for (int round = 0; round < 10; round++) {
+        PROCESS_INFORMATION pi;
+        start(&pi, "block");
+        struct terminator t[4];
+        for (int i = 0; i < 4; i++) {
+            t[i] = (struct terminator){.h = pi.hProcess, .code = 50 + (UINT)i};
+            assert_int_equal(pthread_create(&t[i].thread, NULL, terminator_main, &t[i]), 0);
+        }
+        int done = 0;
+        UINT code = 0;
+        for (int i = 0; i < 4; i++) {
+            pthread_join(t[i].thread, NULL);
+            if (t[i].done) {
+                done++;
+                code = t[i].code;
+            }
+        }
+        assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        assert_int_equal(done, 1);
+        assert_int_equal(exit_code(pi.hProcess), code);
+        CloseHandle(pi.hProcess);
+    }
+    for (int round = 0; round < 10; round++) {
+        /* Our child, ended by itself: a zombie until the watcher reaps it
+         * (seen without reaping: WNOWAIT), or reaped already. */
+        PROCESS_INFORMATION pi;
+        start(&pi, "exit 3");
+        siginfo_t info = {0};
+        while (waitid(P_PID, (id_t)pi.dwProcessId, &info, WEXITED | WNOWAIT | WNOHANG) == 0 && info.si_pid == 0)
+            usleep(100);
+        SetLastError(SENTINEL);
+        assert_false(TerminateProcess(pi.hProcess, 44));
+        assert_int_equal(GetLastError(), ERROR_ACCESS_DENIED);
+        assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        assert_int_equal(exit_code(pi.hProcess), 3);
+        CloseHandle(pi.hProcess);
+        /* A process not ours, opened as a zombie (its parent, the test,
+         * has not reaped it): its code is not ours to make up either. */
+        pid_t pid = tn_fork();
+        if (pid == 0)
+            _exit(5);
+        assert_int_equal(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT), 0);
+        HANDLE h = OpenProcess(0, FALSE, (DWORD)pid);
+        assert_non_null(h);
+        SetLastError(SENTINEL);
+        assert_false(TerminateProcess(h, 45));
+        assert_int_equal(GetLastError(), ERROR_ACCESS_DENIED);
+        assert_int_equal(WaitForSingleObject(h, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        DWORD code = 77;
+        SetLastError(SENTINEL);
+        assert_false(GetExitCodeProcess(h, &code));
+        assert_int_equal(GetLastError(), ERROR_NOT_SUPPORTED);
+        assert_true(CloseHandle(h));
+        int status = tn_wait(pid, TN_TIMEOUT_MS);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 5);
+    }
+    assert_no_children();
+}
+
 /* ---- processes that are not our children ---------------------------------- */
 
 static void test_open_non_child(void **state)
@@ -450,6 +453,23 @@ static void test_open_non_child(void **state)
     assert_int_equal(code, 77);
     assert_true(tn_killed_by(tn_wait(pid, TN_TIMEOUT_MS), SIGKILL)); /* the library did not reap it */
     assert_true(CloseHandle(h));
+
+    /* Two handles opened by pid to a process not ours: one process object,
+     * so the code TerminateProcess gives through one is every handle's. */
+    pid = tn_fork();
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    HANDLE first = OpenProcess(0, FALSE, (DWORD)pid), second = OpenProcess(0, FALSE, (DWORD)pid);
+    assert_non_null(first);
+    assert_non_null(second);
+    assert_true(TerminateProcess(first, 6));
+    assert_int_equal(WaitForSingleObject(second, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(second), 6);
+    assert_true(CloseHandle(first));
+    assert_true(CloseHandle(second));
+    assert_true(tn_killed_by(tn_wait(pid, TN_TIMEOUT_MS), SIGKILL));
 
     /* A grandchild: its parent exits, init or a subreaper reaps it. */
     int fds[2];
@@ -499,6 +519,30 @@ static void test_open_own_child(void **state)
     assert_int_equal(WaitForSingleObject(h, TN_TIMEOUT_MS), WAIT_OBJECT_0);
     assert_int_equal(exit_code(h), 6);
     CloseHandle(h);
+}
+
+/* A child of ours whose every handle was closed while it ran is still
+ * ours: OpenProcess by its pid gives a handle that knows its exit code. */
+static void test_open_child_after_close(void **state)
+{
+    (void)state;
+    int fds[2];
+    inheritable_pipe(fds);
+    PROCESS_INFORMATION pi;
+    start(&pi, "wait_fd %d 7", fds[0]);
+    close(fds[0]);
+    assert_true(CloseHandle(pi.hProcess));
+    HANDLE h = OpenProcess(0, FALSE, pi.dwProcessId);
+    assert_non_null(h);
+    assert_int_equal(exit_code(h), STILL_ACTIVE);
+    HANDLE h2 = OpenProcess(0, FALSE, pi.dwProcessId); /* the same object again */
+    assert_non_null(h2);
+    assert_true(CloseHandle(h));
+    close(fds[1]);
+    assert_int_equal(WaitForSingleObject(h2, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(h2), 7);
+    assert_true(CloseHandle(h2));
+    assert_no_children();
 }
 
 /* A pidfd names one process: once it has ended, its number may go to
@@ -629,7 +673,7 @@ static void test_fork_child_closes_inherited_handle(void **state)
 int main(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "--child") == 0)
-        return child_main(argc, argv);
+        return child_main(argv);
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0)
         return 1;
@@ -639,14 +683,15 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_current_process, tn_teardown),
         cmocka_unit_test_teardown(test_exit_codes, tn_teardown),
-        cmocka_unit_test_teardown(test_command_line, tn_teardown),
         cmocka_unit_test_teardown(test_bad_arguments, tn_teardown),
         cmocka_unit_test_teardown(test_sigchld_ignored, tn_teardown),
         cmocka_unit_test_teardown(test_killed_while_waited_on_by_threads, tn_teardown),
         cmocka_unit_test_teardown(test_process_and_event_in_one_wait, tn_teardown),
         cmocka_unit_test_teardown(test_terminate, tn_teardown),
+        cmocka_unit_test_teardown(test_terminate_once, tn_teardown),
         cmocka_unit_test_teardown(test_open_non_child, tn_teardown),
         cmocka_unit_test_teardown(test_open_own_child, tn_teardown),
+        cmocka_unit_test_teardown(test_open_child_after_close, tn_teardown),
         cmocka_unit_test_teardown(test_pid_reuse, tn_teardown),
         cmocka_unit_test_teardown(test_close_while_watcher_reports, tn_teardown),
         cmocka_unit_test_teardown(test_fork_child_closes_inherited_handle, tn_teardown),
