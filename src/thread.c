@@ -129,6 +129,19 @@ void iw_thread_fork_child(void)
      * it is free; the init frees it. */
     pthread_mutex_unlock(&registry_lock);
     init_pi_mutex(&registry_lock);
+    for (struct thread_state *st = registry; st != NULL; st = st->next) {
+        /* Any thread's ctl may have been held at the fork by a parent's
+         * thread that the child lacks (one reading a priority, a thread
+         * ending): a PI mutex whose owner is a thread of another process,
+         * which the child's next lock of it would fail on (glibc aborts).
+         * The child has one thread, so made afresh it is free. */
+        init_pi_mutex(&st->ctl);
+        /* The other threads are the parent's: their ids are threads of
+         * another process, which no signal or priority of the child may
+         * reach - the calls refuse them as threads that are not there. */
+        if (st != iw_thread_me)
+            st->gone = true;
+    }
     registry = NULL;
     if (iw_thread_me) {
         atomic_store(&iw_thread_me->tid, gettid());

@@ -1008,6 +1008,114 @@ static void test_priorities_on_thread_handles(void **state)
     assert_true(CloseHandle(h));
 }
 
+/* fork: the child's copies of the parent's other threads are no threads
+ * of its own - a priority set on one must not reach the parent's thread
+ * behind it (the thread id is the parent's), and the calls refuse them. */
+static int fork_priority_child(HANDLE parents)
+{
+    SetLastError(0);
+    if (RtSetThreadPriority(parents, 90) || GetLastError() != ERROR_ACCESS_DENIED)
+        return 20;
+    SetLastError(0);
+    if (GetThreadPriority(parents) != THREAD_PRIORITY_ERROR_RETURN || GetLastError() != ERROR_ACCESS_DENIED)
+        return 21; /* not the parent's thread's priority */
+    SetLastError(0);
+    if (SuspendThread(parents) != (DWORD)-1 || GetLastError() != ERROR_ACCESS_DENIED)
+        return 22;
+    return CloseHandle(parents) ? 0 : 23;
+}
+
+static void test_fork_child_leaves_the_parents_threads_alone(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* TSan refuses new threads in a child of a threaded process */
+    if (!fifo_permitted())
+        skip(); /* else the child's SetThreadPriority fails anyway (EPERM) */
+    struct waiter_arg a = {.go = new_event(), .code = 9};
+    DWORD id;
+    HANDLE h = CreateThread(NULL, 0, wait_then_return, &a, 0, &id);
+    assert_non_null(h);
+    assert_true(SetThreadPriority(h, THREAD_PRIORITY_HIGHEST));
+    pid_t pid = tn_fork();
+    if (pid == 0)
+        _exit(fork_priority_child(h));
+    int status = tn_wait(pid, 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    int policy, prio;
+    kernel_sched(id, &policy, &prio);
+    assert_int_equal(policy, SCHED_FIFO); /* the parent's thread, untouched */
+    assert_int_equal(prio, 39);
+    assert_int_equal(GetThreadPriority(h), THREAD_PRIORITY_HIGHEST);
+    assert_true(SetEvent(a.go));
+    assert_int_equal(WaitForSingleObject(h, 10000), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(h), 9);
+    assert_true(CloseHandle(h));
+    assert_true(CloseHandle(a.go));
+}
+
+/* fork while another thread of the parent holds the forking thread's ctl
+ * (reading its priority): the child's copy of that lock has an owner the
+ * child does not have, and the forking thread's end in the child must not
+ * wait for it. */
+struct forker_arg {
+    HANDLE self;
+    atomic_int ready, stop;
+};
+
+static DWORD WINAPI polls_priority(LPVOID p)
+{
+    struct forker_arg *f = p;
+    while (!atomic_load(&f->stop))
+        GetThreadPriority(f->self);
+    return 0;
+}
+
+static DWORD WINAPI forks_and_ends_in_the_child(LPVOID p)
+{
+    struct forker_arg *f = p;
+    while (!atomic_load(&f->ready))
+        usleep(1000);
+    for (int i = 0; i < 200; i++) {
+        pid_t pid = tn_fork();
+        if (pid == 0)
+            ExitThread(0); /* the child's only thread: its end is the child's */
+        int status = tn_wait(pid, 10000);
+        if (status == -1)
+            return 1000 + (DWORD)i; /* the child hung in the thread's end */
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            return 2000 + (DWORD)i;
+    }
+    return 0;
+}
+
+static void test_fork_while_another_thread_holds_the_forkers_lock(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* TSan refuses new threads in a child of a threaded process */
+    struct forker_arg f = {0};
+    DWORD id;
+    HANDLE forker = CreateThread(NULL, 0, forks_and_ends_in_the_child, &f, CREATE_SUSPENDED, &id);
+    assert_non_null(forker);
+    f.self = OpenThread(THREAD_ALL_ACCESS, FALSE, id);
+    assert_non_null(f.self);
+    HANDLE poller = CreateThread(NULL, 0, polls_priority, &f, 0, NULL);
+    assert_non_null(poller);
+    atomic_store(&f.ready, 1);
+    assert_int_equal(ResumeThread(forker), 1);
+    assert_int_equal(WaitForSingleObject(forker, 120000), WAIT_OBJECT_0);
+    atomic_store(&f.stop, 1);
+    assert_int_equal(WaitForSingleObject(poller, 10000), WAIT_OBJECT_0);
+    DWORD code = exit_code(forker);
+    print_message("forker: %u (0: every child ended; 1000+i: child i hung)\n", (unsigned)code);
+    assert_int_equal(code, 0);
+    assert_true(CloseHandle(poller));
+    assert_true(CloseHandle(forker));
+    assert_true(CloseHandle(f.self));
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("thread");
@@ -1038,6 +1146,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_terminated_inside_a_pin_of_its_own_handle),
         cmocka_unit_test(test_terminated_owner_abandons_its_mutex),
         cmocka_unit_test(test_priorities_on_thread_handles),
+        cmocka_unit_test_teardown(test_fork_child_leaves_the_parents_threads_alone, tn_teardown),
+        cmocka_unit_test_teardown(test_fork_while_another_thread_holds_the_forkers_lock, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
