@@ -10,6 +10,7 @@
  * Win32 errors.  Threaded: labelled "threads" (TSan in CI).  The threads'
  * loops sleep (usleep): a sanitizer delivers signals at such calls.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -700,6 +701,155 @@ static void test_suspended_in_a_short_call_keeps_no_close_waiting(void **state)
     assert_int_equal(stuck, 0);
 }
 
+/* SuspendThread sends its signal again when it landed inside a short call
+ * of the target (pinned), holding the target's ctl for it: a suspender
+ * suspended (or terminated) right there would keep every call on the
+ * target that takes ctl - ResumeThread, TerminateThread, the priority
+ * calls, the target's own end - waiting until it is resumed (or forever).
+ * The window is a few instructions; the test widens it: this program's
+ * syscall(), which the library's tgkill goes through, sleeps 300 ms once
+ * before the suspender's first resend (a second tgkill of THREAD_SIGNAL
+ * within one SuspendThread). */
+static atomic_int resend_hook_armed, resend_hook_hit;
+static __thread bool is_suspender;
+static __thread int sends; /* within this SuspendThread */
+
+static long (*real_syscall)(long, ...);
+
+__attribute__((constructor)) static void find_real_syscall(void)
+{
+    real_syscall = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+}
+
+long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (nr == SYS_tgkill && a[2] == SIGRTMAX - 1 && is_suspender && ++sends >= 2 &&
+        atomic_exchange(&resend_hook_armed, 0)) {
+        atomic_store(&resend_hook_hit, 1);
+        usleep(300000);
+    }
+    return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+static DWORD WINAPI suspends_and_resumes(LPVOID p)
+{
+    HANDLE target = *(HANDLE *)p;
+    is_suspender = true;
+    for (;;) {
+        sends = 0;
+        SuspendThread(target);
+        ResumeThread(target);
+    }
+    return 0;
+}
+
+struct thread_call {
+    HANDLE h;
+    atomic_int done;
+};
+
+static void *suspends(void *p)
+{
+    struct thread_call *c = p;
+    SuspendThread(c->h);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+static void *reads_priority(void *p)
+{
+    struct thread_call *c = p;
+    GetThreadPriority(c->h);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+/* The target: PulseEvent on an event that threads wait on, so that its pin
+ * holds a system call (the wake), where the signal lands: it defers often. */
+struct pulse_arg {
+    HANDLE ev;
+    atomic_int spins, stop;
+};
+
+static DWORD WINAPI pulses(LPVOID p)
+{
+    struct pulse_arg *a = p;
+    for (;;) {
+        PulseEvent(a->ev);
+        atomic_fetch_add(&a->spins, 1);
+    }
+    return 0;
+}
+
+static DWORD WINAPI waits_for_pulses(LPVOID p)
+{
+    struct pulse_arg *a = p;
+    while (!atomic_load(&a->stop))
+        WaitForSingleObject(a->ev, 10);
+    return 0;
+}
+
+static void test_suspended_suspender_holds_nothing_of_its_target(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* the signal lands only in an interceptor: never inside a pin */
+    struct pulse_arg a = {.ev = new_event()};
+    HANDLE waiters[2];
+    for (int i = 0; i < 2; i++)
+        assert_non_null(waiters[i] = CreateThread(NULL, 0, waits_for_pulses, &a, 0, NULL));
+    HANDLE target = CreateThread(NULL, 0, pulses, &a, 0, NULL);
+    assert_non_null(target);
+    assert_true(eventually(&a.spins));
+    atomic_store(&resend_hook_hit, 0);
+    atomic_store(&resend_hook_armed, 1);
+    HANDLE suspender = CreateThread(NULL, 0, suspends_and_resumes, &target, 0, NULL);
+    assert_non_null(suspender);
+    /* A resend needs the target's signal to land inside its pin. */
+    for (int i = 0; i < 60000 && !atomic_load(&resend_hook_hit); i++)
+        usleep(1000);
+    atomic_store(&resend_hook_armed, 0);
+    bool hit = atomic_load(&resend_hook_hit);
+    bool stuck = false;
+    if (hit) {
+        /* Suspend the suspender now, inside its resend (from another
+         * thread: if the resend is shielded, this waits until it is over). */
+        struct thread_call s = {.h = suspender}, r = {.h = target};
+        pthread_t suspending, reader;
+        assert_int_equal(pthread_create(&suspending, NULL, suspends, &s), 0);
+        assert_true(eventually(&s.done));
+        assert_int_equal(pthread_create(&reader, NULL, reads_priority, &r), 0);
+        for (int i = 0; i < 5000 && !atomic_load(&r.done); i++)
+            usleep(1000);
+        stuck = !atomic_load(&r.done);
+        assert_int_equal(ResumeThread(suspender), 1); /* lets a stuck read go */
+        assert_int_equal(pthread_join(reader, NULL), 0);
+        assert_int_equal(pthread_join(suspending, NULL), 0);
+    }
+    assert_true(TerminateThread(suspender, 0));
+    assert_int_equal(WaitForSingleObject(suspender, 10000), WAIT_OBJECT_0);
+    assert_true(TerminateThread(target, 0));
+    assert_int_equal(WaitForSingleObject(target, 10000), WAIT_OBJECT_0);
+    atomic_store(&a.stop, 1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(WaitForSingleObject(waiters[i], 10000), WAIT_OBJECT_0);
+        assert_true(CloseHandle(waiters[i]));
+    }
+    assert_true(CloseHandle(suspender));
+    assert_true(CloseHandle(target));
+    assert_true(CloseHandle(a.ev));
+    if (!hit)
+        skip(); /* no signal landed in a pin in 60 s: nothing to check */
+    print_message("a call on the target kept waiting by its suspended suspender: %s\n", stuck ? "yes" : "no");
+    assert_false(stuck);
+}
+
 /* ---- terminating ------------------------------------------------------------ */
 
 static void test_terminate_running(void **state)
@@ -1139,6 +1289,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_self_suspend),
         cmocka_unit_test(test_never_stopped_inside_the_library),
         cmocka_unit_test(test_suspended_in_a_short_call_keeps_no_close_waiting),
+        cmocka_unit_test(test_suspended_suspender_holds_nothing_of_its_target),
         cmocka_unit_test(test_terminate_running),
         cmocka_unit_test(test_terminate_suspended_and_waiting),
         cmocka_unit_test(test_terminate_itself),
