@@ -129,18 +129,23 @@ void iw_thread_fork_child(void)
      * it is free; the init frees it. */
     pthread_mutex_unlock(&registry_lock);
     init_pi_mutex(&registry_lock);
-    for (struct thread_state *st = registry; st != NULL; st = st->next) {
+    for (struct thread_state *st = registry, *next; st != NULL; st = next) {
+        next = st->next;
         /* Any thread's ctl may have been held at the fork by a parent's
          * thread that the child lacks (one reading a priority, a thread
          * ending): a PI mutex whose owner is a thread of another process,
          * which the child's next lock of it would fail on (glibc aborts).
          * The child has one thread, so made afresh it is free. */
         init_pi_mutex(&st->ctl);
+        if (st == iw_thread_me)
+            continue;
         /* The other threads are the parent's: their ids are threads of
          * another process, which no signal or priority of the child may
-         * reach - the calls refuse them as threads that are not there. */
-        if (st != iw_thread_me)
-            st->gone = true;
+         * reach - the calls refuse them as threads that are not there - and
+         * no end of theirs drops their own reference here: the child's
+         * last CloseHandle frees the object. */
+        st->gone = true;
+        iw_local_object_put(st->obj);
     }
     registry = NULL;
     if (iw_thread_me) {
