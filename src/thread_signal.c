@@ -12,9 +12,10 @@
  * Both act wherever the thread is, holding whatever it holds - a lock of
  * its own, malloc's, the process lock of the library's other calls: the
  * dangers Win32 documents for SuspendThread and TerminateThread
- * (docs/PORTING.md) - except inside the thread calls (here and thread.c),
- * which run with the signal blocked (shield), so that no thread is stopped
- * holding what Resume, CreateThread or a thread's end need.  A thread that
+ * (docs/PORTING.md) - except inside the thread calls (here and thread.c)
+ * and fork's handlers (fork.c), which run with the signal blocked (shield),
+ * so that no thread is stopped holding what Resume, CreateThread or a
+ * thread's end need.  A thread that
  * blocks THREAD_SIGNAL is suspended or terminated only when it unblocks it,
  * and SuspendThread waits for that.  Nor is a thread suspended inside a
  * short call's pin (hazard.h: SetEvent and the like, microseconds, never

@@ -1290,6 +1290,86 @@ static void test_fork_while_another_thread_holds_the_forkers_lock(void **state)
     assert_true(CloseHandle(f.self));
 }
 
+/* fork holds the library's locks (the process lock, the registry of
+ * threads...) from its prepare handler to its parent and child handlers:
+ * a thread terminated there (or suspended) would hold them for good (until
+ * resumed), and every CreateThread, CreateEvent, thread end would wait.
+ * The test's own prepare handler, registered before the library's, runs
+ * after it - with those locks held - and sleeps 300 ms there once, while
+ * the thread that forks is terminated.  All of it in a child process, so
+ * that a hang stays there. */
+static atomic_int fork_hook_armed, fork_hook_in;
+
+static void fork_hook_prepare(void)
+{
+    if (atomic_exchange(&fork_hook_armed, 0)) {
+        atomic_store(&fork_hook_in, 1);
+        usleep(300000);
+    }
+}
+
+__attribute__((constructor)) static void register_fork_hook(void) { pthread_atfork(fork_hook_prepare, NULL, NULL); }
+
+static DWORD WINAPI forks_once(LPVOID p)
+{
+    (void)p;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return 0;
+}
+
+static void *creates_a_thread(void *p)
+{
+    atomic_int *done = p;
+    HANDLE h = CreateThread(NULL, 0, returns_at_once, NULL, 0, NULL);
+    if (h != NULL && WaitForSingleObject(h, 10000) == WAIT_OBJECT_0 && CloseHandle(h))
+        atomic_store(done, 1);
+    else
+        atomic_store(done, 2);
+    return NULL;
+}
+
+static int terminated_in_fork_child(void)
+{
+    atomic_store(&fork_hook_armed, 1);
+    HANDLE forker = CreateThread(NULL, 0, forks_once, NULL, 0, NULL);
+    if (forker == NULL)
+        return 30;
+    if (!eventually(&fork_hook_in))
+        return 31;
+    if (!TerminateThread(forker, 5))
+        return 32;
+    atomic_int done = 0;
+    pthread_t creator;
+    if (pthread_create(&creator, NULL, creates_a_thread, &done) != 0)
+        return 33;
+    for (int i = 0; i < 5000 && !atomic_load(&done); i++)
+        usleep(1000);
+    if (atomic_load(&done) == 0)
+        return 34; /* CreateThread stuck: the terminated thread held fork's locks */
+    if (atomic_load(&done) != 1)
+        return 35;
+    if (WaitForSingleObject(forker, 10000) != WAIT_OBJECT_0)
+        return 36;
+    return 0;
+}
+
+static void test_terminated_inside_fork_holds_no_lock(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* TSan refuses new threads in a child of a threaded process */
+    pid_t pid = tn_fork();
+    if (pid == 0)
+        _exit(terminated_in_fork_child());
+    int status = tn_wait(pid, 60000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("thread");
@@ -1323,6 +1403,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_priorities_on_thread_handles),
         cmocka_unit_test_teardown(test_fork_child_leaves_the_parents_threads_alone, tn_teardown),
         cmocka_unit_test_teardown(test_fork_while_another_thread_holds_the_forkers_lock, tn_teardown),
+        cmocka_unit_test_teardown(test_terminated_inside_fork_holds_no_lock, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
