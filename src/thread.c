@@ -110,18 +110,29 @@ static void registry_remove(struct thread_state *st)
     pthread_mutex_unlock(&registry_lock);
 }
 
-/* The forking thread's mask, while fork holds the library's locks. */
-static __thread sigset_t fork_mask;
-
 /* fork holds the transit gate, the process lock and the leaves (fork.c)
  * from its prepare handler to its parent's and child's: shielded all that
  * time, as every other call that holds them, so that the forking thread is
  * never suspended or terminated holding them - which would stop every
  * CreateThread, CreateEvent and thread end until it was resumed, or for
  * good.  A signal sent meanwhile acts as fork returns (in the parent: the
- * child starts with none pending). */
-void iw_thread_fork_shield(void) { iw_thread_shield(&fork_mask); }
-void iw_thread_fork_unshield(void) { iw_thread_unshield(&fork_mask); }
+ * child starts with none pending).  Only a thread the library created
+ * takes the signal, and it runs with it unblocked (the library forks from
+ * no shielded call: RtCreateProcess's clone runs no fork handler), so the
+ * unshield unblocks it: no mask to save (a thread-local sigset_t would add
+ * 128 bytes of static TLS to every thread's stack). */
+static void fork_mask(int how)
+{
+    if (iw_thread_me == NULL)
+        return;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, THREAD_SIGNAL);
+    pthread_sigmask(how, &s, NULL);
+}
+
+void iw_thread_fork_shield(void) { fork_mask(SIG_BLOCK); }
+void iw_thread_fork_unshield(void) { fork_mask(SIG_UNBLOCK); }
 
 void iw_thread_fork_prepare(void)
 {
