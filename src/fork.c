@@ -64,6 +64,7 @@ static void each_type(enum hook hook)
 
 static void prepare(void)
 {
+    iw_thread_fork_shield();   /* no thread stopped holding what follows */
     iw_transit_fork_prepare(); /* 1 */
     iw_members_fork_prepare(); /* the child's member slot (members.c): first, while descriptors are left */
     iw_records_fork_prepare(); /* 2, and the descriptors */
@@ -82,6 +83,7 @@ static void parent(void)
     iw_records_fork_parent();
     iw_members_fork_parent();
     iw_transit_fork_parent();
+    iw_thread_fork_unshield();
 }
 
 static void child(void)
@@ -96,6 +98,7 @@ static void child(void)
     iw_records_fork_child();
     iw_members_fork_child();
     iw_transit_fork_child();
+    iw_thread_fork_unshield();
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -111,6 +111,9 @@ static int fifo_of(HANDLE h, uint32_t *last)
     int policy = sched_getscheduler(t.tid);
     struct sched_param sp;
     int err = policy < 0 || sched_getparam(t.tid, &sp) != 0 ? errno : 0;
+    /* A policy set with SCHED_RESET_ON_FORK (chrt -R) comes back with that
+     * flag ORed in: the policy is what is left. */
+    policy &= ~SCHED_RESET_ON_FORK;
     *last = atomic_load(t.last_set);
     iw_thread_target_end(&t);
     if (err != 0) {

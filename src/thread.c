@@ -110,6 +110,30 @@ static void registry_remove(struct thread_state *st)
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* fork holds the transit gate, the process lock and the leaves (fork.c)
+ * from its prepare handler to its parent's and child's: shielded all that
+ * time, as every other call that holds them, so that the forking thread is
+ * never suspended or terminated holding them - which would stop every
+ * CreateThread, CreateEvent and thread end until it was resumed, or for
+ * good.  A signal sent meanwhile acts as fork returns (in the parent: the
+ * child starts with none pending).  Only a thread the library created
+ * takes the signal, and it runs with it unblocked (the library forks from
+ * no shielded call: RtCreateProcess's clone runs no fork handler), so the
+ * unshield unblocks it: no mask to save (a thread-local sigset_t would add
+ * 128 bytes of static TLS to every thread's stack). */
+static void fork_mask(int how)
+{
+    if (iw_thread_me == NULL)
+        return;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, THREAD_SIGNAL);
+    pthread_sigmask(how, &s, NULL);
+}
+
+void iw_thread_fork_shield(void) { fork_mask(SIG_BLOCK); }
+void iw_thread_fork_unshield(void) { fork_mask(SIG_UNBLOCK); }
+
 void iw_thread_fork_prepare(void)
 {
     pthread_once(&registry_once, registry_init);
@@ -129,6 +153,24 @@ void iw_thread_fork_child(void)
      * it is free; the init frees it. */
     pthread_mutex_unlock(&registry_lock);
     init_pi_mutex(&registry_lock);
+    for (struct thread_state *st = registry, *next; st != NULL; st = next) {
+        next = st->next;
+        /* Any thread's ctl may have been held at the fork by a parent's
+         * thread that the child lacks (one reading a priority, a thread
+         * ending): a PI mutex whose owner is a thread of another process,
+         * which the child's next lock of it would fail on (glibc aborts).
+         * The child has one thread, so made afresh it is free. */
+        init_pi_mutex(&st->ctl);
+        if (st == iw_thread_me)
+            continue;
+        /* The other threads are the parent's: their ids are threads of
+         * another process, which no signal or priority of the child may
+         * reach - the calls refuse them as threads that are not there - and
+         * no end of theirs drops their own reference here: the child's
+         * last CloseHandle frees the object. */
+        st->gone = true;
+        iw_local_object_put(st->obj);
+    }
     registry = NULL;
     if (iw_thread_me) {
         atomic_store(&iw_thread_me->tid, gettid());

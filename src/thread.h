@@ -39,6 +39,11 @@ struct iw_thread_target {
 bool iw_thread_target_begin(HANDLE h, struct iw_thread_target *t);
 void iw_thread_target_end(struct iw_thread_target *t);
 
+/* fork.c: THREAD_SIGNAL blocked from the first prepare step to the last
+ * parent or child step (thread.c says why). */
+void iw_thread_fork_shield(void);
+void iw_thread_fork_unshield(void);
+
 /* fork.c: the registry of running threads (a leaf of fork.c's lock order). */
 void iw_thread_fork_prepare(void);
 void iw_thread_fork_parent(void);

@@ -12,9 +12,10 @@
  * Both act wherever the thread is, holding whatever it holds - a lock of
  * its own, malloc's, the process lock of the library's other calls: the
  * dangers Win32 documents for SuspendThread and TerminateThread
- * (docs/PORTING.md) - except inside the thread calls (here and thread.c),
- * which run with the signal blocked (shield), so that no thread is stopped
- * holding what Resume, CreateThread or a thread's end need.  A thread that
+ * (docs/PORTING.md) - except inside the thread calls (here and thread.c)
+ * and fork's handlers (fork.c), which run with the signal blocked (shield),
+ * so that no thread is stopped holding what Resume, CreateThread or a
+ * thread's end need.  A thread that
  * blocks THREAD_SIGNAL is suspended or terminated only when it unblocks it,
  * and SuspendThread waits for that.  Nor is a thread suspended inside a
  * short call's pin (hazard.h: SetEvent and the like, microseconds, never
@@ -102,7 +103,8 @@ static bool send_signal(struct thread_state *st)
 
 /* Waits until st is asleep, resumed meanwhile, or ended (ack moves on),
  * sending the signal again each time it came inside a pin (on_signal): a
- * pin lasts microseconds, so a later one lands outside it. */
+ * pin lasts microseconds, so a later one lands outside it.  Unshielded
+ * (suspend()), but for the resend. */
 static void wait_stopped(struct thread_state *st, uint32_t ack)
 {
     for (;;) {
@@ -111,11 +113,17 @@ static void wait_stopped(struct thread_state *st, uint32_t ack)
         ack = atomic_load(&st->ack);
         if (!atomic_exchange(&st->deferred, false))
             return;
+        /* Shielded while it holds st's ctl: this thread suspended or
+         * terminated there would keep every call on st that takes it
+         * (Resume, Terminate, the priorities, st's own end) waiting. */
+        sigset_t old;
+        iw_thread_shield(&old);
         pthread_mutex_lock(&st->ctl);
         /* Not when it is asleep already: a deferral flagged for a signal
          * whose suspender has returned (resumed meanwhile). */
         bool again = !st->gone && atomic_load(&st->suspend) != 0 && !atomic_load(&st->asleep) && send_signal(st);
         pthread_mutex_unlock(&st->ctl);
+        iw_thread_unshield(&old);
         if (!again)
             return;
     }

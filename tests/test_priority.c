@@ -110,6 +110,12 @@ static void *rtx_body(void *arg)
     T_EQ(pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp), 0);
     T_EQ(RtGetThreadPriority(GetCurrentThread()), 78);
     T_EQ(GetThreadPriority(GetCurrentThread()), 7); /* level 7 is FIFO 49, 8 is 51 */
+    /* chrt -R: the same priority with SCHED_RESET_ON_FORK, which the kernel
+     * reports ORed into the policy; still real-time. */
+    T_EQ(sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp), 0);
+    T_EQ(RtGetThreadPriority(GetCurrentThread()), 78);
+    T_EQ(GetThreadPriority(GetCurrentThread()), 7);
+    T_EQ(sched_setscheduler(0, SCHED_FIFO, &sp), 0);
     sp.sched_priority = 1;
     T_EQ(pthread_setschedparam(pthread_self(), SCHED_RR, &sp), 0);
     T_EQ(RtGetThreadPriority(GetCurrentThread()), 0);

@@ -10,7 +10,9 @@
  * Win32 errors.  Threaded: labelled "threads" (TSan in CI).  The threads'
  * loops sleep (usleep): a sanitizer delivers signals at such calls.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -20,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,6 +46,16 @@
 #endif
 #ifndef TSAN
 #define TSAN 0
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN 1
+#endif
+#endif
+#ifndef ASAN
+#define ASAN 0
 #endif
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -386,8 +399,14 @@ static void test_pseudo_handle(void **state)
  * afresh for it). */
 static int fork_child_body(HANDLE parents)
 {
+    /* The child's last handle frees the parent's thread's object (a block of
+     * over 512 bytes: local_object.c): no end of that thread's drops its
+     * own reference here.  ASan's allocator keeps no such count. */
+    size_t before = mallinfo2().uordblks;
     if (!CloseHandle(parents))
         return 10;
+    if (!ASAN && before - mallinfo2().uordblks < 512)
+        return 16;
     struct waiter_arg a = {.go = CreateEvent(NULL, TRUE, TRUE, NULL), .code = 6};
     DWORD id;
     HANDLE h = CreateThread(NULL, 0, wait_then_return, &a, 0, &id);
@@ -700,6 +719,155 @@ static void test_suspended_in_a_short_call_keeps_no_close_waiting(void **state)
     assert_int_equal(stuck, 0);
 }
 
+/* SuspendThread sends its signal again when it landed inside a short call
+ * of the target (pinned), holding the target's ctl for it: a suspender
+ * suspended (or terminated) right there would keep every call on the
+ * target that takes ctl - ResumeThread, TerminateThread, the priority
+ * calls, the target's own end - waiting until it is resumed (or forever).
+ * The window is a few instructions; the test widens it: this program's
+ * syscall(), which the library's tgkill goes through, sleeps 300 ms once
+ * before the suspender's first resend (a second tgkill of THREAD_SIGNAL
+ * within one SuspendThread). */
+static atomic_int resend_hook_armed, resend_hook_hit;
+static __thread bool is_suspender;
+static __thread int sends; /* within this SuspendThread */
+
+static long (*real_syscall)(long, ...);
+
+__attribute__((constructor)) static void find_real_syscall(void)
+{
+    real_syscall = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+}
+
+long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (nr == SYS_tgkill && a[2] == SIGRTMAX - 1 && is_suspender && ++sends >= 2 &&
+        atomic_exchange(&resend_hook_armed, 0)) {
+        atomic_store(&resend_hook_hit, 1);
+        usleep(300000);
+    }
+    return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+static DWORD WINAPI suspends_and_resumes(LPVOID p)
+{
+    HANDLE target = *(HANDLE *)p;
+    is_suspender = true;
+    for (;;) {
+        sends = 0;
+        SuspendThread(target);
+        ResumeThread(target);
+    }
+    return 0;
+}
+
+struct thread_call {
+    HANDLE h;
+    atomic_int done;
+};
+
+static void *suspends(void *p)
+{
+    struct thread_call *c = p;
+    SuspendThread(c->h);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+static void *reads_priority(void *p)
+{
+    struct thread_call *c = p;
+    GetThreadPriority(c->h);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+/* The target: PulseEvent on an event that threads wait on, so that its pin
+ * holds a system call (the wake), where the signal lands: it defers often. */
+struct pulse_arg {
+    HANDLE ev;
+    atomic_int spins, stop;
+};
+
+static DWORD WINAPI pulses(LPVOID p)
+{
+    struct pulse_arg *a = p;
+    for (;;) {
+        PulseEvent(a->ev);
+        atomic_fetch_add(&a->spins, 1);
+    }
+    return 0;
+}
+
+static DWORD WINAPI waits_for_pulses(LPVOID p)
+{
+    struct pulse_arg *a = p;
+    while (!atomic_load(&a->stop))
+        WaitForSingleObject(a->ev, 10);
+    return 0;
+}
+
+static void test_suspended_suspender_holds_nothing_of_its_target(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* the signal lands only in an interceptor: never inside a pin */
+    struct pulse_arg a = {.ev = new_event()};
+    HANDLE waiters[2];
+    for (int i = 0; i < 2; i++)
+        assert_non_null(waiters[i] = CreateThread(NULL, 0, waits_for_pulses, &a, 0, NULL));
+    HANDLE target = CreateThread(NULL, 0, pulses, &a, 0, NULL);
+    assert_non_null(target);
+    assert_true(eventually(&a.spins));
+    atomic_store(&resend_hook_hit, 0);
+    atomic_store(&resend_hook_armed, 1);
+    HANDLE suspender = CreateThread(NULL, 0, suspends_and_resumes, &target, 0, NULL);
+    assert_non_null(suspender);
+    /* A resend needs the target's signal to land inside its pin. */
+    for (int i = 0; i < 60000 && !atomic_load(&resend_hook_hit); i++)
+        usleep(1000);
+    atomic_store(&resend_hook_armed, 0);
+    bool hit = atomic_load(&resend_hook_hit);
+    bool stuck = false;
+    if (hit) {
+        /* Suspend the suspender now, inside its resend (from another
+         * thread: if the resend is shielded, this waits until it is over). */
+        struct thread_call s = {.h = suspender}, r = {.h = target};
+        pthread_t suspending, reader;
+        assert_int_equal(pthread_create(&suspending, NULL, suspends, &s), 0);
+        assert_true(eventually(&s.done));
+        assert_int_equal(pthread_create(&reader, NULL, reads_priority, &r), 0);
+        for (int i = 0; i < 5000 && !atomic_load(&r.done); i++)
+            usleep(1000);
+        stuck = !atomic_load(&r.done);
+        assert_int_equal(ResumeThread(suspender), 1); /* lets a stuck read go */
+        assert_int_equal(pthread_join(reader, NULL), 0);
+        assert_int_equal(pthread_join(suspending, NULL), 0);
+    }
+    assert_true(TerminateThread(suspender, 0));
+    assert_int_equal(WaitForSingleObject(suspender, 10000), WAIT_OBJECT_0);
+    assert_true(TerminateThread(target, 0));
+    assert_int_equal(WaitForSingleObject(target, 10000), WAIT_OBJECT_0);
+    atomic_store(&a.stop, 1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(WaitForSingleObject(waiters[i], 10000), WAIT_OBJECT_0);
+        assert_true(CloseHandle(waiters[i]));
+    }
+    assert_true(CloseHandle(suspender));
+    assert_true(CloseHandle(target));
+    assert_true(CloseHandle(a.ev));
+    if (!hit)
+        skip(); /* no signal landed in a pin in 60 s: nothing to check */
+    print_message("a call on the target kept waiting by its suspended suspender: %s\n", stuck ? "yes" : "no");
+    assert_false(stuck);
+}
+
 /* ---- terminating ------------------------------------------------------------ */
 
 static void test_terminate_running(void **state)
@@ -1008,6 +1176,200 @@ static void test_priorities_on_thread_handles(void **state)
     assert_true(CloseHandle(h));
 }
 
+/* fork: the child's copies of the parent's other threads are no threads
+ * of its own - a priority set on one must not reach the parent's thread
+ * behind it (the thread id is the parent's), and the calls refuse them. */
+static int fork_priority_child(HANDLE parents)
+{
+    SetLastError(0);
+    if (RtSetThreadPriority(parents, 90) || GetLastError() != ERROR_ACCESS_DENIED)
+        return 20;
+    SetLastError(0);
+    if (GetThreadPriority(parents) != THREAD_PRIORITY_ERROR_RETURN || GetLastError() != ERROR_ACCESS_DENIED)
+        return 21; /* not the parent's thread's priority */
+    SetLastError(0);
+    if (SuspendThread(parents) != (DWORD)-1 || GetLastError() != ERROR_ACCESS_DENIED)
+        return 22;
+    return CloseHandle(parents) ? 0 : 23;
+}
+
+static void test_fork_child_leaves_the_parents_threads_alone(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* TSan refuses new threads in a child of a threaded process */
+    if (!fifo_permitted())
+        skip(); /* else the child's SetThreadPriority fails anyway (EPERM) */
+    struct waiter_arg a = {.go = new_event(), .code = 9};
+    DWORD id;
+    HANDLE h = CreateThread(NULL, 0, wait_then_return, &a, 0, &id);
+    assert_non_null(h);
+    assert_true(SetThreadPriority(h, THREAD_PRIORITY_HIGHEST));
+    pid_t pid = tn_fork();
+    if (pid == 0)
+        _exit(fork_priority_child(h));
+    int status = tn_wait(pid, 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    int policy, prio;
+    kernel_sched(id, &policy, &prio);
+    assert_int_equal(policy, SCHED_FIFO); /* the parent's thread, untouched */
+    assert_int_equal(prio, 39);
+    assert_int_equal(GetThreadPriority(h), THREAD_PRIORITY_HIGHEST);
+    assert_true(SetEvent(a.go));
+    assert_int_equal(WaitForSingleObject(h, 10000), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(h), 9);
+    assert_true(CloseHandle(h));
+    assert_true(CloseHandle(a.go));
+}
+
+/* fork while another thread of the parent holds the forking thread's ctl
+ * (reading its priority): the child's copy of that lock has an owner the
+ * child does not have, and the forking thread's end in the child must not
+ * wait for it. */
+struct forker_arg {
+    HANDLE self;
+    atomic_int ready, stop;
+};
+
+static DWORD WINAPI polls_priority(LPVOID p)
+{
+    struct forker_arg *f = p;
+    while (!atomic_load(&f->stop))
+        GetThreadPriority(f->self);
+    return 0;
+}
+
+static void exit_quietly(void) { _exit(0); }
+
+static DWORD WINAPI forks_and_ends_in_the_child(LPVOID p)
+{
+    struct forker_arg *f = p;
+    while (!atomic_load(&f->ready))
+        usleep(1000);
+    for (int i = 0; i < 200; i++) {
+        pid_t pid = tn_fork();
+        if (pid == 0) {
+            /* The child's only thread: its end is the child's exit, with
+             * no leak check (what the test's main thread held is lost). */
+            atexit(exit_quietly);
+            ExitThread(0);
+        }
+        int status = tn_wait(pid, 10000);
+        if (status == -1)
+            return 1000 + (DWORD)i; /* the child hung in the thread's end */
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            return 2000 + (DWORD)i;
+    }
+    return 0;
+}
+
+static void test_fork_while_another_thread_holds_the_forkers_lock(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* TSan refuses new threads in a child of a threaded process */
+    struct forker_arg f = {0};
+    DWORD id;
+    HANDLE forker = CreateThread(NULL, 0, forks_and_ends_in_the_child, &f, CREATE_SUSPENDED, &id);
+    assert_non_null(forker);
+    f.self = OpenThread(THREAD_ALL_ACCESS, FALSE, id);
+    assert_non_null(f.self);
+    HANDLE poller = CreateThread(NULL, 0, polls_priority, &f, 0, NULL);
+    assert_non_null(poller);
+    atomic_store(&f.ready, 1);
+    assert_int_equal(ResumeThread(forker), 1);
+    assert_int_equal(WaitForSingleObject(forker, 120000), WAIT_OBJECT_0);
+    atomic_store(&f.stop, 1);
+    assert_int_equal(WaitForSingleObject(poller, 10000), WAIT_OBJECT_0);
+    DWORD code = exit_code(forker);
+    print_message("forker: %u (0: every child ended; 1000+i: child i hung)\n", (unsigned)code);
+    assert_int_equal(code, 0);
+    assert_true(CloseHandle(poller));
+    assert_true(CloseHandle(forker));
+    assert_true(CloseHandle(f.self));
+}
+
+/* fork holds the library's locks (the process lock, the registry of
+ * threads...) from its prepare handler to its parent and child handlers:
+ * a thread terminated there (or suspended) would hold them for good (until
+ * resumed), and every CreateThread, CreateEvent, thread end would wait.
+ * The test's own prepare handler, registered before the library's, runs
+ * after it - with those locks held - and sleeps 300 ms there once, while
+ * the thread that forks is terminated.  All of it in a child process, so
+ * that a hang stays there. */
+static atomic_int fork_hook_armed, fork_hook_in;
+
+static void fork_hook_prepare(void)
+{
+    if (atomic_exchange(&fork_hook_armed, 0)) {
+        atomic_store(&fork_hook_in, 1);
+        usleep(300000);
+    }
+}
+
+__attribute__((constructor)) static void register_fork_hook(void) { pthread_atfork(fork_hook_prepare, NULL, NULL); }
+
+static DWORD WINAPI forks_once(LPVOID p)
+{
+    (void)p;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return 0;
+}
+
+static void *creates_a_thread(void *p)
+{
+    atomic_int *done = p;
+    HANDLE h = CreateThread(NULL, 0, returns_at_once, NULL, 0, NULL);
+    if (h != NULL && WaitForSingleObject(h, 10000) == WAIT_OBJECT_0 && CloseHandle(h))
+        atomic_store(done, 1);
+    else
+        atomic_store(done, 2);
+    return NULL;
+}
+
+static int terminated_in_fork_child(void)
+{
+    atomic_store(&fork_hook_armed, 1);
+    HANDLE forker = CreateThread(NULL, 0, forks_once, NULL, 0, NULL);
+    if (forker == NULL)
+        return 30;
+    if (!eventually(&fork_hook_in))
+        return 31;
+    if (!TerminateThread(forker, 5))
+        return 32;
+    atomic_int done = 0;
+    pthread_t creator;
+    if (pthread_create(&creator, NULL, creates_a_thread, &done) != 0)
+        return 33;
+    for (int i = 0; i < 5000 && !atomic_load(&done); i++)
+        usleep(1000);
+    if (atomic_load(&done) == 0)
+        return 34; /* CreateThread stuck: the terminated thread held fork's locks */
+    if (atomic_load(&done) != 1)
+        return 35;
+    if (WaitForSingleObject(forker, 10000) != WAIT_OBJECT_0)
+        return 36;
+    return 0;
+}
+
+static void test_terminated_inside_fork_holds_no_lock(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* TSan refuses new threads in a child of a threaded process */
+    pid_t pid = tn_fork();
+    if (pid == 0)
+        _exit(terminated_in_fork_child());
+    int status = tn_wait(pid, 60000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("thread");
@@ -1031,6 +1393,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_self_suspend),
         cmocka_unit_test(test_never_stopped_inside_the_library),
         cmocka_unit_test(test_suspended_in_a_short_call_keeps_no_close_waiting),
+        cmocka_unit_test(test_suspended_suspender_holds_nothing_of_its_target),
         cmocka_unit_test(test_terminate_running),
         cmocka_unit_test(test_terminate_suspended_and_waiting),
         cmocka_unit_test(test_terminate_itself),
@@ -1038,6 +1401,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_terminated_inside_a_pin_of_its_own_handle),
         cmocka_unit_test(test_terminated_owner_abandons_its_mutex),
         cmocka_unit_test(test_priorities_on_thread_handles),
+        cmocka_unit_test_teardown(test_fork_child_leaves_the_parents_threads_alone, tn_teardown),
+        cmocka_unit_test_teardown(test_fork_while_another_thread_holds_the_forkers_lock, tn_teardown),
+        cmocka_unit_test_teardown(test_terminated_inside_fork_holds_no_lock, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
