@@ -16,6 +16,9 @@
 
 enum { FREE, WRITING, OWN, INHERITED };
 
+/* A complete entry: it names an object (its own charge, or inherited). */
+static bool complete(uint32_t state) { return state == OWN || state == INHERITED; }
+
 void iw_member_list_start(struct iw_member_list *list, uint64_t generation)
 {
     for (unsigned i = 0; i < IW_MEMBER_LIST; i++)
@@ -55,8 +58,7 @@ void iw_member_list_inherit(struct iw_member_list *child, const struct iw_member
 {
     for (unsigned i = 0; i < IW_MEMBER_LIST; i++) {
         const struct iw_member_entry *p = &parent->entry[i];
-        uint32_t state = atomic_load(&p->state);
-        if (state != OWN && state != INHERITED)
+        if (!complete(atomic_load(&p->state)))
             continue;
         struct iw_member_entry *c = &child->entry[i];
         c->ino = p->ino;
@@ -75,7 +77,7 @@ bool iw_member_list_proven(const struct iw_node *node, const struct iw_member_li
     for (unsigned i = 0; i < IW_MEMBER_LIST; i++) {
         const struct iw_member_entry *e = &list->entry[i];
         uint32_t state = atomic_load(&e->state);
-        if (state != OWN && state != INHERITED)
+        if (!complete(state))
             continue;
         char file[IW_MEMBER_FILE];
         memcpy(file, e->file, sizeof file);
