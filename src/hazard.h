@@ -41,14 +41,15 @@ struct iw_pinned {
     void *state;
 };
 
-bool iw_hazard_pin_slow(HANDLE h, const struct iw_object_ops *want, struct iw_pinned *p);
+__attribute__((noinline, cold)) bool iw_hazard_pin_slow(HANDLE h, const struct iw_object_ops *want,
+                                                        struct iw_pinned *p);
 
 /* Pins the object behind handle h if it is of type want - or, want NULL,
  * waitable (iw_ops_are) - until iw_hazard_unpin, and fills *p; false (and
  * ERROR_INVALID_HANDLE set) if h is not an open handle of that type.  One
  * pin per thread at a time.  Only waitable types may be pinned: object.c
  * waits for pins on those alone. */
-static inline bool iw_hazard_pin_found(HANDLE h, const struct iw_object_ops *want, struct iw_pinned *p)
+static inline __attribute__((always_inline)) bool iw_hazard_pin_found(HANDLE h, const struct iw_object_ops *want, struct iw_pinned *p)
 {
     struct iw_hazard *mine = iw_hazard_mine;
     struct iw_handle_slot *s;
