@@ -98,7 +98,7 @@ static void init(void *state, const void *params)
 
 static _Atomic uint32_t *wake_word(void *state) { return &((struct event_state *)state)->wake; }
 
-IW_HOT static int try_take(void *state, bool *abandoned)
+IW_HOT_WAIT static int try_take(void *state, bool *abandoned)
 {
     (void)abandoned; /* an event has no owner */
     struct event_state *e = state;
@@ -121,7 +121,7 @@ static uint32_t enter(void *state)
     return gen_of(w);
 }
 
-IW_HOT static int poll(void *state, uint32_t cookie, bool *abandoned)
+IW_HOT_WAIT static int poll(void *state, uint32_t cookie, bool *abandoned)
 {
     (void)abandoned;
     struct event_state *e = state;
@@ -147,7 +147,7 @@ IW_HOT static int poll(void *state, uint32_t cookie, bool *abandoned)
  * many - one that may have been handed to us - is not left stranded: a
  * Set's becomes the signalled state, for the others, a Pulse's is dropped
  * (a Pulse never leaves the event set). */
-IW_HOT static void leave(void *state, uint32_t cookie)
+IW_HOT_WAIT static void leave(void *state, uint32_t cookie)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
@@ -172,7 +172,7 @@ IW_HOT static void leave(void *state, uint32_t cookie)
  * the token stays for a registered waiter to take: either way no Set is
  * lost, and a waiter that is awake takes the signalled state as well as
  * a token.  A Pulse's token stays: see Crashes above. */
-IW_HOT static void release_sleepers(struct event_state *e, bool set_token)
+IW_HOT_SIGNAL static void release_sleepers(struct event_state *e, bool set_token)
 {
     atomic_fetch_add(&e->wake, 1);
     if (iw_futex_wake_all(&e->wake) > 0 || !set_token)
@@ -186,7 +186,7 @@ IW_HOT static void release_sleepers(struct event_state *e, bool set_token)
 }
 
 /* Set (set=true) and Pulse (set=false). */
-IW_HOT static BOOLEAN signal_event(HANDLE h, bool set)
+IW_HOT_SIGNAL static BOOLEAN signal_event(HANDLE h, bool set)
 {
     struct iw_pinned p;
     if (!iw_hazard_pin_found(h, &iw_event_ops, &p))
@@ -225,7 +225,7 @@ IW_HOT static BOOLEAN signal_event(HANDLE h, bool set)
     return TRUE;
 }
 
-IW_HOT IW_API BOOLEAN RtSetEvent(HANDLE h) { return signal_event(h, true); }
+IW_HOT_SIGNAL IW_API BOOLEAN RtSetEvent(HANDLE h) { return signal_event(h, true); }
 IW_API BOOLEAN RtPulseEvent(HANDLE h) { return signal_event(h, false); }
 
 IW_API BOOLEAN RtResetEvent(HANDLE h)

@@ -71,7 +71,7 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
  * the record leaving the records at the same moment: from then on nothing
  * can find the object by name, and iw_object_get_pinned refuses to take
  * it back from zero, so the one who dropped it is the only one left. */
-IW_HOT void iw_object_put(struct iw_object *obj)
+IW_HOT_WAIT void iw_object_put(struct iw_object *obj)
 {
     if (iw_object_is_local(obj)) {
         iw_local_object_put(obj);

@@ -46,7 +46,7 @@ static void init(void *state, const void *params)
 static _Atomic uint32_t *wake_word(void *state) { return &((struct semaphore_state *)state)->wake; }
 
 /* Takes a unit, and drops a registration with it when waiter is true. */
-IW_HOT static int take(struct semaphore_state *s, bool waiter)
+IW_HOT_WAIT static int take(struct semaphore_state *s, bool waiter)
 {
     uint64_t w = atomic_load(&s->word);
     do {
@@ -57,13 +57,13 @@ IW_HOT static int take(struct semaphore_state *s, bool waiter)
 }
 
 /* Units have no owner, so nothing is ever abandoned. */
-IW_HOT static int try_take(void *state, bool *abandoned)
+IW_HOT_WAIT static int try_take(void *state, bool *abandoned)
 {
     (void)abandoned;
     return take(state, false);
 }
 
-IW_HOT static int poll(void *state, uint32_t cookie, bool *abandoned)
+IW_HOT_WAIT static int poll(void *state, uint32_t cookie, bool *abandoned)
 {
     (void)cookie;
     (void)abandoned;
@@ -76,13 +76,13 @@ static uint32_t enter(void *state)
     return 0;
 }
 
-IW_HOT static void leave(void *state, uint32_t cookie)
+IW_HOT_WAIT static void leave(void *state, uint32_t cookie)
 {
     (void)cookie;
     atomic_fetch_sub(&((struct semaphore_state *)state)->word, ONE_WAITER);
 }
 
-IW_HOT IW_API BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviousCount)
+IW_HOT_SIGNAL IW_API BOOLEAN RtReleaseSemaphore(HANDLE h, LONG lReleaseCount, LPLONG lpPreviousCount)
 {
     struct iw_pinned p;
     if (!iw_hazard_pin_found(h, &iw_semaphore_ops, &p))

@@ -50,7 +50,7 @@ static int try_take(struct iw_object *obj, bool *abandoned)
  * instructions that the CPU does one after another, each waiting out its
  * own miss.  Prefetched together, the misses overlap (bench-rt's multi
  * case: the 16-object wait's gap to a 1-object wait was mostly these). */
-IW_HOT static void prefetch_objects(struct iw_object **objs, void *const *state, DWORD n)
+IW_HOT_WAIT static void prefetch_objects(struct iw_object **objs, void *const *state, DWORD n)
 {
     for (DWORD i = 0; i < n; i++) {
         __builtin_prefetch(state[i], 1); /* the wake counter's line, too: it leads every state */
@@ -61,7 +61,7 @@ IW_HOT static void prefetch_objects(struct iw_object **objs, void *const *state,
 static DWORD result(DWORD index, bool abandoned) { return (abandoned ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + index; }
 
 /* Registered with every object: sleep and poll until one is ours. */
-IW_HOT_FIRST static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct timespec *deadline)
+IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct timespec *deadline)
 {
     uint32_t cookie[MAXIMUM_WAIT_OBJECTS];
     struct futex_waitv w[MAXIMUM_WAIT_OBJECTS];
@@ -135,7 +135,7 @@ IW_HOT_FIRST static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const
 
 /* tried: the caller found none signalled a moment ago (it still may be,
  * which the first poll of sleep_and_poll sees). */
-IW_HOT static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried)
+IW_HOT_WAIT static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried)
 {
     bool abandoned;
     for (DWORD i = 0; i < n && !tried; i++)
@@ -184,9 +184,9 @@ __attribute__((noinline)) static bool reference_all(DWORD n, const HANDLE *handl
 }
 
 /* Hot, as the leave of each type: what runs after a multi-object wait's
- * wake then lies in the pages a single wait's return touches anyway (a
- * cold page of code is a page walk: hot.h; `nm -n` shows the layout). */
-IW_HOT IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOLEAN bWaitAll, DWORD dwMilliseconds)
+ * wake then lies in the page a single wait's return touches anyway (a
+ * cold page of code is a page walk: hot.h). */
+IW_HOT_WAIT IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOLEAN bWaitAll, DWORD dwMilliseconds)
 {
     /* bWaitAll: INtime refuses it, and so do we until atomic wait-all exists. */
     if (nCount == 0 || nCount > MAXIMUM_WAIT_OBJECTS || lpHandles == NULL || bWaitAll) {
@@ -211,7 +211,7 @@ IW_HOT IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandl
     return outcome;
 }
 
-IW_HOT IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
+IW_HOT_WAIT IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
 {
     /* The common case - signalled, or a free mutex - pinned (no lock, no
      * reference, and the object's record not even read: the pin tells its
