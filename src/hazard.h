@@ -53,6 +53,11 @@ static inline __attribute__((always_inline)) bool iw_hazard_pin_found(HANDLE h, 
 {
     struct iw_hazard *mine = iw_hazard_mine;
     struct iw_handle_slot *s;
+    /* The slot is written below: its miss (cold caches) overlaps the
+     * handle slot's from here, instead of holding up the first locked
+     * instruction after the pin, which waits for every earlier store. */
+    if (mine != NULL)
+        __builtin_prefetch(&mine->obj, 1);
     if (mine != NULL && (s = iw_handle_find(h, &p->obj)) != NULL) {
         p->ops = iw_handle_ops(s);
         if (iw_ops_are(p->ops, want)) {

@@ -42,14 +42,15 @@ static int try_take(struct iw_object *obj, bool *abandoned)
 }
 
 
-/* The lines a multi-object waiter touches after a wake, asked for all at
- * once (prefetch for writing, a hint that never faults): with cold caches
- * each object's state and record is a cache miss, often a page walk too,
- * and the compare-and-swaps that follow - leaving the 15 objects not taken,
- * dropping 16 references in RtWaitForMultipleObjects - are locked
- * instructions that the CPU does one after another, each waiting out its
- * own miss.  Prefetched together, the misses overlap (bench-rt's multi
- * case: the 16-object wait's gap to a 1-object wait was mostly these). */
+/* The lines a waiter touches after a wake, asked for all at once (prefetch
+ * for writing, a hint that never faults): with cold caches each object's
+ * state and record is a cache miss, often a page walk too, and the
+ * compare-and-swaps that follow - the poll, leaving the objects not taken,
+ * dropping the references - are locked instructions that the CPU does one
+ * after another, each waiting out its own miss.  Prefetched together, the
+ * misses overlap (bench-rt's multi case: the 16-object wait's gap to a
+ * 1-object wait was mostly these; a single wait has two, its state and its
+ * record). */
 IW_HOT_WAIT static void prefetch_objects(struct iw_object **objs, void *const *state, DWORD n)
 {
     for (DWORD i = 0; i < n; i++) {
@@ -114,8 +115,7 @@ IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const 
             }
         int rc = n == 1 ? iw_futex_wait((_Atomic uint32_t *)(uintptr_t)w[0].uaddr, (uint32_t)w[0].val, deadline)
                         : iw_futex_waitv(w, n, deadline);
-        if (n > 1)
-            prefetch_objects(objs, state, n);
+        prefetch_objects(objs, state, n);
         if (rc == ETIMEDOUT) {
             timed_out = true; /* one last poll: a mutex whose owner died is free now */
         } else if (rc != 0 && rc != EAGAIN && rc != EINTR) {
