@@ -49,29 +49,33 @@ __attribute__((noinline, cold)) bool iw_hazard_pin_slow(HANDLE h, const struct i
  * ERROR_INVALID_HANDLE set) if h is not an open handle of that type.  One
  * pin per thread at a time.  Only waitable types may be pinned: object.c
  * waits for pins on those alone. */
-static inline __attribute__((always_inline)) bool iw_hazard_pin_found(HANDLE h, const struct iw_object_ops *want, struct iw_pinned *p)
+static inline __attribute__((always_inline)) bool iw_hazard_pin_found(HANDLE h, const struct iw_object_ops *want,
+                                                                     struct iw_pinned *p)
 {
     struct iw_hazard *mine = iw_hazard_mine;
-    struct iw_handle_slot *s;
-    /* The slot is written below: its miss (cold caches) overlaps the
-     * handle slot's from here, instead of holding up the first locked
-     * instruction after the pin, which waits for every earlier store. */
-    if (mine != NULL)
+    if (mine != NULL) {
+        /* The slot is written below: its miss (cold caches) overlaps the
+         * handle slot's from here, instead of holding up the first locked
+         * instruction after the pin, which waits for every earlier store. */
         __builtin_prefetch(&mine->obj, 1);
-    if (mine != NULL && (s = iw_handle_find(h, &p->obj)) != NULL) {
-        p->ops = iw_handle_ops(s);
-        if (iw_ops_are(p->ops, want)) {
-            p->state = iw_handle_state(s);
+        struct iw_object *obj;
+        struct iw_handle_slot *s = iw_handle_find(h, &obj);
+        const struct iw_object_ops *ops = s ? iw_handle_ops(s) : NULL;
+        if (s != NULL && iw_ops_are(ops, want)) {
+            void *state = iw_handle_state(s);
             /* Release, here and in hazard.c: free on x86, and it lets
              * tools that don't know membarrier (TSan) see each call
              * ordered before the next value of the slot. */
-            atomic_store_explicit(&mine->obj, p->obj, memory_order_release);
+            atomic_store_explicit(&mine->obj, obj, memory_order_release);
             if (mine->asymmetric)
                 atomic_signal_fence(memory_order_seq_cst);
             else
                 atomic_thread_fence(memory_order_seq_cst);
-            if (iw_handle_holds(s, h, p->obj)) /* still h's object: the reclaimer sees our slot */
+            if (iw_handle_holds(s, h, obj)) { /* still h's object: the reclaimer sees our slot */
+                /* Filled only now: *p stays in registers on this path. */
+                *p = (struct iw_pinned){.obj = obj, .ops = ops, .state = state};
                 return true;
+            }
         }
     }
     return iw_hazard_pin_slow(h, want, p); /* first pin, a race lost, or no such handle */
