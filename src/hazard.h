@@ -53,7 +53,9 @@ static inline __attribute__((always_inline)) bool iw_hazard_pin_found(HANDLE h, 
                                                                      struct iw_pinned *p)
 {
     struct iw_hazard *mine = iw_hazard_mine;
-    if (mine != NULL) {
+    /* Without membarrier (valgrind, Linux < 4.14) a pin needs a full
+     * fence: the slow path has it, out of line. */
+    if (mine != NULL && mine->asymmetric) {
         /* The slot is written below: its miss (cold caches) overlaps the
          * handle slot's from here, instead of holding up the first locked
          * instruction after the pin, which waits for every earlier store. */
@@ -67,10 +69,7 @@ static inline __attribute__((always_inline)) bool iw_hazard_pin_found(HANDLE h, 
              * tools that don't know membarrier (TSan) see each call
              * ordered before the next value of the slot. */
             atomic_store_explicit(&mine->obj, obj, memory_order_release);
-            if (mine->asymmetric)
-                atomic_signal_fence(memory_order_seq_cst);
-            else
-                atomic_thread_fence(memory_order_seq_cst);
+            atomic_signal_fence(memory_order_seq_cst);
             if (iw_handle_holds(s, h, obj)) { /* still h's object: the reclaimer sees our slot */
                 /* Filled only now: *p stays in registers on this path. */
                 *p = (struct iw_pinned){.obj = obj, .ops = ops, .state = state};
