@@ -1360,8 +1360,14 @@ static int terminated_in_fork_child(void)
 static void test_terminated_inside_fork_holds_no_lock(void **state)
 {
     (void)state;
-    if (TSAN)
-        skip(); /* TSan refuses new threads in a child of a threaded process */
+    /* TSan refuses new threads in a child of a threaded process.  ASan's
+     * runtime keeps its own thread records, which a thread ended by a jump
+     * out of the middle of fork (this case) can leave inconsistent: CI saw
+     * "CHECK failed: asan_thread.cpp:449" once, in a thread the child made
+     * after it (not reproduced here in 26 runs).  It runs in every other
+     * build. */
+    if (TSAN || ASAN)
+        skip();
     pid_t pid = tn_fork();
     if (pid == 0)
         _exit(terminated_in_fork_child());
