@@ -42,6 +42,11 @@
  * lends the routine no priority: a low-priority routine preempted by
  * other work delays a high-priority Cancel as long.
  *
+ * A routine that ends its thread (ExitThread) ends the timer's service:
+ * Cancel, Delete and Close still work (they no longer wait for a run that
+ * will not return: routine_ended_thread), Set fails with
+ * ERROR_INVALID_HANDLE.
+ *
  * CloseHandle is RtDeleteTimer (INtime: "performs the same function") for
  * the last handle: the object's last reference stops the thread
  * (timer_free: joins it).  The routine's calls on its own timer take no
@@ -96,6 +101,7 @@ struct timer {
     bool deleted;                   /* RtDeleteTimer began: no more Set */
     bool quit;                      /* the thread is to end */
     bool detached;                  /* ...and free the timer itself (it ended it from its routine) */
+    bool ended;                     /* the routine ended the thread (ExitThread): nothing serves it */
     int64_t deadline;               /* ns on CLOCK_MONOTONIC */
     int64_t interval;               /* ns; 0 for a one-shot timer */
     timer_routine routine;
@@ -156,6 +162,29 @@ static void drop_missed(struct timer *t)
 /* The timer whose thread this is (lock_timer). */
 static __thread struct timer *own;
 
+/* The routine ended the thread where it was (ExitThread, pthread_exit): a
+ * Cancel sleeping on running, or one to come, must not wait for a run that
+ * will never return, and a CloseHandle joins a thread that is gone.  The
+ * timer stays a handle that Set refuses and Cancel, Delete and Close
+ * accept.  Run by the thread's unwinding, with the lock not held (the
+ * routine runs without it). */
+static void routine_ended_thread(void *arg)
+{
+    struct timer *t = arg;
+    pthread_mutex_lock(&t->lock);
+    atomic_store_explicit(&t->running, 0, memory_order_relaxed);
+    t->ended = true;
+    t->armed = false;
+    if (t->waiters != 0)
+        iw_futex_wake_all(&t->running);
+    bool detached = t->detached; /* the routine deleted its own timer first */
+    pthread_mutex_unlock(&t->lock);
+    if (detached) {
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+    }
+}
+
 static void *timer_thread(void *arg)
 {
     struct timer *t = arg;
@@ -181,7 +210,9 @@ static void *timer_thread(void *arg)
             t->armed = false;
         atomic_store_explicit(&t->running, 1, memory_order_relaxed);
         pthread_mutex_unlock(&t->lock);
+        pthread_cleanup_push(routine_ended_thread, t);
         t->routine(t->context);
+        pthread_cleanup_pop(0);
         pthread_mutex_lock(&t->lock);
         atomic_store_explicit(&t->running, 0, memory_order_relaxed);
         if (t->waiters != 0)
@@ -337,9 +368,9 @@ static BOOLEAN set_timer(HANDLE h, int64_t deadline, const PLARGE_INTEGER pInter
     struct timer *t = lock_timer(h, &obj);
     if (t == NULL)
         return FALSE;
-    if (t->armed) {
+    if (t->ended || t->armed) {
         unlock_timer(t, obj);
-        iw_set_error(ERROR_BUSY);
+        iw_set_error(t->ended ? ERROR_INVALID_HANDLE : ERROR_BUSY);
         return FALSE;
     }
     t->armed = true;

@@ -8,6 +8,7 @@
  * RtGetTimer and RtCancelTimer's remaining time, Cancel and Delete from the
  * routine itself and from another thread while the routine runs (counters
  * show it never runs after they return), CloseHandle stopping the thread,
+ * a routine that ends its thread with ExitThread,
  * bad handles and arguments, a fork child's copy of the handle, and the
  * refusal of a process that may not use real-time priorities.
  *
@@ -639,6 +640,66 @@ static void test_fork_child(void **state)
     assert_true(RtDeleteTimer(h));
 }
 
+/* ---- a routine that ends its thread ------------------------------------------------ */
+
+struct ender {
+    atomic_int runs;
+    HANDLE self;
+    bool delete_first;              /* RtDeleteTimer of its own timer, then ExitThread */
+};
+
+static VOID RTFCNDCL end_thread_run(PVOID context)
+{
+    struct ender *e = context;
+    atomic_fetch_add(&e->runs, 1);
+    if (e->delete_first)
+        RtDeleteTimer(e->self);
+    ExitThread(7);
+}
+
+/* In a child, where a hang (a Cancel waiting for the run that never
+ * returned, as it did) is a timeout of tc_finish, not a stuck suite. */
+static int routine_ends_thread_child(void *arg)
+{
+    static struct ender e;
+    e.delete_first = arg != NULL;
+    int threads = thread_count();
+    SetLastError(0);
+    HANDLE h = RtCreateTimer(NULL, 0, end_thread_run, &e, PRIO, CLOCK_FASTEST);
+    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED)
+        return TC_SKIP;
+    TN_CHILD_CHECK(h != NULL);
+    e.self = h;
+    LARGE_INTEGER due = {.QuadPart = MS}, period = {.QuadPart = MS};
+    TN_CHILD_CHECK(RtSetTimerRelative(h, &due, &period));
+    for (int i = 0; i < 5000 && (atomic_load(&e.runs) == 0 || thread_count() > threads); i++)
+        sleep_ms(1);
+    sleep_ms(20); /* 20 periods more: no other run */
+    TN_CHILD_CHECK(atomic_load(&e.runs) == 1);
+    TN_CHILD_CHECK(thread_count() == threads);
+    LARGE_INTEGER rem = {.QuadPart = -1};
+    SetLastError(0);
+    if (e.delete_first) { /* the handle went with the delete */
+        TN_CHILD_CHECK(!RtCancelTimer(h, &rem) && GetLastError() == ERROR_INVALID_HANDLE);
+        return 0;
+    }
+    /* Nothing serves it now: Set refuses it, Cancel and Delete accept it. */
+    TN_CHILD_CHECK(!RtSetTimerRelative(h, &due, &period) && GetLastError() == ERROR_INVALID_HANDLE);
+    TN_CHILD_CHECK(RtCancelTimer(h, &rem));
+    TN_CHILD_CHECK(rem.QuadPart == 0);
+    TN_CHILD_CHECK(RtDeleteTimer(h));
+    return 0;
+}
+
+/* ExitThread in the routine ends the timer's thread where it is (Win32's
+ * ExitThread, in any thread); the timer's calls go on answering. */
+static void test_routine_ends_its_thread(void **state)
+{
+    (void)state;
+    tc_run(routine_ends_thread_child, NULL);
+    tc_run(routine_ends_thread_child, "delete first");
+}
+
 /* In a child: no right to real-time priorities (RLIMIT_RTPRIO 0, and as
  * nobody where the test runs as root): RtCreateTimer says so. */
 static int refusal_child(void *arg)
@@ -678,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_bad_handles_and_arguments),
         cmocka_unit_test(test_close_stops_thread),
         cmocka_unit_test(test_fork_child),
+        cmocka_unit_test(test_routine_ends_its_thread),
         cmocka_unit_test(test_refused_without_rtprio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
