@@ -2,9 +2,12 @@ cmake_minimum_required(VERSION 3.18)
 # src/hot.h: the shared library's two fast-path sections each start a page
 # and fit in it, so that a waiter's wake and a waker's Set or Release touch
 # one page of the library's code each.  Fails when one outgrows its page
-# (then move something out of it) or when cmake/hot_text.ld was not applied.
-# Run as: cmake -DLIB=... -DOBJDUMP=... -P check_hot_text.cmake
-foreach(v LIB OBJDUMP)
+# (then move something out of it) or when cmake/hot_text.ld was not applied;
+# and when the pin's fast path (src/hazard.h) exists as a function of its
+# own: it is meant to be inlined into each short call, and GCC once made it
+# an out-of-line call unnoticed (a sixth of an uncontended mutex pair).
+# Run as: cmake -DLIB=... -DOBJDUMP=... -DNM=... -P check_hot_text.cmake
+foreach(v LIB OBJDUMP NM)
   if(NOT ${v})
     message(FATAL_ERROR "check_hot_text: ${v} is not set")
   endif()
@@ -27,3 +30,10 @@ foreach(section .text.iwin32_wait .text.iwin32_signal)
   endif()
   message(STATUS "${section}: ${size} bytes, page-aligned")
 endforeach()
+execute_process(COMMAND ${NM} ${LIB} OUTPUT_VARIABLE syms RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "check_hot_text: ${NM} failed on ${LIB}")
+endif()
+if(syms MATCHES "iw_hazard_pin_found")
+  message(FATAL_ERROR "check_hot_text: iw_hazard_pin_found is out of line in ${LIB}: the pin must be inlined")
+endif()
