@@ -6,9 +6,11 @@
  * The pin protocol is stated in hazard.c; DESIGN.md ("The short calls take
  * no lock") refers to it.
  *
- * The pin is inline: it is a quarter of an uncontended mutex wait+release,
- * and a call (with its register saves) would be more; only the first pin
- * of a thread, a retry and a failure go out of line.
+ * The pin is inline (always_inline: GCC once made it a function of its
+ * own, unnoticed; test_hot_text now checks): it is a quarter of an
+ * uncontended mutex wait+release, and a call (with its register saves)
+ * would be more; only the first pin of a thread, a retry, a failure and a
+ * process without membarrier go out of line.
  */
 #ifndef IW_HAZARD_H
 #define IW_HAZARD_H

@@ -12,10 +12,11 @@
  *
  * Each macro names a section that cmake/hot_text.ld places in an output
  * section of its own, aligned to a page; tests/check_hot_text.cmake fails
- * an optimized build's tests when either outgrows its page.  One page for both no
- * longer fits (4.2 KiB), and a waiter and a waker are usually two
+ * an optimized build's tests when either outgrows its page.  One page for
+ * both no longer fits (4.2 KiB), and a waiter and a waker are usually two
  * processes, each touching its own side alone.  Without the script (the
- * static library, linked by the user) the sections land in .text, together.
+ * static library, linked by the user) the sections land in .text,
+ * together.
  */
 #ifndef IW_HOT_H
 #define IW_HOT_H
