@@ -67,7 +67,9 @@
  *
  * fork: the child gets the handle but not the thread (local_object.h); the
  * calls refuse the timer there (ERROR_INVALID_HANDLE) and CloseHandle only
- * frees its memory.
+ * frees its memory.  RtCreateTimer installs the library's fork handlers
+ * (fork.c), as every Create does: a timer's calls take the process lock,
+ * and a child forked while another thread held it would inherit it held.
  */
 #include <errno.h>
 #include <limits.h>
@@ -81,6 +83,7 @@
 
 #include "clock.h"
 #include "export.h"
+#include "fork.h"
 #include "futex.h"
 #include "handle.h"
 #include "last_error.h"
@@ -310,6 +313,10 @@ IW_API HANDLE RtCreateTimer(PSECURITY_ATTRIBUTES pThreadAttributes, ULONG dwStac
     (void)Clock;             /* INtime: ignored; every time here is CLOCK_MONOTONIC */
     if (Routine == NULL || Priority > RT_PRIORITY_MAX)
         return iw_fail(ERROR_INVALID_PARAMETER);
+    /* The fork handlers, as every Create installs them (fork.h): a child
+     * forked while another thread is in a timer call must not inherit the
+     * process lock held. */
+    iw_fork_watch();
     struct iw_object *obj = iw_local_object_new(&timer_ops);
     if (obj == NULL)
         return NULL;

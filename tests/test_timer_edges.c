@@ -1,0 +1,100 @@
+/*
+ * SPEC 9: timers, the edges test_timer.c does not cover: a fork while
+ * another thread is inside a timer call, in a program whose only objects
+ * of the library are timers (the child's calls must not find the
+ * library's locks held by a thread it does not have).
+ *
+ * Each case runs in a child of its own (tc_run), whose first call of the
+ * library is the case's: the state a case needs (no object made before
+ * it) is then not left to the order of the cases.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <iwin32.h>
+
+#include "test_child.h"
+#include "test_node.h"
+
+#define PRIO 40  /* RTX: FIFO 12 */
+#define FORKS 300
+
+static VOID RTFCNDCL never_run(PVOID context) { (void)context; }
+
+static HANDLE spun;
+static atomic_int stop_spin;
+
+/* Calls on the timer without a pause: the library's process lock is held
+ * a good part of the time. */
+static void *spin_on_timer(void *arg)
+{
+    (void)arg;
+    LARGE_INTEGER left;
+    while (!atomic_load(&stop_spin))
+        RtGetTimer(spun, &left);
+    return NULL;
+}
+
+/* The old code installed the library's fork handlers only from a Create or
+ * Open of a named object: a child forked while the spinner held the process
+ * lock inherited it held, and its CloseHandle waited for ever (15 children
+ * of 300 here). */
+static int fork_while_timer_call_body(void *arg)
+{
+    (void)arg;
+    spun = RtCreateTimer(NULL, 0, never_run, NULL, PRIO, CLOCK_FASTEST);
+    if (spun == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
+        fprintf(stderr, "no real-time priority here (CAP_SYS_NICE or RLIMIT_RTPRIO): skipped\n");
+        return TC_SKIP;
+    }
+    TN_CHILD_CHECK(spun != NULL);
+    pthread_t spinner;
+    TN_CHILD_CHECK(pthread_create(&spinner, NULL, spin_on_timer, NULL) == 0);
+    int hung = 0, failed = 0;
+    for (int i = 0; i < FORKS && hung == 0; i++) {
+        pid_t pid = fork();
+        TN_CHILD_CHECK(pid >= 0);
+        if (pid == 0) {
+            alarm(2); /* a hang: SIGALRM */
+            LARGE_INTEGER left;
+            SetLastError(0);
+            BOOLEAN refused = !RtGetTimer(spun, &left) && GetLastError() == ERROR_INVALID_HANDLE;
+            _exit(refused && CloseHandle(spun) ? 0 : 3);
+        }
+        int status;
+        TN_CHILD_CHECK(waitpid(pid, &status, 0) == pid);
+        hung += WIFSIGNALED(status);
+        failed += WIFEXITED(status) && WEXITSTATUS(status) != 0;
+    }
+    atomic_store(&stop_spin, 1);
+    TN_CHILD_CHECK(pthread_join(spinner, NULL) == 0);
+    if (hung || failed)
+        fprintf(stderr, "children: %d hung, %d failed\n", hung, failed);
+    TN_CHILD_CHECK(hung == 0 && failed == 0);
+    TN_CHILD_CHECK(CloseHandle(spun));
+    return 0;
+}
+
+static void test_fork_while_timer_call(void **state)
+{
+    (void)state;
+    tc_run(fork_while_timer_call_body, NULL);
+}
+
+int main(void)
+{
+    tn_setup("timer_edges");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fork_while_timer_call),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
