@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -90,11 +91,81 @@ static void test_fork_while_timer_call(void **state)
     tc_run(fork_while_timer_call_body, NULL);
 }
 
+static int runs_pipe[2];
+static atomic_int forking_runs;
+static pid_t forked;
+
+/* Each run writes its process's id; the first forks, and the child returns. */
+static VOID RTFCNDCL fork_in_routine(PVOID context)
+{
+    (void)context;
+    pid_t me = getpid();
+    if (write(runs_pipe[1], &me, sizeof me) != sizeof me)
+        _exit(4);
+    if (atomic_fetch_add(&forking_runs, 1) == 0) {
+        pid_t pid = fork();
+        if (pid > 0)
+            forked = pid;
+    }
+}
+
+/* The old code: the child's copy of the timer's thread went on with the
+ * timer's loop - it ran the routine at the child's expiries (29 runs in
+ * 0.2 s, where the parent had 20) and the child never ended. */
+static int fork_in_routine_body(void *arg)
+{
+    (void)arg;
+    TN_CHILD_CHECK(pipe(runs_pipe) == 0);
+    HANDLE h = RtCreateTimer(NULL, 0, fork_in_routine, NULL, PRIO, CLOCK_FASTEST);
+    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
+        fprintf(stderr, "no real-time priority here (CAP_SYS_NICE or RLIMIT_RTPRIO): skipped\n");
+        return TC_SKIP;
+    }
+    TN_CHILD_CHECK(h != NULL);
+    LARGE_INTEGER first = {.QuadPart = -100000}, every = {.QuadPart = 100000}; /* 10 ms */
+    TN_CHILD_CHECK(RtSetTimer(h, &first, &every));
+    struct timespec pause = {0, 200 * 1000000L};
+    while (nanosleep(&pause, &pause) != 0)
+        ;
+    TN_CHILD_CHECK(RtDeleteTimer(h));
+    TN_CHILD_CHECK(forked > 0);
+    int status = 0;
+    pid_t ended = 0;
+    for (int i = 0; i < 2000 && ended == 0; i++) { /* 2 s */
+        ended = waitpid(forked, &status, WNOHANG);
+        if (ended == 0)
+            usleep(1000);
+    }
+    if (ended == 0) {
+        fprintf(stderr, "the child forked in the routine still runs\n");
+        kill(forked, SIGKILL);
+        waitpid(forked, &status, 0);
+    }
+    close(runs_pipe[1]);
+    int in_child = 0, in_parent = 0;
+    pid_t who;
+    while (read(runs_pipe[0], &who, sizeof who) == sizeof who) {
+        in_child += who == forked;
+        in_parent += who == getpid();
+    }
+    fprintf(stderr, "runs: %d here, %d in the child\n", in_parent, in_child);
+    TN_CHILD_CHECK(ended == forked && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    TN_CHILD_CHECK(in_child == 0 && in_parent >= 5);
+    return 0;
+}
+
+static void test_routine_forks(void **state)
+{
+    (void)state;
+    tc_run(fork_in_routine_body, NULL);
+}
+
 int main(void)
 {
     tn_setup("timer_edges");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fork_while_timer_call),
+        cmocka_unit_test(test_routine_forks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
