@@ -170,8 +170,14 @@ static void drop_missed(struct timer *t)
         t->deadline += (now - t->deadline) / t->interval * t->interval;
 }
 
-/* The timer whose thread this is (lock_timer). */
+/* The timer whose thread this is (lock_timer), and its process. */
 static __thread struct timer *own;
+static __thread uint64_t own_process;
+
+/* This is the copy of a timer's thread in a child of fork (the routine
+ * forked).  Not read from the timer: the routine may have closed the
+ * child's copy of it, which frees it there. */
+static bool thread_in_fork_child(void) { return own_process != iw_self_process(); }
 
 /* The routine ended the thread where it was (ExitThread, pthread_exit): a
  * Cancel sleeping on running, or one to come, must not wait for a run that
@@ -182,8 +188,8 @@ static __thread struct timer *own;
 static void routine_ended_thread(void *arg)
 {
     struct timer *t = arg;
-    if (in_fork_child(t))
-        return; /* the copy in a child of fork: nothing of the timer's here */
+    if (thread_in_fork_child())
+        return; /* nothing of the timer's here */
     pthread_mutex_lock(&t->lock);
     atomic_store_explicit(&t->running, 0, memory_order_relaxed);
     t->ended = true;
@@ -202,6 +208,7 @@ static void *timer_thread(void *arg)
 {
     struct timer *t = arg;
     own = t;
+    own_process = t->process;
     iw_priority_record(t->rtx);
     pthread_mutex_lock(&t->lock);
     while (!t->quit) {
@@ -230,7 +237,7 @@ static void *timer_thread(void *arg)
          * its only one: it ends there as a thread whose start routine
          * returns (the child exits with 0), never serving the timer (whose
          * lock a thread of the parent may hold). */
-        if (in_fork_child(t))
+        if (thread_in_fork_child())
             pthread_exit(NULL);
         pthread_mutex_lock(&t->lock);
         atomic_store_explicit(&t->running, 0, memory_order_relaxed);
