@@ -162,7 +162,7 @@ static int fork_in_routine_body(void *arg)
         in_child += who == forked;
         in_parent += who == getpid();
     }
-    fprintf(stderr, "runs: %d here, %d in the child\n", in_parent, in_child);
+    fprintf(stderr, "runs: %d here, %d in the child; the child's status %#x\n", in_parent, in_child, status);
     TN_CHILD_CHECK(ended == forked && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     TN_CHILD_CHECK(in_child == 0 && in_parent >= 5);
     return 0;
@@ -175,6 +175,13 @@ static int fork_in_routine_body(void *arg)
 static void test_routine_forks(void **state)
 {
     (void)state;
+#ifdef __SANITIZE_THREAD__
+    /* TSan's own exit processing crashes in the child forked in the
+     * routine here (SIGSEGV inside libtsan, called by exit's handlers; no
+     * report before it); the other builds run the case. */
+    print_message("skipped under TSan: libtsan crashes in the exit of the child forked in the routine\n");
+    skip();
+#endif
     tc_run(fork_in_routine_body, NULL);
     tc_run(fork_in_routine_body, &child_closes);
 }
