@@ -259,7 +259,13 @@ static void test_fork_child_is_not_the_owner(void **state)
                     (unsigned)del);
             _exit(1);
         }
-        _exit(0);
+        /* The child's way out: initialise its copy again. */
+        InitializeCriticalSection(&c);
+        SetLastError(0);
+        again = TryEnterCriticalSection(&c);
+        LeaveCriticalSection(&c);
+        DeleteCriticalSection(&c);
+        _exit(again && GetLastError() == 0 ? 0 : 6);
     }
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
