@@ -21,6 +21,16 @@
  * report as the caller's bug).  Only the owner writes them, under the lock;
  * another thread reads owner only to find it is not itself, which no
  * concurrent write can change (relaxed atomics: no data race).
+ *
+ * fork: a section held by the forking thread stays held in the child, by
+ * the parent's thread, which the child's is not (a new identity: self.h) -
+ * the child's Leave is refused (ERROR_NOT_OWNER), its Enter waits for ever,
+ * as Win32's does for a section whose owner is gone.  The identity is
+ * drawn again in the child by the library's fork handlers, so Initialize
+ * installs them (fork.h): without them, in a program whose only use of the
+ * library is critical sections, the child kept the parent's identity, its
+ * Leave passed the check and the pthread mutex (which belongs to the
+ * parent's TID) refused the unlock unseen - the section then held for good.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +40,7 @@
 #include <string.h>
 
 #include "export.h"
+#include "fork.h"
 #include "last_error.h"
 #include "self.h"
 
@@ -73,6 +84,7 @@ IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
         iw_set_error(ERROR_INVALID_PARAMETER);
         return;
     }
+    iw_fork_watch(); /* the owner's identity must be drawn again in a child */
     struct cs *c = (struct cs *)(void *)lpCriticalSection;
     memset(lpCriticalSection, 0, sizeof *lpCriticalSection);
     pthread_mutexattr_t a;

@@ -67,7 +67,13 @@
  *
  * fork: the child gets the handle but not the thread (local_object.h); the
  * calls refuse the timer there (ERROR_INVALID_HANDLE) and CloseHandle only
- * frees its memory.
+ * frees its memory.  A routine that forks: the child's only thread is
+ * the copy of the timer's, which ends when the routine returns there (the
+ * child exits with 0, as after a thread's start routine) instead of
+ * serving a timer the child does not have.  RtCreateTimer installs the
+ * library's fork handlers (fork.c), as every Create does: a timer's calls
+ * take the process lock, which a child forked while another thread held it
+ * would inherit held; and they draw the identity in_fork_child compares.
  */
 #include <errno.h>
 #include <limits.h>
@@ -77,16 +83,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "export.h"
+#include "fork.h"
 #include "futex.h"
 #include "handle.h"
 #include "last_error.h"
 #include "local_object.h"
 #include "priority.h"
 #include "records.h"
+#include "self.h"
 
 #define NS_MAX (INT64_MAX / 4) /* "never": far beyond any deadline, and room to add to it */
 
@@ -107,7 +114,7 @@ struct timer {
     timer_routine routine;
     PVOID context;
     int rtx;                        /* its RTX priority */
-    pid_t pid;                      /* the process the thread runs in */
+    uint64_t process;               /* iw_self_process() of the process the thread runs in */
     pthread_t thread;
 };
 
@@ -147,6 +154,10 @@ static LONGLONG remaining(const struct timer *t)
     return left > 0 ? (left + IW_NS_PER_TICK - 1) / IW_NS_PER_TICK : 0;
 }
 
+/* A child of fork, where t's thread is not (the identity is drawn again in
+ * the child: RtCreateTimer installed the fork handlers). */
+static bool in_fork_child(const struct timer *t) { return t->process != iw_self_process(); }
+
 /* ---- the timer's thread ------------------------------------------------------ */
 
 /* After a run of the routine: when deadlines passed while it ran, the last
@@ -159,8 +170,14 @@ static void drop_missed(struct timer *t)
         t->deadline += (now - t->deadline) / t->interval * t->interval;
 }
 
-/* The timer whose thread this is (lock_timer). */
+/* The timer whose thread this is (lock_timer), and its process. */
 static __thread struct timer *own;
+static __thread uint64_t own_process;
+
+/* This is the copy of a timer's thread in a child of fork (the routine
+ * forked).  Not read from the timer: the routine may have closed the
+ * child's copy of it, which frees it there. */
+static bool thread_in_fork_child(void) { return own_process != iw_self_process(); }
 
 /* The routine ended the thread where it was (ExitThread, pthread_exit): a
  * Cancel sleeping on running, or one to come, must not wait for a run that
@@ -171,6 +188,8 @@ static __thread struct timer *own;
 static void routine_ended_thread(void *arg)
 {
     struct timer *t = arg;
+    if (thread_in_fork_child())
+        return; /* nothing of the timer's here */
     pthread_mutex_lock(&t->lock);
     atomic_store_explicit(&t->running, 0, memory_order_relaxed);
     t->ended = true;
@@ -189,6 +208,7 @@ static void *timer_thread(void *arg)
 {
     struct timer *t = arg;
     own = t;
+    own_process = t->process;
     iw_priority_record(t->rtx);
     pthread_mutex_lock(&t->lock);
     while (!t->quit) {
@@ -213,6 +233,12 @@ static void *timer_thread(void *arg)
         pthread_cleanup_push(routine_ended_thread, t);
         t->routine(t->context);
         pthread_cleanup_pop(0);
+        /* The routine forked and this is the child's copy of the thread,
+         * its only one: it ends there as a thread whose start routine
+         * returns (the child exits with 0), never serving the timer (whose
+         * lock a thread of the parent may hold). */
+        if (thread_in_fork_child())
+            pthread_exit(NULL);
         pthread_mutex_lock(&t->lock);
         atomic_store_explicit(&t->running, 0, memory_order_relaxed);
         if (t->waiters != 0)
@@ -284,7 +310,7 @@ static struct timer *lock_timer(HANDLE h, struct iw_object **obj)
             atomic_fetch_add(&(*obj)->refs, 1); /* the handle's is counted: not 0 */
     }
     iw_records_unlock();
-    if (t != NULL && t->pid == getpid()) {
+    if (t != NULL && !in_fork_child(t)) {
         pthread_mutex_lock(&t->lock);
         if (!t->deleted && !t->quit)
             return t;
@@ -310,6 +336,10 @@ IW_API HANDLE RtCreateTimer(PSECURITY_ATTRIBUTES pThreadAttributes, ULONG dwStac
     (void)Clock;             /* INtime: ignored; every time here is CLOCK_MONOTONIC */
     if (Routine == NULL || Priority > RT_PRIORITY_MAX)
         return iw_fail(ERROR_INVALID_PARAMETER);
+    /* The fork handlers, as every Create installs them (fork.h): a child
+     * forked while another thread is in a timer call must not inherit the
+     * process lock held. */
+    iw_fork_watch();
     struct iw_object *obj = iw_local_object_new(&timer_ops);
     if (obj == NULL)
         return NULL;
@@ -326,7 +356,7 @@ IW_API HANDLE RtCreateTimer(PSECURITY_ATTRIBUTES pThreadAttributes, ULONG dwStac
     t->routine = Routine;
     t->context = Context;
     t->rtx = (int)Priority;
-    t->pid = getpid();
+    t->process = iw_self_process();
 
     /* The thread starts at its priority, so a process that may not use it
      * learns so here (EPERM: ERROR_ACCESS_DENIED, as RtSetThreadPriority). */
@@ -456,7 +486,7 @@ static void timer_free(void *state)
     struct timer *t = ((struct timer_state *)state)->t;
     if (t == NULL)
         return; /* RtCreateTimer failed before the thread */
-    if (t->pid != getpid()) {
+    if (in_fork_child(t)) {
         /* A child of fork: the thread is not here, and the lock may be
          * held by a thread that is not here either. */
         free(t);
