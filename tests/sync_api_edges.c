@@ -242,6 +242,51 @@ static void test_release_failures_leave_previous(void **state)
     assert_true(CloseHandle(e));
 }
 
+/* SPEC 4: when the last handle is closed the object is destroyed and its
+ * name is free - also while a thread of the process still waits on it
+ * (Win32 removes a name with its last handle, whatever references the
+ * waits hold).  The wait itself goes on, on an object nobody can name. */
+static void test_close_under_wait_frees_name(void **state)
+{
+    (void)state;
+    for (DWORD n = 1; n <= 2; n++) {
+        char ev[64];
+        SYNC_NAME(ev, "close-under-wait");
+        HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, ev);
+        HANDLE other = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+        assert_non_null(e);
+        assert_non_null(other);
+        HANDLE set[2] = {e, other};
+        struct sync_waiter w;
+        sync_waiter_start_multi(&w, set, n, 1500);
+        assert_true(sync_waiter_blocked(&w));
+        assert_true(CloseHandle(e));
+        SetLastError(0);
+        HANDLE opened = RtOpenEvent(0, FALSE, ev);
+        if (opened != NULL || GetLastError() != ERROR_FILE_NOT_FOUND)
+            fail_msg("%u-object wait: Open after the last close: %p, error %u", n, opened, GetLastError());
+        pid_t pid = tn_fork(); /* nor in another process */
+        if (pid == 0) {
+            TN_CHILD_CHECK(RtOpenEvent(0, FALSE, ev) == NULL && GetLastError() == ERROR_FILE_NOT_FOUND);
+            _exit(0);
+        }
+        assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+        SetLastError(SENTINEL);
+        HANDLE fresh = RtCreateEvent(NULL, FALSE, FALSE, ev);
+        assert_non_null(fresh);
+        if (GetLastError() != 0)
+            fail_msg("%u-object wait: Create after the last close: error %u, not a new object", n,
+                     GetLastError());
+        assert_true(RtSetEvent(fresh)); /* another object: the old wait does not see it */
+        assert_true(sync_waiter_done_within(&w, 5000));
+        sync_waiter_join(&w);
+        assert_int_equal(w.result, WAIT_TIMEOUT);
+        assert_int_equal(RtWaitForSingleObject(fresh, 0), WAIT_OBJECT_0);
+        assert_true(CloseHandle(fresh));
+        assert_true(CloseHandle(other));
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +296,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_abandonment_kept_behind_lower_index),
         cmocka_unit_test(test_initial_owner_thread_ends),
         cmocka_unit_test(test_release_failures_leave_previous),
+        cmocka_unit_test(test_close_under_wait_frees_name),
     };
     return SYNC_RUN("sync_api_edges", tests);
 }
