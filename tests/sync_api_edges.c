@@ -287,6 +287,66 @@ static void test_close_under_wait_frees_name(void **state)
     }
 }
 
+/* Names at and past the length limit, and with a backslash, for each
+ * kind's Create and Open (SPEC 3's rules hold for every type). */
+static HANDLE create_kind(int k, const char *name)
+{
+    return k == 0 ? RtCreateEvent(NULL, FALSE, FALSE, name)
+         : k == 1 ? RtCreateMutex(NULL, FALSE, name)
+                  : RtCreateSemaphore(NULL, 0, 1, name);
+}
+
+static HANDLE open_kind(int k, const char *name)
+{
+    return k == 0 ? RtOpenEvent(0, FALSE, name) : k == 1 ? RtOpenMutex(0, FALSE, name) : RtOpenSemaphore(0, FALSE, name);
+}
+
+static void test_name_limits_every_kind(void **state)
+{
+    (void)state;
+    char longest[MAX_PATH], too_long[MAX_PATH + 1], other[MAX_PATH];
+    for (int k = 0; k < 3; k++) {
+        /* 259 bytes, hashed (every byte escaped), then one that differs
+         * in its last byte only, then 260. */
+        memset(longest, '\x01', MAX_PATH - 1);
+        longest[0] = (char)('a' + k);
+        longest[MAX_PATH - 1] = '\0';
+        memcpy(other, longest, MAX_PATH);
+        other[MAX_PATH - 2] = '\x02';
+        memset(too_long, 'x', MAX_PATH);
+        too_long[MAX_PATH] = '\0';
+        SetLastError(SENTINEL);
+        HANDLE h = create_kind(k, longest);
+        assert_non_null(h);
+        assert_int_equal(GetLastError(), 0);
+        SetLastError(SENTINEL);
+        assert_null(open_kind(k, other));
+        assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+        SetLastError(SENTINEL);
+        HANDLE o = open_kind(k, longest);
+        assert_non_null(o);
+        assert_int_equal(GetLastError(), SENTINEL);
+        assert_true(CloseHandle(o));
+        const char *bad[] = {too_long, "back\\slash", "\\", "trailing\\"};
+        const DWORD errors[] = {ERROR_FILENAME_EXCED_RANGE, ERROR_PATH_NOT_FOUND, ERROR_PATH_NOT_FOUND,
+                                ERROR_PATH_NOT_FOUND};
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            SetLastError(0);
+            HANDLE c = create_kind(k, bad[i]);
+            if (c != NULL || GetLastError() != errors[i])
+                fail_msg("kind %d, create bad name %zu: %p, error %u", k, i, c, GetLastError());
+            SetLastError(0);
+            c = open_kind(k, bad[i]);
+            if (c != NULL || GetLastError() != errors[i])
+                fail_msg("kind %d, open bad name %zu: %p, error %u", k, i, c, GetLastError());
+        }
+        assert_true(CloseHandle(h));
+        SetLastError(0);
+        assert_null(open_kind(k, longest));
+        assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +357,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_initial_owner_thread_ends),
         cmocka_unit_test(test_release_failures_leave_previous),
         cmocka_unit_test(test_close_under_wait_frees_name),
+        cmocka_unit_test(test_name_limits_every_kind),
     };
     return SYNC_RUN("sync_api_edges", tests);
 }
