@@ -287,6 +287,60 @@ static void test_close_under_wait_frees_name(void **state)
     }
 }
 
+/* The same for references left without a wait: a mutex's watcher lingers
+ * after a multi-object wait (up to 0.1 s), and a forked child inherits the
+ * references of the parent's waits (and never drops them).  Neither may
+ * keep a name alive once the last handle is closed. */
+static void test_leftover_references_keep_no_name(void **state)
+{
+    (void)state;
+    char mx[64], ev[64];
+    SYNC_NAME(mx, "watched");
+    SYNC_NAME(ev, "forked-wait");
+    HANDLE m = RtCreateMutex(NULL, FALSE, mx);
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(m);
+    assert_non_null(e);
+    struct owner o = {m, 300, false};
+    pthread_t t = sync_thread(own_mutex, &o);
+    while (state_of(mx).ownerTid == 0)
+        usleep(200);
+    HANDLE set[2] = {e, m};
+    assert_int_equal(RtWaitForMultipleObjects(2, set, FALSE, 30), WAIT_TIMEOUT); /* a watcher joined */
+    pthread_join(t, NULL);
+    assert_true(CloseHandle(m));
+    SetLastError(0);
+    HANDLE again = RtOpenMutex(0, FALSE, mx);
+    if (again != NULL || GetLastError() != ERROR_FILE_NOT_FOUND)
+        fail_msg("Open of a mutex whose last handle is closed, its watcher lingering: %p, error %u", again,
+                 GetLastError());
+
+    HANDLE f = RtCreateEvent(NULL, FALSE, FALSE, ev);
+    assert_non_null(f);
+    struct sync_waiter w;
+    sync_waiter_start(&w, f, 1500);
+    assert_true(sync_waiter_blocked(&w));
+    int to_child[2], to_parent[2];
+    tn_pipe(to_child);
+    tn_pipe(to_parent);
+    pid_t pid = tn_fork();
+    if (pid == 0) { /* holds the wait's reference, not its thread */
+        TN_CHILD_CHECK(CloseHandle(f));
+        tn_send_byte(to_parent[1]);
+        TN_CHILD_CHECK(tn_recv_byte(to_child[0])); /* the parent closed its handle too */
+        TN_CHILD_CHECK(RtOpenEvent(0, FALSE, ev) == NULL && GetLastError() == ERROR_FILE_NOT_FOUND);
+        _exit(0);
+    }
+    assert_true(tn_recv_byte(to_parent[0]));
+    assert_true(CloseHandle(f));
+    tn_send_byte(to_child[1]);
+    assert_true(tn_exited_ok(tn_wait(pid, TN_TIMEOUT_MS)));
+    assert_true(sync_waiter_done_within(&w, 5000));
+    sync_waiter_join(&w);
+    assert_int_equal(w.result, WAIT_TIMEOUT);
+    assert_true(CloseHandle(e));
+}
+
 /* Names at and past the length limit, and with a backslash, for each
  * kind's Create and Open (SPEC 3's rules hold for every type). */
 static HANDLE create_kind(int k, const char *name)
@@ -358,6 +412,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_release_failures_leave_previous),
         cmocka_unit_test(test_close_under_wait_frees_name),
         cmocka_unit_test(test_name_limits_every_kind),
+        cmocka_unit_test(test_leftover_references_keep_no_name),
     };
     return SYNC_RUN("sync_api_edges", tests);
 }
