@@ -341,6 +341,51 @@ static void test_leftover_references_keep_no_name(void **state)
     assert_true(CloseHandle(e));
 }
 
+/* SPEC 6: a Create on an existing name of the same type ignores the other
+ * arguments - for a semaphore its counts, even counts no new semaphore
+ * could have (INtime: "ignores the lInitialCount and lMaximumCount
+ * parameters because they were already set by the creation process").
+ * Without such a semaphore they stay ERROR_INVALID_PARAMETER. */
+static void test_create_existing_semaphore_ignores_bad_counts(void **state)
+{
+    (void)state;
+    char sem[64], ev[64];
+    SYNC_NAME(sem, "sem-bad-counts");
+    SYNC_NAME(ev, "ev-not-sem");
+    HANDLE s = RtCreateSemaphore(NULL, 1, 2, sem);
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, ev);
+    assert_non_null(s);
+    assert_non_null(e);
+    static const LONG bad[][2] = {{-1, 1}, {2, 1}, {0, 0}, {1, 0}, {0, -1}, {INT32_MIN, INT32_MIN}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        SetLastError(0);
+        HANDLE h = RtCreateSemaphore(NULL, bad[i][0], bad[i][1], sem);
+        if (h == NULL || GetLastError() != ERROR_ALREADY_EXISTS)
+            fail_msg("initial %d maximum %d on an existing semaphore: %p, error %u", bad[i][0], bad[i][1], h,
+                     GetLastError());
+        LONG prev = -1;
+        assert_true(RtReleaseSemaphore(h, 1, &prev)); /* the existing one: count 1 of 2 */
+        assert_int_equal(prev, 1);
+        assert_int_equal(RtWaitForSingleObject(s, 0), WAIT_OBJECT_0);
+        assert_true(CloseHandle(h));
+        /* Another type's name: as for any Create. */
+        SetLastError(0);
+        assert_null(RtCreateSemaphore(NULL, bad[i][0], bad[i][1], ev));
+        assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+    }
+    assert_true(CloseHandle(s));
+    assert_true(CloseHandle(e));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) { /* no semaphore of that name now */
+        SetLastError(0);
+        assert_null(RtCreateSemaphore(NULL, bad[i][0], bad[i][1], sem));
+        assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+        assert_null(RtCreateSemaphore(NULL, bad[i][0], bad[i][1], NULL));
+        assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
+        assert_null(RtOpenSemaphore(0, FALSE, sem)); /* and nothing made */
+        assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+    }
+}
+
 /* Names at and past the length limit, and with a backslash, for each
  * kind's Create and Open (SPEC 3's rules hold for every type). */
 static HANDLE create_kind(int k, const char *name)
@@ -413,6 +458,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_close_under_wait_frees_name),
         cmocka_unit_test(test_name_limits_every_kind),
         cmocka_unit_test(test_leftover_references_keep_no_name),
+        cmocka_unit_test(test_create_existing_semaphore_ignores_bad_counts),
     };
     return SYNC_RUN("sync_api_edges", tests);
 }
