@@ -190,8 +190,9 @@ static bool start_thread(struct iw_mutex_watch *w)
 /* fork: the child has none of the watcher threads; it starts afresh.  A
  * busy watcher's reference goes with its thread - unless it is the last:
  * letting go takes the process lock, which the forking thread holds now.
- * Such an object then stays held in the child until it exits, as do those
- * the parent's waiting threads held. */
+ * Such an object's record then stays in the child until it exits, as do
+ * those the parent's waiting threads held; not its name, which goes with
+ * the child's last handle (iw_object_close). */
 void iw_mutex_watch_fork_prepare(void) { lock_watchers(); }
 void iw_mutex_watch_fork_parent(void) { pthread_mutex_unlock(&watch_lock); }
 void iw_mutex_watch_fork_child(void)

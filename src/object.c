@@ -39,12 +39,9 @@ static void release_ref(struct iw_node *node, int fd, const char *file, uint64_t
     iw_members_discharge(charge, pages);
 }
 
-static void let_go(struct iw_node *node, struct iw_object *obj)
+/* Lets go of the file: its name may go now (the state page stays). */
+static void let_go_file(struct iw_node *node, struct iw_object *obj)
 {
-    /* A page its type keeps (a mutex a thread of ours owns: mutex.c)
-     * stays mapped for the life of the process, on purpose. */
-    if (obj->page && !(obj->ops->keep_mapped && obj->ops->keep_mapped(iw_object_state(obj))))
-        iw_guard_unmap(obj->page, node->page_size, node->page_size);
     int map_fd = atomic_load(&obj->map_fd);
     if (map_fd >= 0)
         close(map_fd); /* no lock on it: mappings made through it may outlive it */
@@ -62,6 +59,16 @@ static void let_go(struct iw_node *node, struct iw_object *obj)
         iw_members_discharge(obj->charge, obj->pages);
     } else
         release_ref(node, obj->fd, obj->file, obj->pages, obj->charge);
+}
+
+static void let_go(struct iw_node *node, struct iw_object *obj)
+{
+    /* A page its type keeps (a mutex a thread of ours owns: mutex.c)
+     * stays mapped for the life of the process, on purpose. */
+    if (obj->page && !(obj->ops->keep_mapped && obj->ops->keep_mapped(iw_object_state(obj))))
+        iw_guard_unmap(obj->page, node->page_size, node->page_size);
+    if (!obj->unnamed)
+        let_go_file(node, obj);
     free(obj);
 }
 
@@ -97,6 +104,36 @@ IW_HOT_WAIT void iw_object_put(struct iw_object *obj)
     iw_transit_end();
 }
 
+/* References may outlive the last handle: calls in flight hold them - a
+ * wait, which may sleep for ever.  The name must not wait for those: SPEC 4
+ * frees it with the last handle (as Win32 does, whatever references its
+ * waits hold), so with the last handle the record leaves the records and
+ * the file is let go, under the transit gate and the process lock as in
+ * iw_object_put; the last reference then frees the record and unmaps the
+ * page.  Done whether or not other references are left: one taken by a
+ * wait racing this close (a pin turned into a reference) may come after
+ * any look at the count.  A wait left on such an object sleeps until its
+ * timeout (nobody can signal it any more), as in Win32. */
+void iw_object_close(struct iw_object *obj)
+{
+    if (!iw_object_is_local(obj)) {
+        struct iw_node *node;
+        iw_node_get(&node); /* cannot fail: obj exists, so the node was opened */
+        iw_transit_begin();
+        iw_records_lock();
+        bool last_handle = --obj->handles == 0;
+        if (last_handle) {
+            iw_records_remove(obj);
+            obj->unnamed = true;
+        }
+        iw_records_unlock();
+        if (last_handle)
+            let_go_file(node, obj);
+        iw_transit_end();
+    }
+    iw_object_put(obj);
+}
+
 bool iw_object_get_pinned(struct iw_object *obj)
 {
     unsigned refs = atomic_load(&obj->refs);
@@ -127,8 +164,10 @@ static DWORD find_held(struct iw_node *node, const struct iw_object_ops *ops, co
         return err;
     iw_records_lock();
     struct iw_object *obj = iw_records_find(file);
-    if (obj != NULL && obj->ops == ops)
+    if (obj != NULL && obj->ops == ops) {
         atomic_fetch_add(&obj->refs, 1);
+        obj->handles++;
+    }
     iw_records_unlock();
     *out = obj;
     return obj == NULL || obj->ops == ops ? ERROR_SUCCESS : ERROR_INVALID_HANDLE;
@@ -147,6 +186,7 @@ static struct iw_object *adopt(struct iw_node *node, struct iw_object *fresh)
     }
     if (held != NULL) {
         atomic_fetch_add(&held->refs, 1);
+        held->handles++;
         /* A page its type keeps (a mutex created owned by this thread:
          * this thread's robust list points into it) stays mapped. */
         if (fresh->page && fresh->ops->keep_mapped && fresh->ops->keep_mapped(iw_object_state(fresh)))
@@ -165,6 +205,7 @@ static struct iw_object *new_record(int fd, const char *file, const struct iw_ob
     static _Atomic uint64_t serials;
     obj->serial = atomic_fetch_add(&serials, 1) + 1;
     atomic_init(&obj->refs, 1);
+    obj->handles = 1;
     obj->fd = fd;
     atomic_init(&obj->map_fd, -1);
     obj->fork_fd = -1;
@@ -508,7 +549,7 @@ HANDLE iw_object_handle(struct iw_object *obj)
     HANDLE h = iw_handle_new(obj, obj->ops, obj->page ? iw_object_state(obj) : NULL);
     iw_records_unlock();
     if (h == NULL) {
-        iw_object_put(obj);
+        iw_object_close(obj);
         return iw_fail(ERROR_NOT_ENOUGH_MEMORY);
     }
     return h;
@@ -525,7 +566,7 @@ IW_API BOOLEAN CloseHandle(HANDLE hObject)
         iw_set_error(ERROR_INVALID_HANDLE);
         return FALSE;
     }
-    iw_object_put(obj);
+    iw_object_close(obj);
     return TRUE;
 }
 

@@ -28,6 +28,10 @@ struct iw_object {
     _Atomic unsigned refs;      /* handles, plus calls in flight; changed
                                    under the process lock, except a change
                                    between two nonzero values (object.c) */
+    unsigned handles;           /* the references that are (or are about to
+                                   become) handles; under the process lock */
+    bool unnamed;               /* its last handle is closed: out of the
+                                   records, its file let go (object.c) */
     uint64_t serial;            /* unique among this process's records, ever */
     int fd;                     /* holds the reference lock; never mapped:
                                    see iw_object_map */
@@ -63,6 +67,11 @@ DWORD iw_object_open(const struct iw_object_ops *ops, LPCTSTR lpName, struct iw_
 /* Drops one reference; the last one in this process lets go of the object,
  * and destroys it if no other process holds it. */
 void iw_object_put(struct iw_object *obj);
+
+/* Drops a reference that stands for a handle (closed, or never made): the
+ * last one in this process lets go of the object's name and file at once,
+ * even while calls in flight (waits) keep the object itself (SPEC 4). */
+void iw_object_close(struct iw_object *obj);
 
 /* A reference on an object the caller has pinned (hazard.h) through a
  * handle, so that it may sleep on it; false (ERROR_INVALID_HANDLE set) if

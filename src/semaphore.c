@@ -113,11 +113,28 @@ out:
     return ok;
 }
 
+/* Counts no new semaphore may have: only an existing semaphore of that name
+ * is an answer.  A Create of an existing name ignores the counts (SPEC 6:
+ * "the other arguments ignored"; INtime: they "were already set by the
+ * creation process"), whatever they are - Win32 refuses them first, but
+ * INtime wins.  Without one, ERROR_INVALID_PARAMETER, and nothing made. */
+static HANDLE existing_only(LPCTSTR lpName)
+{
+    if (lpName == NULL || lpName[0] == '\0')
+        return iw_fail(ERROR_INVALID_PARAMETER);
+    HANDLE h = iw_object_open_handle(&iw_semaphore_ops, lpName);
+    if (h != NULL)
+        iw_set_error(ERROR_ALREADY_EXISTS);
+    else if (GetLastError() == ERROR_FILE_NOT_FOUND)
+        iw_set_error(ERROR_INVALID_PARAMETER);
+    return h;
+}
+
 IW_API HANDLE RtCreateSemaphore(LPSECURITY_ATTRIBUTES a, LONG lInitialCount, LONG lMaximumCount, LPCTSTR lpName)
 {
     (void)a;
     if (lMaximumCount < 1 || lInitialCount < 0 || lInitialCount > lMaximumCount)
-        return iw_fail(ERROR_INVALID_PARAMETER);
+        return existing_only(lpName);
     struct semaphore_params params = {.initial = lInitialCount, .maximum = lMaximumCount};
     return iw_object_create_handle(&iw_semaphore_ops, lpName, &params);
 }

@@ -33,7 +33,7 @@ static HANDLE hand_out(struct iw_object *obj, VOID **location)
     void *p = NULL;
     DWORD err = map_object(obj, &p);
     if (err != ERROR_SUCCESS) {
-        iw_object_put(obj);
+        iw_object_close(obj); /* its reference was to become a handle */
         return iw_fail(err);
     }
     IW_CRASH_POINT("shm.mapped");
