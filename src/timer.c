@@ -47,17 +47,27 @@
  * will not return: routine_ended_thread), Set fails with
  * ERROR_INVALID_HANDLE.
  *
- * CloseHandle is RtDeleteTimer (INtime: "performs the same function") for
- * the last handle: the object's last reference stops the thread
- * (timer_free: joins it).  The routine's calls on its own timer take no
- * reference (lock_timer), so a CloseHandle of another thread is the last
- * one, and waits for the routine, even then.  A call of another thread
- * that holds the timer at that moment (RtSetTimer still in flight on a
- * handle being closed: a race of the application) keeps the thread until
- * it returns.
+ * CloseHandle is RtDeleteTimer (INtime: "performs the same function"):
+ * the close of the handle disarms the timer for good and waits for a run
+ * in progress (timer_closed), and the object's last reference stops the
+ * thread (timer_free: joins it).  The routine's calls on its own timer
+ * take no reference (lock_timer), so a CloseHandle of another thread is
+ * the last reference even then.  A call or a wait of another thread that
+ * holds the timer at that moment keeps the (disarmed) thread until it
+ * returns.
  *
- * Not waitable: INtime's timer is a thread that calls a routine, not a
- * synchronisation object (RtWaitForSingleObject on it: ERROR_INVALID_HANDLE).
+ * Waitable (SPEC 9), as a Win32 synchronization timer (CreateWaitableTimer,
+ * bManualReset FALSE): the handle's state is an auto-reset event
+ * (event_wait.h: the event's own protocol, not a second one) that the
+ * thread sets at each expiry, as it takes it and before the routine runs.
+ * One expiry releases one wait; expiries nobody waited for leave it set
+ * once, as the overrun rule collapses missed runs.  Set resets it (Win32:
+ * KeSetTimer "sets the timer to a not-signaled state"), Cancel leaves it
+ * (CancelWaitableTimer "does not change the signaled state").  A wait
+ * holds a reference, so the last reference is no longer the moment to
+ * stop: CloseHandle stops the timer at the close of its handle
+ * (timer_closed; a timer has one handle), and a wait under it sees no
+ * later expiry and ends by its timeout.
  *
  * Locking: the timer's fields are under its own priority-inheriting mutex,
  * held for a few instructions at a time; the timer's thread, at a real-time
@@ -66,8 +76,10 @@
  * thread does between two expiries allocates or takes another lock.
  *
  * fork: the child gets the handle but not the thread (local_object.h); the
- * calls refuse the timer there (ERROR_INVALID_HANDLE) and CloseHandle only
- * frees its memory.  A routine that forks: the child's only thread is
+ * calls refuse the timer there (ERROR_INVALID_HANDLE), a wait sees the
+ * copy of its event as a thread handle's end (a signal pending at the fork
+ * is taken once; nothing sets it again) and CloseHandle only frees its
+ * memory.  A routine that forks: the child's only thread is
  * the copy of the timer's, which ends when the routine returns there (the
  * child exits with 0, as after a thread's start routine) instead of
  * serving a timer the child does not have.  RtCreateTimer installs the
