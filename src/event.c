@@ -46,6 +46,7 @@
 #include "crash_point.h"
 #include "iwin32_inspect.h"
 #include "event_state.h"
+#include "event_wait.h"
 #include "export.h"
 #include "futex.h"
 #include "hazard.h"
@@ -96,9 +97,9 @@ static void init(void *state, const void *params)
     atomic_init(&e->word, p->initial ? EVENT_SIGNALLED : 0);
 }
 
-static _Atomic uint32_t *wake_word(void *state) { return &((struct event_state *)state)->wake; }
+_Atomic uint32_t *iw_event_wake_word(void *state) { return &((struct event_state *)state)->wake; }
 
-IW_HOT_WAIT static int try_take(void *state, bool *abandoned)
+IW_HOT_WAIT int iw_event_try_take(void *state, bool *abandoned)
 {
     (void)abandoned; /* an event has no owner */
     struct event_state *e = state;
@@ -112,7 +113,7 @@ IW_HOT_WAIT static int try_take(void *state, bool *abandoned)
     return 1;
 }
 
-static uint32_t enter(void *state)
+uint32_t iw_event_enter(void *state)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word);
@@ -121,7 +122,7 @@ static uint32_t enter(void *state)
     return gen_of(w);
 }
 
-IW_HOT_WAIT static int poll(void *state, uint32_t cookie, bool *abandoned)
+IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
 {
     (void)abandoned;
     struct event_state *e = state;
@@ -147,7 +148,7 @@ IW_HOT_WAIT static int poll(void *state, uint32_t cookie, bool *abandoned)
  * many - one that may have been handed to us - is not left stranded: a
  * Set's becomes the signalled state, for the others, a Pulse's is dropped
  * (a Pulse never leaves the event set). */
-IW_HOT_WAIT static void leave(void *state, uint32_t cookie)
+IW_HOT_WAIT void iw_event_leave(void *state, uint32_t cookie)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
@@ -185,13 +186,9 @@ IW_HOT_SIGNAL static void release_sleepers(struct event_state *e, bool set_token
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
 }
 
-/* Set (set=true) and Pulse (set=false). */
-IW_HOT_SIGNAL static BOOLEAN signal_event(HANDLE h, bool set)
+/* Set (set=true) and Pulse (set=false) of the state e. */
+IW_HOT_SIGNAL void iw_event_signal(struct event_state *e, bool set)
 {
-    struct iw_pinned p;
-    if (!iw_hazard_pin_found(h, &iw_event_ops, &p))
-        return FALSE;
-    struct event_state *e = p.state;
     uint64_t w = atomic_load(&e->word), next;
     bool wake, token;
     do {
@@ -221,6 +218,14 @@ IW_HOT_SIGNAL static BOOLEAN signal_event(HANDLE h, bool set)
         IW_CRASH_POINT("event.signalled");
         release_sleepers(e, token && set);
     }
+}
+
+IW_HOT_SIGNAL static BOOLEAN signal_event(HANDLE h, bool set)
+{
+    struct iw_pinned p;
+    if (!iw_hazard_pin_found(h, &iw_event_ops, &p))
+        return FALSE;
+    iw_event_signal(p.state, set);
     iw_hazard_unpin();
     return TRUE;
 }
@@ -228,13 +233,14 @@ IW_HOT_SIGNAL static BOOLEAN signal_event(HANDLE h, bool set)
 IW_HOT_SIGNAL IW_API BOOLEAN RtSetEvent(HANDLE h) { return signal_event(h, true); }
 IW_API BOOLEAN RtPulseEvent(HANDLE h) { return signal_event(h, false); }
 
+void iw_event_reset(struct event_state *e) { atomic_fetch_and(&e->word, ~EVENT_SIGNALLED); }
+
 IW_API BOOLEAN RtResetEvent(HANDLE h)
 {
     struct iw_pinned p;
     if (!iw_hazard_pin_found(h, &iw_event_ops, &p))
         return FALSE;
-    struct event_state *e = p.state;
-    atomic_fetch_and(&e->word, ~EVENT_SIGNALLED);
+    iw_event_reset(p.state);
     iw_hazard_unpin();
     return TRUE;
 }
@@ -268,10 +274,6 @@ const struct iw_object_ops iw_event_ops = {
     .name = "event",
     .state_size = sizeof(struct event_state),
     .init = init,
-    .wake_word = wake_word,
-    .try_take = try_take,
-    .enter = enter,
-    .poll = poll,
-    .leave = leave,
+    IW_EVENT_WAIT_OPS,
     .describe = describe,
 };

@@ -566,6 +566,8 @@ IW_API BOOLEAN CloseHandle(HANDLE hObject)
         iw_set_error(ERROR_INVALID_HANDLE);
         return FALSE;
     }
+    if (obj->ops->handle_closed != NULL)
+        obj->ops->handle_closed(iw_object_state(obj));
     iw_object_close(obj);
     return TRUE;
 }

@@ -94,6 +94,10 @@ struct iw_object_ops {
      * process handle, a timer; type 0); called once its last reference is
      * gone and no call has it pinned, to let go of what the state holds. */
     void (*free_local)(void *state);
+    /* Non-NULL: called by CloseHandle for each handle of a local type it
+     * closes, before it drops the handle's reference - which a wait may
+     * outlive (a timer stops there, not at its last reference: timer.c). */
+    void (*handle_closed)(void *state);
 };
 
 /* A waitable object: one the waits accept. */

@@ -47,17 +47,27 @@
  * will not return: routine_ended_thread), Set fails with
  * ERROR_INVALID_HANDLE.
  *
- * CloseHandle is RtDeleteTimer (INtime: "performs the same function") for
- * the last handle: the object's last reference stops the thread
- * (timer_free: joins it).  The routine's calls on its own timer take no
- * reference (lock_timer), so a CloseHandle of another thread is the last
- * one, and waits for the routine, even then.  A call of another thread
- * that holds the timer at that moment (RtSetTimer still in flight on a
- * handle being closed: a race of the application) keeps the thread until
- * it returns.
+ * CloseHandle is RtDeleteTimer (INtime: "performs the same function"):
+ * the close of the handle disarms the timer for good and waits for a run
+ * in progress (timer_closed), and the object's last reference stops the
+ * thread (timer_free: joins it).  The routine's calls on its own timer
+ * take no reference (lock_timer), so a CloseHandle of another thread is
+ * the last reference even then.  A call or a wait of another thread that
+ * holds the timer at that moment keeps the (disarmed) thread until it
+ * returns.
  *
- * Not waitable: INtime's timer is a thread that calls a routine, not a
- * synchronisation object (RtWaitForSingleObject on it: ERROR_INVALID_HANDLE).
+ * Waitable (SPEC 9), as a Win32 synchronization timer (CreateWaitableTimer,
+ * bManualReset FALSE): the handle's state is an auto-reset event
+ * (event_wait.h: the event's own protocol, not a second one) that the
+ * thread sets at each expiry, as it takes it and before the routine runs.
+ * One expiry releases one wait; expiries nobody waited for leave it set
+ * once, as the overrun rule collapses missed runs.  Set resets it (Win32:
+ * KeSetTimer "sets the timer to a not-signaled state"), Cancel leaves it
+ * (CancelWaitableTimer "does not change the signaled state").  A wait
+ * holds a reference, so the last reference is no longer the moment to
+ * stop: CloseHandle stops the timer at the close of its handle
+ * (timer_closed; a timer has one handle), and a wait under it sees no
+ * later expiry and ends by its timeout.
  *
  * Locking: the timer's fields are under its own priority-inheriting mutex,
  * held for a few instructions at a time; the timer's thread, at a real-time
@@ -66,8 +76,10 @@
  * thread does between two expiries allocates or takes another lock.
  *
  * fork: the child gets the handle but not the thread (local_object.h); the
- * calls refuse the timer there (ERROR_INVALID_HANDLE) and CloseHandle only
- * frees its memory.  A routine that forks: the child's only thread is
+ * calls refuse the timer there (ERROR_INVALID_HANDLE), a wait sees the
+ * copy of its event as a thread handle's end (a signal pending at the fork
+ * is taken once; nothing sets it again) and CloseHandle only frees its
+ * memory.  A routine that forks: the child's only thread is
  * the copy of the timer's, which ends when the routine returns there (the
  * child exits with 0, as after a thread's start routine) instead of
  * serving a timer the child does not have.  RtCreateTimer installs the
@@ -81,10 +93,12 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "clock.h"
+#include "event_wait.h"
 #include "export.h"
 #include "fork.h"
 #include "futex.h"
@@ -116,19 +130,27 @@ struct timer {
     int rtx;                        /* its RTX priority */
     uint64_t process;               /* iw_self_process() of the process the thread runs in */
     pthread_t thread;
+    struct event_state *signal;     /* the handle's (timer_state): set at each expiry */
 };
 
+/* The handle's state: an auto-reset event first, for the event's wait
+ * protocol (event_wait.h), zeroed - reset - at creation. */
 struct timer_state {
+    struct event_state signal;      /* set at each expiry */
     struct timer *t;                /* NULL until its thread runs */
 };
+_Static_assert(offsetof(struct timer_state, signal) == 0, "the event comes first");
 
 static void timer_free(void *state);
+static void timer_closed(void *state);
 
 static const struct iw_object_ops timer_ops = {
     .type = 0,
     .name = "timer",
     .state_size = sizeof(struct timer_state),
+    IW_EVENT_WAIT_OPS,
     .free_local = timer_free,
+    .handle_closed = timer_closed,
 };
 
 static int64_t now_ns(void)
@@ -223,11 +245,16 @@ static void *timer_thread(void *arg)
         pthread_mutex_lock(&t->lock);
         if (r != ETIMEDOUT || atomic_load_explicit(&t->seq, memory_order_relaxed) != seq)
             continue;
-        /* The expiry it slept for, unchanged: run the routine for it. */
+        /* The expiry it slept for, unchanged: signal the handle's waiters
+         * and run the routine for it.  The signal is given under the lock,
+         * so that a Set (which resets it) comes wholly before or after it;
+         * it takes no lock and allocates nothing (a compare-and-swap and a
+         * futex wake).  Expiries no wait took leave it signalled once. */
         if (t->interval != 0)
             t->deadline = add_ns(t->deadline, t->interval);
         else
             t->armed = false;
+        iw_event_signal(t->signal, true);
         atomic_store_explicit(&t->running, 1, memory_order_relaxed);
         pthread_mutex_unlock(&t->lock);
         pthread_cleanup_push(routine_ended_thread, t);
@@ -357,6 +384,7 @@ IW_API HANDLE RtCreateTimer(PSECURITY_ATTRIBUTES pThreadAttributes, ULONG dwStac
     t->context = Context;
     t->rtx = (int)Priority;
     t->process = iw_self_process();
+    t->signal = &((struct timer_state *)iw_object_state(obj))->signal;
 
     /* The thread starts at its priority, so a process that may not use it
      * learns so here (EPERM: ERROR_ACCESS_DENIED, as RtSetThreadPriority). */
@@ -403,6 +431,9 @@ static BOOLEAN set_timer(HANDLE h, int64_t deadline, const PLARGE_INTEGER pInter
         iw_set_error(t->ended ? ERROR_INVALID_HANDLE : ERROR_BUSY);
         return FALSE;
     }
+    /* Win32's SetWaitableTimer (KeSetTimer) resets the timer: a signal
+     * of an earlier expiry that no wait took is dropped. */
+    iw_event_reset(t->signal);
     t->armed = true;
     t->deadline = deadline;
     t->interval = ns_of_ticks(interval);
@@ -470,13 +501,22 @@ IW_API BOOLEAN RtDeleteTimer(HANDLE hTimer)
     struct timer *t = lock_timer(hTimer, &obj);
     if (t == NULL)
         return FALSE;
-    /* No Set from here on, and no run after this returns, even while
-     * another call still holds the timer. */
+    unlock_timer(t, obj);
+    return CloseHandle(hTimer); /* timer_closed */
+}
+
+/* Its handle is closed (a timer has one: no call duplicates it): no Set
+ * from here on, and no run - nor signal - after CloseHandle returns, even
+ * while another call or a wait still holds the timer. */
+static void timer_closed(void *state)
+{
+    struct timer *t = ((struct timer_state *)state)->t;
+    if (t == NULL || in_fork_child(t))
+        return; /* no thread: timer_free does the rest */
+    pthread_mutex_lock(&t->lock);
     t->deleted = true;
     disarm_and_wait(t);
     changed(t);
-    drop(obj);
-    return CloseHandle(hTimer);
 }
 
 /* The last reference: stops the thread (the run in progress ends first),

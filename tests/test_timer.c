@@ -9,7 +9,8 @@
  * routine itself and from another thread while the routine runs (counters
  * show it never runs after they return), CloseHandle stopping the thread,
  * a routine that ends its thread with ExitThread,
- * bad handles and arguments, a fork child's copy of the handle, and the
+ * bad handles and arguments, a fork child's copy of the handle (refused by
+ * the calls; a wait there sees no expiry), and the
  * refusal of a process that may not use real-time priorities.
  *
  * A timer's thread is SCHED_FIFO: where this process may not use it, the
@@ -571,10 +572,8 @@ static void test_bad_handles_and_arguments(void **state)
     SetLastError(0);
     assert_false(RtGetTimer(h, NULL));
     assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
-    /* Not a waitable object. */
-    SetLastError(0);
-    assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_FAILED);
-    assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
+    /* Waitable (test_timer_wait.c), and reset until its first expiry. */
+    assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_TIMEOUT);
     /* A timer a century away, deleted: the routine never runs. */
     LARGE_INTEGER far = {.QuadPart = INT64_MAX}, min = {.QuadPart = INT64_MIN};
     assert_true(RtSetTimer(h, &far, &far));
@@ -612,7 +611,7 @@ static void test_close_stops_thread(void **state)
 }
 
 /* A child of fork has the handle but not the thread: the calls refuse it,
- * CloseHandle frees it; the parent's timer runs on. */
+ * a wait finds no expiry, CloseHandle frees it; the parent's timer runs on. */
 static void test_fork_child(void **state)
 {
     (void)state;
@@ -629,6 +628,11 @@ static void test_fork_child(void **state)
         int ok = !RtGetTimer(h, &rem) && GetLastError() == ERROR_INVALID_HANDLE;
         SetLastError(0);
         ok = ok && !RtCancelTimer(h, &rem) && GetLastError() == ERROR_INVALID_HANDLE;
+        /* A wait sees the copy of its state, as a thread handle's: a
+         * signal pending at the fork is taken once, and no expiry comes. */
+        DWORD pending = RtWaitForSingleObject(h, 0);
+        ok = ok && (pending == WAIT_OBJECT_0 || pending == WAIT_TIMEOUT);
+        ok = ok && RtWaitForSingleObject(h, 20) == WAIT_TIMEOUT;
         ok = ok && CloseHandle(h);
         _exit(ok ? 0 : 1);
     }
