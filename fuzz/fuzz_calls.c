@@ -306,7 +306,12 @@ static void op_create(enum kind kind)
         int32_t initial = flags < 0xf8 ? flags % 5 : edges[flags & 7];
         uint8_t m = take8();
         int32_t maximum = m < 0xf8 ? m % 5 : edges[m & 7];
-        if (maximum < 1 || initial < 0 || initial > maximum)
+        /* Counts no new semaphore may have: refused unless the name is an
+         * existing object's, whose Create ignores them (SPEC 6) - a
+         * semaphore's (a handle) or another type's (ERROR_INVALID_HANDLE) -
+         * or a bad name (its error). */
+        if ((maximum < 1 || initial < 0 || initial > maximum) &&
+            (unnamed(name) || (name_error(name) == ERROR_SUCCESS && named_object(name) == NULL)))
             param_error = ERROR_INVALID_PARAMETER;
         init.count = initial;
         init.maximum = maximum;
