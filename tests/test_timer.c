@@ -41,35 +41,15 @@
 
 #include "test_child.h"
 #include "test_node.h"
+#include "timer_util.h"
 
 #define PRIO 60            /* RTX: FIFO 32 */
-#define MS 10000LL         /* 1 ms in 100 ns units */
 
 static int64_t mono_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec d = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    while (nanosleep(&d, &d) != 0)
-        ;
-}
-
-/* A timer, or the case skipped where this process may not use SCHED_FIFO. */
-static HANDLE make_timer(VOID(RTFCNDCL *routine)(PVOID), PVOID context, ULONG priority)
-{
-    SetLastError(0);
-    HANDLE h = RtCreateTimer(NULL, 0, routine, context, priority, CLOCK_FASTEST);
-    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
-        fprintf(stderr, "no real-time priority here (CAP_SYS_NICE or RLIMIT_RTPRIO): skipped\n");
-        skip();
-    }
-    assert_non_null(h);
-    return h;
 }
 
 /* The threads of this process. */
@@ -141,13 +121,6 @@ static int by_value(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
-}
-
-static LONGLONG clock_now(void)
-{
-    LARGE_INTEGER t;
-    assert_true(RtGetClockTime(CLOCK_FASTEST, &t));
-    return t.QuadPart;
 }
 
 /* ---- the cases -------------------------------------------------------------------- */

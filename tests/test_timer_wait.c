@@ -25,39 +25,15 @@
 #include <iwin32.h>
 
 #include "test_node.h"
+#include "timer_util.h"
 
 #define PRIO 60            /* RTX: FIFO 32 */
-#define MS 10000LL         /* 1 ms in 100 ns units */
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec d = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    while (nanosleep(&d, &d) != 0)
-        ;
-}
-
-static LONGLONG clock_now(void)
-{
-    LARGE_INTEGER t;
-    assert_true(RtGetClockTime(CLOCK_FASTEST, &t));
-    return t.QuadPart;
-}
 
 static VOID RTFCNDCL count_run(PVOID context) { atomic_fetch_add((atomic_int *)context, 1); }
 
 /* A timer counting its runs in *runs, or the case skipped where this
  * process may not use SCHED_FIFO. */
-static HANDLE make_timer(atomic_int *runs)
-{
-    SetLastError(0);
-    HANDLE h = RtCreateTimer(NULL, 0, count_run, runs, PRIO, CLOCK_FASTEST);
-    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
-        fprintf(stderr, "no real-time priority here (CAP_SYS_NICE or RLIMIT_RTPRIO): skipped\n");
-        skip();
-    }
-    assert_non_null(h);
-    return h;
-}
+static HANDLE make_counting_timer(atomic_int *runs) { return make_timer(count_run, runs, PRIO); }
 
 static void set_relative(HANDLE h, LONGLONG first, LONGLONG period)
 {
@@ -73,7 +49,7 @@ static void test_periodic_wait(void **state)
     (void)state;
     static atomic_int runs;
     atomic_store(&runs, 0);
-    HANDLE h = make_timer(&runs);
+    HANDLE h = make_counting_timer(&runs);
     LONGLONG start = clock_now();
     set_relative(h, 2 * MS, 2 * MS);
     for (int i = 1; i <= 20; i++) {
@@ -90,7 +66,7 @@ static void test_wait_multiple(void **state)
     (void)state;
     static atomic_int runs;
     atomic_store(&runs, 0);
-    HANDLE h = make_timer(&runs);
+    HANDLE h = make_counting_timer(&runs);
     HANDLE ev = RtCreateEvent(NULL, FALSE, FALSE, NULL);
     assert_non_null(ev);
     set_relative(h, 5 * MS, 0);
@@ -106,7 +82,7 @@ static void test_one_shot_once(void **state)
     (void)state;
     static atomic_int runs;
     atomic_store(&runs, 0);
-    HANDLE h = make_timer(&runs);
+    HANDLE h = make_counting_timer(&runs);
     assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_TIMEOUT); /* created reset */
     set_relative(h, 5 * MS, 0);
     assert_int_equal(RtWaitForSingleObject(h, 1000), WAIT_OBJECT_0);
@@ -132,7 +108,7 @@ static void test_one_expiry_releases_one(void **state)
     (void)state;
     static atomic_int runs;
     atomic_store(&runs, 0);
-    waited = make_timer(&runs);
+    waited = make_counting_timer(&runs);
     atomic_store(&released, 0);
     atomic_store(&timed_out, 0);
     pthread_t a, b;
@@ -154,7 +130,7 @@ static void test_no_burst(void **state)
     (void)state;
     static atomic_int runs;
     atomic_store(&runs, 0);
-    HANDLE h = make_timer(&runs);
+    HANDLE h = make_counting_timer(&runs);
     LONGLONG start = clock_now();
     set_relative(h, 10 * MS, 10 * MS);
     for (int i = 0; i < 2000 && atomic_load(&runs) < 5; i++) /* 50 ms, on a loaded machine more */
@@ -174,7 +150,7 @@ static void test_set_resets_cancel_keeps(void **state)
     (void)state;
     static atomic_int runs;
     atomic_store(&runs, 0);
-    HANDLE h = make_timer(&runs);
+    HANDLE h = make_counting_timer(&runs);
     set_relative(h, 1 * MS, 0);
     sleep_ms(20);
     assert_int_equal(atomic_load(&runs), 1);
@@ -208,7 +184,7 @@ static void test_close_under_wait(void **state)
     (void)state;
     static atomic_int runs;
     atomic_store(&runs, 0);
-    waited = make_timer(&runs);
+    waited = make_counting_timer(&runs);
     set_relative(waited, 100 * MS, 20 * MS);
     atomic_store(&close_wait, -1);
     pthread_t t;
