@@ -8,6 +8,7 @@ struct mapping {
     struct mapping *next;
     uintptr_t base;
     size_t len;
+    void *owner;
 };
 
 static pthread_mutex_t mapping_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -37,13 +38,14 @@ static void grow(void)
     nbuckets = n;
 }
 
-bool iw_mapping_add(void *base, size_t len)
+bool iw_mapping_add(void *base, size_t len, void *owner)
 {
     struct mapping *m = malloc(sizeof *m);
     if (m == NULL)
         return false;
     m->base = (uintptr_t)base;
     m->len = len;
+    m->owner = owner;
     pthread_mutex_lock(&mapping_mutex);
     if (count >= nbuckets)
         grow();
@@ -74,7 +76,7 @@ static struct mapping **find_link(uintptr_t addr)
     return NULL;
 }
 
-bool iw_mapping_remove(const void *addr, void **base, size_t *len)
+bool iw_mapping_remove(const void *addr, void **base, size_t *len, void **owner)
 {
     pthread_mutex_lock(&mapping_mutex);
     struct mapping **link = find_link((uintptr_t)addr);
@@ -88,6 +90,7 @@ bool iw_mapping_remove(const void *addr, void **base, size_t *len)
         return false;
     *base = (void *)m->base;
     *len = m->len;
+    *owner = m->owner;
     free(m);
     return true;
 }

@@ -8,9 +8,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-bool iw_mapping_add(void *base, size_t len);
-/* Forgets the mapping at or around addr; returns its base and length, or false. */
-bool iw_mapping_remove(const void *addr, void **base, size_t *len);
+/* owner: what the mapping is of (shm.c: its object's record). */
+bool iw_mapping_add(void *base, size_t len, void *owner);
+/* Forgets the mapping at or around addr; returns its base, length and
+ * owner, or false. */
+bool iw_mapping_remove(const void *addr, void **base, size_t *len, void **owner);
 
 /* Held across fork, released in the parent and the child alike. */
 void iw_mapping_fork_prepare(void);

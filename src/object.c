@@ -127,8 +127,11 @@ void iw_object_close(struct iw_object *obj)
             obj->unnamed = true;
         }
         iw_records_unlock();
-        if (last_handle)
+        if (last_handle) {
+            if (obj->ops->last_handle_closed)
+                obj->ops->last_handle_closed(obj);
             let_go_file(node, obj);
+        }
         iw_transit_end();
     }
     iw_object_put(obj);

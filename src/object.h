@@ -25,7 +25,7 @@
 
 struct iw_object {
     struct iw_object *next;     /* this process's objects, by file name */
-    _Atomic unsigned refs;      /* handles, plus calls in flight; changed
+    _Atomic unsigned refs;      /* handles, calls in flight, mappings; changed
                                    under the process lock, except a change
                                    between two nonzero values (object.c) */
     unsigned handles;           /* the references that are (or are about to
@@ -39,6 +39,8 @@ struct iw_object {
                                    description without a lock kept for
                                    mapping (iw_object_map); -1 before */
     _Atomic bool mapped;        /* shared memory: mapped at least once */
+    void *_Atomic spare;        /* shared memory: a mapping kept, inaccessible,
+                                   for the next Open (shm.c); NULL: none */
     int fork_fd;                /* a child's own description, made at fork */
     bool shared;                /* fd's description is shared with a parent or
                                    child (fork could not make one): never used

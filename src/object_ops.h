@@ -98,6 +98,10 @@ struct iw_object_ops {
      * closes, before it drops the handle's reference - which a wait may
      * outlive (a timer stops there, not at its last reference: timer.c). */
     void (*handle_closed)(void *state);
+    /* ---- data objects --------------------------------------------------
+     * Non-NULL: called when the process's last handle to obj is closed,
+     * before its file is let go (shm.c: its spare mapping goes). */
+    void (*last_handle_closed)(struct iw_object *obj);
 };
 
 /* A waitable object: one the waits accept. */

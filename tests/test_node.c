@@ -274,6 +274,25 @@ bool tn_is_unmapped(const void *p, size_t len)
     return true;
 }
 
+/* By /proc/self/maps (valgrind follows mprotect, and would report a read
+ * of the range, even one write() makes): every region overlapping
+ * [p, p+len) has no access. */
+bool tn_is_inaccessible(const void *p, size_t len)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return false;
+    char line[1024], perms[8];
+    bool none = true;
+    while (none && fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi;
+        if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && lo < (uintptr_t)p + len && hi > (uintptr_t)p)
+            none = strncmp(perms, "---", 3) == 0;
+    }
+    fclose(f);
+    return none;
+}
+
 size_t tn_region_size(const void *p)
 {
     FILE *f = fopen("/proc/self/maps", "r");

@@ -45,6 +45,9 @@ size_t tn_page(void);
 /* Every page of [p, p+len) is mapped / no page of it is. */
 bool tn_is_mapped(const void *p, size_t len);
 bool tn_is_unmapped(const void *p, size_t len);
+/* No page of [p, p+len) can be read: unmapped, or reserved without access
+ * (an unmapped shared-memory mapping the library keeps: shm.c). */
+bool tn_is_inaccessible(const void *p, size_t len);
 /* The size of the region of /proc/self/maps that starts exactly at p, 0 if none. */
 size_t tn_region_size(const void *p);
 /* Minor page faults of this process so far (a raw system call). */
