@@ -34,8 +34,8 @@ static DWORD pool_pages_from_env(size_t page_size, uint64_t *pages)
         char *end;
         errno = 0;
         unsigned long long v = strtoull(text, &end, 10);
-        if (errno || end == text || *end != '\0' || text[0] == '-' || text[0] == '+' ||
-            v == 0 || v % 4 != 0 || v > IW_POOL_MB_MAX) {
+        /* Digits only: strtoull would also take leading blanks and a sign. */
+        if (errno || end == text || *end != '\0' || text[0] < '0' || text[0] > '9' || v == 0 || v % 4 != 0 || v > IW_POOL_MB_MAX) {
             fprintf(stderr, "iwin32: IWIN32_POOL_MB=\"%s\" is not a positive multiple of 4 (MiB)\n", text);
             return ERROR_INVALID_PARAMETER;
         }

@@ -633,7 +633,7 @@ static void test_pool_set(void **state)
         expect_code((cli(&r, n.dir, "pool", "--set", valid[i].arg, NULL), &r), EXIT_OK);
         expect_pool_size(n.dir, valid[i].mib * MIB);
     }
-    const char *invalid[] = {"6", "0", "-4", "+4", "abc", "4K", "4.0", "", "6M", "4MB", "99999999999G"};
+    const char *invalid[] = {"6", "0", "-4", "+4", "abc", "4K", "4.0", "", "6M", "4MB", "99999999999G", " 8", "\t4M"};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
         expect_code((cli(&r, n.dir, "pool", "--set", invalid[i], NULL), &r), EXIT_USAGE);
         expect_text(r.err, "iwin32: pool: --set ");
@@ -792,6 +792,7 @@ static void test_usage_and_exit_codes(void **state)
         {"show", "a", "b", NULL},
         {"show", "--bytes", "x", NULL},
         {"show", "--bytes", "-1", "a"},
+        {"show", "--bytes", " 8", "a"},
         {"show", "bad\\q", NULL},
         {"show", "\\x00", NULL},
         {"rm", NULL},

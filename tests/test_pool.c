@@ -730,7 +730,8 @@ static void test_racing_closers(void **state)
 static void test_invalid_pool_setting(void **state)
 {
     (void)state;
-    const char *bad[] = {"5", "0", "-4", "abc", "3", "4abc", "1.5", "4 ", "0x10", "99999999999999999999"};
+    const char *bad[] = {"5",   "0",    "-4",   "abc", "3",  "4abc",
+                         "1.5", "4 ",   " 8",   "\t4", "+8", "0x10", "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char root[700], env_root[800], env_pool[64];
         snprintf(root, sizeof root, "%s/bad-%zu", tn_base(), i);

@@ -101,7 +101,7 @@ static uint64_t parse_pool_mib(const char *text)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || text[0] == '-' || text[0] == '+')
+    if (errno || end == text || text[0] < '0' || text[0] > '9') /* no blank or sign before */
         return 0;
     uint64_t scale = 1;
     if (strcasecmp(end, "g") == 0 || strcasecmp(end, "gib") == 0)

@@ -84,7 +84,7 @@ static uint64_t parse_count(const struct cli_command *cmd, const char *text)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end != '\0' || text[0] == '-' || text[0] == '+')
+    if (errno || end == text || *end != '\0' || text[0] < '0' || text[0] > '9') /* no blank or sign */
         cli_usage_error(cmd, "--bytes %s: not a number of bytes", text);
     return v;
 }
