@@ -12,19 +12,15 @@
 #include <unistd.h>
 
 #include "crash_point.h"
-#include "export.h"
 #include "fork.h"
 #include "last_error.h"
-#include "handle.h"
 #include "guard.h"
 #include "hazard.h"
 #include "hot.h"
 #include "local_object.h"
-#include "mapping.h"
 #include "members.h"
 #include "pool.h"
 #include "records.h"
-#include "thread.h"
 #include "type.h"
 
 /* ---- letting go -------------------------------------------------------- */
@@ -527,77 +523,6 @@ static DWORD create_object(struct iw_node *node, const struct iw_object_ops *ops
         }
         return err;
     }
-}
-
-/* ---- handles to objects -------------------------------------------------- */
-
-struct iw_object *iw_object_from_handle(HANDLE h, const struct iw_object_ops *ops)
-{
-    iw_records_lock();
-    struct iw_object *obj = iw_handle_lookup(h);
-    if (obj != NULL && iw_ops_are(obj->ops, ops))
-        atomic_fetch_add(&obj->refs, 1);
-    else
-        obj = NULL;
-    iw_records_unlock();
-    if (obj == NULL)
-        iw_set_error(ERROR_INVALID_HANDLE);
-    return obj;
-}
-
-HANDLE iw_object_handle(struct iw_object *obj)
-{
-    iw_hazard_setup(); /* here, not in a first (real-time) wait */
-    iw_records_lock();
-    HANDLE h = iw_handle_new(obj, obj->ops, obj->page ? iw_object_state(obj) : NULL);
-    iw_records_unlock();
-    if (h == NULL) {
-        iw_object_close(obj);
-        return iw_fail(ERROR_NOT_ENOUGH_MEMORY);
-    }
-    return h;
-}
-
-IW_API BOOLEAN CloseHandle(HANDLE hObject)
-{
-    if (hObject == IW_CURRENT_THREAD || hObject == (HANDLE)(intptr_t)-1)
-        return TRUE; /* GetCurrentThread's or GetCurrentProcess's pseudo-handle: closing it does nothing (Win32) */
-    iw_records_lock();
-    struct iw_object *obj = iw_handle_remove(hObject);
-    iw_records_unlock();
-    if (obj == NULL) {
-        iw_set_error(ERROR_INVALID_HANDLE);
-        return FALSE;
-    }
-    if (obj->ops->handle_closed != NULL)
-        obj->ops->handle_closed(iw_object_state(obj));
-    iw_object_close(obj);
-    return TRUE;
-}
-
-HANDLE iw_object_create_handle(const struct iw_object_ops *ops, LPCTSTR lpName, const void *params)
-{
-    struct iw_name name;
-    DWORD err = iw_name_parse(lpName, &name);
-    struct iw_object *obj;
-    bool existed = false;
-    if (err == ERROR_SUCCESS)
-        err = iw_object_create(ops, &name, 0, params, &obj, &existed);
-    if (err != ERROR_SUCCESS)
-        return iw_fail(err);
-    HANDLE h = iw_object_handle(obj);
-    if (h != NULL)
-        iw_set_error(existed ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
-    return h;
-}
-
-HANDLE iw_object_open_handle(const struct iw_object_ops *ops, LPCTSTR lpName)
-{
-    struct iw_object *obj;
-    DWORD err = iw_object_open(ops, lpName, &obj);
-    if (err != ERROR_SUCCESS)
-        return iw_fail(err);
-    return iw_object_handle(obj); /* success leaves the last error alone */
 }
 
 DWORD iw_object_create(const struct iw_object_ops *ops, const struct iw_name *name, uint64_t size,
