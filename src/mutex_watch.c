@@ -181,7 +181,7 @@ static void *watch_main(void *arg)
 /* A watcher's thread (helper_thread.h; set_priority lifts it). */
 static bool start_thread(struct iw_mutex_watch *w)
 {
-    int rc = iw_helper_thread_start(&w->thread, watch_main, w);
+    int rc = iw_helper_thread_start(&w->thread, watch_main, w, "iw-mutex-watch");
     w->running = rc == 0;
     w->prio = 0;
     return w->running;

@@ -138,7 +138,7 @@ static DWORD start(void)
     if (fd < 0)
         return iw_error_from_errno(errno);
     pthread_t t;
-    int rc = iw_helper_thread_start(&t, watch_main, (void *)(intptr_t)fd);
+    int rc = iw_helper_thread_start(&t, watch_main, (void *)(intptr_t)fd, "iw-exit-watch");
     if (rc != 0) {
         close(fd);
         return ERROR_NOT_ENOUGH_MEMORY;

@@ -11,7 +11,9 @@
  * wait; watchers stop blocking in the lock once no wait needs them; a
  * forked child gets watchers of its own; a process killed while its watcher
  * holds the lock (handing it back) is no owner that died, and a poll that
- * meets a watcher in the lock waits for the handback instead of failing.
+ * meets a watcher in the lock waits for the handback instead of failing;
+ * a watcher runs on the process's CPUs, not on the pinned CPU of the
+ * waiter that started it.
  */
 #include <dirent.h>
 #include <sched.h>
@@ -423,6 +425,99 @@ static void test_forked_child_has_watchers(void **state)
     assert_true(CloseHandle(o.m));
 }
 
+/* A watcher runs where the process runs - its main thread's CPUs - not
+ * where the waiter that started it is pinned: on a CPU a higher-priority
+ * thread keeps busy it would never run, and its waiters would never get
+ * the mutex.  Named, so that users can find and place it.  In a fork
+ * child: the parent's watchers exist already. */
+struct pinned_wait {
+    HANDLE list[2];
+    int cpu;
+    DWORD result;
+};
+
+static void *wait_pinned(void *arg)
+{
+    struct pinned_wait *pw = arg;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(pw->cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0)
+        return NULL;
+    pw->result = RtWaitForMultipleObjects(2, pw->list, FALSE, 100);
+    return NULL;
+}
+
+/* The thread of this process named name, or 0. */
+static pid_t task_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    pid_t found = 0;
+    while (d != NULL && found == 0 && (de = readdir(d)) != NULL) {
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f != NULL && fgets(comm, sizeof comm, f) != NULL && strncmp(comm, name, strlen(name)) == 0 &&
+            comm[strlen(name)] == '\n')
+            found = (pid_t)atoi(de->d_name);
+        if (f != NULL)
+            fclose(f);
+    }
+    if (d != NULL)
+        closedir(d);
+    return found;
+}
+
+static int watcher_placement_child(void)
+{
+    cpu_set_t process;
+    if (sched_getaffinity(0, sizeof process, &process) != 0 || CPU_COUNT(&process) < 2)
+        return 77;
+    struct owner_thread o = {.m = RtCreateMutex(NULL, FALSE, NULL)};
+    struct pinned_wait pw = {.list = {RtCreateEvent(NULL, FALSE, FALSE, NULL), o.m}, .cpu = -1};
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &process))
+            pw.cpu = c; /* the last of the process's CPUs */
+    pthread_t owner, waiter;
+    if (pthread_create(&owner, NULL, own_then_exit, &o) != 0)
+        return 10;
+    while (!atomic_load(&o.owns))
+        usleep(200);
+    if (pthread_create(&waiter, NULL, wait_pinned, &pw) != 0)
+        return 11;
+    pthread_join(waiter, NULL);
+    if (pw.result != WAIT_TIMEOUT)
+        return 12;
+    pid_t watcher = task_named("iw-mutex-watch");
+    cpu_set_t where;
+    if (watcher == 0)
+        return 13;
+    if (sched_getaffinity(watcher, sizeof where, &where) != 0 || !CPU_EQUAL(&where, &process))
+        return 14;
+    atomic_store(&o.go, 1);
+    pthread_join(owner, NULL);
+    return 0;
+}
+
+static void test_watcher_runs_where_the_process_does(void **state)
+{
+    (void)state;
+#ifdef __SANITIZE_THREAD__
+    skip(); /* TSan can't start threads in the child of a threaded fork */
+#endif
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(watcher_placement_child());
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip(); /* one CPU: nowhere else to run */
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +528,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_watchers_let_go),
         cmocka_unit_test(test_forked_child_has_watchers),
         cmocka_unit_test(test_watcher_holding_is_no_owner),
+        cmocka_unit_test(test_watcher_runs_where_the_process_does),
     };
     return SYNC_RUN("sync_mutex_watch", tests);
 }
