@@ -111,13 +111,23 @@ static void shm_last_handle_closed(struct iw_object *obj)
 static DWORD map_object(struct iw_object *obj, void **out)
 {
     size_t len = mapping_len(obj);
+    /* A spare taken is in neither the record nor the mapping table until
+     * it is added: fork waits (transit), or the child would keep a mapping
+     * nobody knows of - the object's memory, after its last handle. */
+    iw_transit_begin();
     void *p = take_spare(obj, len);
-    if (p == NULL)
+    bool spare = p != NULL;
+    if (!spare) {
+        iw_transit_end(); /* iw_object_map takes it where it needs it */
         p = iw_object_map(obj, len, obj->data_offset);
-    if (p == MAP_FAILED)
-        return iw_error_from_errno(errno == EACCES ? ENOMEM : errno);
+        if (p == MAP_FAILED)
+            return iw_error_from_errno(errno == EACCES ? ENOMEM : errno);
+    }
     atomic_fetch_add(&obj->refs, 1); /* ours is not the last: no lock needed (object.c) */
-    if (!iw_mapping_add(p, len, obj)) {
+    bool added = iw_mapping_add(p, len, obj);
+    if (spare)
+        iw_transit_end();
+    if (!added) {
         munmap(p, len);
         iw_object_put(obj);
         return ERROR_NOT_ENOUGH_MEMORY;
@@ -191,12 +201,18 @@ IW_API BOOLEAN RtUnmapSharedMemory(PVOID location)
 {
     void *base, *owner;
     size_t len;
-    if (!iw_mapping_remove(location, &base, &len, &owner)) {
+    /* From the mapping table to the spare or munmap: fork waits, as in
+     * map_object. */
+    iw_transit_begin();
+    bool mapped = iw_mapping_remove(location, &base, &len, &owner);
+    if (mapped)
+        keep_or_unmap(owner, base, len);
+    iw_transit_end();
+    if (!mapped) {
         iw_set_error(ERROR_INVALID_ADDRESS);
         return FALSE;
     }
-    keep_or_unmap(owner, base, len);
-    iw_object_put(owner); /* the mapping's reference */
+    iw_object_put(owner); /* the mapping's reference (a last one takes the gate itself) */
     return TRUE;
 }
 
