@@ -80,7 +80,7 @@
  * poll (members.c, gone) and for a forked child one more fcntl, then one
  * more try of the fast path - independent of the number of objects and of
  * churn: 12-41 us median, 120 us worst at 16,384 objects here, 70-100 us
- * right after a holder's SIGKILL (tests/test_pool.c); for some hundred
+ * right after a holder's SIGKILL (tests/test_pool_churn.c); for some hundred
  * member processes well under a millisecond.  It runs parked
  * (fork does not wait for it).  A refusal that races a death (the member's
  * lock goes before its objects' locks, or after) is ordered before it:
