@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,14 +49,17 @@ static int regions_of(const char *name, int *inaccessible)
     return n;
 }
 
-/* Whether this process keeps spares: where locking is unlimited (shm.c). */
+/* Whether this process keeps spares: where locking is unlimited (shm.c;
+ * the capability counts in the initial user namespace only). */
 static bool keeps_spares(void)
 {
     struct rlimit rl;
+    struct stat st;
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
     struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3] = {0};
     return (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY) ||
-           (syscall(SYS_capget, &hdr, caps) == 0 && (caps[0].effective & (1u << CAP_IPC_LOCK)));
+           (syscall(SYS_capget, &hdr, caps) == 0 && (caps[0].effective & (1u << CAP_IPC_LOCK)) &&
+            stat("/proc/self/ns/user", &st) == 0 && st.st_ino == 0xEFFFFFFDu);
 }
 
 static void expect_no_regions(const char *name)
