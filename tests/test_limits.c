@@ -677,16 +677,17 @@ static void test_full_tmpfs(void **state)
 
 /* ---- a full handle table ----------------------------------------------------------- */
 
-static bool mapped_anywhere(const char *file)
+/* Regions of /proc/self/maps that map file. */
+static int regions_of(const char *file)
 {
     FILE *f = fopen("/proc/self/maps", "r");
     TN_CHILD_CHECK(f != NULL);
     char line[1024];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, file) != NULL;
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, file) != NULL;
     fclose(f);
-    return found;
+    return n;
 }
 
 static int handle_table_body(void *arg)
@@ -695,6 +696,12 @@ static int handle_table_body(void *arg)
     tc_use_node(node);
     HANDLE first = RtCreateEvent(NULL, TRUE, FALSE, "ht");
     TN_CHILD_CHECK(first != NULL);
+    /* Shared memory held and mapped twice, one mapping unmapped: an unmap
+     * may keep it as the next Open's (shm.c). */
+    unsigned char *held, *spare;
+    HANDLE hheld = RtCreateSharedMemory(PAGE_READWRITE, 0, 65536, "ht-spare", (void **)&held);
+    HANDLE hspare = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "ht-spare", (void **)&spare);
+    TN_CHILD_CHECK(hheld != NULL && hspare != NULL && RtUnmapSharedMemory(spare));
     enum { CAP = 1 << 22 };
     HANDLE *handles = malloc(CAP * sizeof *handles);
     TN_CHILD_CHECK(handles != NULL);
@@ -715,15 +722,33 @@ static int handle_table_body(void *arg)
     TN_CHILD_CHECK(GetLastError() == ERROR_NOT_ENOUGH_MEMORY);
     TN_CHILD_CHECK(RtCreateSharedMemory(PAGE_READWRITE, 0, 65536, NULL, &p) == NULL);
     TN_CHILD_CHECK(GetLastError() == ERROR_NOT_ENOUGH_MEMORY);
-    TN_CHILD_CHECK(strcmp(tc_listing(node), ".node|n-ht") == 0);
-    TN_CHILD_CHECK(!mapped_anywhere("/n-ht-shm") && !mapped_anywhere("/u-"));
+    TN_CHILD_CHECK(strcmp(tc_listing(node), ".node|n-ht|n-ht-spare") == 0);
+    TN_CHILD_CHECK(regions_of("/n-ht-shm") == 0 && regions_of("/u-") == 0);
     uint64_t used = 1;
-    TN_CHILD_CHECK(iwin32PoolInfo(NULL, &used) && used == 0);
+    TN_CHILD_CHECK(iwin32PoolInfo(NULL, &used) && used == 65536);
+    /* A held one: refused too, no mapping left behind, its spare (if one
+     * was kept) kept, its memory left as it was. */
+    held[1] = 1;
+    for (int create = 0; create < 2; create++) {
+        void *again = NULL;
+        SetLastError(0);
+        TN_CHILD_CHECK((create ? RtCreateSharedMemory(PAGE_READWRITE, 0, 65536, "ht-spare", &again)
+                               : RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "ht-spare", &again)) == NULL);
+        TN_CHILD_CHECK(GetLastError() == ERROR_NOT_ENOUGH_MEMORY && again == NULL);
+        TN_CHILD_CHECK(tn_is_inaccessible(spare, 65536) && held[1] == 1);
+        TN_CHILD_CHECK(regions_of("/n-ht-spare") <= 2); /* held, and the spare */
+    }
+    TN_CHILD_CHECK(iwin32PoolInfo(NULL, &used) && used == 65536);
 
     /* One slot free: a handle again. */
     TN_CHILD_CHECK(CloseHandle(handles[--n]));
     HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 65536, "ht-shm", &p);
     TN_CHILD_CHECK(h != NULL && RtUnmapSharedMemory(p) && CloseHandle(h));
+    unsigned char *reopened;
+    h = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "ht-spare", (void **)&reopened);
+    TN_CHILD_CHECK(h != NULL && reopened[1] == 1 && RtUnmapSharedMemory(reopened) && CloseHandle(h));
+    TN_CHILD_CHECK(CloseHandle(hspare) && RtUnmapSharedMemory(held) && CloseHandle(hheld));
+    TN_CHILD_CHECK(regions_of("/n-ht-spare") == 0);
 
     /* Every handle closed: the object is gone (the refused ones held nothing). */
     while (n > 0)
