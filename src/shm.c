@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,16 +31,28 @@
  *
  * A locked spare counts against RLIMIT_MEMLOCK, and could make a later
  * mapping (or the application's own mlock) be refused where it was not
- * before; so spares are kept only where locking is unlimited (CAP_IPC_LOCK,
- * or RLIMIT_MEMLOCK infinite: a real-time setup), as the library finds the
- * process the first time it could keep one (a process that changes its
- * limit or capabilities later keeps that answer). */
+ * before; so spares are kept only where locking is unlimited (CAP_IPC_LOCK
+ * in the initial user namespace, or RLIMIT_MEMLOCK infinite: a real-time
+ * setup), as the library finds the process the first time it could keep
+ * one (a process that changes its limit or capabilities later keeps that
+ * answer). */
 
 static size_t mapping_len(const struct iw_object *obj)
 {
     struct iw_node *node;
     iw_node_get(&node); /* cannot fail: obj exists */
     return (size_t)iw_pages(node, obj->size) * node->page_size;
+}
+
+/* CAP_IPC_LOCK lifts RLIMIT_MEMLOCK only when held in the initial user
+ * namespace (the kernel asks capable()): the first process of any other
+ * namespace - a rootless container - has every capability of its own, and
+ * its locked memory still counts (test_limits.c).  The initial namespace's
+ * inode is fixed (PROC_USER_INIT_INO); without /proc: not known, so no. */
+static bool in_initial_user_namespace(void)
+{
+    struct stat st;
+    return stat("/proc/self/ns/user", &st) == 0 && st.st_ino == 0xEFFFFFFDu;
 }
 
 static bool locking_unlimited(void)
@@ -51,7 +64,8 @@ static bool locking_unlimited(void)
         struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
         struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3] = {0};
         bool yes = (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY) ||
-                   (syscall(SYS_capget, &hdr, caps) == 0 && (caps[0].effective & (1u << CAP_IPC_LOCK)));
+                   (syscall(SYS_capget, &hdr, caps) == 0 && (caps[0].effective & (1u << CAP_IPC_LOCK)) &&
+                    in_initial_user_namespace());
         a = yes ? 2 : 1;
         atomic_store_explicit(&answer, a, memory_order_relaxed);
     }

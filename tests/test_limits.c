@@ -4,7 +4,8 @@
  * no file behind and the pool exact; a node that could not be opened for
  * want of descriptors opens at the next call.  With RLIMIT_MEMLOCK 0 and no
  * CAP_IPC_LOCK, Create still works and the memory is still populated, and
- * an unmap keeps no spare mapping (shm.c).  A full tmpfs is
+ * an unmap keeps no spare mapping (shm.c), nor with CAP_IPC_LOCK held in
+ * a user namespace of its own only (the limit still counts).  A full tmpfs is
  * ERROR_NOT_ENOUGH_MEMORY for every kind of object, never a SIGBUS,
  * nothing half-made.  fork at the descriptor limit gives the child
  * every object (issue 9.3).  A full handle table is ERROR_NOT_ENOUGH_MEMORY
@@ -14,11 +15,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -510,6 +513,73 @@ static void test_memlock_zero(void **state)
     tc_run(memlock_body, node);
 }
 
+/* A user namespace gives its first process every capability, CAP_IPC_LOCK
+ * too, in that namespace only: the kernel counts locked memory against
+ * RLIMIT_MEMLOCK unless the capability is held in the initial namespace.
+ * Locking is limited there, so an unmap keeps no spare (shm.c): a kept one
+ * would stay locked and refuse the application's own mlock. */
+static bool write_proc(const char *file, const char *text)
+{
+    FILE *f = fopen(file, "w");
+    if (f == NULL)
+        return false;
+    bool ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+static int memlock_userns_body(void *arg)
+{
+    const size_t mib = 1 << 20;
+    struct rlimit three = {3 * mib, 3 * mib};
+    TN_CHILD_CHECK(setrlimit(RLIMIT_MEMLOCK, &three) == 0);
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(CLONE_NEWUSER) != 0) {
+        fprintf(stderr, "no user namespace here (%s): skipped\n", strerror(errno));
+        return TC_SKIP;
+    }
+    /* Where user namespaces are restricted (an LSM), the maps can't be
+     * written or the capabilities are not given: nothing to test. */
+    char uid_map[64], gid_map[64];
+    snprintf(uid_map, sizeof uid_map, "0 %u 1", (unsigned)uid);
+    snprintf(gid_map, sizeof gid_map, "0 %u 1", (unsigned)gid);
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3] = {0};
+    if (!write_proc("/proc/self/setgroups", "deny") || !write_proc("/proc/self/uid_map", uid_map) ||
+        !write_proc("/proc/self/gid_map", gid_map) || syscall(SYS_capget, &hdr, caps) != 0 ||
+        !(caps[0].effective & (1u << CAP_IPC_LOCK))) {
+        fprintf(stderr, "a user namespace without its capabilities here: skipped\n");
+        return TC_SKIP;
+    }
+    /* The control: CAP_IPC_LOCK effective, yet 4 MiB can't be locked (a
+     * raw system call: ASan's mlock pretends to work). */
+    void *anon = mmap(NULL, 4 * mib, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    TN_CHILD_CHECK(anon != MAP_FAILED && syscall(SYS_mlock, anon, 4 * mib) != 0);
+    tc_use_node(arg);
+    void *a = NULL, *b = NULL;
+    HANDLE ha = RtCreateSharedMemory(PAGE_READWRITE, 0, (DWORD)mib, "memlock-userns", &a);
+    HANDLE hb = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "memlock-userns", &b);
+    TN_CHILD_CHECK(ha != NULL && hb != NULL);
+    long both = tn_locked_kb();
+    TN_CHILD_CHECK(RtUnmapSharedMemory(b));
+    long one = tn_locked_kb();
+    long locked = syscall(SYS_mlock, anon, mib);
+    printf("user namespace, RLIMIT_MEMLOCK 3 MiB: VmLck %ld kB with two mappings, %ld kB after one "
+           "unmap; the application's mlock of 1 MiB then: %s\n", both, one, locked == 0 ? "locked" : "refused");
+    fflush(stdout);
+    TN_CHILD_CHECK(tn_is_unmapped(b, mib));
+    TN_CHILD_CHECK(locked == 0);
+    TN_CHILD_CHECK(RtUnmapSharedMemory(a) && CloseHandle(ha) && CloseHandle(hb));
+    return 0;
+}
+
+static void test_memlock_user_namespace(void **state)
+{
+    (void)state;
+    char node[800];
+    tc_run(memlock_userns_body, base_path(node, "userns"));
+}
+
 /* ---- a full tmpfs ----------------------------------------------------------------- */
 
 /* A node on a 1 MiB tmpfs of a private mount namespace (gone with the
@@ -614,16 +684,17 @@ static void test_full_tmpfs(void **state)
 
 /* ---- a full handle table ----------------------------------------------------------- */
 
-static bool mapped_anywhere(const char *file)
+/* Regions of /proc/self/maps that map file. */
+static int regions_of(const char *file)
 {
     FILE *f = fopen("/proc/self/maps", "r");
     TN_CHILD_CHECK(f != NULL);
     char line[1024];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, file) != NULL;
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, file) != NULL;
     fclose(f);
-    return found;
+    return n;
 }
 
 static int handle_table_body(void *arg)
@@ -632,6 +703,12 @@ static int handle_table_body(void *arg)
     tc_use_node(node);
     HANDLE first = RtCreateEvent(NULL, TRUE, FALSE, "ht");
     TN_CHILD_CHECK(first != NULL);
+    /* Shared memory held and mapped twice, one mapping unmapped: an unmap
+     * may keep it as the next Open's (shm.c). */
+    unsigned char *held, *spare;
+    HANDLE hheld = RtCreateSharedMemory(PAGE_READWRITE, 0, 65536, "ht-spare", (void **)&held);
+    HANDLE hspare = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "ht-spare", (void **)&spare);
+    TN_CHILD_CHECK(hheld != NULL && hspare != NULL && RtUnmapSharedMemory(spare));
     enum { CAP = 1 << 22 };
     HANDLE *handles = malloc(CAP * sizeof *handles);
     TN_CHILD_CHECK(handles != NULL);
@@ -652,15 +729,33 @@ static int handle_table_body(void *arg)
     TN_CHILD_CHECK(GetLastError() == ERROR_NOT_ENOUGH_MEMORY);
     TN_CHILD_CHECK(RtCreateSharedMemory(PAGE_READWRITE, 0, 65536, NULL, &p) == NULL);
     TN_CHILD_CHECK(GetLastError() == ERROR_NOT_ENOUGH_MEMORY);
-    TN_CHILD_CHECK(strcmp(tc_listing(node), ".node|n-ht") == 0);
-    TN_CHILD_CHECK(!mapped_anywhere("/n-ht-shm") && !mapped_anywhere("/u-"));
+    TN_CHILD_CHECK(strcmp(tc_listing(node), ".node|n-ht|n-ht-spare") == 0);
+    TN_CHILD_CHECK(regions_of("/n-ht-shm") == 0 && regions_of("/u-") == 0);
     uint64_t used = 1;
-    TN_CHILD_CHECK(iwin32PoolInfo(NULL, &used) && used == 0);
+    TN_CHILD_CHECK(iwin32PoolInfo(NULL, &used) && used == 65536);
+    /* A held one: refused too, no mapping left behind, its spare (if one
+     * was kept) kept, its memory left as it was. */
+    held[1] = 1;
+    for (int create = 0; create < 2; create++) {
+        void *again = NULL;
+        SetLastError(0);
+        TN_CHILD_CHECK((create ? RtCreateSharedMemory(PAGE_READWRITE, 0, 65536, "ht-spare", &again)
+                               : RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "ht-spare", &again)) == NULL);
+        TN_CHILD_CHECK(GetLastError() == ERROR_NOT_ENOUGH_MEMORY && again == NULL);
+        TN_CHILD_CHECK(tn_is_inaccessible(spare, 65536) && held[1] == 1);
+        TN_CHILD_CHECK(regions_of("/n-ht-spare") <= 2); /* held, and the spare */
+    }
+    TN_CHILD_CHECK(iwin32PoolInfo(NULL, &used) && used == 65536);
 
     /* One slot free: a handle again. */
     TN_CHILD_CHECK(CloseHandle(handles[--n]));
     HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 65536, "ht-shm", &p);
     TN_CHILD_CHECK(h != NULL && RtUnmapSharedMemory(p) && CloseHandle(h));
+    unsigned char *reopened;
+    h = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "ht-spare", (void **)&reopened);
+    TN_CHILD_CHECK(h != NULL && reopened[1] == 1 && RtUnmapSharedMemory(reopened) && CloseHandle(h));
+    TN_CHILD_CHECK(CloseHandle(hspare) && RtUnmapSharedMemory(held) && CloseHandle(hheld));
+    TN_CHILD_CHECK(regions_of("/n-ht-spare") == 0);
 
     /* Every handle closed: the object is gone (the refused ones held nothing). */
     while (n > 0)
@@ -691,6 +786,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_nofile_recount, tn_teardown),
         cmocka_unit_test_teardown(test_fork_at_nofile_limit, tn_teardown),
         cmocka_unit_test_teardown(test_memlock_zero, tn_teardown),
+        cmocka_unit_test_teardown(test_memlock_user_namespace, tn_teardown),
         cmocka_unit_test_teardown(test_full_tmpfs, tn_teardown),
         cmocka_unit_test_teardown(test_full_handle_table, tn_teardown),
     };

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,14 +49,17 @@ static int regions_of(const char *name, int *inaccessible)
     return n;
 }
 
-/* Whether this process keeps spares: where locking is unlimited (shm.c). */
+/* Whether this process keeps spares: where locking is unlimited (shm.c;
+ * the capability counts in the initial user namespace only). */
 static bool keeps_spares(void)
 {
     struct rlimit rl;
+    struct stat st;
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
     struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3] = {0};
     return (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY) ||
-           (syscall(SYS_capget, &hdr, caps) == 0 && (caps[0].effective & (1u << CAP_IPC_LOCK)));
+           (syscall(SYS_capget, &hdr, caps) == 0 && (caps[0].effective & (1u << CAP_IPC_LOCK)) &&
+            stat("/proc/self/ns/user", &st) == 0 && st.st_ino == 0xEFFFFFFDu);
 }
 
 static void expect_no_regions(const char *name)
@@ -274,6 +278,74 @@ static void test_threads_race(void **state)
     assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
 }
 
+/* Threads creating, opening, unmapping and closing one name while its
+ * object is destroyed and made again, each keeping a few mappings long
+ * after their handles are closed (their records live on through them) and
+ * unmapping them rounds later: a spare or record of a destroyed object must
+ * never serve a later one.  Each thread stamps its own word of each object
+ * it maps: a new object (last error 0) must still have a zero there, and
+ * every Open must show the stamp of the object its handle is to. */
+#define KEPT 3
+
+static void *fresh_churn(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    unsigned char *kept[KEPT] = {NULL};
+    for (uint32_t i = 1; i <= ROUNDS; i++) {
+        uint32_t stamp = (uint32_t)id << 24 | i;
+        unsigned char *p, *q;
+        SetLastError(SENTINEL);
+        HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, SIZE, "spare-fresh", (void **)&p);
+        if (h == NULL)
+            return (void *)1;
+        uint32_t *mine = (uint32_t *)(p + 64 * id);
+        if (GetLastError() == ERROR_SUCCESS && *mine != 0)
+            return (void *)2; /* an old object's memory */
+        *mine = stamp;
+        for (unsigned k = 0; k <= i % 3; k++) {
+            HANDLE hq = RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "spare-fresh", (void **)&q);
+            if (hq == NULL || *(uint32_t *)(q + 64 * id) != stamp)
+                return (void *)3;
+            unsigned slot = (i + k) % KEPT;
+            if (k == 1) { /* kept past its handle and, maybe, its object */
+                if (kept[slot] != NULL && !RtUnmapSharedMemory(kept[slot]))
+                    return (void *)4;
+                kept[slot] = q;
+            } else if (!RtUnmapSharedMemory(q)) {
+                return (void *)5;
+            }
+            if (!CloseHandle(hq))
+                return (void *)6;
+        }
+        if (i % 2 ? !CloseHandle(h) || !RtUnmapSharedMemory(p) : !RtUnmapSharedMemory(p) || !CloseHandle(h))
+            return (void *)7;
+    }
+    for (unsigned slot = 0; slot < KEPT; slot++)
+        if (kept[slot] != NULL && !RtUnmapSharedMemory(kept[slot]))
+            return (void *)8;
+    return NULL;
+}
+
+static void test_fresh_objects_race(void **state)
+{
+    (void)state;
+    uint64_t used0 = tn_pool_used();
+    pthread_t t[THREADS];
+    for (uintptr_t i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, fresh_churn, (void *)i), 0);
+    for (int i = 0; i < THREADS; i++) {
+        void *r;
+        assert_int_equal(pthread_join(t[i], &r), 0);
+        assert_null(r);
+    }
+    expect_no_regions("spare-fresh");
+    assert_int_equal(tn_pool_used(), used0);
+    void *p;
+    SetLastError(SENTINEL);
+    assert_null(RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, "spare-fresh", &p));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("shm-spare");
@@ -284,6 +356,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_close_and_unmap_orders, tn_teardown),
         cmocka_unit_test_teardown(test_fork_child, tn_teardown),
         cmocka_unit_test_teardown(test_threads_race, tn_teardown),
+        cmocka_unit_test_teardown(test_fresh_objects_race, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
