@@ -47,7 +47,7 @@ static size_t mapping_len(const struct iw_object *obj)
 /* CAP_IPC_LOCK lifts RLIMIT_MEMLOCK only when held in the initial user
  * namespace (the kernel asks capable()): the first process of any other
  * namespace - a rootless container - has every capability of its own, and
- * its locked memory still counts (test_limits.c).  The initial namespace's
+ * its locked memory still counts (test_limits_memory.c).  The initial namespace's
  * inode is fixed (PROC_USER_INIT_INO); without /proc: not known, so no. */
 static bool in_initial_user_namespace(void)
 {

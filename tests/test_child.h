@@ -49,6 +49,9 @@ void tc_become(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups);
  * TC_SKIP if it still is not (said why), 10 if the limit cannot be set. */
 int tc_drop_rt_priority(void);
 
+/* A name long enough to be stored under its hash (name.h). */
+const char *tc_hashed_name(void);
+
 /* In a child: points IWIN32_ROOT at dir (before the child's first library call). */
 void tc_use_node(const char *dir);
 

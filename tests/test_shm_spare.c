@@ -6,7 +6,7 @@
  * and accessible; nothing of the object stays mapped once the process lets
  * go of it (its last handle), whatever the order of closes and unmaps, in
  * a forked child, or with threads racing.  Where locking is limited (no
- * CAP_IPC_LOCK, a finite RLIMIT_MEMLOCK) nothing is kept: test_limits.c.
+ * CAP_IPC_LOCK, a finite RLIMIT_MEMLOCK) nothing is kept: test_limits_memory.c.
  */
 #include <errno.h>
 #include <linux/capability.h>
