@@ -1,5 +1,6 @@
 /*
- * Shared helpers of the process tests (test_process, test_process_command_line).
+ * Shared helpers of the process tests (test_process, test_process_handles,
+ * test_process_command_line).
  * Header-only (static functions) so that each test executable stays one
  * source file plus test_node.c.
  */

@@ -25,11 +25,16 @@
  * refused forever.  Every point
  * compiled into the library must be passed by some scenario, so a point
  * added to the library without a scenario that reaches it fails this test.
+ *
+ * That check needs every scenario in one run, so the test stays one
+ * executable: this file has the scenes, the checks and the coverage; the
+ * peer's calls are in test_crash_points_peer.c, linked into it; what both
+ * use (sizes, objects by kind, checksummed data) is in
+ * test_crash_points_util.h.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,217 +44,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <iwin32.h>
-
 #include "crash_point.h"
-#include "sync_util.h"
-#include "test_node.h"
+#include "test_crash_points_util.h"
 
-#define POOL_MB 8
 #define NAME "crash.obj"        /* plain characters: its file is "n-" NAME */
 #define BIG_NAME "crash.big"
-#define SIZE ((64u << 10) + 123)
 #define BIG_SIZE (6u << 20)     /* a stale BIG_SIZE + a new FULL_SIZE overflow the pool's word */
-#define FULL_SIZE (4u << 20)
-#define SEED 0x5eedu
 #define WAIT_MS 2000            /* a waiter's timeout */
 /* How late past its timeout a waiter may return: scheduling on a loaded
  * 2-core VM, not the library; a lost wake-up would show as WAIT_TIMEOUT. */
 #define SLACK_MS 3000
 #define RUN_ALARM_S 120         /* one scenario run, scene to checks */
 
-enum kind { SHM, EVENT, MUTEX, SEMAPHORE };
 static const char *const kind_names[] = {"shm", "event", "mutex", "semaphore"};
-
-/* ---- checksummed shared memory ------------------------------------------- */
-
-struct stamp {
-    uint32_t magic, seed, sum;
-};
-#define STAMP_MAGIC 0xC4A5E0u
-
-static uint8_t pattern(uint32_t seed, size_t i) { return (uint8_t)((seed * 2654435761u + i * 40503u) >> 7); }
-
-static uint32_t checksum(const unsigned char *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = sizeof(struct stamp); i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
-static void fill(unsigned char *p, size_t n, uint32_t seed)
-{
-    for (size_t i = sizeof(struct stamp); i < n; i++)
-        p[i] = pattern(seed, i);
-    struct stamp s = {STAMP_MAGIC, seed, checksum(p, n)};
-    memcpy(p, &s, sizeof s);
-}
-
-static bool all_zero(const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
-    return true;
-}
-
-/* Filled completely with that seed's pattern, checksum matching. */
-static bool intact(const unsigned char *p, size_t n, uint32_t seed)
-{
-    struct stamp s;
-    memcpy(&s, p, sizeof s);
-    return s.magic == STAMP_MAGIC && s.seed == seed && s.sum == checksum(p, n);
-}
-
-/* ---- the objects, by kind ---------------------------------------------------- */
-
-/* Create: *fresh tells whether it is new (last error 0) or existed. */
-static HANDLE create(enum kind kind, const char *name, DWORD size, void **p, bool *fresh)
-{
-    HANDLE h = NULL;
-    SetLastError(SENTINEL);
-    switch (kind) {
-    case SHM: h = RtCreateSharedMemory(PAGE_READWRITE, 0, size, name, p); break;
-    case EVENT: h = RtCreateEvent(NULL, FALSE, FALSE, name); break;
-    case MUTEX: h = RtCreateMutex(NULL, FALSE, name); break;
-    case SEMAPHORE: h = RtCreateSemaphore(NULL, 0, 10, name); break;
-    }
-    *fresh = h != NULL && GetLastError() == ERROR_SUCCESS;
-    if (h != NULL && !*fresh && GetLastError() != ERROR_ALREADY_EXISTS)
-        return NULL;
-    return h;
-}
-
-static HANDLE open_object(enum kind kind, const char *name, void **p)
-{
-    switch (kind) {
-    case SHM: return RtOpenSharedMemory(SHM_MAP_ALL_ACCESS, FALSE, name, p);
-    case EVENT: return RtOpenEvent(0, FALSE, name);
-    case MUTEX: return RtOpenMutex(0, FALSE, name);
-    default: return RtOpenSemaphore(0, FALSE, name);
-    }
-}
-
-static bool release(HANDLE h, void *p) { return (p == NULL || RtUnmapSharedMemory(p)) && CloseHandle(h); }
-
-/* The main thread of process pid sleeps in a futex: in a wait, registered. */
-static bool asleep(pid_t pid)
-{
-    long call = sync_task_syscall(pid, pid);
-    return call == SYNC_SYS_FUTEX || call == SYNC_SYS_FUTEX_WAITV;
-}
 
 /* A child has exited (not reaped yet). */
 static bool exited(pid_t pid)
 {
     siginfo_t info = {0};
     return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
-}
-
-/* ---- the peer: one scenario's calls ------------------------------------------ */
-
-#define PEER_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "crash peer: line %d: %s (last error %u)\n", __LINE__, #cond, GetLastError()); \
-            _exit(3);                                                                              \
-        }                                                                                          \
-    } while (0)
-
-/* Sets the event once the main thread sleeps in its wait (so that the wait
- * registers and sleeps first, and wakes on this Set). */
-static void *set_when_asleep(void *arg)
-{
-    for (int tries = 0; tries < 10000 && !asleep(getpid()); tries++)
-        usleep(1000);
-    RtSetEvent(*(HANDLE *)arg);
-    return NULL;
-}
-
-/* A multi-object wait that sleeps, then gets the named object: an event
- * this process sets, or a mutex whose owner the test kills (abandoned) or
- * makes release it meanwhile. */
-static void peer_wait_multiple(enum kind kind, HANDLE named, bool abandoned)
-{
-    HANDLE objs[2] = {RtCreateEvent(NULL, FALSE, FALSE, NULL), named};
-    PEER_CHECK(objs[0] != NULL);
-    pthread_t t;
-    if (kind == EVENT)
-        PEER_CHECK(pthread_create(&t, NULL, set_when_asleep, &objs[1]) == 0);
-    DWORD r = RtWaitForMultipleObjects(2, objs, FALSE, 30000);
-    if (kind == EVENT) {
-        PEER_CHECK(r == WAIT_OBJECT_0 + 1);
-        pthread_join(t, NULL);
-    } else {
-        PEER_CHECK(r == (abandoned ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + 1);
-        PEER_CHECK(RtReleaseMutex(named));
-    }
-    PEER_CHECK(CloseHandle(objs[0]));
-}
-
-static void peer_signal(enum kind kind, HANDLE h)
-{
-    switch (kind) {
-    case EVENT: PEER_CHECK(RtSetEvent(h)); break;
-    case SEMAPHORE: PEER_CHECK(RtReleaseSemaphore(h, 1, NULL)); break;
-    default: {
-        DWORD r = RtWaitForSingleObject(h, 30000);
-        PEER_CHECK(r == WAIT_OBJECT_0 || r == WAIT_ABANDONED_0);
-        PEER_CHECK(RtReleaseMutex(h));
-    }
-    }
-}
-
-/* One scenario's calls, every answer checked. */
-static void play(const char *scenario, enum kind kind, const char *name)
-{
-    void *p = NULL;
-    HANDLE h;
-    if (strcmp(scenario, "recount") == 0 || strcmp(scenario, "mknode") == 0) {
-        uint64_t size, used;
-        PEER_CHECK(iwin32PoolInfo(&size, &used) && size == (uint64_t)POOL_MB << 20);
-        if (scenario[0] == 'r')
-            return;
-    }
-    if (strcmp(scenario, "create") == 0 || strcmp(scenario, "full") == 0 || strcmp(scenario, "mknode") == 0) {
-        bool fresh;
-        DWORD size = strcmp(scenario, "full") == 0 ? FULL_SIZE : SIZE;
-        h = create(kind, strcmp(name, "-") == 0 ? NULL : name, size, &p, &fresh);
-        PEER_CHECK(h != NULL);
-        if (kind == SHM && fresh) {
-            PEER_CHECK(all_zero(p, size));
-            fill(p, size, (uint32_t)getpid());
-        } else if (kind == SHM) {
-            PEER_CHECK(intact(p, SIZE, SEED));
-        }
-    } else {
-        h = open_object(kind, name, &p);
-        if (strcmp(scenario, "open-gone") == 0) {
-            PEER_CHECK(h == NULL && GetLastError() == ERROR_FILE_NOT_FOUND);
-            return;
-        }
-        PEER_CHECK(h != NULL);
-        if (kind == SHM)
-            PEER_CHECK(intact(p, SIZE, SEED));
-        if (strcmp(scenario, "signal") == 0)
-            peer_signal(kind, h);
-        else if (strncmp(scenario, "wait", 4) == 0)
-            peer_wait_multiple(kind, h, strcmp(scenario, "wait") == 0);
-    }
-    PEER_CHECK(release(h, p));
-}
-
-/* The peer: plays the scenario, then names the points it passed. */
-static int peer(const char *scenario, enum kind kind, const char *name)
-{
-    play(scenario, kind, name);
-    struct iw_crash_point *points;
-    size_t n = iw_crash_points_all(&points);
-    for (size_t i = 0; i < n; i++)
-        if (points[i].hits > 0)
-            printf("hit %s\n", points[i].name);
-    return 0;
 }
 
 /* ---- the scenes ----------------------------------------------------------- */
@@ -662,7 +475,7 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "--peer") == 0) {
         for (int k = SHM; k <= SEMAPHORE; k++)
             if (strcmp(argv[3], kind_names[k]) == 0)
-                return peer(argv[2], (enum kind)k, argv[4]);
+                return crash_peer(argv[2], (enum kind)k, argv[4]);
         return 64;
     }
     tn_setup("crash");
