@@ -199,6 +199,15 @@ void tn_dump_dir(const char *dir)
     fprintf(stderr, "  %s: [%s]\n", dir ? dir : root_dir, list);
 }
 
+int tn_objects_left(void)
+{
+    if (tn_count_objects(NULL) == 0)
+        return 0;
+    fprintf(stderr, "objects left in the node:\n");
+    tn_dump_dir(NULL);
+    return 1;
+}
+
 static int by_string(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
