@@ -585,3 +585,11 @@ void tn_shm_release(HANDLE h, void *p)
     assert_true(RtUnmapSharedMemory(p));
     assert_true(CloseHandle(h));
 }
+
+void tn_assert_gone(const char *name)
+{
+    void *p = NULL;
+    SetLastError(SENTINEL);
+    assert_null(tn_shm_open(name, &p));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+}

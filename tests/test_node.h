@@ -133,5 +133,7 @@ HANDLE tn_shm_create(const char *name, DWORD size, void **p);
 HANDLE tn_shm_open(const char *name, void **p);
 /* Unmaps and closes, failing the cmocka test if either fails. */
 void tn_shm_release(HANDLE h, void *p);
+/* No object of that name: Open fails with ERROR_FILE_NOT_FOUND (cmocka). */
+void tn_assert_gone(const char *name);
 
 #endif

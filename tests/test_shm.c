@@ -4,8 +4,8 @@
  * real-time guarantees (no page faults, locked memory), and "nothing left
  * behind" on every error.  Names (lengths, bytes, case, other types' names):
  * test_shm_names.c; the snapshot and ASSERT_FAILS they share:
- * test_shm_util.h.  Across processes: test_lifetime.c.  The pool:
- * test_pool.c.
+ * test_shm_util.h.  Across processes: test_lifetime.c and
+ * test_lifetime_destroy.c.  The pool: test_pool.c.
  */
 #include <errno.h>
 #include <setjmp.h>
