@@ -3,7 +3,8 @@
  * garbage, closed and double-closed handles; values >= 0x10000 that are not
  * handed out again soon; independent handles; values are multiples of 4 and
  * h|1, h|2, h|3 name h's object in every call; GetLastError per thread; the
- * handle table under threads.  (Across processes: test_lifetime.c.)
+ * handle table under threads.  (Across processes: test_lifetime.c and
+ * test_lifetime_destroy.c.)
  */
 #include <pthread.h>
 #include <setjmp.h>

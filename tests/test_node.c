@@ -199,6 +199,15 @@ void tn_dump_dir(const char *dir)
     fprintf(stderr, "  %s: [%s]\n", dir ? dir : root_dir, list);
 }
 
+int tn_objects_left(void)
+{
+    if (tn_count_objects(NULL) == 0)
+        return 0;
+    fprintf(stderr, "objects left in the node:\n");
+    tn_dump_dir(NULL);
+    return 1;
+}
+
 static int by_string(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -575,4 +584,12 @@ void tn_shm_release(HANDLE h, void *p)
 {
     assert_true(RtUnmapSharedMemory(p));
     assert_true(CloseHandle(h));
+}
+
+void tn_assert_gone(const char *name)
+{
+    void *p = NULL;
+    SetLastError(SENTINEL);
+    assert_null(tn_shm_open(name, &p));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
 }

@@ -33,6 +33,9 @@ char *tn_path(char *buf, size_t size, const char *leaf);
 int tn_count_objects(const char *dir);
 /* Lists dir's entries on stderr (diagnostics). */
 void tn_dump_dir(const char *dir);
+/* After a run: 1, with the node's entries on stderr, if object files are
+ * left in the node (a failure more); 0 if none. */
+int tn_objects_left(void);
 /* Names of the entries of dir other than "." and "..", joined by '|' and
  * sorted, into buf. */
 void tn_list_dir(const char *dir, char *buf, size_t size);
@@ -130,5 +133,7 @@ HANDLE tn_shm_create(const char *name, DWORD size, void **p);
 HANDLE tn_shm_open(const char *name, void **p);
 /* Unmaps and closes, failing the cmocka test if either fails. */
 void tn_shm_release(HANDLE h, void *p);
+/* No object of that name: Open fails with ERROR_FILE_NOT_FOUND (cmocka). */
+void tn_assert_gone(const char *name);
 
 #endif

@@ -1,12 +1,12 @@
 /*
- * SPEC 9: timers, the edges test_timer.c does not cover: a fork while
- * another thread is inside a timer call, in a program whose only objects
- * of the library are timers (the child's calls must not find the
- * library's locks held by a thread it does not have); a routine that
- * forks: the child, whose only thread is the copy of the timer's, ends when
- * the routine returns there (exit 0, as when a thread's start routine
- * returns in a child of fork) and never runs the routine again - also when
- * it closed its copy of the timer in the routine first.
+ * SPEC 9: timers, the edges test_timer.c and test_timer_stop.c do not
+ * cover: a fork while another thread is inside a timer call, in a program
+ * whose only objects of the library are timers (the child's calls must not
+ * find the library's locks held by a thread it does not have); a routine
+ * that forks: the child, whose only thread is the copy of the timer's,
+ * ends when the routine returns there (exit 0, as when a thread's start
+ * routine returns in a child of fork) and never runs the routine again -
+ * also when it closed its copy of the timer in the routine first.
  *
  * Each case runs in a child of its own (tc_run), whose first call of the
  * library is the case's: the state a case needs (no object made before

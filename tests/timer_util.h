@@ -1,7 +1,8 @@
 /*
- * Helpers shared by the timer tests (test_timer.c, test_timer_wait.c):
- * sleeping, RtGetClockTime's now, and a timer that skips the case where
- * this process may not use SCHED_FIFO.  Include after cmocka.h.
+ * Helpers shared by the timer tests (test_timer.c, test_timer_stop.c,
+ * test_timer_wait.c): sleeping, RtGetClockTime's now, and a timer that
+ * skips the case where this process may not use SCHED_FIFO.  Include after
+ * cmocka.h.
  */
 #ifndef IWIN32_TIMER_UTIL_H
 #define IWIN32_TIMER_UTIL_H
