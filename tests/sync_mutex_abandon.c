@@ -25,12 +25,7 @@ static void test_owner_killed_single_waiters_get_abandoned_promptly(void **state
         SYNC_NAME(name, "killed-owner");
         HANDLE m = RtCreateMutex(NULL, FALSE, name);
         struct tn_peer owner, waiter;
-        tn_peer_start(&owner, NULL, "om", name, "w", "-1", "g", NULL);
-        assert_true(sync_peer_ok(&owner, NULL));
-        DWORD r;
-        assert_true(sync_peer_word(&owner, "waiting", NULL, 0));
-        assert_true(sync_peer_waited(&owner, &r, NULL));
-        assert_int_equal(r, WAIT_OBJECT_0);
+        start_owner_peer(&owner, name, NULL);
         struct sync_waiter w;
         if (remote) {
             tn_peer_start(&waiter, NULL, "om", name, "w", "5000", "rm", NULL);
@@ -43,6 +38,7 @@ static void test_owner_killed_single_waiters_get_abandoned_promptly(void **state
         int64_t t0 = sync_now_us();
         assert_true(tn_killed_by(tn_peer_kill(&owner), SIGKILL));
         int64_t woke = 0;
+        DWORD r;
         if (remote) {
             assert_true(sync_peer_waited(&waiter, &r, &woke));
             assert_true(sync_peer_ok(&waiter, NULL)); /* it owns it: its release works */
@@ -123,12 +119,7 @@ static void test_owner_killed_then_multi_wait(void **state)
     SYNC_NAME(name, "killed-multi");
     HANDLE m = RtCreateMutex(NULL, FALSE, name);
     struct tn_peer owner;
-    tn_peer_start(&owner, NULL, "om", name, "w", "-1", "g", NULL);
-    assert_true(sync_peer_ok(&owner, NULL));
-    DWORD r;
-    assert_true(sync_peer_word(&owner, "waiting", NULL, 0));
-    assert_true(sync_peer_waited(&owner, &r, NULL));
-    assert_int_equal(r, WAIT_OBJECT_0);
+    start_owner_peer(&owner, name, NULL);
     assert_true(tn_killed_by(tn_peer_kill(&owner), SIGKILL));
     HANDLE e = RtCreateEvent(NULL, TRUE, FALSE, NULL);
     HANDLE list[4] = {e, e, e, m};

@@ -97,12 +97,7 @@ static void test_priority_inheritance(void **state)
     SYNC_NAME(name, "pi");
     m = RtCreateMutex(NULL, FALSE, name);
     struct tn_peer owner;
-    tn_peer_start(&owner, NULL, "om", name, "w", "-1", "g", "rm", "g", NULL);
-    assert_true(sync_peer_ok(&owner, NULL));
-    DWORD r;
-    assert_true(sync_peer_word(&owner, "waiting", NULL, 0));
-    assert_true(sync_peer_waited(&owner, &r, NULL));
-    assert_int_equal(r, WAIT_OBJECT_0);
+    start_owner_peer(&owner, name, "rm", "g", NULL);
     base = sync_task_prio(owner.pid, owner.pid);
     assert_true(fifo_waiter_start(&f, m, &t));
     assert_true(sync_task_blocked(getpid(), f.tid, 5000));

@@ -102,4 +102,19 @@ static inline DWORD other_thread_try(HANDLE h)
     return c.r;
 }
 
+/* ---- a peer process that owns a mutex ------------------------------------------ */
+
+/* Starts a peer (sync_peer.c) that opens the mutex called name, waits for it
+ * ("om ... w -1") and then for a line from us ("g"), then does what more
+ * lists (NULL-ended; e.g. "rm", "g": release, then wait again); returns
+ * once the peer owns it. */
+#define start_owner_peer(owner, name, ...)                                                         \
+    do {                                                                                          \
+        tn_peer_start((owner), NULL, "om", (name), "w", "-1", "g", __VA_ARGS__);                  \
+        assert_true(sync_peer_ok((owner), NULL));                                                 \
+        DWORD r_;                                                                                 \
+        assert_true(sync_peer_word((owner), "waiting", NULL, 0));                                 \
+        assert_true(sync_peer_waited((owner), &r_, NULL));                                        \
+        assert_int_equal(r_, WAIT_OBJECT_0);                                                      \
+    } while (0)
 #endif
