@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -152,21 +153,34 @@ static void test_open_child_after_close(void **state)
  * fails with ESRCH for an ended process, whoever has the number now).
  * Shown by giving the number to a new process on purpose (ns_last_pid:
  * root only; other processes may take it first, so a few tries). */
-static void test_pid_reuse(void **state)
+/* A child that sleeps, made with exactly pid want: clone3's set_tid
+ * (Linux 5.5, CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE).  0 if the pid is
+ * taken (EEXIST); -1 if clone3 can't do it here.  A raw clone: the child
+ * makes raw system calls only (pause). */
+static pid_t child_with_pid(pid_t want)
 {
-    (void)state;
-    PROCESS_INFORMATION pi;
-    start(&pi, "exit 12");
-    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0); /* reaped: the pid is free */
-    pid_t old = (pid_t)pi.dwProcessId, reused = 0;
-    for (int attempt = 0; attempt < 50 && reused == 0; attempt++) {
+    struct {
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+            set_tid_size, cgroup;
+    } args = {.exit_signal = SIGCHLD, .set_tid = (uint64_t)(uintptr_t)&want, .set_tid_size = 1};
+    long p = syscall(SYS_clone3, &args, sizeof args);
+    if (p == 0) {
+        for (;;)
+            syscall(SYS_pause);
+    }
+    return p > 0 ? (pid_t)p : errno == EEXIST ? 0 : -1;
+}
+
+/* The same by ns_last_pid and fork, which another process forking at the
+ * same moment can defeat: -1 after 50 tries, 0 without the right. */
+static pid_t child_with_pid_by_last_pid(pid_t want)
+{
+    for (int attempt = 0; attempt < 50; attempt++) {
         int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
-        if (fd < 0) {
-            CloseHandle(pi.hProcess);
-            skip(); /* needs root (CAP_SYS_ADMIN / CAP_CHECKPOINT_RESTORE) */
-        }
+        if (fd < 0)
+            return 0;
         char buf[32];
-        int len = snprintf(buf, sizeof buf, "%d", old - 1);
+        int len = snprintf(buf, sizeof buf, "%d", want - 1);
         bool written = write(fd, buf, (size_t)len) == len;
         close(fd);
         assert_true(written);
@@ -175,10 +189,33 @@ static void test_pid_reuse(void **state)
             for (;;)
                 pause();
         }
-        if (p == old)
-            reused = p;
-        else
-            assert_true(tn_killed_by((kill(p, SIGKILL), tn_wait(p, TN_TIMEOUT_MS)), SIGKILL));
+        if (p == want)
+            return p;
+        assert_true(tn_killed_by((kill(p, SIGKILL), tn_wait(p, TN_TIMEOUT_MS)), SIGKILL));
+    }
+    return -1;
+}
+
+static void test_pid_reuse(void **state)
+{
+    (void)state;
+    PROCESS_INFORMATION pi;
+    start(&pi, "exit 12");
+    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0); /* reaped: the pid is free */
+    pid_t old = (pid_t)pi.dwProcessId;
+    /* Other tests fork meanwhile (ctest -j2): the pid may be taken for a
+     * moment by one of theirs. */
+    pid_t reused = 0;
+    for (int i = 0; i < 100 && reused == 0; i++) {
+        reused = child_with_pid(old);
+        if (reused == 0)
+            usleep(10 * 1000);
+    }
+    if (reused < 0)
+        reused = child_with_pid_by_last_pid(old);
+    if (reused == 0) {
+        CloseHandle(pi.hProcess);
+        skip(); /* needs root (CAP_SYS_ADMIN / CAP_CHECKPOINT_RESTORE), or the pid stayed taken */
     }
     assert_int_equal(reused, old); /* the number is another process's now */
     assert_int_equal(WaitForSingleObject(pi.hProcess, 0), WAIT_OBJECT_0);
