@@ -49,6 +49,7 @@
 #include "object.h"
 
 __thread struct thread_state *iw_thread_me __attribute__((tls_model("initial-exec")));
+__thread struct iw_wait_guard *iw_wait_guard_mine __attribute__((tls_model("initial-exec")));
 /* priority.c's record for a thread the library did not create. */
 static __thread _Atomic uint32_t foreign_last_set;
 
@@ -199,6 +200,7 @@ static void finish(struct thread_state *st)
     iw_thread_bump(&st->ack);  /* a SuspendThread waiting for a thread that ended instead */
     registry_remove(st);
     iw_thread_me = NULL;
+    iw_wait_guard_mine = NULL;
     iw_local_object_put(st->obj); /* the thread's own reference: may free st */
 }
 
@@ -209,6 +211,7 @@ static void *thread_main(void *arg)
      * sigsetjmp changes a local variable. */
     if (sigsetjmp(st->exit_jmp, 0) == 0) {
         iw_thread_me = st;
+        iw_wait_guard_mine = &st->wait_guard;
         sigset_t s;
         sigemptyset(&s);
         sigaddset(&s, THREAD_SIGNAL);
@@ -330,6 +333,15 @@ IW_API HANDLE CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, DWORD dwSta
 IW_API HANDLE RtCreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, DWORD dwStackSize,
                              LPTHREAD_START_ROUTINE lpStartAddress, LPVOID lpParameter, DWORD dwCreationFlags,
                              LPDWORD lpThreadId) __attribute__((alias("CreateThread")));
+
+/* wait_guard.h: a wait TerminateThread's signal met outside its sleep ends
+ * the thread as it returns. */
+_Noreturn void iw_thread_end_terminated(void)
+{
+    struct thread_state *st = iw_thread_me;
+    st->pending = atomic_load(&st->terminate_code);
+    siglongjmp(st->exit_jmp, 1);
+}
 
 IW_API VOID ExitThread(DWORD dwExitCode)
 {

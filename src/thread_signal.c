@@ -32,6 +32,7 @@
 #include "hazard.h"
 #include "last_error.h"
 #include "local_object.h"
+#include "object.h"
 #include "thread.h"
 #include "thread_state.h"
 
@@ -78,6 +79,23 @@ static void on_signal(int sig, siginfo_t *info, void *context)
     }
     iw_thread_sleep_while_suspended(st);
     if (atomic_load(&st->terminate)) {
+        /* In a wait (wait_guard.h): asleep in a mutex's PI lock, drop the
+         * wait's reference and end here; anywhere else in it, the wait
+         * ends the thread as it returns, its sleep cut short. */
+        struct iw_wait_guard *g = &st->wait_guard;
+        struct iw_object *alone = atomic_exchange_explicit(&g->alone_ref, NULL, memory_order_relaxed);
+        if (alone != NULL) {
+            iw_object_put(alone);
+        } else if (atomic_load_explicit(&g->in_wait, memory_order_relaxed)) {
+            atomic_store_explicit(&g->ending, true, memory_order_relaxed);
+            _Atomic uint32_t *word = atomic_load_explicit(&g->wake_word, memory_order_relaxed);
+            if (word != NULL) {
+                atomic_fetch_add(word, 1);
+                iw_futex_wake_all(word);
+            }
+            errno = saved;
+            return;
+        }
         st->pending = atomic_load(&st->terminate_code);
         siglongjmp(st->exit_jmp, 1);
     }

@@ -16,6 +16,7 @@
 
 #include "end_latch.h"
 #include "futex.h"
+#include "wait_guard.h"
 
 /* Sent to a thread to suspend or terminate it (docs/PORTING.md names it). */
 #define THREAD_SIGNAL (SIGRTMAX - 1)
@@ -44,6 +45,7 @@ struct thread_state {
                                        SuspendThread waits unshielded: the
                                        thread's end drops it if it is
                                        terminated there */
+    struct iw_wait_guard wait_guard; /* its wait, if it is in one (wait_guard.h) */
 
     /* ---- identity ------------------------------------------------------- */
     _Atomic pid_t tid;              /* 0 until the thread runs */

@@ -33,6 +33,7 @@
 #include "hot.h"
 #include "last_error.h"
 #include "object.h"
+#include "wait_guard.h"
 
 /* The wait protocol of each object's type (object_ops.h), on its state. */
 static int try_take(struct iw_object *obj, bool *abandoned)
@@ -62,7 +63,8 @@ IW_HOT_WAIT static void prefetch_objects(struct iw_object **objs, void *const *s
 static DWORD result(DWORD index, bool abandoned) { return (abandoned ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + index; }
 
 /* Registered with every object: sleep and poll until one is ours. */
-IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct timespec *deadline)
+IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct timespec *deadline,
+                                        struct iw_wait_guard *guard)
 {
     uint32_t cookie[MAXIMUM_WAIT_OBJECTS];
     struct futex_waitv w[MAXIMUM_WAIT_OBJECTS];
@@ -81,6 +83,7 @@ IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const 
         w[i] = (struct futex_waitv){.uaddr = (uintptr_t)ops[i]->wake_word(state[i]), .flags = FUTEX2_SIZE_U32};
     }
     IW_CRASH_POINT("wait.registered");
+    iw_wait_sleeps_on(guard, (_Atomic uint32_t *)(uintptr_t)w[0].uaddr);
     DWORD outcome = WAIT_TIMEOUT;
     DWORD taken = n;
     bool timed_out = false;
@@ -113,6 +116,10 @@ IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const 
                 if (helper[i] != NULL)
                     ops[i]->sleeper_arm(helper[i]);
             }
+        /* After the counters are read: a TerminateThread from here on moves
+         * w[0]'s, and the sleep returns at once (wait_guard.h). */
+        if (iw_wait_ending(guard))
+            break; /* no more sleeps: RtWaitFor* ends the thread */
         int rc = n == 1 ? iw_futex_wait((_Atomic uint32_t *)(uintptr_t)w[0].uaddr, (uint32_t)w[0].val, deadline)
                         : iw_futex_waitv(w, n, deadline);
         prefetch_objects(objs, state, n);
@@ -124,6 +131,7 @@ IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const 
             break;
         }
     }
+    iw_wait_sleeps_on(guard, NULL);
     for (DWORD i = 0; i < n; i++) {
         if (i != taken)
             ops[i]->leave(state[i], cookie[i]);
@@ -135,7 +143,8 @@ IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const 
 
 /* tried: the caller found none signalled a moment ago (it still may be,
  * which the first poll of sleep_and_poll sees). */
-IW_HOT_WAIT static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried)
+IW_HOT_WAIT static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms, bool tried,
+                                      struct iw_wait_guard *guard)
 {
     bool abandoned;
     for (DWORD i = 0; i < n && !tried; i++)
@@ -147,9 +156,21 @@ IW_HOT_WAIT static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms
     if (ms != INFINITE)
         iw_deadline_in(&deadline, (uint64_t)ms * 1000000u);
     const struct timespec *until = ms == INFINITE ? NULL : &deadline;
-    if (n == 1 && objs[0]->ops->wait_alone)
-        return objs[0]->ops->wait_alone(iw_object_state(objs[0]), until);
-    return sleep_and_poll(objs, n, until);
+    if (n == 1 && objs[0]->ops->wait_alone) {
+        /* Asleep in its PI lock, registered nowhere: a TerminateThread
+         * there drops the reference and ends the thread (wait_guard.h). */
+        if (guard != NULL)
+            atomic_store_explicit(&guard->alone_ref, objs[0], memory_order_relaxed);
+        if (iw_wait_ending(guard))
+            return WAIT_TIMEOUT; /* the caller ends the thread */
+        DWORD outcome = objs[0]->ops->wait_alone(iw_object_state(objs[0]), until);
+        if (guard != NULL) {
+            atomic_signal_fence(memory_order_seq_cst);
+            atomic_store_explicit(&guard->alone_ref, NULL, memory_order_relaxed);
+        }
+        return outcome;
+    }
+    return sleep_and_poll(objs, n, until, guard);
 }
 
 /* The object behind h with a reference, as the single wait takes one: a
@@ -194,9 +215,12 @@ IW_HOT_WAIT IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lp
         return WAIT_FAILED;
     }
     struct iw_object *objs[MAXIMUM_WAIT_OBJECTS];
-    if (!reference_all(nCount, lpHandles, objs))
+    struct iw_wait_guard *guard = iw_wait_enter(); /* before the references: wait_guard.h */
+    if (!reference_all(nCount, lpHandles, objs)) {
+        iw_wait_exit(guard);
         return WAIT_FAILED;
-    DWORD outcome = wait_objects(objs, nCount, dwMilliseconds, false);
+    }
+    DWORD outcome = wait_objects(objs, nCount, dwMilliseconds, false, guard);
     /* A wait's reference is the last only when another thread closed the
      * object's last handle during the wait; this thread then does what that
      * close left to it - under the transit gate and the process lock, with
@@ -208,6 +232,7 @@ IW_HOT_WAIT IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lp
      * compare-and-swap. */
     for (DWORD i = 0; i < nCount; i++)
         iw_object_put(objs[i]);
+    iw_wait_exit(guard);
     return outcome;
 }
 
@@ -226,11 +251,17 @@ IW_HOT_WAIT IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
         iw_hazard_unpin();
         return taken ? result(0, abandoned) : WAIT_TIMEOUT;
     }
+    /* Before the reference (wait_guard.h); inside the pin, which a
+     * terminated thread lets go of as it ends. */
+    struct iw_wait_guard *guard = iw_wait_enter();
     bool held = iw_object_get_pinned(obj); /* no lock: this wait sleeps on it */
     iw_hazard_unpin();
-    if (!held)
+    if (!held) {
+        iw_wait_exit(guard);
         return WAIT_FAILED; /* closed meanwhile: ERROR_INVALID_HANDLE */
-    DWORD outcome = wait_objects(&obj, 1, dwMilliseconds, true);
+    }
+    DWORD outcome = wait_objects(&obj, 1, dwMilliseconds, true, guard);
     iw_object_put(obj); /* the last only if closed meanwhile: see above */
+    iw_wait_exit(guard);
     return outcome;
 }
