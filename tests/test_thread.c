@@ -5,8 +5,9 @@
  * event; handles closed while the thread runs; the priority calls on
  * thread handles, read back from the kernel (sched_getparam on the thread
  * id); bad handles and arguments with their Win32 errors (those of
- * SuspendThread, ResumeThread and TerminateThread too).  Suspending and
- * terminating: test_thread_signal.c; fork: test_thread_fork.c; shared
+ * SuspendThread, ResumeThread and TerminateThread too).  Suspending:
+ * test_thread_signal.c; terminating: test_thread_terminate.c and
+ * test_thread_terminate_wait.c; fork: test_thread_fork.c; shared
  * helpers: thread_util.h.  Threaded: labelled "threads" (TSan in CI).
  */
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /*
  * Helpers shared by the thread tests (test_thread.c, test_thread_signal.c,
- * test_thread_fork.c): whether a sanitizer is built in, a manual-reset
+ * test_thread_terminate.c, test_thread_fork.c): whether a sanitizer is built in, a manual-reset
  * event, a flag awaited, a thread that waits for an event and returns a
  * code, a thread that returns at once, a thread's exit code, and the
  * kernel's view of a thread's scheduling.  Header-only (static inline), so
@@ -110,6 +110,41 @@ static inline void kernel_sched(DWORD tid, int *policy, int *prio)
     struct sched_param sp;
     *policy = sched_getscheduler((pid_t)tid);
     *prio = sched_getparam((pid_t)tid, &sp) == 0 ? sp.sched_priority : -1;
+}
+
+/* A thread that counts until told to stop. */
+struct counter_arg {
+    atomic_int count;
+    atomic_int stop;
+};
+
+static inline DWORD WINAPI count_until_stopped(LPVOID p)
+{
+    struct counter_arg *a = p;
+    while (!atomic_load(&a->stop)) {
+        atomic_fetch_add(&a->count, 1);
+        usleep(100);
+    }
+    return 7;
+}
+
+/* Whether the count stays still for 50 ms. */
+static inline bool frozen(struct counter_arg *a)
+{
+    int before = atomic_load(&a->count);
+    usleep(50000);
+    return atomic_load(&a->count) == before;
+}
+
+static inline bool advancing(struct counter_arg *a)
+{
+    int before = atomic_load(&a->count);
+    for (int i = 0; i < 1000; i++) {
+        usleep(1000);
+        if (atomic_load(&a->count) > before + 2)
+            return true;
+    }
+    return false;
 }
 
 #endif
