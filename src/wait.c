@@ -92,6 +92,14 @@ IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const 
          * changes a counter, and the sleep below then returns at once. */
         for (DWORD i = 0; i < n; i++)
             w[i].val = atomic_load((_Atomic uint32_t *)(uintptr_t)w[i].uaddr);
+        /* After the counters are read: a TerminateThread from here on moves
+         * w[0]'s, and the sleep returns at once (wait_guard.h).  Before the
+         * poll: a thread terminated asleep runs the handler as its sleep
+         * returns, and a unit, token or mutex released after TerminateThread
+         * returned must not go to the ended thread (Win32 aborts the wait;
+         * test_release_after_terminate_is_not_taken). */
+        if (iw_wait_ending(guard))
+            break; /* no more polls or sleeps: RtWaitFor* ends the thread */
         for (DWORD i = 0; i < n && taken == n; i++) {
             bool abandoned = false;
             if (ops[i]->poll(state[i], cookie[i], &abandoned)) {
@@ -116,10 +124,6 @@ IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const 
                 if (helper[i] != NULL)
                     ops[i]->sleeper_arm(helper[i]);
             }
-        /* After the counters are read: a TerminateThread from here on moves
-         * w[0]'s, and the sleep returns at once (wait_guard.h). */
-        if (iw_wait_ending(guard))
-            break; /* no more sleeps: RtWaitFor* ends the thread */
         int rc = n == 1 ? iw_futex_wait((_Atomic uint32_t *)(uintptr_t)w[0].uaddr, (uint32_t)w[0].val, deadline)
                         : iw_futex_waitv(w, n, deadline);
         prefetch_objects(objs, state, n);

@@ -192,6 +192,48 @@ static void test_mutex_wait_in_its_pi_lock(void **state)
     assert_true(CloseHandle(o.m));
 }
 
+/* A unit released just after TerminateThread returned, while the waiter
+ * is still asleep: the terminated wait must not take it (Win32 aborts the
+ * wait; the ended thread would keep the unit from everyone, for good).
+ * Single and multi-object; rounds, as the waiter must not have run its
+ * handler yet when the Release comes (it usually has not: a wake-up on
+ * another CPU takes microseconds, the Release less than one). */
+static const char *sem_name = "tw-sem";
+static bool sem_has_a_waiter(void) { return waiters_of(sem_name) == 1; }
+
+static void test_release_after_terminate_is_not_taken(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip();
+    HANDLE s = CreateSemaphore(NULL, 0, 1, sem_name);
+    HANDLE e = CreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(s);
+    assert_non_null(e);
+    int lost = 0, rounds = 40;
+    for (int i = 0; i < rounds; i++) {
+        struct waits w = {.h = {s, e}, .n = 1 + (DWORD)(i & 1)};
+        HANDLE t = CreateThread(NULL, 0, wait_forever, &w, 0, NULL);
+        assert_non_null(t);
+        for (int j = 0; j < 500 && !sem_has_a_waiter(); j++)
+            usleep(1000);
+        assert_true(sem_has_a_waiter());
+        usleep(5000); /* past the registration, asleep */
+        assert_true(TerminateThread(t, 77));
+        assert_true(ReleaseSemaphore(s, 1, NULL));
+        assert_int_equal(WaitForSingleObject(t, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        assert_int_equal(exit_code(t), 77);
+        assert_true(CloseHandle(t));
+        if (WaitForSingleObject(s, 0) != WAIT_OBJECT_0)
+            lost++;
+    }
+    if (lost != 0)
+        fail_msg("%d of %d units released after TerminateThread taken by the ended waiter", lost, rounds);
+    assert_int_equal(waiters_of(sem_name), 0);
+    assert_true(CloseHandle(e));
+    assert_true(CloseHandle(s));
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("thread_terminate_wait");
@@ -200,6 +242,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_single_wait),
         cmocka_unit_test(test_multi_wait_with_a_mutex),
         cmocka_unit_test(test_mutex_wait_in_its_pi_lock),
+        cmocka_unit_test(test_release_after_terminate_is_not_taken),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
