@@ -195,9 +195,10 @@ static void test_mutex_wait_in_its_pi_lock(void **state)
 /* A unit released just after TerminateThread returned, while the waiter
  * is still asleep: the terminated wait must not take it (Win32 aborts the
  * wait; the ended thread would keep the unit from everyone, for good).
- * Single and multi-object; rounds, as the waiter must not have run its
- * handler yet when the Release comes (it usually has not: a wake-up on
- * another CPU takes microseconds, the Release less than one). */
+ * Single and multi-object, suspended first or not; rounds, as the waiter
+ * must not have run its handler yet when the Release comes (it usually has
+ * not: a wake-up on another CPU takes microseconds, the Release less than
+ * one). */
 static const char *sem_name = "tw-sem";
 static bool sem_has_a_waiter(void) { return waiters_of(sem_name) == 1; }
 
@@ -219,6 +220,8 @@ static void test_release_after_terminate_is_not_taken(void **state)
             usleep(1000);
         assert_true(sem_has_a_waiter());
         usleep(5000); /* past the registration, asleep */
+        if (i & 2) /* suspended there first: the handler sleeps, then ends the wait */
+            assert_int_equal(SuspendThread(t), 0);
         assert_true(TerminateThread(t, 77));
         assert_true(ReleaseSemaphore(s, 1, NULL));
         assert_int_equal(WaitForSingleObject(t, TN_TIMEOUT_MS), WAIT_OBJECT_0);
