@@ -58,6 +58,7 @@
 #include "object.h"
 #include "self.h"
 #include "type.h"
+#include "wait_guard.h"
 
 /* The library keeps its own record of the owner (the lock word's layout is
  * glibc's private business): a release by a non-owner is refused without a
@@ -258,9 +259,44 @@ static int poll(void *state, uint32_t cookie, bool *abandoned)
     return 1;
 }
 
+/* The lock word names tid as the holder (the kernel's PI futex protocol:
+ * describe below).  Read by TerminateThread's handler on the waiting thread
+ * itself, so the answer for that thread cannot change under it. */
+static bool alone_holds(const void *state, pid_t tid)
+{
+    const struct mutex_state *m = state;
+    uint32_t word = atomic_load_explicit((_Atomic uint32_t *)&m->lock.__data.__lock, memory_order_relaxed);
+    return (pid_t)(word & FUTEX_TID_MASK) == tid;
+}
+
+/* A wait whose thread TerminateThread is ending took the mutex: it lets go
+ * as if it had never had it (Win32 aborts the wait) - an abandonment it was
+ * told of set again first, as a watcher does, for the next acquirer. */
+static __attribute__((cold)) void give_back(struct mutex_state *m, bool abandoned)
+{
+    if (abandoned)
+        atomic_store_explicit(&m->abandoned, 1, memory_order_relaxed);
+    release_one(m);
+    pthread_mutex_unlock(&m->lock);
+    wake_multi_waiters(m);
+}
+
 /* Alone, a wait blocks in the kernel's PI lock itself: priority
- * inheritance and prompt owner-death hand-over. */
-static DWORD wait_alone(void *state, const struct timespec *deadline)
+ * inheritance and prompt owner-death hand-over.
+ *
+ * TerminateThread's handler jumps out of this sleep (nothing else ends
+ * it) - but not once the thread holds the lock: the kernel may hand it
+ * the lock as the signal comes (an owner's unlock racing the signal's
+ * wake), and glibc's lock may have got it by its own compare-and-swap.
+ * glibc has then not yet put the mutex on the thread's robust list, only
+ * in its pending slot, which the next pthread_mutex_unlock of any PI
+ * mutex clears (the thread's end unlocks several): the thread would end
+ * holding the lock unrecorded, the kernel would not mark the owner dead,
+ * and the next locker's pthread_mutex_lock would abort the process
+ * (glibc's assertion on ESRCH for a robust mutex;
+ * test_mutex_released_after_terminate).  So the handler lets such a
+ * lock complete, and the wait gives the mutex back here. */
+static DWORD wait_alone(void *state, const struct timespec *deadline, struct iw_wait_guard *guard)
 {
     struct mutex_state *m = state;
     int rc;
@@ -269,6 +305,10 @@ static DWORD wait_alone(void *state, const struct timespec *deadline)
                       : pthread_mutex_lock(&m->lock);
     while (rc == EINTR || rc == EAGAIN);
     int r = acquired(m, rc);
+    if (r >= 0 && iw_wait_ending(guard)) {
+        give_back(m, r == 1);
+        return WAIT_TIMEOUT; /* the caller ends the thread */
+    }
     if (r >= 0)
         return r ? WAIT_ABANDONED_0 : WAIT_OBJECT_0;
     if (rc == ETIMEDOUT)
@@ -361,6 +401,7 @@ const struct iw_object_ops iw_mutex_ops = {
     .poll = poll,
     .leave = leave,
     .wait_alone = wait_alone,
+    .alone_holds = alone_holds,
     .sleeper_join = iw_mutex_watch_join,
     .sleeper_arm = iw_mutex_watch_arm,
     .sleeper_leave = iw_mutex_watch_leave,

@@ -21,12 +21,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <iwin32.h>
 #include <iwin32_inspect.h>
 
 struct iw_object;
+struct iw_wait_guard;
 
 /* Where a state page's shared state starts, after the header; the state
  * ends within the smallest page (4 KiB): each type asserts it. */
@@ -67,8 +69,13 @@ struct iw_object_ops {
     int (*poll)(void *state, uint32_t cookie, bool *abandoned);
     void (*leave)(void *state, uint32_t cookie);
     /* A wait on this object alone that must sleep, done by the type
-     * (a mutex blocks in its PI lock); NULL: the generic sleep. */
-    DWORD (*wait_alone)(void *state, const struct timespec *deadline);
+     * (a mutex blocks in its PI lock); NULL: the generic sleep.  guard:
+     * the waiting thread's (wait_guard.h), or NULL.  alone_holds: whether
+     * the thread with kernel id tid holds the object's lock - handed it
+     * in the sleep, perhaps not yet returned from it - asked by
+     * TerminateThread's handler on that thread (thread_signal.c). */
+    DWORD (*wait_alone)(void *state, const struct timespec *deadline, struct iw_wait_guard *guard);
+    bool (*alone_holds)(const void *state, pid_t tid);
     /* A helper for a multi-object waiter on obj (which it holds a
      * reference to): joined before its first sleep, armed before every
      * sleep, left at the end (mutex_watch.c); NULL: none needed. */

@@ -80,11 +80,14 @@ static void on_signal(int sig, siginfo_t *info, void *context)
     iw_thread_sleep_while_suspended(st);
     if (atomic_load(&st->terminate)) {
         /* In a wait (wait_guard.h): asleep in a mutex's PI lock, drop the
-         * wait's reference and end here; anywhere else in it, the wait
-         * ends the thread as it returns, its sleep cut short. */
+         * wait's reference and end here - unless the lock is the thread's
+         * already (mutex.c's wait_alone: it gives it back); anywhere else
+         * in it, the wait ends the thread as it returns, its sleep cut
+         * short. */
         struct iw_wait_guard *g = &st->wait_guard;
-        struct iw_object *alone = atomic_exchange_explicit(&g->alone_ref, NULL, memory_order_relaxed);
-        if (alone != NULL) {
+        struct iw_object *alone = atomic_load_explicit(&g->alone_ref, memory_order_relaxed);
+        if (alone != NULL && !alone->ops->alone_holds(iw_object_state(alone), atomic_load(&st->tid))) {
+            atomic_store_explicit(&g->alone_ref, NULL, memory_order_relaxed);
             iw_object_put(alone);
         } else if (atomic_load_explicit(&g->in_wait, memory_order_relaxed)) {
             atomic_store_explicit(&g->ending, true, memory_order_relaxed);

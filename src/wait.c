@@ -162,12 +162,13 @@ IW_HOT_WAIT static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms
     const struct timespec *until = ms == INFINITE ? NULL : &deadline;
     if (n == 1 && objs[0]->ops->wait_alone) {
         /* Asleep in its PI lock, registered nowhere: a TerminateThread
-         * there drops the reference and ends the thread (wait_guard.h). */
+         * there drops the reference and ends the thread, or, the lock
+         * handed to it already, lets the type give it back (wait_guard.h). */
         if (guard != NULL)
             atomic_store_explicit(&guard->alone_ref, objs[0], memory_order_relaxed);
         if (iw_wait_ending(guard))
             return WAIT_TIMEOUT; /* the caller ends the thread */
-        DWORD outcome = objs[0]->ops->wait_alone(iw_object_state(objs[0]), until);
+        DWORD outcome = objs[0]->ops->wait_alone(iw_object_state(objs[0]), until, guard);
         if (guard != NULL) {
             atomic_signal_fence(memory_order_seq_cst);
             atomic_store_explicit(&guard->alone_ref, NULL, memory_order_relaxed);

@@ -13,7 +13,10 @@
  * sleeps no more, lets go of everything as any wait does, and ends the
  * thread as it returns (iw_wait_exit).  The one sleep that no counter
  * ends is a mutex's own, in its PI lock, which holds nothing but the
- * wait's reference: there the handler drops that (alone_ref) and jumps.
+ * wait's reference: there the handler drops that (alone_ref) and jumps -
+ * unless the thread holds the lock already (handed it as the signal came),
+ * which its lock must then complete and the wait give back (mutex.c's
+ * wait_alone).
  * A thread the library did not create has no guard (NULL) and cannot be
  * terminated.
  *

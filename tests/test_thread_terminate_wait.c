@@ -237,6 +237,37 @@ static void test_release_after_terminate_is_not_taken(void **state)
     assert_true(CloseHandle(s));
 }
 
+/* A mutex released just after TerminateThread returned, its waiter asleep
+ * in the PI lock: the kernel may hand the lock to that waiter before the
+ * signal takes it out of the lock, and the thread then ends holding the
+ * lock with no owner on record.  The next acquirer must get the mutex
+ * once that thread is gone - not hang, and not as abandoned: the thread
+ * never acquired it through the API (SPEC 6). */
+static void test_mutex_released_after_terminate(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip();
+    HANDLE m = CreateMutex(NULL, TRUE, "tw-handoff.mutex");
+    assert_non_null(m);
+    for (int i = 0; i < 20; i++) {
+        struct waits w = {.h = {m}, .n = 1};
+        HANDLE t = CreateThread(NULL, 0, wait_forever, &w, 0, NULL);
+        assert_non_null(t);
+        assert_true(pi_lock_count_becomes(1));
+        usleep(2000);
+        assert_true(TerminateThread(t, 77));
+        assert_true(ReleaseMutex(m));
+        assert_int_equal(WaitForSingleObject(t, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        assert_int_equal(exit_code(t), 77);
+        assert_true(CloseHandle(t));
+        assert_int_equal(WaitForSingleObject(m, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    }
+    assert_true(ReleaseMutex(m));
+    assert_true(pi_lock_count_becomes(0));
+    assert_true(CloseHandle(m));
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("thread_terminate_wait");
@@ -246,6 +277,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_multi_wait_with_a_mutex),
         cmocka_unit_test(test_mutex_wait_in_its_pi_lock),
         cmocka_unit_test(test_release_after_terminate_is_not_taken),
+        cmocka_unit_test(test_mutex_released_after_terminate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
