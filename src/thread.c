@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -204,6 +205,30 @@ static void finish(struct thread_state *st)
     iw_local_object_put(st->obj); /* the thread's own reference: may free st */
 }
 
+/* glibc's pending slot in the thread's robust list (the kernel's ABI,
+ * struct robust_list_head, found with get_robust_list), or NULL.
+ *
+ * A thread ExitThread or TerminateThread jumps out of a robust mutex's
+ * lock or unlock - an API mutex's fast path (RtWaitForSingleObject's try,
+ * RtReleaseMutex), a try waiting for a handback - may hold the mutex's
+ * lock with the mutex only in that slot, which tells the kernel to hand
+ * the lock on as the thread exits (SPEC 6: the owner's end).  But its end
+ * (finish) unlocks PI mutexes of its own, ctl and the registry lock, and
+ * glibc's PI unlock empties the slot, robust or not: the thread would
+ * exit holding the lock unrecorded, and the next locker's
+ * pthread_mutex_lock abort the process (glibc asserts on the kernel's
+ * ESRCH for a robust mutex; test_terminated_in_mutex_fast_path).  So the
+ * end puts back what the slot held; the kernel then marks the owner dead,
+ * and mutex.c's owner record decides whether that is an abandonment. */
+static void **robust_pending_slot(void)
+{
+    struct robust_list_head *head;
+    size_t len;
+    if (syscall(SYS_get_robust_list, 0, &head, &len) != 0 || head == NULL)
+        return NULL;
+    return (void **)&head->list_op_pending;
+}
+
 static void *thread_main(void *arg)
 {
     struct thread_state *st = arg;
@@ -221,7 +246,11 @@ static void *thread_main(void *arg)
         iw_thread_sleep_while_suspended(st);                         /* CREATE_SUSPENDED */
         st->pending = atomic_load(&st->terminate) ? atomic_load(&st->terminate_code) : st->start(st->param);
     }
+    void **slot = robust_pending_slot();
+    void *pending = slot != NULL ? *slot : NULL;
     finish(st);
+    if (slot != NULL)
+        *slot = pending; /* for the kernel, as the thread exits: above */
     return NULL;
 }
 

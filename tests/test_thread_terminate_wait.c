@@ -268,6 +268,43 @@ static void test_mutex_released_after_terminate(void **state)
     assert_true(CloseHandle(m));
 }
 
+/* A thread terminated at any instant of polls and releases of a free
+ * mutex - the pinned fast path, whose lock and unlock glibc brackets with
+ * the robust list's pending slot: whatever instant it ends at, the next
+ * locker gets the mutex (abandoned or not), and neither hangs nor aborts
+ * (SPEC 6: the owner's end hands it on). */
+static DWORD WINAPI poll_and_release(LPVOID p)
+{
+    HANDLE m = p;
+    for (;;) {
+        DWORD r = WaitForSingleObject(m, 0);
+        if (r == WAIT_OBJECT_0 || r == WAIT_ABANDONED_0)
+            ReleaseMutex(m);
+    }
+    return 0; /* not reached: terminated */
+}
+
+static void test_terminated_in_mutex_fast_path(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip();
+    HANDLE m = CreateMutex(NULL, FALSE, "tw-fast.mutex");
+    assert_non_null(m);
+    for (int i = 0; i < 200; i++) {
+        HANDLE t = CreateThread(NULL, 0, poll_and_release, m, 0, NULL);
+        assert_non_null(t);
+        usleep(200 + (useconds_t)(i % 7) * 100);
+        assert_true(TerminateThread(t, 77));
+        assert_int_equal(WaitForSingleObject(t, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        assert_true(CloseHandle(t));
+        DWORD r = WaitForSingleObject(m, TN_TIMEOUT_MS);
+        assert_true(r == WAIT_OBJECT_0 || r == WAIT_ABANDONED_0);
+        assert_true(ReleaseMutex(m));
+    }
+    assert_true(CloseHandle(m));
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("thread_terminate_wait");
@@ -278,6 +315,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mutex_wait_in_its_pi_lock),
         cmocka_unit_test(test_release_after_terminate_is_not_taken),
         cmocka_unit_test(test_mutex_released_after_terminate),
+        cmocka_unit_test(test_terminated_in_mutex_fast_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
