@@ -288,14 +288,13 @@ static __attribute__((cold)) void give_back(struct mutex_state *m, bool abandone
  * it) - but not once the thread holds the lock: the kernel may hand it
  * the lock as the signal comes (an owner's unlock racing the signal's
  * wake), and glibc's lock may have got it by its own compare-and-swap.
- * glibc has then not yet put the mutex on the thread's robust list, only
- * in its pending slot, which the next pthread_mutex_unlock of any PI
- * mutex clears (the thread's end unlocks several): the thread would end
- * holding the lock unrecorded, the kernel would not mark the owner dead,
- * and the next locker's pthread_mutex_lock would abort the process
- * (glibc's assertion on ESRCH for a robust mutex;
- * test_mutex_released_after_terminate).  So the handler lets such a
- * lock complete, and the wait gives the mutex back here. */
+ * Jumped out of, the lock would pass on only as the thread exits, from
+ * glibc's robust-list pending slot (thread.c keeps it for the kernel:
+ * without that, the next locker aborted the process;
+ * test_mutex_released_after_terminate), and as an abandonment if
+ * acquired() had recorded the owner.  So the handler lets such a lock
+ * complete, and the wait gives the mutex back here at once: a terminated
+ * wait takes nothing (Win32 aborts it). */
 static DWORD wait_alone(void *state, const struct timespec *deadline, struct iw_wait_guard *guard)
 {
     struct mutex_state *m = state;
