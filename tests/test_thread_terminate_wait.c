@@ -5,7 +5,9 @@
  * keep the watcher blocking in the mutex's PI lock for good, lifting every
  * later owner to the ended thread's priority), and its references (checked
  * by LeakSanitizer in the ASan build).  A single-object, a multi-object and
- * a mutex's own PI-lock wait.  Threaded: labelled "threads"; under TSan a
+ * a mutex's own PI-lock wait; what is released just after TerminateThread
+ * returned (not taken by the ended wait); a thread ended inside a mutex's
+ * own lock or unlock (the next locker neither hangs nor aborts).  Threaded: labelled "threads"; under TSan a
  * thread asleep in the library's futex call never gets the signal
  * (thread_util.h), so the cases skip there.
  */
