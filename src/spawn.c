@@ -115,7 +115,12 @@ DWORD iw_spawn(const char *path, char *const argv[], int *pidfd, pid_t *pid)
         siginfo_t info;
         waitid((idtype_t)P_PIDFD, (id_t)fd, &info, WEXITED);
         close(fd);
-        return exec_err == ENOEXEC ? ERROR_BAD_EXE_FORMAT : iw_error_from_errno(exec_err);
+        /* E2BIG: arguments longer than the kernel takes (one over 128 KiB,
+         * or all over a quarter of the stack limit) - Win32's error for a
+         * command line that is too long, not one of memory. */
+        return exec_err == ENOEXEC ? ERROR_BAD_EXE_FORMAT
+               : exec_err == E2BIG ? ERROR_FILENAME_EXCED_RANGE
+                                   : iw_error_from_errno(exec_err);
     }
     *pidfd = fd;
     *pid = (pid_t)p;

@@ -148,6 +148,14 @@ static void test_bad_programs(void **state)
     fputs("not a program either\n", f);
     fclose(f);
     assert_int_equal(chmod(garbage, 0755), 0);
+    /* An argument longer than Linux takes (MAX_ARG_STRLEN, 128 KiB): the
+     * exec's E2BIG, Win32's error for a command line that is too long. */
+    size_t long_len = 200000;
+    char *too_long = malloc(long_len + 16);
+    assert_non_null(too_long);
+    strcpy(too_long, "/bin/true ");
+    memset(too_long + 10, 'a', long_len);
+    too_long[long_len + 10] = '\0';
     struct {
         LPCTSTR app;
         LPTSTR line;
@@ -161,6 +169,7 @@ static void test_bad_programs(void **state)
         {"/nonexistent/program", NULL, 0, ERROR_FILE_NOT_FOUND},
         {plain, NULL, 0, ERROR_ACCESS_DENIED},      /* the exec's EACCES */
         {garbage, NULL, 0, ERROR_BAD_EXE_FORMAT},   /* ENOEXEC */
+        {NULL, too_long, 0, ERROR_FILENAME_EXCED_RANGE}, /* E2BIG */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         SetLastError(SENTINEL);
@@ -168,6 +177,7 @@ static void test_bad_programs(void **state)
                                      NULL, &pi));
         assert_int_equal(GetLastError(), cases[i].error);
     }
+    free(too_long);
     assert_no_children();
 }
 
