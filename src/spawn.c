@@ -14,9 +14,10 @@
  * posix_spawn, which shares memory safely, has no CLONE_PIDFD before 2.39.
  * The child of a threaded process makes raw system calls only (another
  * thread may have held a lock of libc or a sanitizer at the clone): it sets
- * every caught signal back to its default, restores the caller's signal
- * mask (all signals are blocked around the clone, so that no handler of
- * the application runs in the child) and execs; an exec that fails writes
+ * every caught signal back to its default, leaves a real-time policy for
+ * SCHED_OTHER, restores the caller's signal mask (all signals are blocked
+ * around the clone, so that no handler of the application runs in the
+ * child) and execs; an exec that fails writes
  * its errno to a close-on-exec pipe and exits 127.  When clone returns the
  * child has exec'd (the pipe is empty) or written and ended: a non-blocking
  * read tells which, whoever else holds the pipe's write end (a fork by
@@ -72,6 +73,16 @@ __attribute__((noreturn, no_sanitize("address", "thread", "undefined"))) static 
             struct kernel_sigaction dfl = {.handler = (void *)SIG_DFL};
             syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
         }
+    }
+    /* A clone inherits the calling thread's policy: a process started by a
+     * real-time thread would run SCHED_FIFO at its priority and could
+     * starve the machine.  A new process starts at the normal priority, as
+     * in Win32 (NORMAL_PRIORITY_CLASS) and INtime (the loader's default);
+     * lowering one's own policy needs no privilege. */
+    long policy = syscall(SYS_sched_getscheduler, 0) & ~(long)SCHED_RESET_ON_FORK;
+    if (policy == SCHED_FIFO || policy == SCHED_RR) {
+        struct sched_param normal = {.sched_priority = 0};
+        syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &normal);
     }
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &s->mask, NULL, 8);
     syscall(SYS_execve, s->path, s->argv, s->envp); /* returns only on failure */

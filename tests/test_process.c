@@ -371,6 +371,35 @@ static void test_terminate_once(void **state)
     assert_no_children();
 }
 
+/* A process started by a real-time thread does not run at its priority: a
+ * new process starts at the normal priority (Win32's NORMAL_PRIORITY_CLASS,
+ * INtime's loader default), not SCHED_FIFO, which could starve the
+ * machine.  Skipped where SCHED_FIFO is not permitted. */
+static void *start_policy_child(void *arg)
+{
+    struct sched_param sp = {.sched_priority = 10};
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
+        return NULL;
+    PROCESS_INFORMATION *pi = arg;
+    start(pi, "policy");
+    return pi;
+}
+
+static void test_child_not_real_time(void **state)
+{
+    (void)state;
+    PROCESS_INFORMATION pi;
+    pthread_t t;
+    void *started;
+    assert_int_equal(pthread_create(&t, NULL, start_policy_child, &pi), 0);
+    assert_int_equal(pthread_join(t, &started), 0);
+    if (started == NULL)
+        skip();
+    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(pi.hProcess), SCHED_OTHER);
+    CloseHandle(pi.hProcess);
+}
+
 int main(int argc, char **argv)
 {
     process_test_setup(argc, argv, "process");
@@ -383,6 +412,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_process_and_event_in_one_wait, tn_teardown),
         cmocka_unit_test_teardown(test_terminate, tn_teardown),
         cmocka_unit_test_teardown(test_terminate_once, tn_teardown),
+        cmocka_unit_test_teardown(test_child_not_real_time, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #ifndef IWIN32_TEST_PROCESS_UTIL_H
 #define IWIN32_TEST_PROCESS_UTIL_H
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ static inline int child_main(char **argv)
         (void)!read(atoi(argv[3]), &c, 1);
         return atoi(argv[4]);
     }
+    if (strcmp(what, "policy") == 0) /* exits with its scheduling policy */
+        return sched_getscheduler(0);
     if (strcmp(what, "signal") == 0)
         raise(atoi(argv[3]));
     if (strcmp(what, "exitprocess") == 0)
