@@ -4,10 +4,12 @@
  * object, also after every handle was closed); a handle is not confused by
  * its pid's reuse; handles closed from another thread while the watcher
  * reports their end; a forked child closing an inherited handle leaves the
- * parent's watching alone.  Starting, waiting on, terminating processes and
+ * parent's watching alone; no descriptor or zombie is left by many starts,
+ * opens and closes, and failed starts.  Starting, waiting on, terminating processes and
  * their exit codes: test_process.c; the children (this program again, run
  * with "--child WHAT ...") and helpers they share: test_process_util.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -308,6 +310,60 @@ static void test_fork_child_closes_inherited_handle(void **state)
     CloseHandle(pi.hProcess);
 }
 
+/* ---- nothing left behind ------------------------------------------------------ */
+
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *dir = opendir("/proc/self/fd");
+    assert_non_null(dir);
+    while (readdir(dir) != NULL)
+        n++;
+    closedir(dir);
+    return n;
+}
+
+#define CYCLES 30
+
+/* Every path of RtCreateProcess and OpenProcess gives back its descriptors
+ * (the pidfd, the exec's pipe) and reaps its children: handles closed after
+ * the end, before it (the watcher reaps), in either order of two handles to
+ * one process; no PROCESS_INFORMATION; an exec that fails. */
+static void test_nothing_left_behind(void **state)
+{
+    (void)state;
+    PROCESS_INFORMATION pi;
+    start(&pi, "exit 0"); /* the watcher's thread and epoll instance, for good */
+    assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+    CloseHandle(pi.hProcess);
+    int before = open_fds();
+    char line[5000], missing[] = "/nonexistent/program";
+    for (int i = 0; i < CYCLES; i++) {
+        int fds[2]; /* it runs until fds[1] is closed, so that OpenProcess finds it */
+        inheritable_pipe(fds);
+        start(&pi, "wait_fd %d %d", fds[0], i);
+        close(fds[0]);
+        HANDLE other = OpenProcess(0, FALSE, pi.dwProcessId);
+        assert_non_null(other);
+        HANDLE first = i % 2 ? other : pi.hProcess, second = i % 2 ? pi.hProcess : other;
+        if (i % 3 == 0) /* closed while it runs: the other handle still reads its code */
+            assert_true(CloseHandle(first));
+        close(fds[1]);
+        assert_int_equal(WaitForSingleObject(second, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        assert_int_equal(exit_code(second), (DWORD)i);
+        if (i % 3 != 0)
+            assert_true(CloseHandle(first));
+        assert_true(CloseHandle(second));
+        snprintf(line, sizeof line, "\"%s\" --child exit 0", self);
+        assert_true(RtCreateProcess(NULL, line, NULL, NULL, FALSE, 0, NULL, NULL, NULL, NULL));
+        SetLastError(SENTINEL);
+        assert_false(RtCreateProcess(NULL, missing, NULL, NULL, FALSE, 0, NULL, NULL, NULL, &pi));
+        assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+    }
+    assert_no_children();
+    assert_int_equal(open_fds(), before);
+}
+
 int main(int argc, char **argv)
 {
     process_test_setup(argc, argv, "process_handles");
@@ -318,6 +374,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_pid_reuse, tn_teardown),
         cmocka_unit_test_teardown(test_close_while_watcher_reports, tn_teardown),
         cmocka_unit_test_teardown(test_fork_child_closes_inherited_handle, tn_teardown),
+        cmocka_unit_test_teardown(test_nothing_left_behind, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
