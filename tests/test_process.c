@@ -234,6 +234,34 @@ static void test_killed_while_waited_on_by_threads(void **state)
     CloseHandle(ev);
 }
 
+/* The last handle closed while threads wait on it (alone, or next to an
+ * event): the waits hold the process object, so they still see its end, and
+ * the child is reaped all the same when the last wait lets go. */
+static void test_closed_while_waited_on(void **state)
+{
+    (void)state;
+    PROCESS_INFORMATION pi;
+    start(&pi, "block");
+    HANDLE ev = CreateEvent(NULL, FALSE, FALSE, NULL); /* never set */
+    struct waiter w[WAITERS];
+    for (int i = 0; i < WAITERS; i++) {
+        w[i] = (struct waiter){.n = i % 2 ? 2 : 1, .result = 0xDEAD};
+        w[i].handles[0] = i % 2 ? ev : pi.hProcess;
+        w[i].handles[1] = pi.hProcess;
+        assert_int_equal(pthread_create(&w[i].thread, NULL, waiter_main, &w[i]), 0);
+    }
+    usleep(100 * 1000); /* let them sleep */
+    assert_true(CloseHandle(pi.hProcess));
+    usleep(20 * 1000);
+    assert_int_equal(kill((pid_t)pi.dwProcessId, SIGKILL), 0);
+    for (int i = 0; i < WAITERS; i++) {
+        pthread_join(w[i].thread, NULL);
+        assert_int_equal(w[i].result, i % 2 ? WAIT_OBJECT_0 + 1 : WAIT_OBJECT_0);
+    }
+    CloseHandle(ev);
+    assert_no_children();
+}
+
 static void test_process_and_event_in_one_wait(void **state)
 {
     (void)state;
@@ -409,6 +437,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_bad_arguments, tn_teardown),
         cmocka_unit_test_teardown(test_sigchld_ignored, tn_teardown),
         cmocka_unit_test_teardown(test_killed_while_waited_on_by_threads, tn_teardown),
+        cmocka_unit_test_teardown(test_closed_while_waited_on, tn_teardown),
         cmocka_unit_test_teardown(test_process_and_event_in_one_wait, tn_teardown),
         cmocka_unit_test_teardown(test_terminate, tn_teardown),
         cmocka_unit_test_teardown(test_terminate_once, tn_teardown),
