@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "export.h"
@@ -74,7 +73,7 @@ static int send_kill(int pidfd) { return (int)syscall(SYS_pidfd_send_signal, pid
 static void kill_and_reap(int pidfd)
 {
     send_kill(pidfd);
-    waitid((idtype_t)P_PIDFD, (id_t)pidfd, &(siginfo_t){0}, WEXITED);
+    iw_process_reap(pidfd);
 }
 
 /* A new process object, not yet any process's (no pidfd to close); NULL

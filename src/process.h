@@ -68,6 +68,9 @@ void iw_process_watch_fork_child(void);
  * Starts path with argv and this process's environment, as a child; *pidfd
  * and *pid on success.  Returns ERROR_SUCCESS or the error of the exec. */
 DWORD iw_spawn(const char *path, char *const argv[], int *pidfd, pid_t *pid);
+/* Reaps the child of ours behind pidfd, which has ended or is ending
+ * (waits for it; done at once if the application reaped it). */
+void iw_process_reap(int pidfd);
 
 /* ---- command_line.c --------------------------------------------------------
  * A Win32 command line split into arguments by the rules of Microsoft's C

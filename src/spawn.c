@@ -92,6 +92,19 @@ __attribute__((noreturn, no_sanitize("address", "thread", "undefined"))) static 
         syscall(SYS_exit_group, 127);
 }
 
+void iw_process_reap(int pidfd)
+{
+    /* A blocking wait: the child may still be ending (a vfork's parent
+     * resumes as the child lets go of its memory, before it is a zombie).
+     * Retried on EINTR: a signal the application catches without
+     * SA_RESTART would cut it short, and the child, whose pidfd the caller
+     * then closes, would stay a zombie that no one reaps.  ECHILD: the
+     * application reaped it first. */
+    siginfo_t info;
+    while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED) != 0 && errno == EINTR)
+        continue;
+}
+
 DWORD iw_spawn(const char *path, char *const argv[], int *pidfd, pid_t *pid)
 {
     extern char **environ;
@@ -122,9 +135,8 @@ DWORD iw_spawn(const char *path, char *const argv[], int *pidfd, pid_t *pid)
         waitpid((pid_t)p, NULL, 0);
         return ERROR_NOT_SUPPORTED;
     }
-    if (failed) { /* the child has ended: reap it */
-        siginfo_t info;
-        waitid((idtype_t)P_PIDFD, (id_t)fd, &info, WEXITED);
+    if (failed) { /* the child is ending: reap it */
+        iw_process_reap(fd);
         close(fd);
         /* E2BIG: arguments longer than the kernel takes (one over 128 KiB,
          * or all over a quarter of the stack limit) - Win32's error for a
