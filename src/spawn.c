@@ -132,7 +132,8 @@ DWORD iw_spawn(const char *path, char *const argv[], int *pidfd, pid_t *pid)
         return clone_err == EAGAIN || clone_err == ENOMEM ? ERROR_NOT_ENOUGH_MEMORY : iw_error_from_errno(clone_err);
     if (fd < 0) { /* a kernel before 5.2 ignores CLONE_PIDFD: a pid alone is not safe to keep */
         kill((pid_t)p, SIGKILL);
-        waitpid((pid_t)p, NULL, 0);
+        while (waitpid((pid_t)p, NULL, 0) < 0 && errno == EINTR) /* as iw_process_reap */
+            continue;
         return ERROR_NOT_SUPPORTED;
     }
     if (failed) { /* the child is ending: reap it */
