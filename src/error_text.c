@@ -56,7 +56,8 @@ static const struct error_text texts[] = {
     {ERROR_BAD_EXE_FORMAT,
      "ERROR_BAD_EXE_FORMAT (193): RtCreateProcess's program is not one the kernel can run"},
     {ERROR_FILENAME_EXCED_RANGE,
-     "ERROR_FILENAME_EXCED_RANGE (206): the name is 260 bytes or longer"},
+     "ERROR_FILENAME_EXCED_RANGE (206): the name is 260 bytes or longer; RtCreateProcess: a path "
+     "of 4096 bytes or more, or a command line longer than Linux takes"},
     {ERROR_NOT_OWNER,
      "ERROR_NOT_OWNER (288): this thread does not own the mutex or critical section (or "
      "released it more often than it acquired it)"},
