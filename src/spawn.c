@@ -141,10 +141,13 @@ DWORD iw_spawn(const char *path, char *const argv[], int *pidfd, pid_t *pid)
         close(fd);
         /* E2BIG: arguments longer than the kernel takes (one over 128 KiB,
          * or all over a quarter of the stack limit) - Win32's error for a
-         * command line that is too long, not one of memory. */
-        return exec_err == ENOEXEC ? ERROR_BAD_EXE_FORMAT
-               : exec_err == E2BIG ? ERROR_FILENAME_EXCED_RANGE
-                                   : iw_error_from_errno(exec_err);
+         * command line that is too long, not one of memory.  ETXTBSY: the
+         * program is open for writing - Win32 says a sharing violation,
+         * which iwin32.h has not: the program may not be run now. */
+        return exec_err == ENOEXEC   ? ERROR_BAD_EXE_FORMAT
+               : exec_err == E2BIG   ? ERROR_FILENAME_EXCED_RANGE
+               : exec_err == ETXTBSY ? ERROR_ACCESS_DENIED
+                                     : iw_error_from_errno(exec_err);
     }
     *pidfd = fd;
     *pid = (pid_t)p;

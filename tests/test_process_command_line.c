@@ -6,6 +6,7 @@
  * cannot run.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,12 @@ static void test_bad_programs(void **state)
     fputs("not a program either\n", f);
     fclose(f);
     assert_int_equal(chmod(garbage, 0755), 0);
+    /* A program still open for writing (being written): the exec's ETXTBSY. */
+    char busy[4096];
+    tn_path(busy, sizeof busy, "busy");
+    int busy_fd = open(busy, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0755);
+    assert_true(busy_fd >= 0);
+    assert_int_equal(write(busy_fd, "#!/bin/sh\n", 10), 10);
     /* An argument longer than Linux takes (MAX_ARG_STRLEN, 128 KiB): the
      * exec's E2BIG, Win32's error for a command line that is too long. */
     size_t long_len = 200000;
@@ -171,6 +178,7 @@ static void test_bad_programs(void **state)
         {plain, NULL, 0, ERROR_ACCESS_DENIED},      /* the exec's EACCES */
         {garbage, NULL, 0, ERROR_BAD_EXE_FORMAT},   /* ENOEXEC */
         {NULL, too_long, 0, ERROR_FILENAME_EXCED_RANGE}, /* E2BIG */
+        {busy, NULL, 0, ERROR_ACCESS_DENIED},       /* ETXTBSY */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         SetLastError(SENTINEL);
@@ -179,6 +187,7 @@ static void test_bad_programs(void **state)
         assert_int_equal(GetLastError(), cases[i].error);
     }
     free(too_long);
+    close(busy_fd);
     assert_no_children();
 }
 
