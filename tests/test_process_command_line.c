@@ -178,7 +178,6 @@ static void test_bad_programs(void **state)
         {plain, NULL, 0, ERROR_ACCESS_DENIED},      /* the exec's EACCES */
         {garbage, NULL, 0, ERROR_BAD_EXE_FORMAT},   /* ENOEXEC */
         {NULL, too_long, 0, ERROR_FILENAME_EXCED_RANGE}, /* E2BIG */
-        {busy, NULL, 0, ERROR_ACCESS_DENIED},       /* ETXTBSY */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         SetLastError(SENTINEL);
@@ -187,6 +186,14 @@ static void test_bad_programs(void **state)
         assert_int_equal(GetLastError(), cases[i].error);
     }
     free(too_long);
+    /* Linux 6.11 briefly let a file open for writing be run: there it runs. */
+    SetLastError(SENTINEL);
+    if (RtCreateProcess(busy, NULL, NULL, NULL, FALSE, 0, NULL, NULL, NULL, &pi)) {
+        assert_int_equal(WaitForSingleObject(pi.hProcess, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        CloseHandle(pi.hProcess);
+    } else {
+        assert_int_equal(GetLastError(), ERROR_ACCESS_DENIED);
+    }
     close(busy_fd);
     assert_no_children();
 }
