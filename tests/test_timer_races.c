@@ -11,6 +11,11 @@
  * the reference held.  A read after the drop is a use after free that the
  * ASan build reports (CI runs it); the plain build checks the results.
  *
+ * And RtCancelTimer of a routine that sets its own timer again, due at
+ * once, at every run: the Cancel waits for the run in progress only (the
+ * timer's priority-inheriting lock is handed to it as the run ends, before
+ * the thread can take the next expiry), and no run starts after it.
+ *
  * Timers are SCHED_FIFO: where this process may not use it, the cases
  * skip, saying so.
  */
@@ -136,11 +141,69 @@ static void test_set_refused_while_closed(void **state)
     }
 }
 
+/* A routine that sets its own one-shot timer again, due at once, each run
+ * (a self-rescheduling routine), 100 us long. */
+struct rearm {
+    HANDLE h;
+    atomic_int runs;
+    atomic_bool stop;      /* no more setting again */
+    atomic_bool cancelled; /* RtCancelTimer returned */
+    BOOLEAN result;
+};
+
+static VOID RTFCNDCL rearm_run(PVOID context)
+{
+    struct rearm *r = context;
+    atomic_fetch_add(&r->runs, 1);
+    struct timespec d = {0, 100000};
+    nanosleep(&d, NULL);
+    LARGE_INTEGER now = {.QuadPart = 0};
+    if (!atomic_load(&r->stop))
+        RtSetTimerRelative(r->h, &now, NULL);
+}
+
+static void *canceller(void *arg)
+{
+    struct rearm *r = arg;
+    r->result = RtCancelTimer(r->h, NULL);
+    atomic_store(&r->cancelled, true);
+    return NULL;
+}
+
+/* RtCancelTimer of another thread while the routine sets its timer again at
+ * each run: the Cancel waits for the run in progress, not for every run the
+ * routine keeps setting - it returns at once, and no run starts after. */
+static void test_cancel_routine_that_sets_again(void **state)
+{
+    (void)state;
+    static struct rearm r;
+    r.h = make_timer(rearm_run, &r, PRIO);
+    LARGE_INTEGER now = {.QuadPart = 0};
+    assert_true(RtSetTimerRelative(r.h, &now, NULL));
+    for (int i = 0; i < 1000 && atomic_load(&r.runs) < 3; i++)
+        sleep_ms(1);
+    pthread_t c;
+    assert_int_equal(pthread_create(&c, NULL, canceller, &r), 0);
+    int waited = 0;
+    while (!atomic_load(&r.cancelled) && waited < 1000)
+        sleep_ms(1), waited++;
+    int runs_at_cancel = atomic_load(&r.runs);
+    atomic_store(&r.stop, true); /* ends a Cancel still waiting */
+    pthread_join(c, NULL);
+    assert_true(r.result);
+    fprintf(stderr, "RtCancelTimer returned after %d ms\n", waited);
+    assert_true(waited < 1000);
+    sleep_ms(20);
+    assert_int_equal(atomic_load(&r.runs), runs_at_cancel); /* none after the Cancel */
+    assert_true(CloseHandle(r.h));
+}
+
 int main(void)
 {
     tn_setup("timer_races");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_refused_while_closed),
+        cmocka_unit_test(test_cancel_routine_that_sets_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
