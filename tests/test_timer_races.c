@@ -85,14 +85,14 @@ static void *closer(void *arg)
     return NULL;
 }
 
-/* A SCHED_FIFO thread at fifo on cpu, or the case skipped where this
- * process may not make one. */
+/* A thread on cpu, SCHED_FIFO at fifo (0: SCHED_OTHER), or the case
+ * skipped where this process may not make one. */
 static pthread_t start_fifo(void *(*fn)(void *), void *arg, int fifo, int cpu)
 {
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
-    pthread_attr_setschedpolicy(&a, SCHED_FIFO);
+    pthread_attr_setschedpolicy(&a, fifo ? SCHED_FIFO : SCHED_OTHER);
     struct sched_param sp = {.sched_priority = fifo};
     pthread_attr_setschedparam(&a, &sp);
     cpu_set_t set;
@@ -198,12 +198,75 @@ static void test_cancel_routine_that_sets_again(void **state)
     assert_true(CloseHandle(r.h));
 }
 
+/* An ordinary thread polling a timer's handle (a wait with timeout 0: the
+ * pinned fast path, hazard.c) and a real-time one closing it, on one CPU. */
+struct pinned_close {
+    HANDLE h;
+    atomic_bool started, stop;
+    unsigned delay_us;
+    int64_t close_ns;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void *poller(void *arg)
+{
+    struct pinned_close *p = arg;
+    atomic_store(&p->started, true);
+    while (!atomic_load(&p->stop))
+        RtWaitForSingleObject(p->h, 0);
+    return NULL;
+}
+
+static void *rt_closer(void *arg)
+{
+    struct pinned_close *p = arg;
+    struct timespec d = {0, (long)p->delay_us * 1000};
+    nanosleep(&d, NULL);
+    int64_t t0 = mono_ns();
+    assert_true(CloseHandle(p->h));
+    p->close_ns = mono_ns() - t0;
+    return NULL;
+}
+
+/* CloseHandle of a real-time thread (the routine's own, or a controller's)
+ * while an ordinary thread on its CPU, preempted by it, is in a wait on
+ * the timer: the close waits for that wait's pin to go, and must let the
+ * ordinary thread run to drop it - not spin at its real-time priority
+ * until the kernel's real-time throttling (up to 1 s) lets it. */
+static void test_rt_close_under_ordinary_wait(void **state)
+{
+    (void)state;
+    int cpu = first_cpu();
+    int64_t worst = 0;
+    for (int i = 0; i < 100 && worst < 50000000; i++) {
+        struct pinned_close p = {.h = make_timer(never_run, NULL, PRIO), .delay_us = 200 + (unsigned)(i % 7) * 37};
+        pthread_t w = start_fifo(poller, &p, 0, cpu);
+        while (!atomic_load(&p.started))
+            sleep_ms(1);
+        pthread_t c = start_fifo(rt_closer, &p, 20, cpu);
+        pthread_join(c, NULL);
+        atomic_store(&p.stop, true);
+        pthread_join(w, NULL);
+        if (p.close_ns > worst)
+            worst = p.close_ns;
+    }
+    fprintf(stderr, "slowest CloseHandle: %lld us\n", (long long)(worst / 1000));
+    assert_true(worst < 50000000);
+}
+
 int main(void)
 {
     tn_setup("timer_races");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_refused_while_closed),
         cmocka_unit_test(test_cancel_routine_that_sets_again),
+        cmocka_unit_test(test_rt_close_under_ordinary_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
