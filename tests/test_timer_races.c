@@ -11,6 +11,10 @@
  * the reference held.  A read after the drop is a use after free that the
  * ASan build reports (CI runs it); the plain build checks the results.
  *
+ * A real-time thread's CloseHandle while an ordinary thread on its CPU is
+ * in a wait on the timer: the close waits for the wait's pin (hazard.c),
+ * and must let that thread run rather than spin above it (it took 1 s).
+ *
  * And RtCancelTimer of a routine that sets its own timer again, due at
  * once, at every run: the Cancel waits for the run in progress only (the
  * timer's priority-inheriting lock is handed to it as the run ends, before
