@@ -45,6 +45,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "handle.h"
@@ -164,7 +165,19 @@ void iw_hazard_wait_unpinned(const struct iw_object *obj)
         atomic_thread_fence(memory_order_seq_cst); /* the readers fence too */
     else if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
         membarrier(MEMBARRIER_CMD_GLOBAL); /* slower, needs no registration */
+    /* A pinned call takes a few hundred nanoseconds: yield a few times,
+     * then sleep.  sched_yield never gives the CPU to a thread of lower
+     * priority: a real-time closer (a timer's routine, a controller) that
+     * preempted an ordinary thread pinned on its CPU would spin until the
+     * kernel's real-time throttling ran that thread (up to 1 s:
+     * test_timer_races).  A sleep lets it run and unpin. */
     for (struct iw_hazard *h = atomic_load(&slots); h; h = h->next)
-        while (atomic_load_explicit(&h->obj, memory_order_acquire) == obj)
-            sched_yield(); /* a pinned call takes a few hundred nanoseconds */
+        for (int spins = 0; atomic_load_explicit(&h->obj, memory_order_acquire) == obj; spins++) {
+            if (spins < 16) {
+                sched_yield();
+            } else {
+                struct timespec nap = {.tv_sec = 0, .tv_nsec = 10000};
+                nanosleep(&nap, NULL);
+            }
+        }
 }

@@ -427,8 +427,12 @@ static BOOLEAN set_timer(HANDLE h, int64_t deadline, const PLARGE_INTEGER pInter
     if (t == NULL)
         return FALSE;
     if (t->ended || t->armed) {
+        /* The error is read under the lock: once unlock_timer drops the
+         * reference, t may be gone - a CloseHandle of another thread in
+         * between leaves that drop the last one, which frees t here. */
+        DWORD error = t->ended ? ERROR_INVALID_HANDLE : ERROR_BUSY;
         unlock_timer(t, obj);
-        iw_set_error(t->ended ? ERROR_INVALID_HANDLE : ERROR_BUSY);
+        iw_set_error(error);
         return FALSE;
     }
     /* Win32's SetWaitableTimer (KeSetTimer) resets the timer: a signal
