@@ -96,6 +96,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "clock.h"
 #include "event_wait.h"
@@ -232,6 +233,10 @@ static void *timer_thread(void *arg)
     own = t;
     own_process = t->process;
     iw_priority_record(t->rtx);
+    /* No timer slack on the expiries: older kernels (Debian 12's 6.1) add a
+     * thread's slack, 50 us by default, to a real-time thread's timeouts
+     * too; newer ones give real-time threads none. */
+    prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
     pthread_mutex_lock(&t->lock);
     while (!t->quit) {
         uint32_t seq = atomic_load_explicit(&t->seq, memory_order_relaxed);

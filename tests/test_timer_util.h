@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ struct runs {
     atomic_int n;
     int64_t at[MAX_RUNS];          /* CLOCK_MONOTONIC ns of each run */
     int policy, fifo, rtx;         /* the timer thread, as the kernel and the library see it */
+    long slack_ns;                 /* and its timer slack (prctl) */
     unsigned sleep_ms;             /* each run lasts that long */
     unsigned first_sleep_us;       /* the first run lasts that long */
     int64_t first_end;             /* when the first run ended */
@@ -60,6 +62,7 @@ static inline VOID RTFCNDCL count_run(PVOID context)
         r->policy = sched_getscheduler(tid);
         r->fifo = sched_getparam(tid, &sp) == 0 ? sp.sched_priority : -1;
         r->rtx = RtGetThreadPriority(GetCurrentThread());
+        r->slack_ns = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     }
     if (r->sleep_ms)
         sleep_ms(r->sleep_ms);
