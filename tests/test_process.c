@@ -209,6 +209,28 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
+/* WAITERS threads waiting on process, half alone, half with ev (never set)
+ * in front (index 1 wins); back once they sleep. */
+static void start_waiters(struct waiter w[WAITERS], HANDLE ev, HANDLE process)
+{
+    for (int i = 0; i < WAITERS; i++) {
+        w[i] = (struct waiter){.n = i % 2 ? 2 : 1, .result = 0xDEAD};
+        w[i].handles[0] = i % 2 ? ev : process;
+        w[i].handles[1] = process;
+        assert_int_equal(pthread_create(&w[i].thread, NULL, waiter_main, &w[i]), 0);
+    }
+    usleep(100 * 1000); /* let them sleep */
+}
+
+/* Each saw the process end, at its own index. */
+static void join_waiters(struct waiter w[WAITERS])
+{
+    for (int i = 0; i < WAITERS; i++) {
+        pthread_join(w[i].thread, NULL);
+        assert_int_equal(w[i].result, i % 2 ? WAIT_OBJECT_0 + 1 : WAIT_OBJECT_0);
+    }
+}
+
 static void test_killed_while_waited_on_by_threads(void **state)
 {
     (void)state;
@@ -216,19 +238,9 @@ static void test_killed_while_waited_on_by_threads(void **state)
     start(&pi, "block");
     HANDLE ev = CreateEvent(NULL, FALSE, FALSE, NULL); /* never set */
     struct waiter w[WAITERS];
-    for (int i = 0; i < WAITERS; i++) {
-        /* Half alone, half with an event in front (index 1 wins). */
-        w[i] = (struct waiter){.n = i % 2 ? 2 : 1, .result = 0xDEAD};
-        w[i].handles[0] = i % 2 ? ev : pi.hProcess;
-        w[i].handles[1] = pi.hProcess;
-        assert_int_equal(pthread_create(&w[i].thread, NULL, waiter_main, &w[i]), 0);
-    }
-    usleep(100 * 1000); /* let them sleep */
+    start_waiters(w, ev, pi.hProcess);
     assert_int_equal(kill((pid_t)pi.dwProcessId, SIGKILL), 0);
-    for (int i = 0; i < WAITERS; i++) {
-        pthread_join(w[i].thread, NULL);
-        assert_int_equal(w[i].result, i % 2 ? WAIT_OBJECT_0 + 1 : WAIT_OBJECT_0);
-    }
+    join_waiters(w);
     assert_int_equal(exit_code(pi.hProcess), 128 + SIGKILL); /* not through TerminateProcess */
     CloseHandle(pi.hProcess);
     CloseHandle(ev);
@@ -244,20 +256,11 @@ static void test_closed_while_waited_on(void **state)
     start(&pi, "block");
     HANDLE ev = CreateEvent(NULL, FALSE, FALSE, NULL); /* never set */
     struct waiter w[WAITERS];
-    for (int i = 0; i < WAITERS; i++) {
-        w[i] = (struct waiter){.n = i % 2 ? 2 : 1, .result = 0xDEAD};
-        w[i].handles[0] = i % 2 ? ev : pi.hProcess;
-        w[i].handles[1] = pi.hProcess;
-        assert_int_equal(pthread_create(&w[i].thread, NULL, waiter_main, &w[i]), 0);
-    }
-    usleep(100 * 1000); /* let them sleep */
+    start_waiters(w, ev, pi.hProcess);
     assert_true(CloseHandle(pi.hProcess));
     usleep(20 * 1000);
     assert_int_equal(kill((pid_t)pi.dwProcessId, SIGKILL), 0);
-    for (int i = 0; i < WAITERS; i++) {
-        pthread_join(w[i].thread, NULL);
-        assert_int_equal(w[i].result, i % 2 ? WAIT_OBJECT_0 + 1 : WAIT_OBJECT_0);
-    }
+    join_waiters(w);
     CloseHandle(ev);
     assert_no_children();
 }
