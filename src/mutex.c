@@ -71,6 +71,13 @@
 
 static uint64_t relaxed_load(const _Atomic uint64_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
 
+/* The lock's futex word, which for a robust PI mutex is the kernel's: the
+ * holder's TID and FUTEX_OWNER_DIED (describe says more). */
+static uint32_t lock_word(const struct mutex_state *m)
+{
+    return atomic_load_explicit((_Atomic uint32_t *)&m->lock.__data.__lock, memory_order_relaxed);
+}
+
 HOT_PATH void now_owned(struct mutex_state *m, bool afresh)
 {
     uint64_t me = iw_self_thread();
@@ -259,14 +266,12 @@ static int poll(void *state, uint32_t cookie, bool *abandoned)
     return 1;
 }
 
-/* The lock word names tid as the holder (the kernel's PI futex protocol:
- * describe below).  Read by TerminateThread's handler on the waiting thread
- * itself, so the answer for that thread cannot change under it. */
+/* The lock word names tid as the holder.  Read by TerminateThread's
+ * handler on the waiting thread itself, so the answer for that thread
+ * cannot change under it. */
 static bool alone_holds(const void *state, pid_t tid)
 {
-    const struct mutex_state *m = state;
-    uint32_t word = atomic_load_explicit((_Atomic uint32_t *)&m->lock.__data.__lock, memory_order_relaxed);
-    return (pid_t)(word & FUTEX_TID_MASK) == tid;
+    return (pid_t)(lock_word(state) & FUTEX_TID_MASK) == tid;
 }
 
 /* A wait whose thread TerminateThread is ending took the mutex: it lets go
@@ -379,7 +384,7 @@ IW_API HANDLE RtOpenMutex(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR
 static void describe(const void *state, IWIN32_OBJECT_STATE *out)
 {
     struct mutex_state *m = (struct mutex_state *)state; /* only loaded from */
-    uint32_t word = atomic_load((_Atomic uint32_t *)&m->lock.__data.__lock);
+    uint32_t word = lock_word(m);
     out->ownerTid = (int32_t)(word & FUTEX_TID_MASK);
     out->depth = out->ownerTid ? atomic_load(&m->depth) : 0;
     out->abandoned = (word & FUTEX_OWNER_DIED) || atomic_load(&m->abandoned);
