@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "bench_rt.h"
+#include "bench_stats.h"
 
 #include <errno.h>
 #include <iwin32.h>
@@ -138,12 +139,6 @@ static void *high_fn(void *arg)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 void rt_inversion_case(void)
 {
     printf("\n== priority inversion: low (FIFO 10) owns the lock with 5 ms of work, mid (FIFO 20) hogs "
@@ -177,7 +172,7 @@ void rt_inversion_case(void)
     printf("  %-42s %10s %10s %10s   (%u runs)\n", "high thread's wait in", "median ms", "min ms", "max ms",
            reps);
     for (int i = 0; i < NVAR; i++) {
-        qsort(ms[i], reps, sizeof ms[i][0], cmp_double);
+        qsort(ms[i], reps, sizeof ms[i][0], bench_cmp_double);
         printf("  %-42s %10.2f %10.2f %10.2f\n", var_name[i], ms[i][reps / 2], ms[i][0], ms[i][reps - 1]);
     }
     CloseHandle(inv_mx);

@@ -47,9 +47,11 @@
 #include <unistd.h>
 
 #ifdef IWIN32_BENCH_BOOST
-#include "bench_node.h"
 #include "bench_boost.h"
 #endif
+
+#include "bench_node.h"
+#include "bench_stats.h"
 
 #define KIB 4096u
 #define MIB (1024u * 1024u)
@@ -107,13 +109,6 @@ static void check_stop(void)
         fprintf(stderr, "iwin32-bench-shm: interrupted, cleaned up\n");
         exit(130);
     }
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- the holder process: owns the "cross" objects and the fillers --------- */
@@ -385,38 +380,16 @@ static void push(struct samples *s, double x)
     s->v[s->n++] = x;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(const struct samples *s)
-{
-    if (s->n == 0)
-        return 0;
-    double *c = malloc(s->n * sizeof *c);
-    if (c == NULL)
-        die("out of memory");
-    memcpy(c, s->v, s->n * sizeof *c);
-    qsort(c, s->n, sizeof *c, cmp_double);
-    double m = s->n % 2 ? c[s->n / 2] : (c[s->n / 2 - 1] + c[s->n / 2]) / 2;
-    free(c);
-    return m;
-}
+static double median(const struct samples *s) { return bench_median(s->v, s->n); }
 
 /* The median of samples [from, s->n). */
-static double median_from(const struct samples *s, size_t from)
-{
-    struct samples t = {s->v + from, s->n - from, 0};
-    return median(&t);
-}
+static double median_from(const struct samples *s, size_t from) { return bench_median(s->v + from, s->n - from); }
 
 static double time_batch(cycle_fn f, const struct bench_case *c, const char *name)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     f(name, c->size, c->batch);
-    return (double)(now_ns() - t0) / c->batch / 1000.0; /* us per cycle */
+    return (double)(bench_now_ns() - t0) / c->batch / 1000.0; /* us per cycle */
 }
 
 static void run_rounds(int phase, unsigned rounds, bool record)
@@ -577,7 +550,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    uint64_t t_start = now_ns();
+    uint64_t t_start = bench_now_ns();
     holder_start(); /* before this process touches the library */
     setup_objects();
     set_live(FEW_LIVE);
@@ -604,7 +577,7 @@ int main(int argc, char **argv)
             printf("  (raw/lib us)\n");
         }
     }
-    double wall = (double)(now_ns() - t_start) / 1e9;
+    double wall = (double)(bench_now_ns() - t_start) / 1e9;
 
     /* ---- report ---- */
     printf("iwin32-bench-shm: %u segments alternating %u/%u other live objects, %u rounds each;\n"

@@ -66,6 +66,7 @@
 
 #include "bench_node.h"
 #include "bench_robust.h"
+#include "bench_stats.h"
 
 #ifdef IWIN32_BENCH_BOOST
 #include "bench_boost.h"
@@ -124,13 +125,6 @@ static void on_signal(int sig)
     }
     cleanup();
     _exit(sig == SIGCHLD ? 1 : 128 + sig);
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- shared control page and objects --------------------------------------- */
@@ -265,11 +259,11 @@ static double pp_raw(unsigned n)
     uint64_t t0 = 0;
     for (unsigned i = 0; i < n + WARM; i++) {
         if (i == WARM)
-            t0 = now_ns();
+            t0 = bench_now_ns();
         sem_post(&ctl->ab);
         sem_wait_ok(&ctl->ba);
     }
-    return (double)(now_ns() - t0) / n;
+    return (double)(bench_now_ns() - t0) / n;
 }
 
 /* Set `to`, wait for the child's answer on ev_ba. */
@@ -280,12 +274,12 @@ static double pp_lib_with(int op, HANDLE to, unsigned n)
     DWORD r;
     for (unsigned i = 0; i < n + WARM; i++) {
         if (i == WARM)
-            t0 = now_ns();
+            t0 = bench_now_ns();
         RtSetEvent(to);
         if ((r = RtWaitForSingleObject(ev_ba, INFINITE)) != WAIT_OBJECT_0)
             die("wait ba: %#x, error %u", r, GetLastError());
     }
-    return (double)(now_ns() - t0) / n;
+    return (double)(bench_now_ns() - t0) / n;
 }
 
 static double pp_lib(unsigned n) { return pp_lib_with(OP_PP_LIB, ev_ab, n); }
@@ -298,14 +292,14 @@ static double mutex_raw(unsigned n)
     for (unsigned i = 0; i < WARM; i++)
         if ((rc = pthread_mutex_lock(&ctl->pm)) != 0 || (rc = pthread_mutex_unlock(&ctl->pm)) != 0)
             die("pthread mutex: %s", strerror(rc));
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (unsigned i = 0; i < n; i++) {
         if ((rc = pthread_mutex_lock(&ctl->pm)) != 0)
             die("pthread_mutex_lock: %s", strerror(rc));
         if ((rc = pthread_mutex_unlock(&ctl->pm)) != 0)
             die("pthread_mutex_unlock: %s", strerror(rc));
     }
-    return (double)(now_ns() - t0) / n;
+    return (double)(bench_now_ns() - t0) / n;
 }
 
 static double mutex_lib(unsigned n)
@@ -314,14 +308,14 @@ static double mutex_lib(unsigned n)
     for (unsigned i = 0; i < WARM; i++)
         if ((r = RtWaitForSingleObject(mx, INFINITE)) != WAIT_OBJECT_0 || !RtReleaseMutex(mx))
             die("mutex: %#x, error %u", r, GetLastError());
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (unsigned i = 0; i < n; i++) {
         if ((r = RtWaitForSingleObject(mx, INFINITE)) != WAIT_OBJECT_0)
             die("RtWaitForSingleObject(mutex): %#x, error %u", r, GetLastError());
         if (!RtReleaseMutex(mx))
             die("RtReleaseMutex: error %u", GetLastError());
     }
-    return (double)(now_ns() - t0) / n;
+    return (double)(bench_now_ns() - t0) / n;
 }
 
 static double sem_raw(unsigned n)
@@ -330,13 +324,13 @@ static double sem_raw(unsigned n)
         sem_post(&ctl->sm);
         sem_wait_ok(&ctl->sm);
     }
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (unsigned i = 0; i < n; i++) {
         if (sem_post(&ctl->sm) != 0)
             die("sem_post: %s", strerror(errno));
         sem_wait_ok(&ctl->sm);
     }
-    return (double)(now_ns() - t0) / n;
+    return (double)(bench_now_ns() - t0) / n;
 }
 
 static double sem_lib(unsigned n)
@@ -346,14 +340,14 @@ static double sem_lib(unsigned n)
         if (!RtReleaseSemaphore(sm, 1, NULL) || (r = RtWaitForSingleObject(sm, INFINITE)) != WAIT_OBJECT_0)
             die("semaphore: %#x, error %u", r, GetLastError());
     }
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (unsigned i = 0; i < n; i++) {
         if (!RtReleaseSemaphore(sm, 1, NULL))
             die("RtReleaseSemaphore: error %u", GetLastError());
         if ((r = RtWaitForSingleObject(sm, INFINITE)) != WAIT_OBJECT_0)
             die("RtWaitForSingleObject(semaphore): %#x, error %u", r, GetLastError());
     }
-    return (double)(now_ns() - t0) / n;
+    return (double)(bench_now_ns() - t0) / n;
 }
 
 /* ---- cases, rounds, statistics ------------------------------------------------- */
@@ -413,24 +407,6 @@ static struct bcase cases[] = {
      0, 0, 0, 0},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, unsigned n)
-{
-    double *s = malloc(n * sizeof *s);
-    if (s == NULL)
-        die("out of memory");
-    memcpy(s, v, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_double);
-    double m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    free(s);
-    return m;
-}
 
 static void fmt_time(char *buf, size_t size, double ns)
 {
@@ -515,7 +491,7 @@ int main(int argc, char **argv)
             t[r] = (only_lib ? only->lib : only->base)(n);
         }
         char st[32];
-        fmt_time(st, sizeof st, median(t, rounds));
+        fmt_time(st, sizeof st, bench_median(t, rounds));
         printf("%s %s (%s): median %s per op over %u batches of %u\n", only->key, only_lib ? "lib" : "base",
                only_lib ? "library" : only->base_name, st, rounds, n);
         free(t);
@@ -543,7 +519,7 @@ int main(int argc, char **argv)
            quick ? " (--quick)" : "", CPU_COUNT(&all_cpus), pin_cpu, u.release);
     fflush(stdout);
 
-    uint64_t t_start = now_ns();
+    uint64_t t_start = bench_now_ns();
     /* Round 0 warms everything up and is not counted. */
     for (unsigned r = 0; r <= rounds; r++)
         for (unsigned c = 0; c < NCASES; c++) {
@@ -565,7 +541,7 @@ int main(int argc, char **argv)
                     k->tp[r - 1] = t[2];
             }
         }
-    double secs = (double)(now_ns() - t_start) / 1e9;
+    double secs = (double)(bench_now_ns() - t_start) / 1e9;
 
     printf("\n%-26s %-11s %12s %12s %7s %7s %12s %9s\n", "case (per op)", "baseline", "base median",
            "lib median", "ratio", "paired", "boost median", "lib/boost");
@@ -577,13 +553,13 @@ int main(int argc, char **argv)
             printf("%-26s (skipped: one CPU)\n", k->name);
             continue;
         }
-        double mb = median(k->tb, rounds), ml = median(k->tl, rounds);
+        double mb = bench_median(k->tb, rounds), ml = bench_median(k->tl, rounds);
         double *pr = malloc(rounds * sizeof *pr);
         if (pr == NULL)
             die("out of memory");
         for (unsigned r = 0; r < rounds; r++)
             pr[r] = k->tl[r] / k->tb[r];
-        double paired = median(pr, rounds);
+        double paired = bench_median(pr, rounds);
         free(pr);
         ratio[c] = ml / mb;
         char sb[32], sl[32];
@@ -591,7 +567,7 @@ int main(int argc, char **argv)
         fmt_time(sl, sizeof sl, ml);
         printf("%-26s %-11s %12s %12s %6.3fx %6.3fx", k->name, k->base_name, sb, sl, ratio[c], paired);
         if (k->peer) {
-            double mp = median(k->tp, rounds);
+            double mp = bench_median(k->tp, rounds);
             fmt_time(sb, sizeof sb, mp);
             printf(" %12s %8.3fx", sb, ml / mp);
         }

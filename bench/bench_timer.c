@@ -37,18 +37,13 @@
 
 #include <iwin32.h>
 
+#include "bench_stats.h"
+
 #define TIMER_RTX 100
 #define FIFO 72 /* TIMER_RTX by the library's mapping: man RtSetThreadPriority */
 
 static int64_t period_ns = 1000000;
 static size_t samples = 10000;
-
-static int64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 /* One side's lateness samples (ns). */
 struct side {
@@ -72,7 +67,7 @@ struct run {
 static VOID RTFCNDCL timer_routine(PVOID context)
 {
     struct run *r = context;
-    int64_t now = now_ns();
+    int64_t now = (int64_t)bench_now_ns();
     int64_t late = now - (r->first + r->k * 2 * period_ns);
     r->timer_side.late[r->timer_side.n++] = late;
     /* After an overrun the next run is the collapsed one, for the last
@@ -99,7 +94,7 @@ static void *raw_loop(void *arg)
         struct timespec d = {.tv_sec = (time_t)(deadline / 1000000000), .tv_nsec = (long)(deadline % 1000000000)};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL) == EINTR)
             ;
-        int64_t late = now_ns() - deadline;
+        int64_t late = (int64_t)bench_now_ns() - deadline;
         if (late >= 2 * period_ns) {
             s->overruns++;
             k = (late + period_ns) / (2 * period_ns) + k; /* the next deadline still ahead */
@@ -207,7 +202,7 @@ int main(int argc, char **argv)
         return 0;
     }
     /* 10 ms from now, on the 100 ns grid RtSetTimer takes. */
-    r.first = (now_ns() + 10000000) / 100 * 100;
+    r.first = ((int64_t)bench_now_ns() + 10000000) / 100 * 100;
     LARGE_INTEGER first = {.QuadPart = r.first / 100}, interval = {.QuadPart = 2 * period_ns / 100};
     if (!RtSetTimer(r.timer, &first, &interval)) {
         fprintf(stderr, "RtSetTimer failed: %u\n", (unsigned)GetLastError());
