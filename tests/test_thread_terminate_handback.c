@@ -116,9 +116,12 @@ static void test_terminated_in_handback_takes_nothing(void **state)
         kill(releaser, SIGCONT); /* the release, after TerminateThread returned */
         assert_true(tn_exited_ok(tn_wait(releaser, TN_TIMEOUT_MS)));
         assert_int_equal(WaitForSingleObject(t, TN_TIMEOUT_MS), WAIT_OBJECT_0);
-        assert_int_equal(exit_code(t), 77);
+        /* Not seen in the handback wait (a loaded machine), it may have
+         * taken the event and returned before TerminateThread came. */
+        DWORD code = exit_code(t);
+        assert_true(code == 77 || (!in && code == WAIT_OBJECT_0 + 1));
         assert_true(CloseHandle(t));
-        caught += in;
+        caught += in && code == 77;
         DWORD r = WaitForSingleObject(m, TN_TIMEOUT_MS);
         assert_true(r == WAIT_OBJECT_0 || r == WAIT_ABANDONED_0);
         abandoned += r == WAIT_ABANDONED_0;
