@@ -194,15 +194,11 @@ static void wake_multi_waiters(struct mutex_state *m)
     }
 }
 
-int iw_mutex_hold_for_waiters(void *state, const struct timespec *until)
+/* Lets go of a lock taken (rc 0 or EOWNERDEAD) on no application thread's
+ * account - a watcher's, or a poll's whose thread is being terminated -
+ * leaving a death it found to the next acquirer. */
+static void hand_back(struct mutex_state *m, int rc)
 {
-    struct mutex_state *m = state;
-    int rc;
-    do
-        rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, until);
-    while (rc == EINTR || rc == EAGAIN);
-    if (rc != 0 && rc != EOWNERDEAD)
-        return rc;
     if (rc == EOWNERDEAD && api_owner_died(m)) {
         /* Before the unlock, as the holder: the flag travels with the
          * mutex.  Set before the owner record is cleared, so that a watcher
@@ -215,6 +211,18 @@ int iw_mutex_hold_for_waiters(void *state, const struct timespec *until)
     }
     IW_CRASH_POINT("mutex.watch_locked");
     pthread_mutex_unlock(&m->lock);
+}
+
+int iw_mutex_hold_for_waiters(void *state, const struct timespec *until)
+{
+    struct mutex_state *m = state;
+    int rc;
+    do
+        rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, until);
+    while (rc == EINTR || rc == EAGAIN);
+    if (rc != 0 && rc != EOWNERDEAD)
+        return rc;
+    hand_back(m, rc);
     return 0;
 }
 
@@ -232,14 +240,29 @@ void iw_mutex_wake_waiters(void *state) { wake_multi_waiters(state); }
  * the handback (a real-time caller lifts the holder to its own priority,
  * so it takes microseconds), rechecking the record every slice: once an
  * owner is on record, the mutex is owned and the try fails. */
+/*
+ * This is a sleep inside a wait's poll, so TerminateThread's handler only
+ * flags the wait as ending (wait_guard.h) - and the wait checked that flag
+ * before polling.  So the poll checks it itself, every slice, and after
+ * the lock: a lock handed to it once the thread is being ended is let go
+ * of at once (as wait_alone gives back its own), never taken - Win32
+ * aborts the wait, and the ended thread would hold the mutex, to be
+ * reported abandoned (test_thread_terminate_handback). */
 static __attribute__((noinline)) int await_handback(struct mutex_state *m)
 {
+    struct iw_wait_guard *guard = iw_wait_guard_mine;
     struct timespec start, until;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    for (long ns = HANDBACK_SLICE_NS; ns <= HANDBACK_LIMIT_NS && relaxed_load(&m->owner_thread) == 0;
+    for (long ns = HANDBACK_SLICE_NS; ns <= HANDBACK_LIMIT_NS && relaxed_load(&m->owner_thread) == 0 &&
+                                      !iw_wait_ending(guard);
          ns += HANDBACK_SLICE_NS) {
         iw_deadline_after(&until, &start, (uint64_t)ns);
         int rc = pthread_mutex_clocklock(&m->lock, CLOCK_MONOTONIC, &until);
+        if ((rc == 0 || rc == EOWNERDEAD) && iw_wait_ending(guard)) {
+            hand_back(m, rc);
+            wake_multi_waiters(m); /* those that polled while we held it */
+            return EBUSY;
+        }
         if (rc != ETIMEDOUT && rc != EINTR && rc != EAGAIN)
             return rc;
     }
