@@ -67,6 +67,12 @@ bool iw_name_is_object_file(const char *file)
     return (file[0] == 'n' || file[0] == 'h' || file[0] == 'u' || file[0] == 't') && file[1] == '-';
 }
 
+/* A "t-" name's unique part is lower-case hex (node.c), never 'h'. */
+bool iw_name_has_header_page(const char *file)
+{
+    return file[0] == 'h' || (file[0] == 't' && file[1] == '-' && file[2] == 'h');
+}
+
 static int hex_value(char c)
 {
     const char *p = c ? strchr(hex, c) : NULL;

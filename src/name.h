@@ -7,7 +7,8 @@
  *   "h-" + hex SHA-256 of the name, when the escaped form would not fit; the
  *        full name is then stored in the object and compared on open.
  * The node's other files use prefixes no name can produce: "u-" (unnamed
- * objects), "t-" (objects being made), ".node".
+ * objects), "t-" (objects being made: "t-h" for an "h-" one, whose data
+ * starts after the header page too), ".node".
  */
 #ifndef IW_NAME_H
 #define IW_NAME_H
@@ -32,6 +33,10 @@ DWORD iw_name_parse(LPCTSTR lpName, struct iw_name *out);
 
 /* True for the node files that hold objects (and objects being made). */
 bool iw_name_is_object_file(const char *file);
+
+/* Whether the object file's data starts after a header page ("h-", "t-h"):
+ * a page its pool count leaves out (pool.c). */
+bool iw_name_has_header_page(const char *file);
 
 /* Decodes an "n-" file name back to the object's name; false for other files. */
 bool iw_name_decode(const char *file, char *out, size_t *len);

@@ -66,7 +66,7 @@ DWORD iw_node_get(struct iw_node **out);
  * has been removed (node.c: what the process may still do).  One fstat. */
 DWORD iw_node_present(struct iw_node *node);
 
-/* A unique name, prefix ("t-", "u-") + 32 hex digits, for a new node file;
+/* A unique name, prefix ("t-", "t-h", "u-") + 32 lower-case hex digits, for a new node file;
  * buf holds at least IW_UNIQUE_NAME_SIZE bytes. */
 #define IW_UNIQUE_NAME_SIZE 64
 void iw_node_unique_name(char *buf, const char *prefix);

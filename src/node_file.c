@@ -97,11 +97,11 @@ bool iw_node_file_held(const struct iw_node *node, const char *file, ino_t ino)
     return held;
 }
 
-int iw_node_file_make(struct iw_node *node, bool stateful, char *temp, int *fd, struct stat *st)
+int iw_node_file_make(struct iw_node *node, bool stateful, bool hashed, char *temp, int *fd, struct stat *st)
 {
     mode_t mode = iw_mark_mode(node, stateful);
     for (;;) {
-        iw_node_unique_name(temp, "t-");
+        iw_node_unique_name(temp, hashed ? "t-h" : "t-");
         *fd = openat(node->dirfd, temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (*fd < 0) {
             if (errno == EEXIST)

@@ -95,8 +95,10 @@ bool iw_node_file_held(const struct iw_node *node, const char *file, ino_t ino);
  * IW_UNIQUE_NAME_SIZE bytes) with the library's mark for its kind
  * (stateful: a type with a state page, object_ops.h), holding its reference read lock from the
  * start, so that the object is complete before anyone can see it by name.
+ * hashed: an "h-" object, made as "t-h..." - a recount must know its data
+ * starts after a header page before it has its final name (name.h).
  * 0 with *fd and *st, or an errno with nothing left. */
-int iw_node_file_make(struct iw_node *node, bool stateful, char *temp, int *fd, struct stat *st);
+int iw_node_file_make(struct iw_node *node, bool stateful, bool hashed, char *temp, int *fd, struct stat *st);
 
 /* Writes the header of a new file (of a type with a state, or an "h-"
  * shared memory's: it holds the full name).  false on failure. */

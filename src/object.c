@@ -392,7 +392,7 @@ static DWORD make_file(struct iw_node *node, struct iw_object *obj, const struct
     bool header = stateful || name->hashed;
     int fd;
     struct stat st;
-    int rc = iw_node_file_make(node, stateful, temp, &fd, &st);
+    int rc = iw_node_file_make(node, stateful, name->hashed, temp, &fd, &st);
     if (rc != 0)
         return iw_error_from_errno(rc);
     IW_CRASH_POINT("create.temp_locked");

@@ -222,7 +222,7 @@ uint64_t iw_pool_pages_of(const struct iw_node *node, const char *file, const st
     if (iw_mark_of(node, file, st) == IW_MARK_SYNC)
         return 0; /* event, mutex or semaphore */
     uint64_t size = (uint64_t)st->st_size;
-    if (file[0] == 'h') /* hashed name: a header page before the data */
+    if (iw_name_has_header_page(file))
         size = size > node->page_size ? size - node->page_size : 0;
     return iw_pages(node, size);
 }
