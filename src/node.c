@@ -160,16 +160,19 @@ static DWORD open_root(const char *path, int *dirfd, struct stat *st, mode_t *fi
     return ERROR_SUCCESS;
 }
 
-/* ".node" must be a regular file made by the caller or, in a group-shared
- * node, by a member (the directory's setgid bit gave it the group).  Its
- * contents are checked, and rebuilt if damaged, by node_header.c. */
-static DWORD map_header(struct iw_node *node, const struct stat *dir, int fd, uint64_t pool_pages)
+/* ".node" must carry the library's mark (mark.h): a regular file made by
+ * the caller or, in a group-shared node, by a member (the directory's
+ * setgid bit gave it the group), with the mark's mode, which the library
+ * sets before the file gets its name.  Only then are its contents checked,
+ * and rebuilt if damaged, by node_header.c: a user's own file that happens
+ * to be called ".node" (IWIN32_ROOT pointed at one of their directories)
+ * is refused, never rebuilt over (SPEC 8). */
+static DWORD map_header(struct iw_node *node, int fd, uint64_t pool_pages)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
         return iw_error_from_errno(errno);
-    bool members = node->file_mode == 0660 && st.st_gid == dir->st_gid;
-    if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && !members))
+    if (iw_mark_of(node, ".node", &st) != IW_MARK_SHM)
         return ERROR_ACCESS_DENIED;
     return iw_node_header_map(node, fd, pool_pages);
 }
@@ -231,18 +234,18 @@ static DWORD may_become_node(const struct iw_node *node, const char *path)
  * A process killed before the rename leaves a "t-" file that the pool's
  * recount reclaims, since the read lock that marked it in use died with it.
  * Only a directory that may become a node gets one (may_become_node). */
-static DWORD open_header(struct iw_node *node, const struct stat *dir, uint64_t pool_pages, const char *path)
+static DWORD open_header(struct iw_node *node, uint64_t pool_pages, const char *path)
 {
     int dirfd = node->dirfd;
     mode_t mode = iw_mark_mode(node, false);
     for (;;) {
         int fd = openat(dirfd, ".node", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) {
-            DWORD err = map_header(node, dir, fd, pool_pages);
+            DWORD err = map_header(node, fd, pool_pages);
             close(fd);
             if (err == ERROR_ACCESS_DENIED)
                 say_refused(path, "its .node is not one this version of the library made (another version's, "
-                                  "or another user's): if no program of another version uses it, remove the "
+                                  "another user's, or not the library's): if no program of another version uses it, remove the "
                                   "directory and it is made afresh");
             return err;
         }
@@ -269,7 +272,7 @@ static DWORD open_header(struct iw_node *node, const struct stat *dir, uint64_t 
         } else {
             IW_CRASH_POINT("node.temp_written");
             if (renameat2(dirfd, temp, dirfd, ".node", RENAME_NOREPLACE) == 0)
-                err = map_header(node, dir, fd, pool_pages);
+                err = map_header(node, fd, pool_pages);
             else if (errno != EEXIST && errno != ENOENT)
                 err = iw_error_from_errno(errno);
         }
@@ -309,7 +312,7 @@ static DWORD node_open(struct iw_node **out)
     if (err == ERROR_SUCCESS) {
         node->uid = geteuid();
         node->gid = dir.st_gid;
-        err = open_header(node, &dir, pool_pages, path);
+        err = open_header(node, pool_pages, path);
         if (err != ERROR_SUCCESS)
             close(node->dirfd);
     }

@@ -229,6 +229,30 @@ static void test_unmarked_dir_refused(void **state)
     assert_int_equal(access(node_file, F_OK), -1); /* never written to */
 }
 
+/* A user's own file called ".node" (IWIN32_ROOT pointed at a directory of
+ * theirs that happens to hold one) is not the library's mark: it lacks the
+ * mark's mode (mark.h), so the directory is refused and the file kept as
+ * it was - not taken for a damaged header and rebuilt over (SPEC 8). */
+static void test_unmarked_dot_node_refused(void **state)
+{
+    (void)state;
+    char root[700], node_file[800];
+    snprintf(root, sizeof root, "%s/dotnode", tn_base());
+    assert_int_equal(mkdir(root, 0700), 0);
+    snprintf(node_file, sizeof node_file, "%s/.node", root);
+    FILE *f = fopen(node_file, "w");
+    assert_non_null(f);
+    fputs("[user settings]\nnode = 3\n", f);
+    fclose(f);
+    assert_int_equal(chmod(node_file, 0600), 0);
+    expect_denied(root);
+    struct stat st;
+    assert_int_equal(stat(node_file, &st), 0);
+    assert_int_equal(st.st_size, 25); /* untouched */
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(tn_count_objects(root), 0);
+}
+
 /* An empty directory, made by an administrator (or the user), becomes a node. */
 static void test_empty_dir_becomes_node(void **state)
 {
@@ -377,6 +401,7 @@ int main(void)
         cmocka_unit_test_teardown(test_other_owner_refused, tn_teardown),
         cmocka_unit_test_teardown(test_default_node, tn_teardown),
         cmocka_unit_test_teardown(test_unmarked_dir_refused, tn_teardown),
+        cmocka_unit_test_teardown(test_unmarked_dot_node_refused, tn_teardown),
         cmocka_unit_test_teardown(test_empty_dir_becomes_node, tn_teardown),
         cmocka_unit_test_teardown(test_racing_node_makers, tn_teardown),
         cmocka_unit_test_teardown(test_planted_files_kept, tn_teardown),
