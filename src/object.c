@@ -452,7 +452,7 @@ static enum publish_result publish(struct iw_node *node, struct iw_object *obj, 
         if (rc == EEXIST)
             result = NAME_TAKEN;
         else if (rc == ENOENT)
-            result = TEMP_LOST; /* a recount removed it before our lock (iw_node_file_make) */
+            result = TEMP_LOST; /* removed by hand: a recount never removes a held file (iw_node_file_make) */
         else
             *err = iw_error_from_errno(rc);
     }
