@@ -1,11 +1,19 @@
 /*
  * SPEC 9: critical sections - INtime's nameless mutexes, for the threads of
- * one process.  A CRITICAL_SECTION holds a pthread mutex that is recursive
- * (entered again by its owner, left once per entry, as Win32's) and
- * priority-inheriting (a waiting real-time thread lifts a lower-priority
- * owner, as an INtime mutex does).  Entering and leaving without contention
- * is glibc's PI fast path: one compare-and-swap in user space, no system
- * call.  Not shared between processes: that is what RtCreateMutex is for.
+ * one process.  A CRITICAL_SECTION holds a priority-inheriting pthread
+ * mutex (a waiting real-time thread lifts a lower-priority owner, as an
+ * INtime mutex does) and counts its owner's entries itself (entered again
+ * by its owner, left once per entry, as Win32's).  Entering and leaving
+ * without contention is glibc's PI fast path: one compare-and-swap in user
+ * space, no system call; entering again, an increment.  Not shared between
+ * processes: that is what RtCreateMutex is for.
+ *
+ * The pthread mutex is a plain (not recursive) one because of deadlocks:
+ * two threads entering two sections in opposite orders make a cycle the
+ * kernel finds in the PI chain, and it answers the second thread's lock
+ * with EDEADLK.  For a plain mutex glibc then sleeps that thread for ever -
+ * Win32's deadlock, of those two threads only; for a recursive one it
+ * asserts the answer never comes and aborts the whole process.
  *
  * The calls return nothing (Win32's VOID), so a misuse they can notice sets
  * the last error instead: a NULL pointer or a section that was never
@@ -15,12 +23,13 @@
  * other memory (zeroed memory, a deleted section); it is no proof against
  * garbage that happens to hold it.
  *
- * The section keeps its own owner and depth, so that a misuse is refused
- * before it reaches the pthread mutex (whose answer to a foreign unlock or a
- * destroy while locked differs between C libraries, and which sanitizers
- * report as the caller's bug).  Only the owner writes them, under the lock;
- * another thread reads owner only to find it is not itself, which no
- * concurrent write can change (relaxed atomics: no data race).
+ * The section keeps its own owner and depth - the recursion, and so that a
+ * misuse is refused before it reaches the pthread mutex (whose answer to a
+ * foreign unlock or a destroy while locked differs between C libraries, and
+ * which sanitizers report as the caller's bug).  Only the owner writes
+ * them, under the lock; another thread reads owner only to find it is not
+ * itself, which no concurrent write can change (relaxed atomics: no data
+ * race) - so a thread that reads itself there holds the lock.
  *
  * fork: a section held by the forking thread stays held in the child, by
  * the parent's thread, which the child's is not (a new identity: self.h) -
@@ -71,11 +80,22 @@ static bool owned_by_caller(struct cs *c)
     return atomic_load_explicit(&c->owner, memory_order_relaxed) == iw_self_thread();
 }
 
-/* The caller has just locked c's mutex (once more). */
+/* The caller has just locked c's mutex. */
 static void entered(struct cs *c)
 {
-    if (c->depth++ == 0)
-        atomic_store_explicit(&c->owner, iw_self_thread(), memory_order_relaxed);
+    c->depth = 1;
+    atomic_store_explicit(&c->owner, iw_self_thread(), memory_order_relaxed);
+}
+
+/* The owner enters again: true, or false past UINT32_MAX entries (the
+ * count would wrap; the entry is refused, as glibc refuses a recursive
+ * mutex's past its count). */
+static bool entered_again(struct cs *c)
+{
+    if (c->depth == UINT32_MAX)
+        return false;
+    c->depth++;
+    return true;
 }
 
 IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
@@ -89,7 +109,6 @@ IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
     memset(lpCriticalSection, 0, sizeof *lpCriticalSection);
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
     int err = pthread_mutex_init(&c->mutex, &a);
     pthread_mutexattr_destroy(&a);
@@ -103,14 +122,22 @@ IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 IW_API VOID EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 {
     struct cs *c = cs_of(lpCriticalSection);
-    if (c != NULL && pthread_mutex_lock(&c->mutex) == 0) /* fails only past 2^31 entries */
+    if (c == NULL)
+        return;
+    if (owned_by_caller(c))
+        entered_again(c);
+    else if (pthread_mutex_lock(&c->mutex) == 0) /* a deadlock sleeps in it for ever, as Win32's */
         entered(c);
 }
 
 IW_API BOOLEAN TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 {
     struct cs *c = cs_of(lpCriticalSection);
-    if (c == NULL || pthread_mutex_trylock(&c->mutex) != 0)
+    if (c == NULL)
+        return FALSE;
+    if (owned_by_caller(c))
+        return entered_again(c);
+    if (pthread_mutex_trylock(&c->mutex) != 0)
         return FALSE;
     entered(c);
     return TRUE;
@@ -125,8 +152,9 @@ IW_API VOID LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
         iw_set_error(ERROR_NOT_OWNER);
         return;
     }
-    if (--c->depth == 0)
-        atomic_store_explicit(&c->owner, 0, memory_order_relaxed);
+    if (--c->depth > 0)
+        return;
+    atomic_store_explicit(&c->owner, 0, memory_order_relaxed);
     pthread_mutex_unlock(&c->mutex);
 }
 
