@@ -34,7 +34,10 @@
  * fork: a section held by the forking thread stays held in the child, by
  * the parent's thread, which the child's is not (a new identity: self.h) -
  * the child's Leave is refused (ERROR_NOT_OWNER), its Enter waits for ever,
- * as Win32's does for a section whose owner is gone.  The identity is
+ * as Win32's does for a section whose owner is gone.  That wait is the
+ * section's own (held_elsewhere): the kernel refuses a private PI lock
+ * whose holder is a thread of another process (EPERM), and glibc aborts
+ * the process on that answer.  The identity is
  * drawn again in the child by the library's fork handlers, so Initialize
  * installs them (fork.h): without them, in a program whose only use of the
  * library is critical sections, the child kept the parent's identity, its
@@ -42,11 +45,15 @@
  * parent's TID) refused the unlock unseen - the section then held for good.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "export.h"
 #include "fork.h"
@@ -87,6 +94,24 @@ static void entered(struct cs *c)
     atomic_store_explicit(&c->owner, iw_self_thread(), memory_order_relaxed);
 }
 
+/* Whether c's lock, which the caller could not take, is held by a thread of
+ * another process: in a fork child, the parent's thread that held it at
+ * the fork (or was entering or leaving it).  The lock word holds the
+ * holder's TID (glibc keeps the PI futex word first, as the kernel's ABI
+ * has it).  No thread of this process can let go of such a lock, nor can a
+ * thread of another process take it later (the memory is this process's
+ * own): once true, true for good.  A TID that names no thread of this
+ * process may also be one of its threads that has just left and ended:
+ * the word read again then no longer holds it.  (Or one that ended
+ * holding it: waiting for ever is glibc's answer to that too.) */
+static bool held_elsewhere(struct cs *c)
+{
+    _Atomic uint32_t *word = (_Atomic uint32_t *)&c->mutex.__data.__lock;
+    uint32_t tid = atomic_load_explicit(word, memory_order_relaxed) & FUTEX_TID_MASK;
+    return tid != 0 && syscall(SYS_tgkill, getpid(), (pid_t)tid, 0) != 0 && errno == ESRCH &&
+           (atomic_load_explicit(word, memory_order_relaxed) & FUTEX_TID_MASK) == tid;
+}
+
 /* The owner enters again: true, or false past UINT32_MAX entries (the
  * count would wrap; the entry is refused, as glibc refuses a recursive
  * mutex's past its count). */
@@ -124,10 +149,17 @@ IW_API VOID EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
     struct cs *c = cs_of(lpCriticalSection);
     if (c == NULL)
         return;
-    if (owned_by_caller(c))
+    if (owned_by_caller(c)) {
         entered_again(c);
-    else if (pthread_mutex_lock(&c->mutex) == 0) /* a deadlock sleeps in it for ever, as Win32's */
-        entered(c);
+        return;
+    }
+    if (pthread_mutex_trylock(&c->mutex) != 0) {
+        while (held_elsewhere(c))
+            pause(); /* for ever; suspended or terminated meanwhile as anywhere */
+        if (pthread_mutex_lock(&c->mutex) != 0) /* (in a deadlock glibc sleeps in it for ever) */
+            return;
+    }
+    entered(c);
 }
 
 IW_API BOOLEAN TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)

@@ -4,7 +4,9 @@
  * fails while the section is owned and succeeds once it is free; misuse sets
  * the last error (NULL, uninitialised, deleted, left by a non-owner); a
  * child of fork is not the owner of a section its parent's thread held
- * (even in a program that made no other object of the library); and
+ * (even in a program that made no other object of the library), and its
+ * Enter of it waits for ever; two threads entering two sections in
+ * opposite orders deadlock, the process running on; and
  * priority inheritance: a SCHED_FIFO thread blocked in EnterCriticalSection
  * lifts the low-priority owner, as the kernel reports it (skipped where this
  * process may not use SCHED_FIFO).
@@ -356,6 +358,54 @@ static void test_deadlock_stops_only_its_threads(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The child's Enter of a section its parent's thread held at the fork waits
+ * for ever, as the section's header says (Win32's answer for a section
+ * whose owner is gone), in a thread that can still be suspended or
+ * terminated.  The old code asked the kernel for the lock, which refuses a
+ * private PI lock held by a thread of another process (EPERM), and glibc
+ * aborted the child ("The futex facility returned an unexpected error
+ * code"). */
+static CRITICAL_SECTION held_at_fork;
+static _Atomic pid_t enterer_tid;
+
+static void *enters_held_at_fork(void *arg)
+{
+    (void)arg;
+    atomic_store(&enterer_tid, (pid_t)syscall(SYS_gettid));
+    EnterCriticalSection(&held_at_fork);
+    return (void *)"entered";
+}
+
+static void test_fork_child_enter_waits(void **state)
+{
+    (void)state;
+    InitializeCriticalSection(&held_at_fork);
+    EnterCriticalSection(&held_at_fork);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        pthread_t t;
+        if (pthread_create(&t, NULL, enters_held_at_fork, NULL) != 0)
+            _exit(2);
+        /* Asleep in the Enter, for a while (not woken, not aborted). */
+        int asleep = 0;
+        for (int i = 0; i < 10000 && asleep < 100; i++) {
+            pid_t tid = atomic_load(&enterer_tid);
+            asleep = tid != 0 && thread_state(tid) == 'S' ? asleep + 1 : 0;
+            pause_1ms();
+        }
+        _exit(asleep == 100 ? 0 : 3);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("the child died of signal %d", WTERMSIG(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    LeaveCriticalSection(&held_at_fork);
+    DeleteCriticalSection(&held_at_fork);
+}
+
 static void test_priority_inheritance(void **state)
 {
     (void)state;
@@ -405,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_fork_child_is_not_the_owner),
         cmocka_unit_test(test_priority_inheritance),
         cmocka_unit_test(test_deadlock_stops_only_its_threads),
+        cmocka_unit_test(test_fork_child_enter_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
