@@ -1,11 +1,19 @@
 /*
  * SPEC 9: critical sections - INtime's nameless mutexes, for the threads of
- * one process.  A CRITICAL_SECTION holds a pthread mutex that is recursive
- * (entered again by its owner, left once per entry, as Win32's) and
- * priority-inheriting (a waiting real-time thread lifts a lower-priority
- * owner, as an INtime mutex does).  Entering and leaving without contention
- * is glibc's PI fast path: one compare-and-swap in user space, no system
- * call.  Not shared between processes: that is what RtCreateMutex is for.
+ * one process.  A CRITICAL_SECTION holds a priority-inheriting pthread
+ * mutex (a waiting real-time thread lifts a lower-priority owner, as an
+ * INtime mutex does) and counts its owner's entries itself (entered again
+ * by its owner, left once per entry, as Win32's).  Entering and leaving
+ * without contention is glibc's PI fast path: one compare-and-swap in user
+ * space, no system call; entering again, an increment.  Not shared between
+ * processes: that is what RtCreateMutex is for.
+ *
+ * The pthread mutex is a plain (not recursive) one because of deadlocks:
+ * two threads entering two sections in opposite orders make a cycle the
+ * kernel finds in the PI chain, and it answers the second thread's lock
+ * with EDEADLK.  For a plain mutex glibc then sleeps that thread for ever -
+ * Win32's deadlock, of those two threads only; for a recursive one it
+ * asserts the answer never comes and aborts the whole process.
  *
  * The calls return nothing (Win32's VOID), so a misuse they can notice sets
  * the last error instead: a NULL pointer or a section that was never
@@ -15,17 +23,21 @@
  * other memory (zeroed memory, a deleted section); it is no proof against
  * garbage that happens to hold it.
  *
- * The section keeps its own owner and depth, so that a misuse is refused
- * before it reaches the pthread mutex (whose answer to a foreign unlock or a
- * destroy while locked differs between C libraries, and which sanitizers
- * report as the caller's bug).  Only the owner writes them, under the lock;
- * another thread reads owner only to find it is not itself, which no
- * concurrent write can change (relaxed atomics: no data race).
+ * The section keeps its own owner and depth - the recursion, and so that a
+ * misuse is refused before it reaches the pthread mutex (whose answer to a
+ * foreign unlock or a destroy while locked differs between C libraries, and
+ * which sanitizers report as the caller's bug).  Only the owner writes
+ * them, under the lock; another thread reads owner only to find it is not
+ * itself, which no concurrent write can change (relaxed atomics: no data
+ * race) - so a thread that reads itself there holds the lock.
  *
  * fork: a section held by the forking thread stays held in the child, by
  * the parent's thread, which the child's is not (a new identity: self.h) -
  * the child's Leave is refused (ERROR_NOT_OWNER), its Enter waits for ever,
- * as Win32's does for a section whose owner is gone.  The identity is
+ * as Win32's does for a section whose owner is gone.  That wait is the
+ * section's own (held_elsewhere): the kernel refuses a private PI lock
+ * whose holder is a thread of another process (EPERM), and glibc aborts
+ * the process on that answer.  The identity is
  * drawn again in the child by the library's fork handlers, so Initialize
  * installs them (fork.h): without them, in a program whose only use of the
  * library is critical sections, the child kept the parent's identity, its
@@ -33,11 +45,15 @@
  * parent's TID) refused the unlock unseen - the section then held for good.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "export.h"
 #include "fork.h"
@@ -71,11 +87,40 @@ static bool owned_by_caller(struct cs *c)
     return atomic_load_explicit(&c->owner, memory_order_relaxed) == iw_self_thread();
 }
 
-/* The caller has just locked c's mutex (once more). */
+/* The caller has just locked c's mutex. */
 static void entered(struct cs *c)
 {
-    if (c->depth++ == 0)
-        atomic_store_explicit(&c->owner, iw_self_thread(), memory_order_relaxed);
+    c->depth = 1;
+    atomic_store_explicit(&c->owner, iw_self_thread(), memory_order_relaxed);
+}
+
+/* Whether c's lock, which the caller could not take, is held by a thread of
+ * another process: in a fork child, the parent's thread that held it at
+ * the fork (or was entering or leaving it).  The lock word holds the
+ * holder's TID (glibc keeps the PI futex word first, as the kernel's ABI
+ * has it).  No thread of this process can let go of such a lock, nor can a
+ * thread of another process take it later (the memory is this process's
+ * own): once true, true for good.  A TID that names no thread of this
+ * process may also be one of its threads that has just left and ended:
+ * the word read again then no longer holds it.  (Or one that ended
+ * holding it: waiting for ever is glibc's answer to that too.) */
+static bool held_elsewhere(struct cs *c)
+{
+    _Atomic uint32_t *word = (_Atomic uint32_t *)&c->mutex.__data.__lock;
+    uint32_t tid = atomic_load_explicit(word, memory_order_relaxed) & FUTEX_TID_MASK;
+    return tid != 0 && syscall(SYS_tgkill, getpid(), (pid_t)tid, 0) != 0 && errno == ESRCH &&
+           (atomic_load_explicit(word, memory_order_relaxed) & FUTEX_TID_MASK) == tid;
+}
+
+/* The owner enters again: true, or false past UINT32_MAX entries (the
+ * count would wrap; the entry is refused, as glibc refuses a recursive
+ * mutex's past its count). */
+static bool entered_again(struct cs *c)
+{
+    if (c->depth == UINT32_MAX)
+        return false;
+    c->depth++;
+    return true;
 }
 
 IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
@@ -89,7 +134,6 @@ IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
     memset(lpCriticalSection, 0, sizeof *lpCriticalSection);
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
     int err = pthread_mutex_init(&c->mutex, &a);
     pthread_mutexattr_destroy(&a);
@@ -103,14 +147,29 @@ IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 IW_API VOID EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 {
     struct cs *c = cs_of(lpCriticalSection);
-    if (c != NULL && pthread_mutex_lock(&c->mutex) == 0) /* fails only past 2^31 entries */
-        entered(c);
+    if (c == NULL)
+        return;
+    if (owned_by_caller(c)) {
+        entered_again(c);
+        return;
+    }
+    if (pthread_mutex_trylock(&c->mutex) != 0) {
+        while (held_elsewhere(c))
+            pause(); /* for ever; suspended or terminated meanwhile as anywhere */
+        if (pthread_mutex_lock(&c->mutex) != 0) /* (in a deadlock glibc sleeps in it for ever) */
+            return;
+    }
+    entered(c);
 }
 
 IW_API BOOLEAN TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
 {
     struct cs *c = cs_of(lpCriticalSection);
-    if (c == NULL || pthread_mutex_trylock(&c->mutex) != 0)
+    if (c == NULL)
+        return FALSE;
+    if (owned_by_caller(c))
+        return entered_again(c);
+    if (pthread_mutex_trylock(&c->mutex) != 0)
         return FALSE;
     entered(c);
     return TRUE;
@@ -125,8 +184,9 @@ IW_API VOID LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
         iw_set_error(ERROR_NOT_OWNER);
         return;
     }
-    if (--c->depth == 0)
-        atomic_store_explicit(&c->owner, 0, memory_order_relaxed);
+    if (--c->depth > 0)
+        return;
+    atomic_store_explicit(&c->owner, 0, memory_order_relaxed);
     pthread_mutex_unlock(&c->mutex);
 }
 

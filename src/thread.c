@@ -170,7 +170,7 @@ void iw_thread_fork_child(void)
          * reach - the calls refuse them as threads that are not there - and
          * no end of theirs drops their own reference here: the child's
          * last CloseHandle frees the object. */
-        st->gone = true;
+        atomic_store(&st->gone, true);
         iw_local_object_put(st->obj);
     }
     registry = NULL;
@@ -194,7 +194,7 @@ static void finish(struct thread_state *st)
     if (held_obj != NULL)
         iw_local_object_put(held_obj);
     pthread_mutex_lock(&st->ctl);
-    st->gone = true;
+    atomic_store(&st->gone, true);
     pthread_mutex_unlock(&st->ctl);
     atomic_store(&st->exit_code, st->pending);
     iw_end_latch_set(&st->end); /* the waiters */
@@ -273,14 +273,32 @@ struct thread_state *iw_thread_held(HANDLE h)
     return got ? state_of(obj) : NULL;
 }
 
-/* ctl held and the thread still there, or false (ctl not held) with
- * ERROR_ACCESS_DENIED: Win32's answer for a thread that is terminating. */
-bool iw_thread_lock_live(struct thread_state *st)
+/* ctl held and the thread still there, or false (ctl not held).
+ *
+ * A thread gone is gone for good: its ctl is not taken then.  In a fork
+ * child that lock may be held by a thread of the parent (one that was
+ * inside this call at the fork, on a thread that had ended): the child's
+ * fork handler makes the lock afresh for the registry's threads, which an
+ * ended thread has left (it was gone before it left: finish).  A lock of
+ * that copy was glibc's abort ("The futex facility returned an unexpected
+ * error code") or a wait for ever. */
+bool iw_thread_lock_if_live(struct thread_state *st)
 {
+    if (atomic_load(&st->gone))
+        return false;
     pthread_mutex_lock(&st->ctl);
-    if (!st->gone)
+    if (!atomic_load(&st->gone))
         return true;
     pthread_mutex_unlock(&st->ctl);
+    return false;
+}
+
+/* The same, false with ERROR_ACCESS_DENIED: Win32's answer for a thread
+ * that is terminating. */
+bool iw_thread_lock_live(struct thread_state *st)
+{
+    if (iw_thread_lock_if_live(st))
+        return true;
     iw_set_error(ERROR_ACCESS_DENIED);
     return false;
 }

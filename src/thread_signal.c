@@ -142,7 +142,7 @@ static void wait_stopped(struct thread_state *st, uint32_t ack)
         pthread_mutex_lock(&st->ctl);
         /* Not when it is asleep already: a deferral flagged for a signal
          * whose suspender has returned (resumed meanwhile). */
-        bool again = !st->gone && atomic_load(&st->suspend) != 0 && !atomic_load(&st->asleep) && send_signal(st);
+        bool again = !atomic_load(&st->gone) && atomic_load(&st->suspend) != 0 && !atomic_load(&st->asleep) && send_signal(st);
         pthread_mutex_unlock(&st->ctl);
         iw_thread_unshield(&old);
         if (!again)
@@ -240,17 +240,18 @@ IW_API BOOLEAN TerminateThread(HANDLE hThread, DWORD dwExitCode)
         iw_thread_unshield(&old);
         return FALSE;
     }
-    pthread_mutex_lock(&st->ctl);
-    bool self = st == iw_thread_me, live = !st->gone;
-    if (live && !atomic_load(&st->terminate)) { /* the first code asked is the one */
-        atomic_store(&st->terminate_code, dwExitCode);
-        atomic_store(&st->terminate, true);
-        if (!self) {
-            send_signal(st);    /* wherever it runs or sleeps */
-            iw_thread_bump(&st->resumed); /* or is suspended */
+    bool self = st == iw_thread_me, live = iw_thread_lock_if_live(st);
+    if (live) {
+        if (!atomic_load(&st->terminate)) { /* the first code asked is the one */
+            atomic_store(&st->terminate_code, dwExitCode);
+            atomic_store(&st->terminate, true);
+            if (!self) {
+                send_signal(st);              /* wherever it runs or sleeps */
+                iw_thread_bump(&st->resumed); /* or is suspended */
+            }
         }
+        pthread_mutex_unlock(&st->ctl);
     }
-    pthread_mutex_unlock(&st->ctl);
     iw_local_object_put(st->obj); /* the thread's own reference keeps st */
     if (live && self)
         ExitThread(atomic_load(&st->terminate_code));

@@ -52,7 +52,10 @@ struct thread_state {
     pthread_t thread;
     pthread_mutex_t ctl;            /* gone, and the thread's life for the
                                        calls that use tid or thread */
-    bool gone;                      /* past its last use of signals and priorities */
+    atomic_bool gone;               /* past its last use of signals and
+                                       priorities: set under ctl, for good,
+                                       so read before taking it too
+                                       (iw_thread_lock_live) */
     _Atomic uint32_t last_set;      /* priority.c's (thread.h) */
     LPTHREAD_START_ROUTINE start;
     LPVOID param;
@@ -88,8 +91,10 @@ static inline void iw_thread_bump(_Atomic uint32_t *word)
 
 /* thread.c: the state behind h, held (a reference, which the caller drops),
  * or NULL with the last error set; and st's ctl held if the thread is still
- * there, else false with ERROR_ACCESS_DENIED. */
+ * there, else false (ctl not held) - with ERROR_ACCESS_DENIED in the
+ * second. */
 struct thread_state *iw_thread_held(HANDLE h);
+bool iw_thread_lock_if_live(struct thread_state *st);
 bool iw_thread_lock_live(struct thread_state *st);
 
 /* thread_signal.c: the signal's handler, installed once (0, or the ERROR_*

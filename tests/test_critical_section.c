@@ -4,7 +4,9 @@
  * fails while the section is owned and succeeds once it is free; misuse sets
  * the last error (NULL, uninitialised, deleted, left by a non-owner); a
  * child of fork is not the owner of a section its parent's thread held
- * (even in a program that made no other object of the library); and
+ * (even in a program that made no other object of the library), and its
+ * Enter of it waits for ever; two threads entering two sections in
+ * opposite orders deadlock, the process running on; and
  * priority inheritance: a SCHED_FIFO thread blocked in EnterCriticalSection
  * lifts the low-priority owner, as the kernel reports it (skipped where this
  * process may not use SCHED_FIFO).
@@ -285,6 +287,125 @@ static void test_fork_child_is_not_the_owner(void **state)
     assert_int_equal(GetLastError(), 0);
 }
 
+/* ---- two sections entered in opposite orders ---------------------------- */
+
+static CRITICAL_SECTION dl[2];
+static _Atomic pid_t dl_tid[2];
+static atomic_bool dl_entering[2];
+static pthread_barrier_t dl_both_hold;
+
+/* Enters section i, then (once the other thread holds the other) the other. */
+static void *deadlocker(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    atomic_store(&dl_tid[i], (pid_t)syscall(SYS_gettid));
+    EnterCriticalSection(&dl[i]);
+    pthread_barrier_wait(&dl_both_hold);
+    atomic_store(&dl_entering[i], true);
+    EnterCriticalSection(&dl[1 - i]);
+    return NULL;
+}
+
+/* Field 3 of the thread's stat: 'S' while it sleeps (in the kernel's lock). */
+static char thread_state(pid_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return '?';
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Two threads each holding one section and entering the other: Win32's
+ * answer is a deadlock of those two threads, the rest of the process
+ * running on.  The old recursive PI mutex aborted the whole process: the
+ * kernel finds the cycle in the PI chain and answers EDEADLK, which glibc
+ * asserts never comes for a recursive mutex (pthread_mutex_lock.c:
+ * "Assertion `e != EDEADLK || ...' failed", the child killed by SIGABRT).
+ * In a child, whose deadlocked threads its _exit ends. */
+static void test_deadlock_stops_only_its_threads(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        InitializeCriticalSection(&dl[0]);
+        InitializeCriticalSection(&dl[1]);
+        pthread_barrier_init(&dl_both_hold, NULL, 2);
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++)
+            if (pthread_create(&t[i], NULL, deadlocker, (void *)(intptr_t)i) != 0)
+                _exit(2);
+        /* Both past the barrier and asleep: each in its second Enter. */
+        for (int i = 0; i < 10000; i++) {
+            if (atomic_load(&dl_entering[0]) && atomic_load(&dl_entering[1]) &&
+                thread_state(atomic_load(&dl_tid[0])) == 'S' && thread_state(atomic_load(&dl_tid[1])) == 'S')
+                _exit(0);
+            pause_1ms();
+        }
+        _exit(3);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("the child died of signal %d", WTERMSIG(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The child's Enter of a section its parent's thread held at the fork waits
+ * for ever, as the section's header says (Win32's answer for a section
+ * whose owner is gone), in a thread that can still be suspended or
+ * terminated.  The old code asked the kernel for the lock, which refuses a
+ * private PI lock held by a thread of another process (EPERM), and glibc
+ * aborted the child ("The futex facility returned an unexpected error
+ * code"). */
+static CRITICAL_SECTION held_at_fork;
+static _Atomic pid_t enterer_tid;
+
+static void *enters_held_at_fork(void *arg)
+{
+    (void)arg;
+    atomic_store(&enterer_tid, (pid_t)syscall(SYS_gettid));
+    EnterCriticalSection(&held_at_fork);
+    return (void *)"entered";
+}
+
+static void test_fork_child_enter_waits(void **state)
+{
+    (void)state;
+    InitializeCriticalSection(&held_at_fork);
+    EnterCriticalSection(&held_at_fork);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        pthread_t t;
+        if (pthread_create(&t, NULL, enters_held_at_fork, NULL) != 0)
+            _exit(2);
+        /* Asleep in the Enter, for a while (not woken, not aborted). */
+        int asleep = 0;
+        for (int i = 0; i < 10000 && asleep < 100; i++) {
+            pid_t tid = atomic_load(&enterer_tid);
+            asleep = tid != 0 && thread_state(tid) == 'S' ? asleep + 1 : 0;
+            pause_1ms();
+        }
+        _exit(asleep == 100 ? 0 : 3);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("the child died of signal %d", WTERMSIG(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    LeaveCriticalSection(&held_at_fork);
+    DeleteCriticalSection(&held_at_fork);
+}
+
 static void test_priority_inheritance(void **state)
 {
     (void)state;
@@ -333,6 +454,8 @@ int main(void)
         cmocka_unit_test(test_misuse_sets_last_error),
         cmocka_unit_test(test_fork_child_is_not_the_owner),
         cmocka_unit_test(test_priority_inheritance),
+        cmocka_unit_test(test_deadlock_stops_only_its_threads),
+        cmocka_unit_test(test_fork_child_enter_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
