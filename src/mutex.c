@@ -1,9 +1,19 @@
 /*
- * Mutexes (SPEC 6): a robust, priority-inheriting, recursive, process-shared
- * pthread mutex in the object's shared page - owned by a thread, recursive,
- * EPERM for a non-owner's unlock, a waiter lifts the owner's priority, and
- * the owner's death hands the mutex to the next locker with EOWNERDEAD,
- * which becomes WAIT_ABANDONED_0 + i.  All through glibc's public API.
+ * Mutexes (SPEC 6): a robust, priority-inheriting, process-shared pthread
+ * mutex in the object's shared page - owned by a thread, a waiter lifts the
+ * owner's priority, and the owner's death hands the mutex to the next
+ * locker with EOWNERDEAD, which becomes WAIT_ABANDONED_0 + i.  All through
+ * glibc's public API.  The recursion is the library's own (its owner record,
+ * below): the owner's wait counts one more acquisition without touching the
+ * lock, and only the release of the last unlocks it.
+ *
+ * The pthread mutex is a plain (not recursive) one because of deadlocks:
+ * two threads - of one process or two - that each own a mutex and wait for
+ * the other's make a cycle the kernel finds in the PI chain, and it answers
+ * the wait that closes it with EDEADLK.  For a plain mutex glibc then sleeps
+ * that wait until its timeout (for ever, INFINITE) - Win32's deadlock, of
+ * those threads only; for a recursive one it asserts that the answer never
+ * comes and aborts the process (sync_mutex's test_deadlock_*).
  *
  * Multi-object waits must not sleep on the PI lock word: one plain futex
  * waiter there makes the kernel's PI lock fail with EINVAL, and glibc 2.36
@@ -78,29 +88,46 @@ static uint32_t lock_word(const struct mutex_state *m)
     return atomic_load_explicit((_Atomic uint32_t *)&m->lock.__data.__lock, memory_order_relaxed);
 }
 
-HOT_PATH void now_owned(struct mutex_state *m, bool afresh)
+/* The caller has just locked the mutex: its first acquisition. */
+HOT_PATH void now_owned(struct mutex_state *m)
 {
-    uint64_t me = iw_self_thread();
-    if (!afresh && relaxed_load(&m->owner_thread) == me) {
-        atomic_store_explicit(&m->depth, atomic_load_explicit(&m->depth, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-        return;
-    }
     atomic_store_explicit(&m->depth, 1, memory_order_relaxed);
     atomic_store_explicit(&m->owner_process, iw_self_process(), memory_order_relaxed);
-    atomic_store_explicit(&m->owner_thread, me, memory_order_relaxed);
+    atomic_store_explicit(&m->owner_thread, iw_self_thread(), memory_order_relaxed);
 }
 
-/* Before the unlock: false if the calling thread doesn't own the mutex. */
-HOT_PATH bool release_one(struct mutex_state *m)
+/* The owner acquires it once more: true, or false at UINT32_MAX
+ * acquisitions (the count would wrap: not taken). */
+HOT_PATH bool owned_again(struct mutex_state *m)
 {
-    if (relaxed_load(&m->owner_thread) != iw_self_thread())
+    uint32_t depth = atomic_load_explicit(&m->depth, memory_order_relaxed);
+    if (depth == UINT32_MAX)
         return false;
+    atomic_store_explicit(&m->depth, depth + 1, memory_order_relaxed);
+    return true;
+}
+
+/* The calling thread owns the mutex.  Another thread reads owner_thread
+ * only to find it is not itself, which no concurrent write can change. */
+HOT_PATH bool owned_by_caller(const struct mutex_state *m)
+{
+    return relaxed_load(&m->owner_thread) == iw_self_thread();
+}
+
+enum release { NOT_OWNER, STILL_OWNED, TO_UNLOCK };
+
+/* One release of the caller's; TO_UNLOCK for the last, which the caller
+ * completes with the unlock. */
+HOT_PATH enum release release_one(struct mutex_state *m)
+{
+    if (!owned_by_caller(m))
+        return NOT_OWNER;
     uint32_t depth = atomic_load_explicit(&m->depth, memory_order_relaxed) - 1;
     atomic_store_explicit(&m->depth, depth, memory_order_relaxed);
-    if (depth == 0)
-        atomic_store_explicit(&m->owner_thread, 0, memory_order_relaxed);
-    return true;
+    if (depth > 0)
+        return STILL_OWNED;
+    atomic_store_explicit(&m->owner_thread, 0, memory_order_relaxed);
+    return TO_UNLOCK;
 }
 
 /* A thread of this process owns it: its page stays mapped (keep_mapped,
@@ -125,12 +152,11 @@ static void init(void *state, const void *params)
     pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
     pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
     pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&m->lock, &attr);
+    pthread_mutex_init(&m->lock, &attr); /* plain: see the top */
     pthread_mutexattr_destroy(&attr);
     if (((const struct mutex_params *)params)->owned) {
         pthread_mutex_lock(&m->lock); /* before the name exists: nobody can get in first */
-        now_owned(m, true);
+        now_owned(m);
     }
 }
 
@@ -138,7 +164,7 @@ static void init(void *state, const void *params)
 static void undo(void *state)
 {
     struct mutex_state *m = state;
-    if (release_one(m))
+    if (release_one(m) == TO_UNLOCK)
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -177,7 +203,7 @@ HOT_PATH int acquired(struct mutex_state *m, int rc)
         return -1;
     }
     abandoned |= atomic_load_explicit(&m->abandoned, memory_order_relaxed) != 0;
-    now_owned(m, abandoned); /* the dead owner's record is stale */
+    now_owned(m); /* a dead owner's record, if any, is stale */
     if (abandoned) {
         IW_CRASH_POINT("mutex.abandoned_owned");
         atomic_store_explicit(&m->abandoned, 0, memory_order_relaxed); /* reported: ours now */
@@ -272,6 +298,10 @@ static __attribute__((noinline)) int await_handback(struct mutex_state *m)
 static int try_take(void *state, bool *abandoned)
 {
     struct mutex_state *m = state;
+    if (owned_by_caller(m)) {
+        *abandoned = false;
+        return owned_again(m);
+    }
     int rc = pthread_mutex_trylock(&m->lock);
     if (rc == EBUSY && relaxed_load(&m->owner_thread) == 0)
         rc = await_handback(m);
@@ -304,7 +334,7 @@ static __attribute__((cold)) void give_back(struct mutex_state *m, bool abandone
 {
     if (abandoned)
         atomic_store_explicit(&m->abandoned, 1, memory_order_relaxed);
-    release_one(m);
+    release_one(m); /* TO_UNLOCK: a wait's acquisition is a first one (try_take) */
     pthread_mutex_unlock(&m->lock);
     wake_multi_waiters(m);
 }
@@ -367,15 +397,17 @@ IW_API BOOLEAN RtReleaseMutex(HANDLE h)
     if (!iw_hazard_pin_found(h, &iw_mutex_ops, &p))
         return FALSE;
     struct mutex_state *m = p.state;
-    BOOLEAN ok = release_one(m);
-    if (ok) {
+    enum release r = release_one(m);
+    BOOLEAN ok = r != NOT_OWNER;
+    if (r == TO_UNLOCK) {
         IW_CRASH_POINT("mutex.releasing");
         ok = pthread_mutex_unlock(&m->lock) == 0;
+        if (ok) {
+            IW_CRASH_POINT("mutex.released");
+            wake_multi_waiters(m);
+        }
     }
-    if (ok) {
-        IW_CRASH_POINT("mutex.released");
-        wake_multi_waiters(m);
-    } else {
+    if (!ok) {
         iw_set_error(ERROR_NOT_OWNER); /* not the owner, or released once too often */
     }
     iw_hazard_unpin();
@@ -416,7 +448,7 @@ static void describe(const void *state, IWIN32_OBJECT_STATE *out)
 
 const struct iw_object_ops iw_mutex_ops = {
     .type = IW_TYPE_MUTEX,
-    .layout = 1,
+    .layout = 2, /* 2: the lock is a plain mutex, the recursion the owner record's */
     .name = "mutex",
     .state_size = sizeof(struct mutex_state),
     .init = init,

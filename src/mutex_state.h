@@ -20,7 +20,7 @@ struct mutex_state {
     /* Written only by the owner, while it owns the mutex (so the mutex
      * orders them), read by anyone: atomics, relaxed. */
     _Atomic uint32_t abandoned;         /* a watcher took it from a dead owner */
-    _Atomic uint32_t depth;             /* the owner's acquisitions */
+    _Atomic uint32_t depth;             /* the owner's acquisitions: the recursion (mutex.c) */
     _Atomic uint64_t owner_thread;      /* iw_self_thread() of the owner, 0: none */
     _Atomic uint64_t owner_process;     /* iw_self_process() of the last owner */
     pthread_mutex_t lock;
@@ -29,5 +29,5 @@ _Static_assert(offsetof(struct mutex_state, waiters) == 4 && offsetof(struct mut
                    offsetof(struct mutex_state, depth) == 12 && offsetof(struct mutex_state, owner_thread) == 16 &&
                    offsetof(struct mutex_state, owner_process) == 24 && offsetof(struct mutex_state, lock) == 32 &&
                    sizeof(struct mutex_state) <= IW_STATE_MAX,
-               "mutex state layout (layout 1)");
+               "mutex state layout (layout 2)");
 #endif

@@ -3,7 +3,8 @@
  * releases); ERROR_NOT_OWNER for another thread's or an extra release;
  * bInitialOwner for a new mutex only (another process can't acquire it
  * until released); CloseHandle keeps ownership; wrong-type/bad handles;
- * unnamed mutexes through fork.  Abandonment: sync_mutex_abandon.c;
+ * unnamed mutexes through fork; a deadlock (two owners waiting for each
+ * other, in one process or two) stops only its threads.  Abandonment: sync_mutex_abandon.c;
  * priority inheritance and mutual exclusion hammered: sync_mutex_pi.c;
  * abandonment seen from multi-object waits: sync_mutex_watch.c; the helpers
  * they share: sync_mutex_util.h.
@@ -257,6 +258,159 @@ static void test_unnamed_mutex_through_fork(void **state)
     close(go[0]), close(go[1]), close(back[0]), close(back[1]);
 }
 
+/* ---- a deadlock stops only its threads ------------------------------------------------ */
+
+/* Two threads that each own one mutex and then wait for the other's make a
+ * cycle the kernel finds in the PI chain: it answers the second wait with
+ * EDEADLK.  glibc asserts that answer never comes for a recursive mutex, and
+ * the whole process aborted (across processes, whichever one closed the
+ * cycle).  Win32's answer is a deadlock of those two threads: each wait
+ * times out, or, INFINITE, sleeps for ever.  Run in a child, whose death is
+ * the failure. */
+static HANDLE dl_mutex[2];
+static pthread_barrier_t dl_both_own;
+static _Atomic DWORD dl_result[2];
+static _Atomic pid_t dl_tid[2];
+static DWORD dl_timeout;
+
+static void *dl_waiter(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    atomic_store(&dl_tid[i], sync_gettid());
+    if (RtWaitForSingleObject(dl_mutex[i], INFINITE) != WAIT_OBJECT_0)
+        _exit(4);
+    pthread_barrier_wait(&dl_both_own);
+    atomic_store(&dl_result[i], RtWaitForSingleObject(dl_mutex[!i], dl_timeout));
+    RtReleaseMutex(dl_mutex[i]);
+    return NULL;
+}
+
+/* A thread's scheduler state letter from /proc ('S': asleep), or '?'. */
+static char dl_thread_state(pid_t tid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return '?';
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close_paren = strrchr(buf, ')');
+    return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
+}
+
+/* The child's exit status: 0 when both waits ended as Win32's would - each
+ * timed out, or one got the mutex the other let go of after its own
+ * timeout - or, INFINITE, both are still asleep in them after a while. */
+static int deadlock_child(DWORD timeout)
+{
+    alarm(20);
+    dl_timeout = timeout;
+    char name[64];
+    for (int i = 0; i < 2; i++) {
+        SYNC_NAME(name, i ? "deadlock-b" : "deadlock-a");
+        dl_mutex[i] = RtCreateMutex(NULL, FALSE, name);
+        if (dl_mutex[i] == NULL)
+            return 2;
+    }
+    pthread_barrier_init(&dl_both_own, NULL, 2);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        t[i] = sync_thread(dl_waiter, (void *)(intptr_t)i);
+    if (timeout == INFINITE) {
+        /* Both asleep, and still so 200 ms on: neither woke nor aborted. */
+        for (int settled = 0, tries = 0; tries < 2000; tries++) {
+            usleep(1000);
+            bool asleep = dl_thread_state(atomic_load(&dl_tid[0])) == 'S' &&
+                          dl_thread_state(atomic_load(&dl_tid[1])) == 'S';
+            settled = asleep ? settled + 1 : 0;
+            if (settled == 200)
+                return atomic_load(&dl_result[0]) == 0 && atomic_load(&dl_result[1]) == 0 ? 0 : 5;
+        }
+        return 6;
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    DWORD a = atomic_load(&dl_result[0]), b = atomic_load(&dl_result[1]);
+    bool each_ok = (a == WAIT_TIMEOUT || a == WAIT_OBJECT_0) && (b == WAIT_TIMEOUT || b == WAIT_OBJECT_0);
+    return each_ok && (a == WAIT_TIMEOUT || b == WAIT_TIMEOUT) ? 0 : 3;
+}
+
+static void expect_deadlock_survived(DWORD timeout)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(deadlock_child(timeout));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("the child died of signal %d", WTERMSIG(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_deadlock_times_out(void **state)
+{
+    (void)state;
+    expect_deadlock_survived(300);
+}
+
+static void test_deadlock_infinite_sleeps(void **state)
+{
+    (void)state;
+    expect_deadlock_survived(INFINITE);
+}
+
+/* The same between two processes: the kernel finds the cycle across them,
+ * and the process whose wait closed it aborted.  Exit status 0: its wait
+ * got the mutex; 1: timed out; else a failure. */
+static char xdl_name[2][64]; /* named by the parent: a name has the pid in it */
+
+static int deadlock_process(int i, int to_other, int from_other)
+{
+    alarm(20);
+    HANDLE m[2];
+    for (int k = 0; k < 2; k++)
+        if ((m[k] = RtCreateMutex(NULL, FALSE, xdl_name[k])) == NULL)
+            return 2;
+    char c = 0;
+    if (RtWaitForSingleObject(m[i], INFINITE) != WAIT_OBJECT_0 || write(to_other, &c, 1) != 1 ||
+        read(from_other, &c, 1) != 1)
+        return 3;
+    DWORD r = RtWaitForSingleObject(m[!i], 300);
+    RtReleaseMutex(m[i]);
+    return r == WAIT_OBJECT_0 ? 0 : r == WAIT_TIMEOUT ? 1 : 4;
+}
+
+static void test_deadlock_across_processes(void **state)
+{
+    (void)state;
+    SYNC_NAME(xdl_name[0], "xdeadlock-a");
+    SYNC_NAME(xdl_name[1], "xdeadlock-b");
+    int a[2], b[2];
+    assert_int_equal(pipe(a), 0);
+    assert_int_equal(pipe(b), 0);
+    pid_t pid[2];
+    for (int i = 0; i < 2; i++) {
+        pid[i] = fork();
+        assert_true(pid[i] >= 0);
+        if (pid[i] == 0)
+            _exit(i ? deadlock_process(1, b[1], a[0]) : deadlock_process(0, a[1], b[0]));
+    }
+    int timed_out = 0;
+    for (int i = 0; i < 2; i++) {
+        int status;
+        assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+        if (WIFSIGNALED(status))
+            fail_msg("process %d died of signal %d", i, WTERMSIG(status));
+        assert_in_range(WEXITSTATUS(status), 0, 1);
+        timed_out += WEXITSTATUS(status);
+    }
+    assert_true(timed_out > 0);
+    close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +421,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_close_does_not_release),
         cmocka_unit_test(test_bad_handles),
         cmocka_unit_test(test_unnamed_mutex_through_fork),
+        cmocka_unit_test(test_deadlock_times_out),
+        cmocka_unit_test(test_deadlock_infinite_sleeps),
+        cmocka_unit_test(test_deadlock_across_processes),
     };
     return SYNC_RUN("sync_mutex", tests);
 }
