@@ -41,7 +41,7 @@ pid_t ex_spawn(const char *path, char *const argv[])
         /* Die with the parent; if it is already gone, the signal was missed. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
             _exit(126);
-        execv(path, argv);
+        execvp(path, argv); /* a bare name (--python python3) is looked up in PATH */
         fprintf(stderr, "%s: exec %s: %s\n", program_invocation_short_name, path, strerror(errno));
         _exit(127);
     }

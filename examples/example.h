@@ -28,7 +28,8 @@ __attribute__((noreturn)) void ex_fail(const char *what);
 /* Prints "<program>: <printf message>" on stderr and exits 1. */
 __attribute__((noreturn, format(printf, 1, 2))) void ex_die(const char *fmt, ...);
 
-/* Starts the program at path with argv (NULL-terminated) in a child that
+/* Starts the program at path (a name without a slash: looked up in PATH, as
+ * a shell does) with argv (NULL-terminated) in a child that
  * dies with this process.  Exits through ex_die if it cannot fork; a child
  * that cannot exec exits 127. */
 pid_t ex_spawn(const char *path, char *const argv[]);

@@ -32,7 +32,8 @@ MAXIMUM_WAIT_OBJECTS objects (no room for one more handle).  A mutex
 acquired on the main thread therefore does not lift its owner's priority
 (a multi-object wait doesn't): Python is the non-real-time side, whose
 priority a real-time owner has no use for.  After fork() the child makes
-its own event, pipe and thread.
+its own event, pipe and thread, and gives the wakeup fd back (see
+_forget_after_fork).
 """
 import atexit
 import os
@@ -83,9 +84,17 @@ def _close_at_exit():
 
 def _forget_after_fork():
     """In a forked child the relay thread is gone and the event is the
-    parent's (handles are inherited): start afresh on the next wait."""
+    parent's (handles are inherited): start afresh on the next wait.  The
+    wakeup fd goes back to the one ours displaced: CPython would otherwise
+    write signal numbers to our closed pipe's descriptor number, which the
+    child's next open reuses."""
     global _state
     if _state is not None:
+        try:
+            current = signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(_forward["fd"] if current == _state[2] else current)
+        except (ValueError, OSError):
+            pass  # not the main interpreter, or theirs is gone: no wakeup fd
         lib.CloseHandle(_state[0])
         os.close(_state[1])
         os.close(_state[2])

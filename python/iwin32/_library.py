@@ -14,6 +14,7 @@ GetLastError() right after a call, on the same thread, reads that call's.
 """
 import ctypes
 import ctypes.util
+import operator
 import os
 
 from . import _config
@@ -66,8 +67,9 @@ _PROTOTYPES = {
 
 
 def long_arg(value: int, what: str) -> int:
-    """value as a LONG argument: ctypes would silently wrap a larger int."""
-    value = int(value)
+    """value as a LONG argument: an int (a float or str is a TypeError, not
+    truncated), in range (ctypes would silently wrap a larger one)."""
+    value = operator.index(value)
     if not -2**31 <= value < 2**31:
         raise OverflowError("%s %d does not fit a 32-bit LONG" % (what, value))
     return value

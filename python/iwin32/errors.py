@@ -83,6 +83,11 @@ class Win32Error(OSError):
         self.object_name = object_name
         self.node = node_path() if winerror in _NODE_CODES else None
 
+    def __reduce__(self):
+        # OSError's own would call us with (errno, strerror); multiprocessing
+        # pickles a worker's exception.  The state keeps .node as it was.
+        return type(self), (self.winerror, self.what, self.object_name), self.__dict__
+
     def __str__(self):
         where = " in node %s" % self.node if self.node else ""
         return "%s%s: %s" % (self.what, where, self.strerror)
@@ -122,3 +127,8 @@ class AbandonedMutexError(Exception):
                          % (mutex.name,))
         self.mutex = mutex
         self.index = index
+
+    def __reduce__(self):
+        # Exception's own would call us with the message alone (multiprocessing
+        # pickles a worker's exception); the mutex pickles by name.
+        return type(self), (self.mutex, self.index)

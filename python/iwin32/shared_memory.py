@@ -57,8 +57,11 @@ class SharedMemory(ClosingContext, KernelObject):
             size = operator.index(size)
             if size < 0:
                 raise ValueError("size must be positive, not %d" % size)
+            # A high part past 32 bits stays nonzero (refused as C refuses any):
+            # ctypes would wrap 2**32 to 0 and make an object of the low part.
+            high = min(size >> 32, 0xFFFFFFFF)
             handle, existed = created_handle(
-                lib.RtCreateSharedMemory(PAGE_READWRITE, size >> 32, size & 0xFFFFFFFF, encoded,
+                lib.RtCreateSharedMemory(PAGE_READWRITE, high, size & 0xFFFFFFFF, encoded,
                                          ctypes.byref(address)),
                 "RtCreateSharedMemory", name)
         else:

@@ -106,3 +106,25 @@ def test_size_call_errors(name):
     assert not lib.iwin32SharedMemorySize(event.handle, ctypes.byref(size))
     assert lib.GetLastError() == iwin32.ERROR_INVALID_HANDLE
     event.close()
+
+
+def test_errors_survive_pickling(name):
+    """multiprocessing hands a worker's exception to the parent by pickle: it
+    must arrive whole (a Pool whose result fails to unpickle waits forever)."""
+    import pickle
+    semaphore = iwin32.Semaphore(name, 0, 1)
+    with pytest.raises(iwin32.Win32Error) as info:
+        semaphore.release(2)
+    for error in (info.value, iwin32.ObjectNotFoundError(2, "RtOpenEvent('x')", "x")):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)
+        assert (copy.winerror, copy.errno, copy.strerror, copy.error_name, copy.what,
+                copy.object_name, copy.node) == (
+            error.winerror, error.errno, error.strerror, error.error_name, error.what,
+            error.object_name, error.node)
+    mutex = iwin32.Mutex(name + ".mutex")
+    copy = pickle.loads(pickle.dumps(iwin32.AbandonedMutexError(mutex, 3)))
+    assert copy.index == 3 and copy.mutex.name == mutex.name and "abandoned" in str(copy)
+    copy.mutex.close()
+    mutex.close()
+    semaphore.close()

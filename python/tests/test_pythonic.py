@@ -200,6 +200,26 @@ def test_interrupt_machinery_survives_fork():
     assert out == b"42\n", err
 
 
+def test_a_forked_child_gets_its_wakeup_fd_back():
+    """The child closes the interrupter's pipe it inherited: CPython must not
+    go on writing signal numbers to that descriptor number, which the
+    child's next open reuses (a byte in the user's file), but to the wakeup
+    fd ours displaced (-1 when none)."""
+    script = textwrap.dedent("""
+        import os, signal, iwin32
+        for theirs in (-1, os.pipe2(os.O_NONBLOCK)[1]):  # none; one of its own (asyncio's)
+            signal.set_wakeup_fd(theirs)
+            iwin32.Event().wait(0.01)      # installs the interrupter's wakeup fd
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0 if signal.set_wakeup_fd(-1) == theirs else 1)
+            print(theirs, os.waitpid(pid, 0)[1] >> 8, flush=True)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                         timeout=PEER_TIMEOUT, check=True).stdout.decode().split("\n")
+    assert [line.split()[1] for line in out if line] == ["0", "0"], out
+
+
 # ---- typing and version -------------------------------------------------------
 
 def test_version_and_typing_marker():

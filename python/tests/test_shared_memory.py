@@ -105,7 +105,9 @@ def test_bad_sizes(name):
         iwin32.SharedMemory(name, -1)
     with pytest.raises(TypeError):
         iwin32.SharedMemory(name, 1.5)
-    for size in (0, 2**32):  # 0 with no object; above 32 bits: MaximumSizeHigh != 0
+    # 0 with no object; above 32 bits: MaximumSizeHigh != 0, also where the
+    # high part itself has more than 32 bits (ctypes would wrap it to 0)
+    for size in (0, 2**32, 2**64 + 4096):
         with pytest.raises(iwin32.Win32Error) as info:
             iwin32.SharedMemory(name, size)
         assert info.value.winerror == iwin32.ERROR_INVALID_PARAMETER

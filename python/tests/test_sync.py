@@ -287,6 +287,15 @@ def test_semaphore_bad_arguments(name):
         assert info.value.winerror == iwin32.ERROR_INVALID_PARAMETER
     with pytest.raises(OverflowError):
         iwin32.Semaphore(name, 0, 2**32 + 1)  # ctypes alone would make it 1
+    for bad in (1.7, "1"):  # not silently made an int (1.7 would release 1)
+        with pytest.raises(TypeError):
+            iwin32.Semaphore(name, bad, 5)
+    semaphore = iwin32.Semaphore(name, 0, 5)
+    for bad in (1.7, "1"):
+        with pytest.raises(TypeError):
+            semaphore.release(bad)
+    assert semaphore.release(1) == 0  # nothing was released before
+    semaphore.close()
     with pytest.raises(iwin32.ObjectNotFoundError):
         iwin32.Semaphore(name, create=False)
 
