@@ -445,6 +445,36 @@ IW_API BOOLEAN GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode)
     return TRUE;
 }
 
+/* ---- GetCurrentThread() in the waits ------------------------------------------ */
+
+/* The calling thread's handle is not signalled while that thread waits on
+ * it (a thread ends only after its wait has returned): a wait on
+ * GetCurrentThread() times out, or never ends with INFINITE, as in Win32,
+ * and an object next to it is found as in any wait.  One thread object
+ * that never runs, and so never ends, stands for the caller in every
+ * thread - also in a thread the library did not create, which has no
+ * object of its own.  Made by the first such wait (inside the wait's
+ * guard, so a TerminateThread cannot end the thread in its allocation:
+ * wait_guard.h) and kept for the process's life; two threads that make it
+ * at once keep the first. */
+static _Atomic(struct iw_object *) never_ends;
+
+struct iw_object *iw_thread_current_object(void)
+{
+    struct iw_object *obj = atomic_load(&never_ends);
+    if (obj == NULL) {
+        struct iw_object *made = iw_local_object_new(&iw_thread_ops);
+        if (made == NULL)
+            return NULL; /* ERROR_NOT_ENOUGH_MEMORY */
+        if (atomic_compare_exchange_strong(&never_ends, &obj, made))
+            obj = made;
+        else
+            iw_local_object_put(made); /* another thread's came first: obj */
+    }
+    iw_local_object_get(obj);
+    return obj;
+}
+
 /* ---- priority.c's target ------------------------------------------------------ */
 
 bool iw_thread_target_begin(HANDLE h, struct iw_thread_target *t)

@@ -1,7 +1,7 @@
 /*
  * Threads (thread.c): what the rest of the library needs of them - the
- * current thread's pseudo-handle, the thread a priority call aims at
- * (priority.c), and fork.
+ * current thread's pseudo-handle (and what a wait on it waits for: wait.c),
+ * the thread a priority call aims at (priority.c), and fork.
  */
 #ifndef IW_THREAD_H
 #define IW_THREAD_H
@@ -38,6 +38,11 @@ struct iw_thread_target {
  * ERROR_ACCESS_DENIED for a thread that has ended). */
 bool iw_thread_target_begin(HANDLE h, struct iw_thread_target *t);
 void iw_thread_target_end(struct iw_thread_target *t);
+
+/* wait.c: what a wait on GetCurrentThread() waits for, with a reference
+ * (iw_object_put drops it): a thread object that never ends; NULL with
+ * ERROR_NOT_ENOUGH_MEMORY. */
+struct iw_object *iw_thread_current_object(void);
 
 /* fork.c: THREAD_SIGNAL blocked from the first prepare step to the last
  * parent or child step (thread.c says why). */

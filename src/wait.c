@@ -33,6 +33,7 @@
 #include "hot.h"
 #include "last_error.h"
 #include "object.h"
+#include "thread.h"
 #include "wait_guard.h"
 
 /* The wait protocol of each object's type (object_ops.h), on its state. */
@@ -184,6 +185,8 @@ IW_HOT_WAIT static DWORD wait_objects(struct iw_object **objs, DWORD n, DWORD ms
  * Create, Open or Close while holding it would stall a real-time wait). */
 static struct iw_object *reference(HANDLE h)
 {
+    if (h == IW_CURRENT_THREAD)
+        return iw_thread_current_object(); /* the caller's: never signalled while it waits */
     struct iw_object *obj = iw_hazard_pin(h, NULL);
     if (obj == NULL)
         return NULL;
@@ -246,6 +249,10 @@ IW_HOT_WAIT IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
     /* The common case - signalled, or a free mutex - pinned (no lock, no
      * reference, and the object's record not even read: the pin tells its
      * type and state); a wait that has to sleep holds a reference. */
+    /* GetCurrentThread() has no handle to pin: the multi-object wait's
+     * lookup finds what stands for it (reference, above). */
+    if (h == IW_CURRENT_THREAD)
+        return RtWaitForMultipleObjects(1, &h, FALSE, dwMilliseconds);
     struct iw_pinned p;
     if (!iw_hazard_pin_found(h, NULL, &p))
         return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test_node.h"
@@ -281,6 +282,70 @@ static void test_pseudo_handle(void **state)
     assert_int_equal(GetThreadPriority(GetCurrentThread()), THREAD_PRIORITY_NORMAL);
 }
 
+/* Every wait on GetCurrentThread() sees the calling thread's handle, which
+ * is not signalled while that thread runs (INtime: the pseudo-handle stands
+ * for the caller wherever a thread handle is required; SPEC 9: thread
+ * handles are waitable): each wait times out, an object next to it in a
+ * multi-object wait is found as in any wait.  Returns a count of what went
+ * wrong (a thread the library created cannot use cmocka's asserts). */
+static int own_handle_wait_faults(void)
+{
+    int faults = 0;
+    HANDLE set = new_event(), unset = new_event();
+    SetEvent(set);
+    SetLastError(1234);
+    struct timespec t0, t1;
+    faults += WaitForSingleObject(GetCurrentThread(), 0) != WAIT_TIMEOUT;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    faults += RtWaitForSingleObject(GetCurrentThread(), 20) != WAIT_TIMEOUT;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    faults += (t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec - t0.tv_nsec < 20000000L; /* not early */
+    HANDLE pair[2] = {GetCurrentThread(), set};
+    faults += WaitForMultipleObjects(2, pair, FALSE, 1000) != WAIT_OBJECT_0 + 1;
+    pair[1] = unset;
+    faults += RtWaitForMultipleObjects(2, pair, FALSE, 10) != WAIT_TIMEOUT;
+    faults += GetLastError() != 1234; /* left alone on success and timeout, as by any wait */
+    CloseHandle(set);
+    CloseHandle(unset);
+    return faults;
+}
+
+static DWORD WINAPI waits_on_own_handle(LPVOID p)
+{
+    (void)p;
+    return (DWORD)own_handle_wait_faults();
+}
+
+static DWORD WINAPI waits_on_own_handle_for_ever(LPVOID p)
+{
+    atomic_store((atomic_int *)p, 1);
+    return WaitForSingleObject(GetCurrentThread(), INFINITE); /* a thread waiting for its own end */
+}
+
+static void test_wait_on_own_pseudo_handle(void **state)
+{
+    (void)state;
+    /* A thread the library did not create (this one) and one it did. */
+    assert_int_equal(own_handle_wait_faults(), 0);
+    HANDLE h = CreateThread(NULL, 0, waits_on_own_handle, NULL, 0, NULL);
+    assert_non_null(h);
+    assert_int_equal(WaitForSingleObject(h, 10000), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(h), 0);
+    assert_true(CloseHandle(h));
+    if (TSAN)
+        return; /* TerminateThread's signal never reaches a futex sleep under TSan: thread_util.h */
+    /* INFINITE waits for ever, as in Win32, and TerminateThread still ends it. */
+    atomic_int started = 0;
+    h = CreateThread(NULL, 0, waits_on_own_handle_for_ever, &started, 0, NULL);
+    assert_non_null(h);
+    assert_true(eventually(&started));
+    assert_int_equal(WaitForSingleObject(h, 50), WAIT_TIMEOUT);
+    assert_true(TerminateThread(h, 77));
+    assert_int_equal(WaitForSingleObject(h, 10000), WAIT_OBJECT_0);
+    assert_int_equal(exit_code(h), 77);
+    assert_true(CloseHandle(h));
+}
+
 /* ---- bad handles and arguments ---------------------------------------------- */
 
 static void test_bad_arguments(void **state)
@@ -458,6 +523,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_handle_closed_while_running),
         cmocka_unit_test(test_open_thread),
         cmocka_unit_test(test_pseudo_handle),
+        cmocka_unit_test(test_wait_on_own_pseudo_handle),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_priorities_on_thread_handles),
     };
