@@ -246,13 +246,13 @@ IW_HOT_WAIT IW_API DWORD RtWaitForMultipleObjects(DWORD nCount, const HANDLE *lp
 
 IW_HOT_WAIT IW_API DWORD RtWaitForSingleObject(HANDLE h, DWORD dwMilliseconds)
 {
-    /* The common case - signalled, or a free mutex - pinned (no lock, no
-     * reference, and the object's record not even read: the pin tells its
-     * type and state); a wait that has to sleep holds a reference. */
     /* GetCurrentThread() has no handle to pin: the multi-object wait's
      * lookup finds what stands for it (reference, above). */
     if (h == IW_CURRENT_THREAD)
         return RtWaitForMultipleObjects(1, &h, FALSE, dwMilliseconds);
+    /* The common case - signalled, or a free mutex - pinned (no lock, no
+     * reference, and the object's record not even read: the pin tells its
+     * type and state); a wait that has to sleep holds a reference. */
     struct iw_pinned p;
     if (!iw_hazard_pin_found(h, NULL, &p))
         return WAIT_FAILED; /* ERROR_INVALID_HANDLE, set by the lookup */
