@@ -17,7 +17,8 @@
  *              auto-reset Set or Pulse that finds more waiters than tokens
  *              hands one over instead of setting the event, so k Sets or k
  *              back-to-back Pulses release k waiters and the event stays
- *              reset;
+ *              reset.  A waiter takes the signalled state before a token
+ *              (one left over goes as at a leave: iw_event_leave);
  *   settok     some outstanding token came from a Set (so one left over
  *              becomes the signalled state; a Pulse's is dropped).
  *
@@ -85,6 +86,20 @@ static uint64_t unregister(uint64_t w, uint32_t cookie)
     return with_old(w, old_of(w) - 1);
 }
 
+/* w, an old waiter gone from it without its token (an auto-reset event's
+ * tokens are never more than its old waiters): one token too many - one
+ * that may have been handed to that waiter - is not left stranded: a Set's
+ * becomes the signalled state (*gave_back), for the others, a Pulse's is
+ * dropped (a Pulse never leaves the event set). */
+static uint64_t without_surplus(uint64_t w, bool *gave_back)
+{
+    *gave_back = false;
+    if (tokens_of(w) <= old_of(w))
+        return w;
+    *gave_back = (w & EVENT_SETTOK) != 0;
+    return with_tokens(w, tokens_of(w) - 1) | (*gave_back ? EVENT_SIGNALLED : 0);
+}
+
 struct event_params {
     bool manual, initial;
 };
@@ -132,10 +147,17 @@ IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
         if (e->manual) {
             if (!(w & EVENT_SIGNALLED) && !released(w, cookie))
                 return 0;
+        } else if (w & EVENT_SIGNALLED) {
+            /* The signalled state before a token: a Pulse that found the
+             * event set and more waiters than it provided for kept it set
+             * for one of them and handed the rest a token; an old waiter
+             * that took that token instead, while another one left, would
+             * leave the Pulse's event set (test_event_stopped).  Taken
+             * here, the token left over goes as at a leave. */
+            bool gave_back;
+            next = without_surplus(next & ~EVENT_SIGNALLED, &gave_back);
         } else if (released(w, cookie) && tokens_of(w) > 0) {
             next = with_tokens(next, tokens_of(w) - 1);
-        } else if (w & EVENT_SIGNALLED) {
-            next &= ~EVENT_SIGNALLED;
         } else {
             return 0; /* still registered: a later Set or Pulse counts us */
         }
@@ -144,22 +166,14 @@ IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
 }
 
 /* Leaving without taking the event (timed out, or a multi-object wait took
- * another object).  Tokens stay for the old waiters that remain; one too
- * many - one that may have been handed to us - is not left stranded: a
- * Set's becomes the signalled state, for the others, a Pulse's is dropped
- * (a Pulse never leaves the event set). */
+ * another object).  Tokens stay for the old waiters that remain. */
 IW_HOT_WAIT void iw_event_leave(void *state, uint32_t cookie)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
     bool gave_back;
     do {
-        next = unregister(w, cookie);
-        gave_back = false;
-        if (!e->manual && tokens_of(next) > old_of(next)) {
-            gave_back = (w & EVENT_SETTOK) != 0;
-            next = with_tokens(next, tokens_of(next) - 1) | (gave_back ? EVENT_SIGNALLED : 0);
-        }
+        next = without_surplus(unregister(w, cookie), &gave_back);
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     if (gave_back && old_of(next) + new_of(next) > 0) {
         atomic_fetch_add(&e->wake, 1);

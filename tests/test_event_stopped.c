@@ -1,0 +1,115 @@
+/*
+ * SPEC 6, an auto-reset event signalled while its waiters are registered
+ * but not asleep: other processes stopped (SIGSTOP: a debugger, Ctrl-Z, or
+ * just a preemption) at the crash point "wait.registered", between their
+ * registration and their first poll.  A Set's wake then finds nobody
+ * asleep and turns its token into the signalled state (event.c); a Pulse
+ * after it must still leave the event reset once the waiters have run,
+ * whichever of them takes what: Set then Pulse release at most two present
+ * waiters and never leave the event set.
+ *
+ * Linked with the tests' copy of the library: the waiters stop themselves
+ * at a crash point (iw_crash_point_stop_at).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <iwin32.h>
+
+#include "crash_point.h"
+#include "test_node.h"
+
+/* Waits (TN_TIMEOUT_MS) for pid to stop; false if it ended or hung on. */
+static bool wait_stopped(pid_t pid)
+{
+    for (int ms = 0; ms < TN_TIMEOUT_MS; ms++) {
+        int status;
+        pid_t r = waitpid(pid, &status, WUNTRACED | WNOHANG);
+        if (r == pid)
+            return WIFSTOPPED(status);
+        usleep(1000);
+    }
+    return false;
+}
+
+/* A process that waits on the n handles h, stopped once registered; it
+ * exits with the wait's result (WAIT_TIMEOUT after 5 s). */
+static pid_t stopped_waiter(const HANDLE *h, DWORD n)
+{
+    pid_t pid = tn_fork(); /* tn_teardown kills it if the test fails */
+    if (pid == 0) {
+        iw_crash_point_stop_at("wait.registered");
+        _exit((int)RtWaitForMultipleObjects(n, h, FALSE, 5000));
+    }
+    if (!wait_stopped(pid))
+        fail_msg("the waiter did not stop once registered");
+    return pid;
+}
+
+static DWORD result_of(pid_t pid)
+{
+    kill(pid, SIGCONT);
+    int status = tn_wait(pid, TN_TIMEOUT_MS);
+    assert_true(WIFEXITED(status));
+    return (DWORD)WEXITSTATUS(status);
+}
+
+/* One waiter registered twice (the same handle twice in one wait): Set
+ * releases it, and the Pulse after finds no other waiter - the event ends
+ * reset. */
+static void test_set_pulse_one_waiter_registered_twice(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(e);
+    HANDLE h[2] = {e, e};
+    pid_t w = stopped_waiter(h, 2);
+    assert_true(RtSetEvent(e));
+    assert_true(RtPulseEvent(e));
+    DWORD r = result_of(w);
+    assert_true(r == WAIT_OBJECT_0 || r == WAIT_OBJECT_0 + 1);
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT); /* not left set */
+    assert_true(CloseHandle(e));
+}
+
+/* Two waiters; one of them takes a semaphore unit instead (index 0 of its
+ * wait), as a multi-object wait may at any moment: the other is released,
+ * and the event ends reset. */
+static void test_set_pulse_one_waiter_takes_another_object(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    HANDLE s = RtCreateSemaphore(NULL, 0, 1, NULL);
+    assert_non_null(e);
+    assert_non_null(s);
+    HANDLE both[2] = {s, e};
+    pid_t w1 = stopped_waiter(&e, 1);
+    pid_t w2 = stopped_waiter(both, 2);
+    assert_true(RtSetEvent(e));
+    assert_true(RtPulseEvent(e));
+    assert_true(RtReleaseSemaphore(s, 1, NULL));
+    assert_int_equal(result_of(w2), WAIT_OBJECT_0); /* the unit: polled first */
+    assert_int_equal(result_of(w1), WAIT_OBJECT_0);
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT); /* not left set */
+    assert_true(CloseHandle(s));
+    assert_true(CloseHandle(e));
+}
+
+int main(int argc, char **argv)
+{
+    tn_select_tests(argc, argv);
+    tn_setup("event_stopped");
+    unsetenv("IWIN32_CRASH_AT");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_set_pulse_one_waiter_registered_twice, tn_teardown),
+        cmocka_unit_test_teardown(test_set_pulse_one_waiter_takes_another_object, tn_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
