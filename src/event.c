@@ -37,7 +37,8 @@
  * of them may take it - one extra release per such Pulse, and only after a
  * waiter was killed while waiting.
  *
- * Counts: gen has 15 bits, the counts 16 (65535 waiters per event).  A
+ * Counts: gen has 15 bits, the counts 16 (65535 waiters per event - each
+ * handle of a multi-object wait counts - and a wait beyond is refused).  A
  * waiter asleep through a multiple of 32768 bumps would take itself for a
  * new one: it then leaves the new count if that is not 0, the old one
  * otherwise, so the totals stay right.
@@ -128,12 +129,17 @@ IW_HOT_WAIT int iw_event_try_take(void *state, bool *abandoned)
     return 1;
 }
 
+/* Refused at 65535 registrations: one more would wrap a count to 0, and a
+ * Set or Pulse would then see no waiter (test_waiter_limit: a Pulse
+ * released none of 65536).  A bump adds new to old: the total must fit. */
 uint32_t iw_event_enter(void *state)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word);
-    while (!atomic_compare_exchange_weak(&e->word, &w, with_new(w, new_of(w) + 1)))
-        ;
+    do {
+        if (old_of(w) + new_of(w) >= EVENT_WAITER_MASK)
+            return IW_ENTER_FULL;
+    } while (!atomic_compare_exchange_weak(&e->word, &w, with_new(w, new_of(w) + 1)));
     return gen_of(w);
 }
 
