@@ -28,8 +28,8 @@
  * leaves sleepers asleep until their timeout or the next signal (a window
  * of a few instructions).  A waiter killed while registered stays counted
  * as an old waiter.  An auto-reset Set that hands it a token and whose wake
- * call wakes nobody turns the token back into the signalled state, so that
- * Set is not lost.  A Pulse cannot do the same: a wake that finds nobody
+ * call wakes no old waiter turns the token back into the signalled state,
+ * so that Set is not lost.  A Pulse cannot do the same: a wake that finds nobody
  * asleep may only mean that the waiters are awake, between an earlier wake
  * and their next sleep (back-to-back Pulses), so its token stays.  Known
  * gap: a Pulse that finds only dead registrations leaves a token that
@@ -187,23 +187,35 @@ IW_HOT_WAIT void iw_event_leave(void *state, uint32_t cookie)
     }
 }
 
-/* Wakes the sleepers after a release.  If none was asleep to take a Set's
- * token (its waiter died, or is awake and will poll), the token turns back
- * into the signalled state - unless the event is set already, and then
- * the token stays for a registered waiter to take: either way no Set is
- * lost, and a waiter that is awake takes the signalled state as well as
- * a token.  A Pulse's token stays: see Crashes above. */
+/* Wakes the sleepers after a release.  If no old waiter was asleep to take
+ * a Set's token (its waiter died, or is awake and will poll), the token
+ * turns back into the signalled state - unless the event is set already,
+ * and then the token stays for a registered waiter to take: either way no
+ * Set is lost, and a waiter that is awake takes the signalled state as
+ * well as a token.  The wake may have woken new waiters, registered since
+ * the bump - asleep when it came, and unable to take the token: only more
+ * woken than there are new waiters now shows an old one woke
+ * (test_set_for_dead_waiter_reaches_newcomer: a new waiter woken in the
+ * place of a dead old one counted as the token's taker, and slept on to
+ * its timeout).  Such a new waiter may poll and go back to sleep before
+ * the token turns into the signalled state: a second wake tells it.  A
+ * Pulse's token stays: see Crashes above. */
 IW_HOT_SIGNAL static void release_sleepers(struct event_state *e, bool set_token)
 {
     atomic_fetch_add(&e->wake, 1);
-    if (iw_futex_wake_all(&e->wake) > 0 || !set_token)
+    int woken = iw_futex_wake_all(&e->wake);
+    if (!set_token)
         return;
     uint64_t w = atomic_load(&e->word), next;
     do {
-        if (tokens_of(w) == 0 || (w & EVENT_SIGNALLED))
-            return; /* taken meanwhile, or kept */
+        if (woken > (int)new_of(w) || tokens_of(w) == 0 || (w & EVENT_SIGNALLED))
+            return; /* taken by an old waiter woken, meanwhile, or kept */
         next = with_tokens(w, tokens_of(w) - 1) | EVENT_SIGNALLED;
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
+    if (new_of(next) > 0) {
+        atomic_fetch_add(&e->wake, 1);
+        iw_futex_wake_all(&e->wake);
+    }
 }
 
 /* Set (set=true) and Pulse (set=false) of the state e. */

@@ -6,25 +6,16 @@
  * asleep and turns its token into the signalled state (event.c); a Pulse
  * after it must still leave the event reset once the waiters have run,
  * whichever of them takes what: Set then Pulse release at most two present
- * waiters and never leave the event set.
+ * waiters and never leave the event set.  And a Set whose only old waiter
+ * was killed reaches a waiter that came to sleep during the Set (the
+ * setter stopped at "event.signalled", between its state change and its
+ * wake).
  *
- * Linked with the tests' copy of the library: the waiters stop themselves
- * at a crash point (iw_crash_point_stop_at).
+ * Linked with the tests' copy of the library: the waiters and the setter
+ * stop themselves at a crash point (iw_crash_point_stop_at).
  */
-#include <setjmp.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-#include <iwin32.h>
-
 #include "crash_point.h"
-#include "test_node.h"
+#include "sync_util.h"
 
 /* Waits (TN_TIMEOUT_MS) for pid to stop; false if it ended or hung on. */
 static bool wait_stopped(pid_t pid)
@@ -102,6 +93,43 @@ static void test_set_pulse_one_waiter_takes_another_object(void **state)
     assert_true(CloseHandle(e));
 }
 
+/* A waiter killed while registered stays an old waiter (event.c), and a
+ * Set hands it a token.  A new waiter that registers and goes to sleep
+ * between the Set's state change and its wake (the setter stopped at
+ * "event.signalled") is woken by that wake: the wake must not count it as
+ * the token's taker - the Set would be lost, the new waiter asleep to its
+ * timeout though the event was Set after the only other waiter died. */
+static void test_set_for_dead_waiter_reaches_newcomer(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(e);
+    pid_t dead = tn_fork();
+    if (dead == 0)
+        _exit((int)RtWaitForSingleObject(e, INFINITE));
+    while (!sync_task_blocked(dead, dead, 5000))
+        ;
+    kill(dead, SIGKILL);
+    assert_true(tn_killed_by(tn_wait(dead, TN_TIMEOUT_MS), SIGKILL));
+    pid_t setter = tn_fork();
+    if (setter == 0) {
+        iw_crash_point_stop_at("event.signalled");
+        _exit(RtSetEvent(e) ? 0 : 1);
+    }
+    if (!wait_stopped(setter))
+        fail_msg("the setter did not stop before its wake");
+    pid_t newcomer = tn_fork();
+    if (newcomer == 0)
+        _exit((int)RtWaitForSingleObject(e, 5000));
+    assert_true(sync_task_blocked(newcomer, newcomer, 5000));
+    kill(setter, SIGCONT);
+    assert_true(tn_exited_ok(tn_wait(setter, TN_TIMEOUT_MS)));
+    int status = tn_wait(newcomer, TN_TIMEOUT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), WAIT_OBJECT_0);
+    assert_true(CloseHandle(e));
+}
+
 int main(int argc, char **argv)
 {
     tn_select_tests(argc, argv);
@@ -110,6 +138,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_set_pulse_one_waiter_registered_twice, tn_teardown),
         cmocka_unit_test_teardown(test_set_pulse_one_waiter_takes_another_object, tn_teardown),
+        cmocka_unit_test_teardown(test_set_for_dead_waiter_reaches_newcomer, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
