@@ -12,7 +12,8 @@
  *              makes every new waiter old.  Each waiter leaves by itself,
  *              taken or not; one woken that finds no token stays an old
  *              waiter, and a later Set or Pulse counts it again;
- *   tokens     auto-reset only: Sets and Pulses handed to old waiters, not
+ *   tokens     auto-reset only (a manual-reset event keeps gen's upper
+ *              bits there): Sets and Pulses handed to old waiters, not
  *              yet taken (never more than there are old waiters).  An
  *              auto-reset Set or Pulse that finds more waiters than tokens
  *              hands one over instead of setting the event, so k Sets or k
@@ -37,10 +38,10 @@
  * of them may take it - one extra release per such Pulse, and only after a
  * waiter was killed while waiting.
  *
- * Counts: gen has 15 bits, the counts 16 (65535 waiters per event - each
- * handle of a multi-object wait counts - and a wait beyond is refused).  A
- * waiter asleep through a multiple of 32768 bumps would take itself for a
- * new one: it then leaves the new count if that is not 0, the old one
+ * Counts: gen has 15 bits (30 for a manual-reset event: gen_in), the
+ * counts 16 (65535 waiters per event - each handle of a multi-object wait
+ * counts - and a wait beyond is refused).  A waiter of an auto-reset event
+ * asleep through a multiple of 32768 bumps would take itself for a new one: it then leaves the new count if that is not 0, the old one
  * otherwise, so the totals stay right.
  */
 #include <stdatomic.h>
@@ -69,20 +70,35 @@ static uint64_t with_tokens(uint64_t w, uint32_t v)
     return v ? w : w & ~EVENT_SETTOK;
 }
 
-/* Releases every registered waiter: all of them become old. */
-static uint64_t bump_gen(uint64_t w)
+/* The generation: 15 bits, and for a manual-reset event, whose tokens are
+ * never used, 30 - the tokens' bits above them - so that a waiter stopped
+ * (SIGSTOP, a debugger) through 32768 Pulses is not taken for a new one and
+ * left asleep (test_manual_waiter_stopped_through_pulses: it slept to its
+ * timeout). */
+#define GEN_BITS 15
+_Static_assert(EVENT_GEN_MASK == (1u << GEN_BITS) - 1, "gen's bits");
+static uint32_t gen_in(const struct event_state *e, uint64_t w)
 {
-    w = with(w, EVENT_GEN_SHIFT, EVENT_GEN_MASK, gen_of(w) + 1);
+    return gen_of(w) | (e->manual ? tokens_of(w) << GEN_BITS : 0);
+}
+
+/* Releases every registered waiter: all of them become old. */
+static uint64_t bump_gen(const struct event_state *e, uint64_t w)
+{
+    uint32_t gen = gen_in(e, w) + 1;
+    w = with(w, EVENT_GEN_SHIFT, EVENT_GEN_MASK, gen);
+    if (e->manual)
+        w = with(w, EVENT_TOKENS_SHIFT, EVENT_COUNT_MASK, gen >> GEN_BITS);
     return with_new(with_old(w, old_of(w) + new_of(w)), 0);
 }
 
 /* A waiter that registered under cookie: released by a bump since. */
-static bool released(uint64_t w, uint32_t cookie) { return gen_of(w) != cookie; }
+static bool released(const struct event_state *e, uint64_t w, uint32_t cookie) { return gen_in(e, w) != cookie; }
 
 /* w less the waiter that registered under cookie. */
-static uint64_t unregister(uint64_t w, uint32_t cookie)
+static uint64_t unregister(const struct event_state *e, uint64_t w, uint32_t cookie)
 {
-    if (released(w, cookie) ? old_of(w) == 0 : new_of(w) > 0)
+    if (released(e, w, cookie) ? old_of(w) == 0 : new_of(w) > 0)
         return with_new(w, new_of(w) - 1);
     return with_old(w, old_of(w) - 1);
 }
@@ -140,7 +156,7 @@ uint32_t iw_event_enter(void *state)
         if (old_of(w) + new_of(w) >= EVENT_WAITER_MASK)
             return IW_ENTER_FULL;
     } while (!atomic_compare_exchange_weak(&e->word, &w, with_new(w, new_of(w) + 1)));
-    return gen_of(w);
+    return gen_in(e, w);
 }
 
 IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
@@ -149,9 +165,9 @@ IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
     do {
-        next = unregister(w, cookie);
+        next = unregister(e, w, cookie);
         if (e->manual) {
-            if (!(w & EVENT_SIGNALLED) && !released(w, cookie))
+            if (!(w & EVENT_SIGNALLED) && !released(e, w, cookie))
                 return 0;
         } else if (w & EVENT_SIGNALLED) {
             /* The signalled state before a token: a Pulse that found the
@@ -162,7 +178,7 @@ IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
              * here, the token left over goes as at a leave. */
             bool gave_back;
             next = without_surplus(next & ~EVENT_SIGNALLED, &gave_back);
-        } else if (released(w, cookie) && tokens_of(w) > 0) {
+        } else if (released(e, w, cookie) && tokens_of(w) > 0) {
             next = with_tokens(next, tokens_of(w) - 1);
         } else {
             return 0; /* still registered: a later Set or Pulse counts us */
@@ -177,9 +193,11 @@ IW_HOT_WAIT void iw_event_leave(void *state, uint32_t cookie)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
-    bool gave_back;
+    bool gave_back = false;
     do {
-        next = without_surplus(unregister(w, cookie), &gave_back);
+        next = unregister(e, w, cookie);
+        if (!e->manual) /* whose token bits are gen's */
+            next = without_surplus(next, &gave_back);
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     if (gave_back && old_of(next) + new_of(next) > 0) {
         atomic_fetch_add(&e->wake, 1);
@@ -231,7 +249,7 @@ IW_HOT_SIGNAL void iw_event_signal(struct event_state *e, bool set)
             /* Everyone registered now is released; a Set also stays set. */
             wake = waiters > 0;
             if (wake)
-                next = bump_gen(next);
+                next = bump_gen(e, next);
             next = set ? next | EVENT_SIGNALLED : next & ~EVENT_SIGNALLED;
         } else {
             /* Waiters not yet provided for - by a token each, or by the
@@ -239,7 +257,7 @@ IW_HOT_SIGNAL void iw_event_signal(struct event_state *e, bool set)
             token = waiters > tokens_of(w) + (w & EVENT_SIGNALLED ? 1 : 0) && tokens_of(w) < EVENT_COUNT_MASK;
             wake = token;
             if (token)
-                next = bump_gen(with_tokens(next, tokens_of(w) + 1)) | (set ? EVENT_SETTOK : 0);
+                next = bump_gen(e, with_tokens(next, tokens_of(w) + 1)) | (set ? EVENT_SETTOK : 0);
             else if (set)
                 next |= EVENT_SIGNALLED;
             else

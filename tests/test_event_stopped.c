@@ -9,7 +9,8 @@
  * waiters and never leave the event set.  And a Set whose only old waiter
  * was killed reaches a waiter that came to sleep during the Set (the
  * setter stopped at "event.signalled", between its state change and its
- * wake).
+ * wake).  A manual-reset event's waiter stopped through 32768 Pulses is
+ * released by them.
  *
  * Linked with the tests' copy of the library: the waiters and the setter
  * stop themselves at a crash point (iw_crash_point_stop_at).
@@ -130,6 +131,40 @@ static void test_set_for_dead_waiter_reaches_newcomer(void **state)
     assert_true(CloseHandle(e));
 }
 
+/* A manual-reset event's waiter stopped (SIGSTOP: a debugger, Ctrl-Z)
+ * while asleep, through 32768 Pulses: each released it, and it returns
+ * once resumed, instead of taking itself for a new waiter (a 15-bit
+ * generation back where it registered) and sleeping to its timeout. */
+static void test_manual_waiter_stopped_through_pulses(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, TRUE, FALSE, NULL);
+    assert_non_null(e);
+    pid_t w = tn_fork();
+    if (w == 0)
+        _exit((int)RtWaitForSingleObject(e, 5000));
+    assert_true(sync_task_blocked(w, w, 5000));
+    kill(w, SIGSTOP);
+    if (!wait_stopped(w))
+        fail_msg("the waiter did not stop");
+    for (int i = 0; i < 32768; i++)
+        assert_true(RtPulseEvent(e));
+    kill(w, SIGCONT);
+    int status = tn_wait(w, TN_TIMEOUT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), WAIT_OBJECT_0);
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT); /* left reset */
+    /* Past those bumps, a waiter that leaves (times out) releases no other. */
+    struct sync_waiter brief, longer;
+    sync_waiter_start(&longer, e, 400);
+    sync_waiter_start(&brief, e, 50);
+    sync_waiter_join(&brief);
+    sync_waiter_join(&longer);
+    assert_int_equal(brief.result, WAIT_TIMEOUT);
+    assert_int_equal(longer.result, WAIT_TIMEOUT);
+    assert_true(CloseHandle(e));
+}
+
 int main(int argc, char **argv)
 {
     tn_select_tests(argc, argv);
@@ -139,6 +174,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_set_pulse_one_waiter_registered_twice, tn_teardown),
         cmocka_unit_test_teardown(test_set_pulse_one_waiter_takes_another_object, tn_teardown),
         cmocka_unit_test_teardown(test_set_for_dead_waiter_reaches_newcomer, tn_teardown),
+        cmocka_unit_test_teardown(test_manual_waiter_stopped_through_pulses, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
