@@ -12,12 +12,14 @@
  *              makes every new waiter old.  Each waiter leaves by itself,
  *              taken or not; one woken that finds no token stays an old
  *              waiter, and a later Set or Pulse counts it again;
- *   tokens     auto-reset only: Sets and Pulses handed to old waiters, not
+ *   tokens     auto-reset only (a manual-reset event keeps gen's upper
+ *              bits there): Sets and Pulses handed to old waiters, not
  *              yet taken (never more than there are old waiters).  An
  *              auto-reset Set or Pulse that finds more waiters than tokens
  *              hands one over instead of setting the event, so k Sets or k
  *              back-to-back Pulses release k waiters and the event stays
- *              reset;
+ *              reset.  A waiter takes the signalled state before a token
+ *              (one left over goes as at a leave: iw_event_leave);
  *   settok     some outstanding token came from a Set (so one left over
  *              becomes the signalled state; a Pulse's is dropped).
  *
@@ -27,8 +29,8 @@
  * leaves sleepers asleep until their timeout or the next signal (a window
  * of a few instructions).  A waiter killed while registered stays counted
  * as an old waiter.  An auto-reset Set that hands it a token and whose wake
- * call wakes nobody turns the token back into the signalled state, so that
- * Set is not lost.  A Pulse cannot do the same: a wake that finds nobody
+ * call wakes no old waiter turns the token back into the signalled state,
+ * so that Set is not lost.  A Pulse cannot do the same: a wake that finds nobody
  * asleep may only mean that the waiters are awake, between an earlier wake
  * and their next sleep (back-to-back Pulses), so its token stays.  Known
  * gap: a Pulse that finds only dead registrations leaves a token that
@@ -36,9 +38,10 @@
  * of them may take it - one extra release per such Pulse, and only after a
  * waiter was killed while waiting.
  *
- * Counts: gen has 15 bits, the counts 16 (65535 waiters per event).  A
- * waiter asleep through a multiple of 32768 bumps would take itself for a
- * new one: it then leaves the new count if that is not 0, the old one
+ * Counts: gen has 15 bits (30 for a manual-reset event: gen_in), the
+ * counts 16 (65535 waiters per event - each handle of a multi-object wait
+ * counts - and a wait beyond is refused).  A waiter of an auto-reset event
+ * asleep through a multiple of 32768 bumps would take itself for a new one: it then leaves the new count if that is not 0, the old one
  * otherwise, so the totals stay right.
  */
 #include <stdatomic.h>
@@ -67,22 +70,51 @@ static uint64_t with_tokens(uint64_t w, uint32_t v)
     return v ? w : w & ~EVENT_SETTOK;
 }
 
-/* Releases every registered waiter: all of them become old. */
-static uint64_t bump_gen(uint64_t w)
+/* The generation: 15 bits, and for a manual-reset event, whose tokens are
+ * never used, 30 - the tokens' bits above them - so that a waiter stopped
+ * (SIGSTOP, a debugger) through 32768 Pulses is not taken for a new one and
+ * left asleep (test_manual_waiter_stopped_through_pulses: it slept to its
+ * timeout). */
+#define GEN_BITS 15
+_Static_assert(EVENT_GEN_MASK == (1u << GEN_BITS) - 1, "gen's bits");
+static uint32_t gen_in(const struct event_state *e, uint64_t w)
 {
-    w = with(w, EVENT_GEN_SHIFT, EVENT_GEN_MASK, gen_of(w) + 1);
+    return gen_of(w) | (e->manual ? tokens_of(w) << GEN_BITS : 0);
+}
+
+/* Releases every registered waiter: all of them become old. */
+static uint64_t bump_gen(const struct event_state *e, uint64_t w)
+{
+    uint32_t gen = gen_in(e, w) + 1;
+    w = with(w, EVENT_GEN_SHIFT, EVENT_GEN_MASK, gen);
+    if (e->manual)
+        w = with(w, EVENT_TOKENS_SHIFT, EVENT_COUNT_MASK, gen >> GEN_BITS);
     return with_new(with_old(w, old_of(w) + new_of(w)), 0);
 }
 
 /* A waiter that registered under cookie: released by a bump since. */
-static bool released(uint64_t w, uint32_t cookie) { return gen_of(w) != cookie; }
+static bool released(const struct event_state *e, uint64_t w, uint32_t cookie) { return gen_in(e, w) != cookie; }
 
 /* w less the waiter that registered under cookie. */
-static uint64_t unregister(uint64_t w, uint32_t cookie)
+static uint64_t unregister(const struct event_state *e, uint64_t w, uint32_t cookie)
 {
-    if (released(w, cookie) ? old_of(w) == 0 : new_of(w) > 0)
+    if (released(e, w, cookie) ? old_of(w) == 0 : new_of(w) > 0)
         return with_new(w, new_of(w) - 1);
     return with_old(w, old_of(w) - 1);
+}
+
+/* w, an old waiter gone from it without its token (an auto-reset event's
+ * tokens are never more than its old waiters): one token too many - one
+ * that may have been handed to that waiter - is not left stranded: a Set's
+ * becomes the signalled state (*gave_back), for the others, a Pulse's is
+ * dropped (a Pulse never leaves the event set). */
+static uint64_t without_surplus(uint64_t w, bool *gave_back)
+{
+    *gave_back = false;
+    if (tokens_of(w) <= old_of(w))
+        return w;
+    *gave_back = (w & EVENT_SETTOK) != 0;
+    return with_tokens(w, tokens_of(w) - 1) | (*gave_back ? EVENT_SIGNALLED : 0);
 }
 
 struct event_params {
@@ -113,13 +145,18 @@ IW_HOT_WAIT int iw_event_try_take(void *state, bool *abandoned)
     return 1;
 }
 
+/* Refused at 65535 registrations: one more would wrap a count to 0, and a
+ * Set or Pulse would then see no waiter (test_waiter_limit: a Pulse
+ * released none of 65536).  A bump adds new to old: the total must fit. */
 uint32_t iw_event_enter(void *state)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word);
-    while (!atomic_compare_exchange_weak(&e->word, &w, with_new(w, new_of(w) + 1)))
-        ;
-    return gen_of(w);
+    do {
+        if (old_of(w) + new_of(w) >= EVENT_WAITER_MASK)
+            return IW_ENTER_FULL;
+    } while (!atomic_compare_exchange_weak(&e->word, &w, with_new(w, new_of(w) + 1)));
+    return gen_in(e, w);
 }
 
 IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
@@ -128,14 +165,21 @@ IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
     do {
-        next = unregister(w, cookie);
+        next = unregister(e, w, cookie);
         if (e->manual) {
-            if (!(w & EVENT_SIGNALLED) && !released(w, cookie))
+            if (!(w & EVENT_SIGNALLED) && !released(e, w, cookie))
                 return 0;
-        } else if (released(w, cookie) && tokens_of(w) > 0) {
-            next = with_tokens(next, tokens_of(w) - 1);
         } else if (w & EVENT_SIGNALLED) {
-            next &= ~EVENT_SIGNALLED;
+            /* The signalled state before a token: a Pulse that found the
+             * event set and more waiters than it provided for kept it set
+             * for one of them and handed the rest a token; an old waiter
+             * that took that token instead, while another one left, would
+             * leave the Pulse's event set (test_event_stopped).  Taken
+             * here, the token left over goes as at a leave. */
+            bool gave_back;
+            next = without_surplus(next & ~EVENT_SIGNALLED, &gave_back);
+        } else if (released(e, w, cookie) && tokens_of(w) > 0) {
+            next = with_tokens(next, tokens_of(w) - 1);
         } else {
             return 0; /* still registered: a later Set or Pulse counts us */
         }
@@ -144,22 +188,16 @@ IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
 }
 
 /* Leaving without taking the event (timed out, or a multi-object wait took
- * another object).  Tokens stay for the old waiters that remain; one too
- * many - one that may have been handed to us - is not left stranded: a
- * Set's becomes the signalled state, for the others, a Pulse's is dropped
- * (a Pulse never leaves the event set). */
+ * another object).  Tokens stay for the old waiters that remain. */
 IW_HOT_WAIT void iw_event_leave(void *state, uint32_t cookie)
 {
     struct event_state *e = state;
     uint64_t w = atomic_load(&e->word), next;
-    bool gave_back;
+    bool gave_back = false;
     do {
-        next = unregister(w, cookie);
-        gave_back = false;
-        if (!e->manual && tokens_of(next) > old_of(next)) {
-            gave_back = (w & EVENT_SETTOK) != 0;
-            next = with_tokens(next, tokens_of(next) - 1) | (gave_back ? EVENT_SIGNALLED : 0);
-        }
+        next = unregister(e, w, cookie);
+        if (!e->manual) /* whose token bits are gen's */
+            next = without_surplus(next, &gave_back);
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     if (gave_back && old_of(next) + new_of(next) > 0) {
         atomic_fetch_add(&e->wake, 1);
@@ -167,23 +205,35 @@ IW_HOT_WAIT void iw_event_leave(void *state, uint32_t cookie)
     }
 }
 
-/* Wakes the sleepers after a release.  If none was asleep to take a Set's
- * token (its waiter died, or is awake and will poll), the token turns back
- * into the signalled state - unless the event is set already, and then
- * the token stays for a registered waiter to take: either way no Set is
- * lost, and a waiter that is awake takes the signalled state as well as
- * a token.  A Pulse's token stays: see Crashes above. */
+/* Wakes the sleepers after a release.  If no old waiter was asleep to take
+ * a Set's token (its waiter died, or is awake and will poll), the token
+ * turns back into the signalled state - unless the event is set already,
+ * and then the token stays for a registered waiter to take: either way no
+ * Set is lost, and a waiter that is awake takes the signalled state as
+ * well as a token.  The wake may have woken new waiters, registered since
+ * the bump - asleep when it came, and unable to take the token: only more
+ * woken than there are new waiters now shows an old one woke
+ * (test_set_for_dead_waiter_reaches_newcomer: a new waiter woken in the
+ * place of a dead old one counted as the token's taker, and slept on to
+ * its timeout).  Such a new waiter may poll and go back to sleep before
+ * the token turns into the signalled state: a second wake tells it.  A
+ * Pulse's token stays: see Crashes above. */
 IW_HOT_SIGNAL static void release_sleepers(struct event_state *e, bool set_token)
 {
     atomic_fetch_add(&e->wake, 1);
-    if (iw_futex_wake_all(&e->wake) > 0 || !set_token)
+    int woken = iw_futex_wake_all(&e->wake);
+    if (!set_token)
         return;
     uint64_t w = atomic_load(&e->word), next;
     do {
-        if (tokens_of(w) == 0 || (w & EVENT_SIGNALLED))
-            return; /* taken meanwhile, or kept */
+        if (woken > (int)new_of(w) || tokens_of(w) == 0 || (w & EVENT_SIGNALLED))
+            return; /* taken by an old waiter woken, meanwhile, or kept */
         next = with_tokens(w, tokens_of(w) - 1) | EVENT_SIGNALLED;
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
+    if (new_of(next) > 0) {
+        atomic_fetch_add(&e->wake, 1);
+        iw_futex_wake_all(&e->wake);
+    }
 }
 
 /* Set (set=true) and Pulse (set=false) of the state e. */
@@ -199,7 +249,7 @@ IW_HOT_SIGNAL void iw_event_signal(struct event_state *e, bool set)
             /* Everyone registered now is released; a Set also stays set. */
             wake = waiters > 0;
             if (wake)
-                next = bump_gen(next);
+                next = bump_gen(e, next);
             next = set ? next | EVENT_SIGNALLED : next & ~EVENT_SIGNALLED;
         } else {
             /* Waiters not yet provided for - by a token each, or by the
@@ -207,7 +257,7 @@ IW_HOT_SIGNAL void iw_event_signal(struct event_state *e, bool set)
             token = waiters > tokens_of(w) + (w & EVENT_SIGNALLED ? 1 : 0) && tokens_of(w) < EVENT_COUNT_MASK;
             wake = token;
             if (token)
-                next = bump_gen(with_tokens(next, tokens_of(w) + 1)) | (set ? EVENT_SETTOK : 0);
+                next = bump_gen(e, with_tokens(next, tokens_of(w) + 1)) | (set ? EVENT_SETTOK : 0);
             else if (set)
                 next |= EVENT_SIGNALLED;
             else

@@ -21,7 +21,8 @@ _Static_assert(offsetof(struct event_state, manual) == 4 && offsetof(struct even
                "event state layout (layout 1)");
 
 /* The word: signalled (bit 0), gen (15 bits), old and new waiters (16 bits
- * each), tokens (15 bits), settok (bit 63). */
+ * each), tokens (15 bits; a manual-reset event's gen above its 15), settok
+ * (bit 63). */
 #define EVENT_SIGNALLED 1ull
 #define EVENT_GEN_SHIFT 1
 #define EVENT_GEN_MASK 0x7fffull

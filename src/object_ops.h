@@ -56,7 +56,10 @@ struct iw_object_ops {
      * Every waitable state has a 32-bit wake counter its signallers bump
      * and wake, and that waiters sleep on (wait.c):
      *   try_take   take the object now if it is signalled (no registration);
-     *   enter      register as a waiter; returns a cookie for poll/leave;
+     *   enter      register as a waiter; returns a cookie for poll/leave,
+     *              or IW_ENTER_FULL, registering nothing, when the object
+     *              counts as many waiters as it can (the wait then fails:
+     *              ERROR_NOT_ENOUGH_MEMORY);
      *   poll       as a registered waiter, take it if it is ours now (and
      *              leave the registration with it);
      *   leave      stop waiting without taking it.
@@ -66,6 +69,7 @@ struct iw_object_ops {
     _Atomic uint32_t *(*wake_word)(void *state);
     int (*try_take)(void *state, bool *abandoned);
     uint32_t (*enter)(void *state);
+#define IW_ENTER_FULL UINT32_MAX
     int (*poll)(void *state, uint32_t cookie, bool *abandoned);
     void (*leave)(void *state, uint32_t cookie);
     /* A wait on this object alone that must sleep, done by the type

@@ -63,6 +63,18 @@ IW_HOT_WAIT static void prefetch_objects(struct iw_object **objs, void *const *s
 
 static DWORD result(DWORD index, bool abandoned) { return (abandoned ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + index; }
 
+/* An object counts as many waiters as it can (object_ops.h): the n
+ * registered before it are let go of, and the wait fails.  Out of the
+ * hot page: it never runs on a wake. */
+__attribute__((cold, noinline)) static DWORD refuse(const struct iw_object_ops **ops, void *const *state,
+                                                     const uint32_t *cookie, DWORD n)
+{
+    for (DWORD i = 0; i < n; i++)
+        ops[i]->leave(state[i], cookie[i]);
+    iw_set_error(ERROR_NOT_ENOUGH_MEMORY);
+    return WAIT_FAILED;
+}
+
 /* Registered with every object: sleep and poll until one is ours. */
 IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const struct timespec *deadline,
                                         struct iw_wait_guard *guard)
@@ -81,6 +93,8 @@ IW_HOT_WAIT static DWORD sleep_and_poll(struct iw_object **objs, DWORD n, const 
         state[i] = iw_object_state(objs[i]);
         any_helper |= ops[i]->sleeper_join != NULL;
         cookie[i] = ops[i]->enter(state[i]);
+        if (cookie[i] == IW_ENTER_FULL)
+            return refuse(ops, state, cookie, i);
         w[i] = (struct futex_waitv){.uaddr = (uintptr_t)ops[i]->wake_word(state[i]), .flags = FUTEX2_SIZE_U32};
     }
     IW_CRASH_POINT("wait.registered");

@@ -412,6 +412,48 @@ static void test_bad_handles(void **state)
     assert_true(CloseHandle(s));
 }
 
+/* ---- the waiter limit ------------------------------------------------------- */
+
+/* 65535 registrations per event (event.c: 16-bit counts) - here 1024
+ * threads, each waiting on the event 64 times (63 for the last) - and one
+ * more wait is refused (WAIT_FAILED, ERROR_NOT_ENOUGH_MEMORY) instead of
+ * wrapping the count to 0, after which a Pulse released none of them. */
+#define CROWD 1024
+static void test_waiter_limit(void **state)
+{
+    (void)state;
+    HANDLE e = new_event(TRUE, FALSE);
+    HANDLE many[MAXIMUM_WAIT_OBJECTS];
+    for (int i = 0; i < MAXIMUM_WAIT_OBJECTS; i++)
+        many[i] = e;
+    struct sync_waiter *w = calloc(CROWD, sizeof *w);
+    assert_non_null(w);
+    for (int i = 0; i < CROWD; i++)
+        sync_waiter_start_multi(&w[i], many, i < CROWD - 1 ? MAXIMUM_WAIT_OBJECTS : MAXIMUM_WAIT_OBJECTS - 1,
+                                30000);
+    for (int i = 0; i < CROWD; i++)
+        assert_true(sync_waiter_blocked(&w[i]));
+    struct sync_waiter extra;
+    sync_waiter_start(&extra, e, 30000);
+    int64_t end = sync_now_us() + 5000000;
+    while (!atomic_load(&extra.done) && sync_task_syscall(getpid(), atomic_load(&extra.tid)) != SYNC_SYS_FUTEX &&
+           sync_now_us() < end)
+        usleep(1000);
+    assert_true(RtPulseEvent(e));
+    int released = 0;
+    for (int i = 0; i < CROWD; i++)
+        released += sync_waiter_done_within(&w[i], 10000) && w[i].result < WAIT_OBJECT_0 + MAXIMUM_WAIT_OBJECTS;
+    assert_true(RtSetEvent(e)); /* whatever is still asleep returns */
+    for (int i = 0; i < CROWD; i++)
+        sync_waiter_join(&w[i]);
+    sync_waiter_join(&extra);
+    free(w);
+    assert_int_equal(released, CROWD);
+    assert_int_equal(extra.result, WAIT_FAILED);
+    assert_int_equal(extra.error, ERROR_NOT_ENOUGH_MEMORY);
+    assert_true(CloseHandle(e));
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +468,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_unnamed_event_shared_with_forked_child),
         cmocka_unit_test(test_ping_pong_threads),
         cmocka_unit_test(test_bad_handles),
+        cmocka_unit_test(test_waiter_limit),
     };
     return SYNC_RUN("sync_event", tests);
 }
