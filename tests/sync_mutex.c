@@ -285,21 +285,6 @@ static void *dl_waiter(void *arg)
     return NULL;
 }
 
-/* A thread's scheduler state letter from /proc ('S': asleep), or '?'. */
-static char dl_thread_state(pid_t tid)
-{
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return '?';
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *close_paren = strrchr(buf, ')');
-    return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
-}
-
 /* The child's exit status: 0 when both waits ended as Win32's would - each
  * timed out, or one got the mutex the other let go of after its own
  * timeout - or, INFINITE, both are still asleep in them after a while. */
@@ -322,8 +307,8 @@ static int deadlock_child(DWORD timeout)
         /* Both asleep, and still so 200 ms on: neither woke nor aborted. */
         for (int settled = 0, tries = 0; tries < 2000; tries++) {
             usleep(1000);
-            bool asleep = dl_thread_state(atomic_load(&dl_tid[0])) == 'S' &&
-                          dl_thread_state(atomic_load(&dl_tid[1])) == 'S';
+            bool asleep = tn_thread_state(atomic_load(&dl_tid[0])) == 'S' &&
+                          tn_thread_state(atomic_load(&dl_tid[1])) == 'S';
             settled = asleep ? settled + 1 : 0;
             if (settled == 200)
                 return atomic_load(&dl_result[0]) == 0 && atomic_load(&dl_result[1]) == 0 ? 0 : 5;

@@ -306,21 +306,6 @@ static void *deadlocker(void *arg)
     return NULL;
 }
 
-/* Field 3 of the thread's stat: 'S' while it sleeps (in the kernel's lock). */
-static char thread_state(pid_t tid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return '?';
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    return p != NULL && p[1] == ' ' ? p[2] : '?';
-}
-
 /* Two threads each holding one section and entering the other: Win32's
  * answer is a deadlock of those two threads, the rest of the process
  * running on.  The old recursive PI mutex aborted the whole process: the
@@ -345,7 +330,7 @@ static void test_deadlock_stops_only_its_threads(void **state)
         /* Both past the barrier and asleep: each in its second Enter. */
         for (int i = 0; i < 10000; i++) {
             if (atomic_load(&dl_entering[0]) && atomic_load(&dl_entering[1]) &&
-                thread_state(atomic_load(&dl_tid[0])) == 'S' && thread_state(atomic_load(&dl_tid[1])) == 'S')
+                tn_thread_state(atomic_load(&dl_tid[0])) == 'S' && tn_thread_state(atomic_load(&dl_tid[1])) == 'S')
                 _exit(0);
             pause_1ms();
         }
@@ -392,7 +377,7 @@ static void test_fork_child_enter_waits(void **state)
         int asleep = 0;
         for (int i = 0; i < 10000 && asleep < 100; i++) {
             pid_t tid = atomic_load(&enterer_tid);
-            asleep = tid != 0 && thread_state(tid) == 'S' ? asleep + 1 : 0;
+            asleep = tid != 0 && tn_thread_state(tid) == 'S' ? asleep + 1 : 0;
             pause_1ms();
         }
         _exit(asleep == 100 ? 0 : 3);

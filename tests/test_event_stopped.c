@@ -18,19 +18,6 @@
 #include "crash_point.h"
 #include "sync_util.h"
 
-/* Waits (TN_TIMEOUT_MS) for pid to stop; false if it ended or hung on. */
-static bool wait_stopped(pid_t pid)
-{
-    for (int ms = 0; ms < TN_TIMEOUT_MS; ms++) {
-        int status;
-        pid_t r = waitpid(pid, &status, WUNTRACED | WNOHANG);
-        if (r == pid)
-            return WIFSTOPPED(status);
-        usleep(1000);
-    }
-    return false;
-}
-
 /* A process that waits on the n handles h, stopped once registered; it
  * exits with the wait's result (WAIT_TIMEOUT after 5 s). */
 static pid_t stopped_waiter(const HANDLE *h, DWORD n)
@@ -40,7 +27,7 @@ static pid_t stopped_waiter(const HANDLE *h, DWORD n)
         iw_crash_point_stop_at("wait.registered");
         _exit((int)RtWaitForMultipleObjects(n, h, FALSE, 5000));
     }
-    if (!wait_stopped(pid))
+    if (!tn_wait_stopped(pid))
         fail_msg("the waiter did not stop once registered");
     return pid;
 }
@@ -117,7 +104,7 @@ static void test_set_for_dead_waiter_reaches_newcomer(void **state)
         iw_crash_point_stop_at("event.signalled");
         _exit(RtSetEvent(e) ? 0 : 1);
     }
-    if (!wait_stopped(setter))
+    if (!tn_wait_stopped(setter))
         fail_msg("the setter did not stop before its wake");
     pid_t newcomer = tn_fork();
     if (newcomer == 0)
@@ -145,7 +132,7 @@ static void test_manual_waiter_stopped_through_pulses(void **state)
         _exit((int)RtWaitForSingleObject(e, 5000));
     assert_true(sync_task_blocked(w, w, 5000));
     kill(w, SIGSTOP);
-    if (!wait_stopped(w))
+    if (!tn_wait_stopped(w))
         fail_msg("the waiter did not stop");
     for (int i = 0; i < 32768; i++)
         assert_true(RtPulseEvent(e));

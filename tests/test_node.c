@@ -395,6 +395,32 @@ int tn_wait(pid_t pid, int timeout_ms)
     }
 }
 
+bool tn_wait_stopped(pid_t pid)
+{
+    for (int ms = 0; ms < TN_TIMEOUT_MS; ms++) {
+        int status;
+        pid_t r = waitpid(pid, &status, WUNTRACED | WNOHANG);
+        if (r == pid)
+            return WIFSTOPPED(status);
+        usleep(1000);
+    }
+    return false;
+}
+
+char tn_thread_state(pid_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return '?';
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close_paren = strrchr(buf, ')'); /* the name may hold anything */
+    return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
+}
+
 bool tn_exited_ok(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 bool tn_killed_by(int status, int sig) { return status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == sig; }
 

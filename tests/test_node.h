@@ -68,6 +68,12 @@ void tn_track_child(pid_t pid);
 /* waitpid with a timeout; on timeout the child is SIGKILLed, reaped, and -1
  * returned.  Otherwise the wait status. */
 int tn_wait(pid_t pid, int timeout_ms);
+/* Waits (TN_TIMEOUT_MS) for child pid to stop (SIGSTOP, a crash point that
+ * stops); false if it ended or hung on. */
+bool tn_wait_stopped(pid_t pid);
+/* The scheduler state letter of a thread of this process ('S': asleep), from
+ * /proc; '?' if it can't be read. */
+char tn_thread_state(pid_t tid);
 /* A pipe the test closes with tn_close(); tn_teardown closes what is left. */
 void tn_pipe(int fds[2]);
 void tn_close(int fd);

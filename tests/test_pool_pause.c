@@ -34,20 +34,6 @@
 #define POOL (4u * MIB)
 #define RESETS 256              /* what an 8-bit epoch wraps at */
 
-/* Waits (TN_TIMEOUT_MS) for pid to stop; false if it ended or hung on. */
-static bool wait_stopped(pid_t pid)
-{
-    for (int ms = 0; ms < TN_TIMEOUT_MS; ms++) {
-        int status;
-        pid_t r = waitpid(pid, &status, WUNTRACED | WNOHANG);
-        if (r == pid)
-            return WIFSTOPPED(status);
-        struct timespec t = {0, 1000000};
-        nanosleep(&t, NULL);
-    }
-    return false;
-}
-
 /* One pool reset: a process dies holding a one-page object, and the
  * recount that then removes it lowers the pool's word. */
 static void one_reset(int i)
@@ -78,7 +64,7 @@ static void paused_at(const char *point)
         iw_crash_point_stop_at(point);
         _exit(CloseHandle(h) ? 0 : 2); /* the last holder: destroys */
     }
-    if (!wait_stopped(destroyer))
+    if (!tn_wait_stopped(destroyer))
         fail_msg("the destroyer did not stop at %s", point);
     for (int i = 0; i < RESETS; i++)
         one_reset(i);
@@ -152,7 +138,7 @@ static void creator_paused_at(const char *point, bool reserved)
             _exit(GetLastError() == ERROR_NOT_ENOUGH_MEMORY ? 10 : 1);
         _exit(RtUnmapSharedMemory(p) && CloseHandle(h) ? 0 : 2);
     }
-    if (!wait_stopped(creator))
+    if (!tn_wait_stopped(creator))
         fail_msg("the creator did not stop at %s", point);
     /* What fits: all but "keep" and, once reserved, the paused creator's. */
     DWORD room = POOL - MIB - (reserved ? MIB : 0);

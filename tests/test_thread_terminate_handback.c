@@ -31,19 +31,6 @@
 
 #define ROUNDS 5
 
-/* Waits (TN_TIMEOUT_MS) for pid to stop; false if it ended or hung on. */
-static bool wait_stopped(pid_t pid)
-{
-    for (int ms = 0; ms < TN_TIMEOUT_MS; ms++) {
-        int status;
-        pid_t r = waitpid(pid, &status, WUNTRACED | WNOHANG);
-        if (r == pid)
-            return WIFSTOPPED(status);
-        usleep(1000);
-    }
-    return false;
-}
-
 /* Whether thread tid of this process is blocked in a PI lock. */
 static bool in_pi_lock(pid_t tid)
 {
@@ -85,7 +72,7 @@ static pid_t stopped_releaser(const char *name)
         iw_crash_point_stop_at("mutex.releasing");
         _exit(ReleaseMutex(m) ? 0 : 2);
     }
-    if (!wait_stopped(pid))
+    if (!tn_wait_stopped(pid))
         fail_msg("the releaser did not stop in its release");
     return pid;
 }
