@@ -18,8 +18,9 @@
  *              auto-reset Set or Pulse that finds more waiters than tokens
  *              hands one over instead of setting the event, so k Sets or k
  *              back-to-back Pulses release k waiters and the event stays
- *              reset.  A waiter takes the signalled state before a token
- *              (one left over goes as at a leave: iw_event_leave);
+ *              reset.  A waiter takes the signalled state before a
+ *              Pulse's token (one left over goes as at a leave:
+ *              iw_event_leave), a Set's token before the signalled state;
  *   settok     some outstanding token came from a Set (so one left over
  *              becomes the signalled state; a Pulse's is dropped).
  *
@@ -169,17 +170,23 @@ IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
         if (e->manual) {
             if (!(w & EVENT_SIGNALLED) && !released(e, w, cookie))
                 return 0;
+        } else if (released(e, w, cookie) && tokens_of(w) > 0 &&
+                   (!(w & EVENT_SIGNALLED) || (w & EVENT_SETTOK))) {
+            /* A Set's token before the signalled state (a Set's too):
+             * taking the state, the waiter would leave the token to the
+             * old waiters that remain - for good, if they are dead (two
+             * Sets, one live waiter and a killed one: the second Set was
+             * lost; test_event_stopped). */
+            next = with_tokens(next, tokens_of(w) - 1);
         } else if (w & EVENT_SIGNALLED) {
-            /* The signalled state before a token: a Pulse that found the
-             * event set and more waiters than it provided for kept it set
-             * for one of them and handed the rest a token; an old waiter
-             * that took that token instead, while another one left, would
-             * leave the Pulse's event set (test_event_stopped).  Taken
-             * here, the token left over goes as at a leave. */
+            /* The signalled state before a Pulse's token: a Pulse that
+             * found the event set and more waiters than it provided for
+             * kept it set for one of them and handed the rest a token; an
+             * old waiter that took that token instead, while another one
+             * left, would leave the Pulse's event set (test_event_stopped).
+             * Taken here, the token left over goes as at a leave. */
             bool gave_back;
             next = without_surplus(next & ~EVENT_SIGNALLED, &gave_back);
-        } else if (released(e, w, cookie) && tokens_of(w) > 0) {
-            next = with_tokens(next, tokens_of(w) - 1);
         } else {
             return 0; /* still registered: a later Set or Pulse counts us */
         }
