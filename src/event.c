@@ -267,8 +267,14 @@ IW_HOT_SIGNAL void iw_event_signal(struct event_state *e, bool set)
                 next = bump_gen(e, with_tokens(next, tokens_of(w) + 1)) | (set ? EVENT_SETTOK : 0);
             else if (set)
                 next |= EVENT_SIGNALLED;
-            else
+            else if (waiters <= tokens_of(w))
                 next &= ~EVENT_SIGNALLED;
+            /* Else the signalled state is a registered waiter's: one the
+             * event was set for before its first poll, or the token of a
+             * Set whose wake found it not asleep yet (release_sleepers).
+             * A Pulse has nobody else to release, and takes nothing away
+             * (test_event_stopped test_set_pulse_one_waiter: it slept to
+             * its timeout). */
         }
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     if (wake) {

@@ -131,6 +131,24 @@ static void test_set_for_dead_waiter_reaches_newcomer(void **state)
     assert_true(CloseHandle(e));
 }
 
+/* A Set releases the waiter registered when it comes, even if it is not
+ * asleep yet: the Set's wake finds nobody asleep and turns its token into
+ * the signalled state, which stands for that waiter - a Pulse after it has
+ * no other waiter to release and must not take it away (it did: the waiter
+ * slept to its timeout). */
+static void test_set_pulse_one_waiter(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(e);
+    pid_t w = stopped_waiter(&e, 1);
+    assert_true(RtSetEvent(e));
+    assert_true(RtPulseEvent(e));
+    assert_int_equal(result_of(w), WAIT_OBJECT_0);
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT); /* not left set */
+    assert_true(CloseHandle(e));
+}
+
 /* Two Sets, one live waiter and one killed while registered (an old
  * waiter for good, event.c): the live one is released and the event ends
  * set - the other Set is not lost to the dead registration.  Both Sets
@@ -199,6 +217,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_set_pulse_one_waiter_registered_twice, tn_teardown),
         cmocka_unit_test_teardown(test_set_pulse_one_waiter_takes_another_object, tn_teardown),
         cmocka_unit_test_teardown(test_set_for_dead_waiter_reaches_newcomer, tn_teardown),
+        cmocka_unit_test_teardown(test_set_pulse_one_waiter, tn_teardown),
         cmocka_unit_test_teardown(test_two_sets_dead_waiter_leave_set, tn_teardown),
         cmocka_unit_test_teardown(test_manual_waiter_stopped_through_pulses, tn_teardown),
     };
