@@ -267,14 +267,21 @@ IW_HOT_SIGNAL void iw_event_signal(struct event_state *e, bool set)
                 next = bump_gen(e, with_tokens(next, tokens_of(w) + 1)) | (set ? EVENT_SETTOK : 0);
             else if (set)
                 next |= EVENT_SIGNALLED;
-            else if (waiters <= tokens_of(w))
+            else if ((w & EVENT_SIGNALLED) && waiters > tokens_of(w) && tokens_of(w) < EVENT_COUNT_MASK) {
+                next = bump_gen(e, with_tokens(next & ~EVENT_SIGNALLED, tokens_of(w) + 1));
+                wake = true;
+            } else
                 next &= ~EVENT_SIGNALLED;
-            /* Else the signalled state is a registered waiter's: one the
-             * event was set for before its first poll, or the token of a
-             * Set whose wake found it not asleep yet (release_sleepers).
-             * A Pulse has nobody else to release, and takes nothing away
-             * (test_event_stopped test_set_pulse_one_waiter: it slept to
-             * its timeout). */
+            /* The second: the signalled state is a registered waiter's -
+             * one the event was set for before its first poll, or the
+             * token of a Set whose wake found it not asleep yet
+             * (release_sleepers) - and a Pulse hands it over as a token,
+             * as that waiter's release: cleared, the waiter slept to its
+             * timeout (test_set_pulse_one_waiter); kept, a registration
+             * left by a killed waiter (indistinguishable) kept every later
+             * Pulse from resetting the event
+             * (test_pulse_after_dead_waiter_resets).  Its wake converts
+             * nothing (a Pulse's, below). */
         }
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     if (wake) {

@@ -149,6 +149,28 @@ static void test_set_pulse_one_waiter(void **state)
     assert_true(CloseHandle(e));
 }
 
+/* A registration left by a waiter killed while waiting looks like a waiter
+ * that has not polled yet; a Set with no live waiter leaves the event set
+ * (its token turned into the signalled state: release_sleepers), and a
+ * Pulse after it still resets it, as with no waiter at all. */
+static void test_pulse_after_dead_waiter_resets(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(e);
+    pid_t dead = stopped_waiter(&e, 1);
+    kill(dead, SIGKILL);
+    assert_true(tn_killed_by(tn_wait(dead, TN_TIMEOUT_MS), SIGKILL));
+    for (int i = 0; i < 3; i++) {
+        assert_true(RtSetEvent(e));
+        assert_true(RtPulseEvent(e));
+        assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT);
+    }
+    assert_true(RtSetEvent(e));
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_OBJECT_0);
+    assert_true(CloseHandle(e));
+}
+
 /* Two Sets, one live waiter and one killed while registered (an old
  * waiter for good, event.c): the live one is released and the event ends
  * set - the other Set is not lost to the dead registration.  Both Sets
@@ -218,6 +240,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_set_pulse_one_waiter_takes_another_object, tn_teardown),
         cmocka_unit_test_teardown(test_set_for_dead_waiter_reaches_newcomer, tn_teardown),
         cmocka_unit_test_teardown(test_set_pulse_one_waiter, tn_teardown),
+        cmocka_unit_test_teardown(test_pulse_after_dead_waiter_resets, tn_teardown),
         cmocka_unit_test_teardown(test_two_sets_dead_waiter_leave_set, tn_teardown),
         cmocka_unit_test_teardown(test_manual_waiter_stopped_through_pulses, tn_teardown),
     };
