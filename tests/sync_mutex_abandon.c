@@ -219,8 +219,9 @@ static void test_owned_mutex_page_stays_mapped(void **state)
 
 /* The recursion is the owner record's (mutex.c), not the lock's: threads of
  * this process and forked processes SIGKILLed at random moments take the
- * mutex one to three deep through every kind of wait - alone, next to an
- * event never set, the same handle twice - and release it as often.  Never
+ * mutex one to three deep - the threads through every kind of wait: alone,
+ * next to an event never set, the same handle twice; the processes alone -
+ * and release it as often.  Never
  * two holders (a WAIT_OBJECT_0 first acquisition finds the mark clear),
  * every acquisition after the first immediate, every release accepted and
  * one more refused, and no abandonment without a kill. */
@@ -240,11 +241,11 @@ static DWORD rec_wait(HANDLE m, HANDLE never, unsigned kind, DWORD ms)
     return r;
 }
 
-static void rec_round(struct rec_shared *sh, long me, HANDLE m, HANDLE never, unsigned *seed)
+static void rec_round(struct rec_shared *sh, long me, HANDLE m, HANDLE never, unsigned kinds, unsigned *seed)
 {
     int depth = 1 + (int)(rand_r(seed) % 3), got = 0;
     for (; got < depth; got++) {
-        DWORD r = rec_wait(m, never, (unsigned)rand_r(seed) % 3, got == 0 ? 50 : 0);
+        DWORD r = rec_wait(m, never, (unsigned)rand_r(seed) % kinds, got == 0 ? 50 : 0);
         if (r == WAIT_TIMEOUT && got == 0)
             return;
         if (r != WAIT_OBJECT_0 && !(r == WAIT_ABANDONED_0 && got == 0)) {
@@ -282,7 +283,7 @@ static void *rec_thread_main(void *arg)
     struct rec_thread *t = arg;
     unsigned seed = (unsigned)t->me;
     for (int i = 0; i < 1500; i++)
-        rec_round(t->sh, t->me, t->m, t->never, &seed);
+        rec_round(t->sh, t->me, t->m, t->never, 3, &seed);
     return NULL;
 }
 
@@ -311,7 +312,7 @@ static void test_recursive_owners_race_and_die(void **state)
             HANDLE mine = RtOpenMutex(0, FALSE, name), ev = RtCreateEvent(NULL, TRUE, FALSE, NULL);
             unsigned s = (unsigned)getpid();
             for (;;)
-                rec_round(sh, 100 + k, mine, ev, &s);
+                rec_round(sh, 100 + k, mine, ev, 1, &s); /* no watcher threads after this fork (TSan) */
         }
         usleep(1000 + rand_r(&seed) % 20000);
         kill(pid, SIGKILL);
