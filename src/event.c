@@ -259,29 +259,32 @@ IW_HOT_SIGNAL void iw_event_signal(struct event_state *e, bool set)
                 next = bump_gen(e, next);
             next = set ? next | EVENT_SIGNALLED : next & ~EVENT_SIGNALLED;
         } else {
-            /* Waiters not yet provided for - by a token each, or by the
-             * signalled state, which one of them will take - get a token. */
-            token = waiters > tokens_of(w) + (w & EVENT_SIGNALLED ? 1 : 0) && tokens_of(w) < EVENT_COUNT_MASK;
+            /* Waiters not yet provided for by a token get one.  The
+             * signalled state provides for one of them too, and a Set or
+             * Pulse leaves it to that waiter - unless it is the only one
+             * without a token: then the state is that waiter's (one the
+             * event was set for before its first poll, or the token of a
+             * Set whose wake found it not asleep yet: release_sleepers),
+             * and this Set or Pulse finds no other waiter to release - the
+             * state is handed over to it as a token, and a Set leaves the
+             * event set, a Pulse reset.  Left as it was, the second Set was
+             * absorbed and a Pulse took the first one's away
+             * (test_set_set_one_waiter, test_set_pulse_one_waiter: the
+             * event ended reset, the waiter slept to its timeout); nor can
+             * a Pulse leave it set, as that waiter may be a killed one's
+             * registration (test_pulse_after_dead_waiter_resets). */
+            bool signalled = (w & EVENT_SIGNALLED) != 0;
+            token = waiters > tokens_of(w) && tokens_of(w) < EVENT_COUNT_MASK;
             wake = token;
-            if (token)
+            if (token) {
                 next = bump_gen(e, with_tokens(next, tokens_of(w) + 1)) | (set ? EVENT_SETTOK : 0);
-            else if (set)
+                if (!set && signalled && waiters == tokens_of(w) + 1)
+                    next &= ~EVENT_SIGNALLED;
+            } else if (set) {
                 next |= EVENT_SIGNALLED;
-            else if ((w & EVENT_SIGNALLED) && waiters > tokens_of(w) && tokens_of(w) < EVENT_COUNT_MASK) {
-                next = bump_gen(e, with_tokens(next & ~EVENT_SIGNALLED, tokens_of(w) + 1));
-                wake = true;
-            } else
+            } else {
                 next &= ~EVENT_SIGNALLED;
-            /* The second: the signalled state is a registered waiter's -
-             * one the event was set for before its first poll, or the
-             * token of a Set whose wake found it not asleep yet
-             * (release_sleepers) - and a Pulse hands it over as a token,
-             * as that waiter's release: cleared, the waiter slept to its
-             * timeout (test_set_pulse_one_waiter); kept, a registration
-             * left by a killed waiter (indistinguishable) kept every later
-             * Pulse from resetting the event
-             * (test_pulse_after_dead_waiter_resets).  Its wake converts
-             * nothing (a Pulse's, below). */
+            }
         }
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     if (wake) {

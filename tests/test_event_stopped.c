@@ -149,6 +149,23 @@ static void test_set_pulse_one_waiter(void **state)
     assert_true(CloseHandle(e));
 }
 
+/* The same for a second Set: the first one's signalled state is the
+ * registered waiter's, so the second finds no other waiter and leaves the
+ * event set (it was absorbed: the event ended reset). */
+static void test_set_set_one_waiter(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(e);
+    pid_t w = stopped_waiter(&e, 1);
+    assert_true(RtSetEvent(e));
+    assert_true(RtSetEvent(e));
+    assert_int_equal(result_of(w), WAIT_OBJECT_0);
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_OBJECT_0); /* the second Set */
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT);
+    assert_true(CloseHandle(e));
+}
+
 /* A registration left by a waiter killed while waiting looks like a waiter
  * that has not polled yet; a Set with no live waiter leaves the event set
  * (its token turned into the signalled state: release_sleepers), and a
@@ -240,6 +257,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_set_pulse_one_waiter_takes_another_object, tn_teardown),
         cmocka_unit_test_teardown(test_set_for_dead_waiter_reaches_newcomer, tn_teardown),
         cmocka_unit_test_teardown(test_set_pulse_one_waiter, tn_teardown),
+        cmocka_unit_test_teardown(test_set_set_one_waiter, tn_teardown),
         cmocka_unit_test_teardown(test_pulse_after_dead_waiter_resets, tn_teardown),
         cmocka_unit_test_teardown(test_two_sets_dead_waiter_leave_set, tn_teardown),
         cmocka_unit_test_teardown(test_manual_waiter_stopped_through_pulses, tn_teardown),
