@@ -18,8 +18,9 @@
  *              auto-reset Set or Pulse that finds more waiters than tokens
  *              hands one over instead of setting the event, so k Sets or k
  *              back-to-back Pulses release k waiters and the event stays
- *              reset.  A waiter takes the signalled state before a token
- *              (one left over goes as at a leave: iw_event_leave);
+ *              reset.  A waiter takes the signalled state before a
+ *              Pulse's token (one left over goes as at a leave:
+ *              iw_event_leave), a Set's token before the signalled state;
  *   settok     some outstanding token came from a Set (so one left over
  *              becomes the signalled state; a Pulse's is dropped).
  *
@@ -169,17 +170,23 @@ IW_HOT_WAIT int iw_event_poll(void *state, uint32_t cookie, bool *abandoned)
         if (e->manual) {
             if (!(w & EVENT_SIGNALLED) && !released(e, w, cookie))
                 return 0;
+        } else if (released(e, w, cookie) && tokens_of(w) > 0 &&
+                   (!(w & EVENT_SIGNALLED) || (w & EVENT_SETTOK))) {
+            /* A Set's token before the signalled state (a Set's too):
+             * taking the state, the waiter would leave the token to the
+             * old waiters that remain - for good, if they are dead (two
+             * Sets, one live waiter and a killed one: the second Set was
+             * lost; test_event_stopped). */
+            next = with_tokens(next, tokens_of(w) - 1);
         } else if (w & EVENT_SIGNALLED) {
-            /* The signalled state before a token: a Pulse that found the
-             * event set and more waiters than it provided for kept it set
-             * for one of them and handed the rest a token; an old waiter
-             * that took that token instead, while another one left, would
-             * leave the Pulse's event set (test_event_stopped).  Taken
-             * here, the token left over goes as at a leave. */
+            /* The signalled state before a Pulse's token: a Pulse that
+             * found the event set and more waiters than it provided for
+             * kept it set for one of them and handed the rest a token; an
+             * old waiter that took that token instead, while another one
+             * left, would leave the Pulse's event set (test_event_stopped).
+             * Taken here, the token left over goes as at a leave. */
             bool gave_back;
             next = without_surplus(next & ~EVENT_SIGNALLED, &gave_back);
-        } else if (released(e, w, cookie) && tokens_of(w) > 0) {
-            next = with_tokens(next, tokens_of(w) - 1);
         } else {
             return 0; /* still registered: a later Set or Pulse counts us */
         }
@@ -252,16 +259,32 @@ IW_HOT_SIGNAL void iw_event_signal(struct event_state *e, bool set)
                 next = bump_gen(e, next);
             next = set ? next | EVENT_SIGNALLED : next & ~EVENT_SIGNALLED;
         } else {
-            /* Waiters not yet provided for - by a token each, or by the
-             * signalled state, which one of them will take - get a token. */
-            token = waiters > tokens_of(w) + (w & EVENT_SIGNALLED ? 1 : 0) && tokens_of(w) < EVENT_COUNT_MASK;
+            /* Waiters not yet provided for by a token get one.  The
+             * signalled state provides for one of them too, and a Set or
+             * Pulse leaves it to that waiter - unless it is the only one
+             * without a token: then the state is that waiter's (one the
+             * event was set for before its first poll, or the token of a
+             * Set whose wake found it not asleep yet: release_sleepers),
+             * and this Set or Pulse finds no other waiter to release - the
+             * state is handed over to it as a token, and a Set leaves the
+             * event set, a Pulse reset.  Left as it was, the second Set was
+             * absorbed and a Pulse took the first one's away
+             * (test_set_set_one_waiter, test_set_pulse_one_waiter: the
+             * event ended reset, the waiter slept to its timeout); nor can
+             * a Pulse leave it set, as that waiter may be a killed one's
+             * registration (test_pulse_after_dead_waiter_resets). */
+            bool signalled = (w & EVENT_SIGNALLED) != 0;
+            token = waiters > tokens_of(w) && tokens_of(w) < EVENT_COUNT_MASK;
             wake = token;
-            if (token)
+            if (token) {
                 next = bump_gen(e, with_tokens(next, tokens_of(w) + 1)) | (set ? EVENT_SETTOK : 0);
-            else if (set)
+                if (!set && signalled && waiters == tokens_of(w) + 1)
+                    next &= ~EVENT_SIGNALLED;
+            } else if (set) {
                 next |= EVENT_SIGNALLED;
-            else
+            } else {
                 next &= ~EVENT_SIGNALLED;
+            }
         }
     } while (!atomic_compare_exchange_weak(&e->word, &w, next));
     if (wake) {

@@ -215,6 +215,123 @@ static void test_owned_mutex_page_stays_mapped(void **state)
         skip();
 }
 
+/* ---- recursion, races and kills --------------------------------------------------------------- */
+
+/* The recursion is the owner record's (mutex.c), not the lock's: threads of
+ * this process and forked processes SIGKILLed at random moments take the
+ * mutex one to three deep - the threads through every kind of wait: alone,
+ * next to an event never set, the same handle twice; the processes alone -
+ * and release it as often.  Never
+ * two holders (a WAIT_OBJECT_0 first acquisition finds the mark clear),
+ * every acquisition after the first immediate, every release accepted and
+ * one more refused, and no abandonment without a kill. */
+struct rec_shared {
+    _Atomic long holder; /* the first acquisition's mark: whose it is, 0 none */
+    _Atomic long overlaps, bad, abandoned;
+};
+
+static DWORD rec_wait(HANDLE m, HANDLE never, unsigned kind, DWORD ms)
+{
+    HANDLE list[2] = {kind == 1 ? never : m, kind == 1 ? m : kind == 2 ? m : never};
+    if (kind == 0)
+        return RtWaitForSingleObject(m, ms);
+    DWORD r = RtWaitForMultipleObjects(2, list, FALSE, ms);
+    if (r == WAIT_OBJECT_0 + 1 || r == WAIT_ABANDONED_0 + 1)
+        r -= kind == 1 || kind == 2 ? 1 : 0x1000; /* the mutex's index to 0; never's: bad */
+    return r;
+}
+
+static void rec_round(struct rec_shared *sh, long me, HANDLE m, HANDLE never, unsigned kinds, unsigned *seed)
+{
+    int depth = 1 + (int)(rand_r(seed) % 3), got = 0;
+    for (; got < depth; got++) {
+        DWORD r = rec_wait(m, never, (unsigned)rand_r(seed) % kinds, got == 0 ? 50 : 0);
+        if (r == WAIT_TIMEOUT && got == 0)
+            return;
+        if (r != WAIT_OBJECT_0 && !(r == WAIT_ABANDONED_0 && got == 0)) {
+            atomic_fetch_add(&sh->bad, 1);
+            break;
+        }
+        if (got > 0)
+            continue;
+        if (r == WAIT_ABANDONED_0)
+            atomic_fetch_add(&sh->abandoned, 1);
+        else if (atomic_load(&sh->holder) != 0)
+            atomic_fetch_add(&sh->overlaps, 1);
+        atomic_store(&sh->holder, me);
+    }
+    if (atomic_load(&sh->holder) != me)
+        atomic_fetch_add(&sh->overlaps, 1);
+    for (; got > 0; got--) {
+        if (got == 1)
+            atomic_store(&sh->holder, 0);
+        if (!RtReleaseMutex(m))
+            atomic_fetch_add(&sh->bad, 1);
+    }
+    if (RtReleaseMutex(m) || GetLastError() != ERROR_NOT_OWNER)
+        atomic_fetch_add(&sh->bad, 1);
+}
+
+struct rec_thread {
+    struct rec_shared *sh;
+    HANDLE m, never;
+    long me;
+};
+
+static void *rec_thread_main(void *arg)
+{
+    struct rec_thread *t = arg;
+    unsigned seed = (unsigned)t->me;
+    for (int i = 0; i < 1500; i++)
+        rec_round(t->sh, t->me, t->m, t->never, 3, &seed);
+    return NULL;
+}
+
+static void test_recursive_owners_race_and_die(void **state)
+{
+    (void)state;
+    char name[64];
+    SYNC_NAME(name, "recursive-kill");
+    struct rec_shared *sh = mmap(NULL, tn_page(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(sh != MAP_FAILED);
+    HANDLE m = RtCreateMutex(NULL, FALSE, name);
+    HANDLE never = RtCreateEvent(NULL, TRUE, FALSE, NULL);
+    assert_non_null(m);
+    assert_non_null(never);
+    struct rec_thread t[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = (struct rec_thread){.sh = sh, .m = m, .never = never, .me = i + 1};
+        th[i] = sync_thread(rec_thread_main, &t[i]);
+    }
+    int kills = 0;
+    unsigned seed = 1;
+    for (long k = 0; k < 12; k++) {
+        pid_t pid = tn_fork();
+        if (pid == 0) {
+            HANDLE mine = RtOpenMutex(0, FALSE, name), ev = RtCreateEvent(NULL, TRUE, FALSE, NULL);
+            unsigned s = (unsigned)getpid();
+            for (;;)
+                rec_round(sh, 100 + k, mine, ev, 1, &s); /* no watcher threads after this fork (TSan) */
+        }
+        usleep(1000 + rand_r(&seed) % 20000);
+        kill(pid, SIGKILL);
+        assert_true(tn_killed_by(tn_wait(pid, TN_TIMEOUT_MS), SIGKILL));
+        kills++;
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&sh->overlaps), 0);
+    assert_int_equal(atomic_load(&sh->bad), 0);
+    DWORD last = RtWaitForSingleObject(m, 0); /* the last child may have died owning it */
+    assert_true(last == WAIT_OBJECT_0 || last == WAIT_ABANDONED_0);
+    assert_true(atomic_load(&sh->abandoned) + (last == WAIT_ABANDONED_0) <= kills);
+    assert_true(RtReleaseMutex(m));
+    assert_true(CloseHandle(never));
+    assert_true(CloseHandle(m));
+    munmap(sh, tn_page());
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +339,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_owner_thread_exits),
         cmocka_unit_test(test_owner_killed_then_multi_wait),
         cmocka_unit_test(test_owned_mutex_page_stays_mapped),
+        cmocka_unit_test(test_recursive_owners_race_and_die),
     };
     return SYNC_RUN("sync_mutex_abandon", tests);
 }

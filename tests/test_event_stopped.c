@@ -118,6 +118,88 @@ static void test_set_for_dead_waiter_reaches_newcomer(void **state)
     assert_true(CloseHandle(e));
 }
 
+/* A Set releases the waiter registered when it comes, even if it is not
+ * asleep yet: the Set's wake finds nobody asleep and turns its token into
+ * the signalled state, which stands for that waiter - a Pulse after it has
+ * no other waiter to release and must not take it away (it did: the waiter
+ * slept to its timeout). */
+static void test_set_pulse_one_waiter(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(e);
+    pid_t w = stopped_waiter(&e, 1);
+    assert_true(RtSetEvent(e));
+    assert_true(RtPulseEvent(e));
+    assert_int_equal(result_of(w), WAIT_OBJECT_0);
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT); /* not left set */
+    assert_true(CloseHandle(e));
+}
+
+/* The same for a second Set: the first one's signalled state is the
+ * registered waiter's, so the second finds no other waiter and leaves the
+ * event set (it was absorbed: the event ended reset). */
+static void test_set_set_one_waiter(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(e);
+    pid_t w = stopped_waiter(&e, 1);
+    assert_true(RtSetEvent(e));
+    assert_true(RtSetEvent(e));
+    assert_int_equal(result_of(w), WAIT_OBJECT_0);
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_OBJECT_0); /* the second Set */
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT);
+    assert_true(CloseHandle(e));
+}
+
+/* A registration left by a waiter killed while waiting looks like a waiter
+ * that has not polled yet; a Set with no live waiter leaves the event set
+ * (its token turned into the signalled state: release_sleepers), and a
+ * Pulse after it still resets it, as with no waiter at all. */
+static void test_pulse_after_dead_waiter_resets(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(e);
+    pid_t dead = stopped_waiter(&e, 1);
+    kill(dead, SIGKILL);
+    assert_true(tn_killed_by(tn_wait(dead, TN_TIMEOUT_MS), SIGKILL));
+    for (int i = 0; i < 3; i++) {
+        assert_true(RtSetEvent(e));
+        assert_true(RtPulseEvent(e));
+        assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT);
+    }
+    assert_true(RtSetEvent(e));
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_OBJECT_0);
+    assert_true(CloseHandle(e));
+}
+
+/* Two Sets, one live waiter and one killed while registered (an old
+ * waiter for good, event.c): the live one is released and the event ends
+ * set - the other Set is not lost to the dead registration.  Both Sets
+ * come while the waiters are registered but not asleep: the first one's
+ * token turns into the signalled state, the second's stays beside it.
+ * The live waiter must take the Set's token and leave the signalled state
+ * (taking the signalled state, it left the token to the dead waiter, for
+ * good). */
+static void test_two_sets_dead_waiter_leave_set(void **state)
+{
+    (void)state;
+    HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
+    assert_non_null(e);
+    pid_t dead = stopped_waiter(&e, 1);
+    kill(dead, SIGKILL);
+    assert_true(tn_killed_by(tn_wait(dead, TN_TIMEOUT_MS), SIGKILL));
+    pid_t live = stopped_waiter(&e, 1);
+    assert_true(RtSetEvent(e));
+    assert_true(RtSetEvent(e));
+    assert_int_equal(result_of(live), WAIT_OBJECT_0);
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_OBJECT_0); /* the second Set */
+    assert_int_equal(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT);
+    assert_true(CloseHandle(e));
+}
+
 /* A manual-reset event's waiter stopped (SIGSTOP: a debugger, Ctrl-Z)
  * while asleep, through 32768 Pulses: each released it, and it returns
  * once resumed, instead of taking itself for a new waiter (a 15-bit
@@ -161,6 +243,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_set_pulse_one_waiter_registered_twice, tn_teardown),
         cmocka_unit_test_teardown(test_set_pulse_one_waiter_takes_another_object, tn_teardown),
         cmocka_unit_test_teardown(test_set_for_dead_waiter_reaches_newcomer, tn_teardown),
+        cmocka_unit_test_teardown(test_set_pulse_one_waiter, tn_teardown),
+        cmocka_unit_test_teardown(test_set_set_one_waiter, tn_teardown),
+        cmocka_unit_test_teardown(test_pulse_after_dead_waiter_resets, tn_teardown),
+        cmocka_unit_test_teardown(test_two_sets_dead_waiter_leave_set, tn_teardown),
         cmocka_unit_test_teardown(test_manual_waiter_stopped_through_pulses, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
