@@ -48,9 +48,9 @@ static DWORD pool_pages_from_env(size_t page_size, uint64_t *pages)
 /* O_NOFOLLOW guards only the last component of the node path (open_root),
  * and the kernel reads a trailing "/" or "/." as a last component "." that
  * follows a symlink before it: "link/" would be used through the link.  So
- * they go ("dir/" is "dir"), and a last component ".." - the parent of
- * whatever the component before it leads to - is refused.  False then. */
-static bool trim_node_path(char *path)
+ * they go: "dir/" and "dir/." are "dir".  (A symlink before "/.." is an
+ * inner component, followed like any other: the node is what it leads to.) */
+static void trim_node_path(char *path)
 {
     size_t n = strlen(path);
     for (;;) {
@@ -62,7 +62,6 @@ static bool trim_node_path(char *path)
             break;
     }
     path[n] = '\0';
-    return !(n >= 3 && strcmp(path + n - 3, "/..") == 0);
 }
 
 DWORD iw_node_path(char path[IW_NODE_PATH_SIZE])
@@ -75,10 +74,7 @@ DWORD iw_node_path(char path[IW_NODE_PATH_SIZE])
             return ERROR_INVALID_PARAMETER;
         }
         strcpy(path, root);
-        if (!trim_node_path(path)) {
-            fprintf(stderr, "iwin32: IWIN32_ROOT=\"%s\" ends in \"..\": name the node directory itself\n", root);
-            return ERROR_INVALID_PARAMETER;
-        }
+        trim_node_path(path);
     } else {
         snprintf(path, IW_NODE_PATH_SIZE, "/dev/shm/iwin32-%u", (unsigned)geteuid());
     }
