@@ -45,15 +45,36 @@ static DWORD pool_pages_from_env(size_t page_size, uint64_t *pages)
     return ERROR_SUCCESS;
 }
 
+/* O_NOFOLLOW guards only the last component of the node path (open_root),
+ * and the kernel reads a trailing "/" or "/." as a last component "." that
+ * follows a symlink before it: "link/" would be used through the link.  So
+ * they go: "dir/" and "dir/." are "dir".  (A symlink before "/.." is an
+ * inner component, followed like any other: the node is what it leads to.) */
+static void trim_node_path(char *path)
+{
+    size_t n = strlen(path);
+    for (;;) {
+        while (n > 1 && path[n - 1] == '/')
+            n--;
+        if (n >= 2 && path[n - 1] == '.' && path[n - 2] == '/')
+            n--; /* "x/." -> "x/", whose slash goes next */
+        else
+            break;
+    }
+    path[n] = '\0';
+}
+
 DWORD iw_node_path(char path[IW_NODE_PATH_SIZE])
 {
     const char *root = getenv("IWIN32_ROOT");
     if (root != NULL && root[0] != '\0') {
         if (root[0] != '/' || strlen(root) >= IW_NODE_PATH_SIZE) {
-            fprintf(stderr, "iwin32: IWIN32_ROOT=\"%s\" is not an absolute path\n", root);
+            fprintf(stderr, "iwin32: IWIN32_ROOT=\"%.200s\" is not an absolute path of fewer than %d bytes\n", root,
+                    IW_NODE_PATH_SIZE);
             return ERROR_INVALID_PARAMETER;
         }
         strcpy(path, root);
+        trim_node_path(path);
     } else {
         snprintf(path, IW_NODE_PATH_SIZE, "/dev/shm/iwin32-%u", (unsigned)geteuid());
     }

@@ -25,14 +25,20 @@ DWORD iw_node_header_map(struct iw_node *node, int fd, uint64_t pool_pages)
     atomic_store(&default_pool_pages, pool_pages);
     /* A file cut shorter than the header is damaged like any other, but a
      * mapping would fault beyond its end: it gets its length back first,
-     * zeros that the check below finds wrong.  Every process extends it to
-     * the same length, never beyond, so two at once change nothing of each
-     * other's. */
+     * zeros that the check below finds wrong.  By fallocate, which only
+     * ever lengthens a file: another process may have extended it, since
+     * our fstat, past the header page to hold the member table (members.c),
+     * and an ftruncate to the header's length would cut that table off
+     * under it - its slots wiped, its next touch of them SIGBUS. */
     struct stat st;
     if (fstat(fd, &st) != 0)
         return iw_error_from_errno(errno);
-    if ((size_t)st.st_size < sizeof(struct iw_node_header) && ftruncate(fd, sizeof(struct iw_node_header)) != 0)
-        return iw_error_from_errno(errno);
+    if ((size_t)st.st_size < sizeof(struct iw_node_header)) {
+        IW_CRASH_POINT("node.header_short");
+        int rc = posix_fallocate(fd, 0, sizeof(struct iw_node_header));
+        if (rc != 0)
+            return iw_error_from_errno(rc);
+    }
     void *p = iw_guard_map(fd, node->page_size, 0, node->page_size);
     if (p == MAP_FAILED)
         return iw_error_from_errno(errno);

@@ -83,6 +83,7 @@ struct scenario {
     bool unnamed;               /* the peer's object has no name */
     bool damaged;               /* ".node" overwritten with garbage: the peer rebuilds it */
     bool own_node;              /* the peer makes a node of its own (own_node_dir) */
+    bool cut;                   /* ... or finds one there whose ".node" was cut to 0 bytes */
 };
 
 static const struct scenario scenarios[] = {
@@ -96,6 +97,7 @@ static const struct scenario scenarios[] = {
     {"recount", SHM, .stale = true},
     {"create", SHM, .held = true, .unnamed = true, .damaged = true},
     {"mknode", SHM, .own_node = true},
+    {"mknode", SHM, .own_node = true, .cut = true},
     {"create", EVENT, .held = false},
     {"open", EVENT, .held = true},
     {"signal", EVENT, .held = true, .waiter = true},
@@ -246,6 +248,14 @@ static void set_scene(const struct scenario *s, struct scene *sc)
     *sc = (struct scene){.lock_fd = -1, .owner_go = -1};
     if (s->own_node)
         nftw(own_node_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (s->cut) {
+        char path[800];
+        snprintf(path, sizeof path, "%s/.node", own_node_dir);
+        int fd = mkdir(own_node_dir, 0700) == 0 ? open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+        EXPECT(fd >= 0 && fchmod(fd, 01600) == 0, "a node with .node cut short: %s", strerror(errno)); /* the mark */
+        if (fd >= 0)
+            close(fd);
+    }
     if (s->stale)
         die_holding(s, NULL);
     if (s->destroyer) {

@@ -76,6 +76,14 @@ static void test_symlink_refused(void **state)
     assert_int_equal(mkdir(real, 0700), 0);
     assert_int_equal(symlink(real, link), 0);
     expect_denied(link);
+    /* A trailing slash or "/." would make the kernel follow the link (the
+     * last component is then "."), O_NOFOLLOW or not. */
+    char slashed[800];
+    const char *tails[] = {"/", "//", "/.", "/./"};
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+        snprintf(slashed, sizeof slashed, "%s%s", link, tails[i]);
+        expect_denied(slashed);
+    }
     char list[256];
     tn_list_dir(real, list, sizeof list);
     assert_string_equal(list, ""); /* nothing made through the link */
@@ -87,6 +95,31 @@ static void test_symlink_refused(void **state)
     assert_int_equal(symlink(target, dangling), 0);
     expect_denied(dangling);
     assert_int_equal(access(target, F_OK), -1);
+}
+
+/* Trailing slashes and "." components name the directory itself: objects
+ * are made in it. */
+static void test_root_spellings(void **state)
+{
+    (void)state;
+    char real[700], env_root[800];
+    snprintf(real, sizeof real, "%s/spelled", tn_base());
+    const char *tails[] = {"/", "/./", "//.//", "/sub/.."};
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+        snprintf(env_root, sizeof env_root, "IWIN32_ROOT=%s%s", real, tails[i]);
+        if (strstr(tails[i], "sub") != NULL) { /* an inner component: followed, to the node made first */
+            char sub[800];
+            snprintf(sub, sizeof sub, "%s/sub", real);
+            assert_int_equal(mkdir(sub, 0700), 0);
+        }
+        const char *env[] = {env_root, NULL};
+        struct tn_peer peer;
+        tn_peer_start(&peer, env, "create", "spelled", "4096", "ready", "wait", NULL);
+        assert_true(tn_peer_expect(&peer, "create 1 0"));
+        assert_true(tn_peer_expect(&peer, "ready"));
+        assert_int_equal(tn_count_objects(real), 1);
+        assert_true(tn_exited_ok(tn_peer_finish(&peer)));
+    }
 }
 
 static void test_regular_file_refused(void **state)
@@ -397,6 +430,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_fresh_node_is_private, tn_teardown),
         cmocka_unit_test_teardown(test_symlink_refused, tn_teardown),
+        cmocka_unit_test_teardown(test_root_spellings, tn_teardown),
         cmocka_unit_test_teardown(test_regular_file_refused, tn_teardown),
         cmocka_unit_test_teardown(test_other_owner_refused, tn_teardown),
         cmocka_unit_test_teardown(test_default_node, tn_teardown),
