@@ -170,13 +170,16 @@ void iw_records_fork_parent(void)
 void iw_records_fork_child(void)
 {
     for (size_t i = 0; i < nbuckets; i++)
-        for (struct iw_object *o = buckets[i]; o; o = o->next)
+        for (struct iw_object *o = buckets[i]; o; o = o->next) {
             if (o->fork_fd >= 0) {
                 close(o->fd);
                 o->fd = o->fork_fd;
                 o->fork_fd = -1;
                 o->shared = false; /* its own now, whatever the parent's was */
             }
+            if (o->ops->forked)
+                o->ops->forked(o);
+        }
     restore_nofile();
     /* The forking thread took it in prepare and is the child's only
      * thread: it lets go of it as the parent does. */

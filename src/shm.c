@@ -116,6 +116,19 @@ static void shm_last_handle_closed(struct iw_object *obj)
         munmap(p, mapping_len(obj));
 }
 
+/* ops: in a forked child.  fork passes on a mapping but not its locks,
+ * nor (a shared file mapping) its page-table entries: a spare inherited
+ * would fault in page by page once an Open reused it (SPEC 3's real-time
+ * line: test_shm_spare.c).  It goes; the child's next Open maps anew,
+ * populated and locked.  The child's only thread is the forking one, so
+ * nothing takes the spare meanwhile. */
+static void shm_forked(struct iw_object *obj)
+{
+    void *p = atomic_exchange(&obj->spare, NULL);
+    if (p != NULL)
+        munmap(p, mapping_len(obj));
+}
+
 /* ---- mapping ------------------------------------------------------------ */
 
 /* Maps the whole object: its spare, or anew (populated, locked where
@@ -255,4 +268,5 @@ const struct iw_object_ops iw_shm_ops = {
     .layout = 1,
     .name = "shm",
     .last_handle_closed = shm_last_handle_closed,
+    .forked = shm_forked,
 };
