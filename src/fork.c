@@ -6,7 +6,8 @@
  * lock order").  A thread holding a lock of the library takes only locks
  * further down this list, never one above:
  *   1. the transit gate (transit.c) - held for an increment by every call
- *      that opens, makes or destroys an object, and by fork throughout;
+ *      that opens, makes or destroys an object or makes or closes a handle
+ *      of one, and by fork throughout;
  *   2. the process lock (records.c) - the records and the handle table;
  *   3. leaves, under which nothing else is taken and which are never held
  *      together: the mapping table's lock (mapping.c), each type's own
