@@ -20,10 +20,11 @@
  *
  * prepare takes 1, 2 and the leaves in that order - after waiting for the
  * calls in transit, so that the child inherits no descriptor the records
- * don't know of (transit.c) - claims the child's member slot (members.c:
- * before the records take what descriptors are left, since a child without
- * a slot leaves the pool in doubt for good) and gives every record a
- * description of its own (records.c).  parent and child let go in reverse
+ * don't know of (transit.c) - raises the soft descriptor limit for the
+ * fork (records.c), claims the child's member slot (members.c: before the
+ * records take what descriptors are left, since a child without a slot
+ * leaves the pool in doubt for good) and gives every record a description
+ * of its own (records.c).  parent and child let go in reverse
  * order; the child,
  * whose only thread is the forking one, first starts afresh what belonged
  * to the parent's other threads: identities (self.c), hazard slots
@@ -67,8 +68,9 @@ static void prepare(void)
 {
     iw_thread_fork_shield();   /* no thread stopped holding what follows */
     iw_transit_fork_prepare(); /* 1 */
+    iw_records_fork_prepare(); /* 2, and the soft descriptor limit raised */
     iw_members_fork_prepare(); /* the child's member slot (members.c): first, while descriptors are left */
-    iw_records_fork_prepare(); /* 2, and the descriptors */
+    iw_records_fork_own();     /* the records' descriptors */
     iw_mapping_fork_prepare(); /* 3 */
     each_type(PREPARE);        /* 3 */
     iw_thread_fork_prepare();  /* 3: the registry of running threads */

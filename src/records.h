@@ -47,9 +47,11 @@ void iw_transit_fork_prepare(void);
 void iw_transit_fork_parent(void);
 void iw_transit_fork_child(void);
 
-/* fork.c: prepare takes the process lock and gives every record a
- * description of its own; parent and child keep theirs and let go. */
+/* fork.c: prepare takes the process lock and raises the soft descriptor
+ * limit for the fork; own gives every record a description of its own;
+ * parent and child keep theirs, restore the limit and let go. */
 void iw_records_fork_prepare(void);
+void iw_records_fork_own(void);
 void iw_records_fork_parent(void);
 void iw_records_fork_child(void);
 #endif
