@@ -26,13 +26,28 @@
 
 static atomic_bool stop_churn;
 
-static void *churn(void *arg)
+static void *churn_events(void *arg)
 {
     (void)arg;
     while (!atomic_load(&stop_churn)) {
         HANDLE h = CreateEvent(NULL, FALSE, FALSE, "lf-churn");
         HANDLE o = h ? OpenEvent(0, FALSE, "lf-churn") : NULL;
         if (h == NULL || o == NULL || !CloseHandle(o) || !CloseHandle(h))
+            return (void *)1;
+    }
+    return NULL;
+}
+
+/* Shared memory: its mappings are no references (SPEC 3), only handles. */
+static void *churn_shm(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_churn)) {
+        void *p, *q;
+        HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, "lf-shm", &p);
+        HANDLE o = h ? RtOpenSharedMemory(0, FALSE, "lf-shm", &q) : NULL;
+        if (h == NULL || o == NULL || !RtUnmapSharedMemory(q) || !CloseHandle(o) || !CloseHandle(h) ||
+            !RtUnmapSharedMemory(p))
             return (void *)1;
     }
     return NULL;
@@ -81,8 +96,9 @@ static void test_fork_holds_only_what_handles_hold(void **state)
     (void)state;
     enum { CHILDREN = 60 };
     atomic_store(&stop_churn, false);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, churn, NULL), 0);
+    pthread_t t[2];
+    assert_int_equal(pthread_create(&t[0], NULL, churn_events, NULL), 0);
+    assert_int_equal(pthread_create(&t[1], NULL, churn_shm, NULL), 0);
     int leaked = 0;
     for (int c = 0; c < CHILDREN; c++) {
         pid_t pid = tn_fork();
@@ -96,9 +112,11 @@ static void test_fork_holds_only_what_handles_hold(void **state)
         leaked += !tn_exited_ok(st);
     }
     atomic_store(&stop_churn, true);
-    void *bad;
-    pthread_join(t, &bad);
-    assert_null(bad);
+    for (int i = 0; i < 2; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        assert_null(bad);
+    }
     printf("children left holding a reference without a handle: %d of %d\n", leaked, CHILDREN);
     assert_int_equal(leaked, 0);
     assert_int_equal(tn_count_objects(NULL), 0);
