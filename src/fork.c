@@ -6,7 +6,8 @@
  * lock order").  A thread holding a lock of the library takes only locks
  * further down this list, never one above:
  *   1. the transit gate (transit.c) - held for an increment by every call
- *      that opens, makes or destroys an object, and by fork throughout;
+ *      that opens, makes or destroys an object or makes or closes a handle
+ *      of one, and by fork throughout;
  *   2. the process lock (records.c) - the records and the handle table;
  *   3. leaves, under which nothing else is taken and which are never held
  *      together: the mapping table's lock (mapping.c), each type's own
@@ -19,10 +20,11 @@
  *
  * prepare takes 1, 2 and the leaves in that order - after waiting for the
  * calls in transit, so that the child inherits no descriptor the records
- * don't know of (transit.c) - claims the child's member slot (members.c:
- * before the records take what descriptors are left, since a child without
- * a slot leaves the pool in doubt for good) and gives every record a
- * description of its own (records.c).  parent and child let go in reverse
+ * don't know of (transit.c) - raises the soft descriptor limit for the
+ * fork (records.c), claims the child's member slot (members.c: before the
+ * records take what descriptors are left, since a child without a slot
+ * leaves the pool in doubt for good) and gives every record a description
+ * of its own (records.c).  parent and child let go in reverse
  * order; the child,
  * whose only thread is the forking one, first starts afresh what belonged
  * to the parent's other threads: identities (self.c), hazard slots
@@ -66,8 +68,9 @@ static void prepare(void)
 {
     iw_thread_fork_shield();   /* no thread stopped holding what follows */
     iw_transit_fork_prepare(); /* 1 */
+    iw_records_fork_prepare(); /* 2, and the soft descriptor limit raised */
     iw_members_fork_prepare(); /* the child's member slot (members.c): first, while descriptors are left */
-    iw_records_fork_prepare(); /* 2, and the descriptors */
+    iw_records_fork_own();     /* the records' descriptors */
     iw_mapping_fork_prepare(); /* 3 */
     each_type(PREPARE);        /* 3 */
     iw_thread_fork_prepare();  /* 3: the registry of running threads */

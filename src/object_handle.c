@@ -10,6 +10,7 @@
 #include "handle.h"
 #include "hazard.h"
 #include "last_error.h"
+#include "local_object.h"
 #include "object.h"
 #include "records.h"
 #include "thread.h"
@@ -45,16 +46,28 @@ IW_API BOOLEAN CloseHandle(HANDLE hObject)
 {
     if (hObject == IW_CURRENT_THREAD || hObject == (HANDLE)(intptr_t)-1)
         return TRUE; /* GetCurrentThread's or GetCurrentProcess's pseudo-handle: closing it does nothing (Win32) */
+    /* From the handle table to the record's handle count: fork waits
+     * (records.h). */
+    iw_transit_begin();
     iw_records_lock();
     struct iw_object *obj = iw_handle_remove(hObject);
     iw_records_unlock();
-    if (obj == NULL) {
-        iw_set_error(ERROR_INVALID_HANDLE);
-        return FALSE;
+    if (obj == NULL || iw_object_is_local(obj)) {
+        /* No record: nothing for fork to wait for - and a local type's
+         * handle_closed may wait for a thread (a timer's routine) that is
+         * itself waiting for fork to let it into transit. */
+        iw_transit_end();
+        if (obj == NULL) {
+            iw_set_error(ERROR_INVALID_HANDLE);
+            return FALSE;
+        }
+        if (obj->ops->handle_closed != NULL)
+            obj->ops->handle_closed(iw_object_state(obj));
+        iw_object_close(obj);
+        return TRUE;
     }
-    if (obj->ops->handle_closed != NULL)
-        obj->ops->handle_closed(iw_object_state(obj));
     iw_object_close(obj);
+    iw_transit_end();
     return TRUE;
 }
 
@@ -64,11 +77,11 @@ HANDLE iw_object_create_handle(const struct iw_object_ops *ops, LPCTSTR lpName, 
     DWORD err = iw_name_parse(lpName, &name);
     struct iw_object *obj;
     bool existed = false;
+    iw_transit_begin(); /* up to the handle: fork waits (records.h) */
     if (err == ERROR_SUCCESS)
         err = iw_object_create(ops, &name, 0, params, &obj, &existed);
-    if (err != ERROR_SUCCESS)
-        return iw_fail(err);
-    HANDLE h = iw_object_handle(obj);
+    HANDLE h = err == ERROR_SUCCESS ? iw_object_handle(obj) : iw_fail(err);
+    iw_transit_end();
     if (h != NULL)
         iw_set_error(existed ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
     return h;
@@ -77,8 +90,10 @@ HANDLE iw_object_create_handle(const struct iw_object_ops *ops, LPCTSTR lpName, 
 HANDLE iw_object_open_handle(const struct iw_object_ops *ops, LPCTSTR lpName)
 {
     struct iw_object *obj;
+    iw_transit_begin(); /* up to the handle: fork waits (records.h) */
     DWORD err = iw_object_open(ops, lpName, &obj);
-    if (err != ERROR_SUCCESS)
-        return iw_fail(err);
-    return iw_object_handle(obj); /* success leaves the last error alone */
+    /* success leaves the last error alone */
+    HANDLE h = err == ERROR_SUCCESS ? iw_object_handle(obj) : iw_fail(err);
+    iw_transit_end();
+    return h;
 }

@@ -113,6 +113,10 @@ struct iw_object_ops {
      * Non-NULL: called when the process's last handle to obj is closed,
      * before its file is let go (shm.c: its spare mapping goes). */
     void (*last_handle_closed)(struct iw_object *obj);
+    /* Non-NULL: called in a forked child for each of its records, by the
+     * forking thread under the process lock (records.c; shm.c: the spare
+     * inherited goes, since fork kept neither its locks nor its pages). */
+    void (*forked)(struct iw_object *obj);
 };
 
 /* A waitable object: one the waits accept. */

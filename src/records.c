@@ -119,8 +119,9 @@ static void raise_nofile(void)
     nofile_raised = false;
     if (nobjects == 0 || getrlimit(RLIMIT_NOFILE, &nofile_before) != 0)
         return;
-    /* Enough for every object's second description, beyond the
-     * descriptors in use now (at most the soft limit). */
+    /* Enough for every object's second description and the child's
+     * member slot, beyond the descriptors in use now (at most the soft
+     * limit). */
     rlim_t want = nofile_before.rlim_cur + (rlim_t)nobjects + 16;
     struct rlimit raised = nofile_before;
     raised.rlim_cur = want < nofile_before.rlim_max ? want : nofile_before.rlim_max;
@@ -138,7 +139,14 @@ static void restore_nofile(void)
 void iw_records_fork_prepare(void)
 {
     iw_records_lock();
+    /* Before the child's member slot is claimed (fork.c), which needs a
+     * descriptor too: a process at its soft limit would fork a child
+     * without a slot, blind (members.c) - for good, if it dies so. */
     raise_nofile();
+}
+
+void iw_records_fork_own(void)
+{
     for (size_t i = 0; i < nbuckets; i++)
         for (struct iw_object *o = buckets[i]; o; o = o->next) {
             char path[64];
@@ -170,13 +178,16 @@ void iw_records_fork_parent(void)
 void iw_records_fork_child(void)
 {
     for (size_t i = 0; i < nbuckets; i++)
-        for (struct iw_object *o = buckets[i]; o; o = o->next)
+        for (struct iw_object *o = buckets[i]; o; o = o->next) {
             if (o->fork_fd >= 0) {
                 close(o->fd);
                 o->fd = o->fork_fd;
                 o->fork_fd = -1;
                 o->shared = false; /* its own now, whatever the parent's was */
             }
+            if (o->ops->forked)
+                o->ops->forked(o);
+        }
     restore_nofile();
     /* The forking thread took it in prepare and is the child's only
      * thread: it lets go of it as the parent does. */

@@ -18,7 +18,11 @@ bool iw_records_insert(struct iw_object *obj);
 void iw_records_remove(struct iw_object *obj);
 
 /* Brackets a call that holds object descriptors outside the records (being
- * made, opened or destroyed): fork waits for it (see transit.c). */
+ * made, opened or destroyed): fork waits for it (see transit.c).  Also a
+ * call that makes or closes a handle of an object of the records, from its
+ * record's handle count to the handle table: a child forked in between
+ * would hold a reference (counted in handles) without its handle, for as
+ * long as it lives (tests/test_lifetime_fork.c).  Brackets nest. */
 void iw_transit_begin(void);
 void iw_transit_end(void);
 
@@ -30,6 +34,7 @@ void iw_transit_end(void);
  * lock).  The record lives on the caller's stack. */
 struct iw_parked {
     int fd;
+    unsigned depth;             /* the caller's brackets, back at unpark */
     struct iw_parked *next;
 };
 void iw_transit_park(struct iw_parked *parked, int fd);
@@ -42,9 +47,11 @@ void iw_transit_fork_prepare(void);
 void iw_transit_fork_parent(void);
 void iw_transit_fork_child(void);
 
-/* fork.c: prepare takes the process lock and gives every record a
- * description of its own; parent and child keep theirs and let go. */
+/* fork.c: prepare takes the process lock and raises the soft descriptor
+ * limit for the fork; own gives every record a description of its own;
+ * parent and child keep theirs, restore the limit and let go. */
 void iw_records_fork_prepare(void);
+void iw_records_fork_own(void);
 void iw_records_fork_parent(void);
 void iw_records_fork_child(void);
 #endif

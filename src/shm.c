@@ -116,6 +116,19 @@ static void shm_last_handle_closed(struct iw_object *obj)
         munmap(p, mapping_len(obj));
 }
 
+/* ops: in a forked child.  fork passes on a mapping but not its locks,
+ * nor (a shared file mapping) its page-table entries: a spare inherited
+ * would fault in page by page once an Open reused it (SPEC 3's real-time
+ * line: test_shm_spare.c).  It goes; the child's next Open maps anew,
+ * populated and locked.  The child's only thread is the forking one, so
+ * nothing takes the spare meanwhile. */
+static void shm_forked(struct iw_object *obj)
+{
+    void *p = atomic_exchange(&obj->spare, NULL);
+    if (p != NULL)
+        munmap(p, mapping_len(obj));
+}
+
 /* ---- mapping ------------------------------------------------------------ */
 
 /* Maps the whole object: its spare, or anew (populated, locked where
@@ -181,6 +194,7 @@ IW_API HANDLE RtCreateSharedMemory(DWORD flProtect, DWORD MaximumSizeHigh, DWORD
         return iw_fail(err);
     struct iw_object *obj;
     bool existed = true;
+    iw_transit_begin(); /* up to the handle: fork waits (records.h) */
     if (MaximumSizeLow == 0) {
         /* Size 0 is valid only as an Open of an existing object. */
         err = iw_object_open(&iw_shm_ops, lpName, &obj);
@@ -189,9 +203,8 @@ IW_API HANDLE RtCreateSharedMemory(DWORD flProtect, DWORD MaximumSizeHigh, DWORD
     } else {
         err = iw_object_create(&iw_shm_ops, &name, MaximumSizeLow, NULL, &obj, &existed);
     }
-    if (err != ERROR_SUCCESS)
-        return iw_fail(err);
-    HANDLE h = hand_out(obj, location);
+    HANDLE h = err == ERROR_SUCCESS ? hand_out(obj, location) : iw_fail(err);
+    iw_transit_end();
     if (h != NULL) /* set explicitly: callers test it before the handle */
         iw_set_error(existed ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
     return h;
@@ -205,10 +218,12 @@ IW_API HANDLE RtOpenSharedMemory(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, 
     if (location == NULL)
         return iw_fail(ERROR_INVALID_PARAMETER);
     struct iw_object *obj;
+    iw_transit_begin(); /* up to the handle: fork waits (records.h) */
     DWORD err = iw_object_open(&iw_shm_ops, lpName, &obj);
-    if (err != ERROR_SUCCESS)
-        return iw_fail(err);
-    return hand_out(obj, location); /* success leaves the last error alone */
+    /* success leaves the last error alone */
+    HANDLE h = err == ERROR_SUCCESS ? hand_out(obj, location) : iw_fail(err);
+    iw_transit_end();
+    return h;
 }
 
 IW_API BOOLEAN RtUnmapSharedMemory(PVOID location)
@@ -255,4 +270,5 @@ const struct iw_object_ops iw_shm_ops = {
     .layout = 1,
     .name = "shm",
     .last_handle_closed = shm_last_handle_closed,
+    .forked = shm_forked,
 };

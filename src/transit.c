@@ -19,11 +19,19 @@
  * (Not a rwlock: glibc's records its writer's thread ID, which the child
  * does not share, so the child could not release it.) */
 static pthread_mutex_t transit_gate = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic uint32_t in_transit;
+static _Atomic uint32_t in_transit; /* threads in transit */
 static _Atomic uint32_t fork_waiting;
+
+/* A thread's brackets nest (a handle's Create holds one around the Create's
+ * own: records.h): only the outermost passes the gate and counts, since an
+ * inner one waiting at the gate that fork holds while it waits for the
+ * outer one to end would never get through. */
+static __thread uint32_t depth;
 
 void iw_transit_begin(void)
 {
+    if (depth++ > 0)
+        return;
     pthread_mutex_lock(&transit_gate);
     atomic_fetch_add(&in_transit, 1);
     pthread_mutex_unlock(&transit_gate);
@@ -31,6 +39,8 @@ void iw_transit_begin(void)
 
 void iw_transit_end(void)
 {
+    if (--depth > 0)
+        return;
     if (atomic_fetch_sub(&in_transit, 1) == 1 && atomic_load(&fork_waiting))
         syscall(SYS_futex, &in_transit, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
@@ -55,12 +65,15 @@ void iw_transit_park(struct iw_parked *parked, int fd)
     parked->next = parked_list;
     parked_list = parked;
     iw_records_unlock();
+    parked->depth = depth; /* out of transit altogether, however deep */
+    depth = 1;
     iw_transit_end();
 }
 
 void iw_transit_unpark(struct iw_parked *parked)
 {
     iw_transit_begin();
+    depth = parked->depth;
     iw_records_lock();
     struct iw_parked **link = &parked_list;
     while (*link != parked)
