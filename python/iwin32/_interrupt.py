@@ -29,9 +29,9 @@ miss nothing.
 
 Not used off the main thread (handlers never run there) nor for a wait on
 MAXIMUM_WAIT_OBJECTS objects (no room for one more handle).  A mutex
-acquired on the main thread therefore does not lift its owner's priority
-(a multi-object wait doesn't): Python is the non-real-time side, whose
-priority a real-time owner has no use for.  After fork() the child makes
+acquired on the main thread still lifts its owner's priority: a
+multi-object wait does too, through the library's watcher thread.  After
+fork() the child makes
 its own event, pipe and thread, and gives the wakeup fd back (see
 _forget_after_fork).
 """
