@@ -62,35 +62,6 @@ static void close_every_handle(void)
             CloseHandle((HANDLE)(gen << 21 | slot << 2));
 }
 
-/* Descriptors of this process on object files ("n-" names) that hold a
- * reference lock (an OFD read lock: reflock.h). */
-static int references_held(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    TN_CHILD_CHECK(dir != NULL);
-    int n = 0;
-    for (struct dirent *d; (d = readdir(dir)) != NULL;) {
-        char path[300], target[512], line[256];
-        snprintf(path, sizeof path, "/proc/self/fd/%s", d->d_name);
-        ssize_t len = readlink(path, target, sizeof target - 1);
-        if (len <= 0)
-            continue;
-        target[len] = '\0';
-        const char *base = strrchr(target, '/');
-        if (base == NULL || strncmp(base + 1, "n-", 2) != 0)
-            continue;
-        snprintf(path, sizeof path, "/proc/self/fdinfo/%s", d->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        while (fgets(line, sizeof line, f))
-            n += strstr(line, "OFDLCK") != NULL && strstr(line, "READ") != NULL;
-        fclose(f);
-    }
-    closedir(dir);
-    return n;
-}
-
 static void test_fork_holds_only_what_handles_hold(void **state)
 {
     (void)state;
@@ -104,7 +75,7 @@ static void test_fork_holds_only_what_handles_hold(void **state)
         pid_t pid = tn_fork();
         if (pid == 0) {
             close_every_handle();
-            _exit(references_held() == 0 ? 0 : 1);
+            _exit(tn_ofd_locks("n-", "READ") == 0 /* references: reflock.h */ ? 0 : 1);
         }
         int st = tn_wait(pid, 10000);
         if (st == -1)

@@ -430,34 +430,6 @@ static void test_fork_at_nofile_limit(void **state)
         tc_run(fork_at_limit_body, (void *)&cases[i]);
 }
 
-/* Write locks this process holds on ".node": its member slot's (members.c). */
-static int member_locks(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    TN_CHILD_CHECK(dir != NULL);
-    int n = 0;
-    for (struct dirent *d; (d = readdir(dir)) != NULL;) {
-        char path[300], target[512], line[256];
-        snprintf(path, sizeof path, "/proc/self/fd/%s", d->d_name);
-        ssize_t len = readlink(path, target, sizeof target - 1);
-        if (len <= 0)
-            continue;
-        target[len] = '\0';
-        const char *base = strrchr(target, '/');
-        if (base == NULL || strcmp(base + 1, ".node") != 0)
-            continue;
-        snprintf(path, sizeof path, "/proc/self/fdinfo/%s", d->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        while (fgets(line, sizeof line, f))
-            n += strstr(line, "OFDLCK") != NULL && strstr(line, "WRITE") != NULL;
-        fclose(f);
-    }
-    closedir(dir);
-    return n;
-}
-
 /* fork with every descriptor under the soft limit in use, the hard limit
  * above it: the child must still be a member (members.c) - without a slot
  * it marks the node blind, and a child that dies so leaves it blind for
@@ -472,7 +444,7 @@ static int fork_at_soft_limit_body(void *arg)
     TN_CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
     void *p;
     HANDLE h = RtCreateSharedMemory(PAGE_READWRITE, 0, 4096, "sl-held", &p);
-    TN_CHILD_CHECK(h != NULL && member_locks() == 1);
+    TN_CHILD_CHECK(h != NULL && tn_ofd_locks(".node", "WRITE") /* its member slot: members.c */ == 1);
     int fds[64], n = 0, fd;
     while ((fd = dup(0)) >= 0)
         fds[n++] = fd;
@@ -482,7 +454,7 @@ static int fork_at_soft_limit_body(void *arg)
     while (n > 0)
         close(fds[--n]);
     if (pid == 0) {
-        int locks = member_locks();
+        int locks = tn_ofd_locks(".node", "WRITE");
         printf("child forked at its soft limit: %d member lock(s)\n", locks);
         fflush(stdout);
         _exit(locks == 1 ? 0 : 1);

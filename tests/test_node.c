@@ -421,6 +421,34 @@ char tn_thread_state(pid_t tid)
     return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
 }
 
+int tn_ofd_locks(const char *prefix, const char *kind)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL)
+        return -1;
+    int n = 0;
+    for (struct dirent *d; (d = readdir(dir)) != NULL;) {
+        char path[300], target[512], line[256];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", d->d_name);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        const char *base = strrchr(target, '/');
+        if (base == NULL || strncmp(base + 1, prefix, strlen(prefix)) != 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%s", d->d_name);
+        FILE *f = fopen(path, "re");
+        if (f == NULL)
+            continue;
+        while (fgets(line, sizeof line, f))
+            n += strstr(line, "OFDLCK") != NULL && strstr(line, kind) != NULL;
+        fclose(f);
+    }
+    closedir(dir);
+    return n;
+}
+
 bool tn_exited_ok(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 bool tn_killed_by(int status, int sig) { return status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == sig; }
 

@@ -74,6 +74,10 @@ bool tn_wait_stopped(pid_t pid);
 /* The scheduler state letter of a thread of this process ('S': asleep), from
  * /proc; '?' if it can't be read. */
 char tn_thread_state(pid_t tid);
+/* The OFD locks of kind ("READ": a reference, "WRITE": a member slot's on
+ * .node) this process holds through its descriptors on node files whose
+ * name starts with prefix ("n-", ".node"), from /proc; -1 without /proc. */
+int tn_ofd_locks(const char *prefix, const char *kind);
 /* A pipe the test closes with tn_close(); tn_teardown closes what is left. */
 void tn_pipe(int fds[2]);
 void tn_close(int fd);
