@@ -43,7 +43,7 @@ void tn_list_dir(const char *dir, char *buf, size_t size);
 uint64_t tn_pool_used(void);
 uint64_t tn_pool_size(void);
 
-/* ---- memory -------------------------------------------------------------- */
+/* ---- memory (test_proc.c, as the thread and lock readers below) ---------- */
 size_t tn_page(void);
 /* Every page of [p, p+len) is mapped / no page of it is. */
 bool tn_is_mapped(const void *p, size_t len);
