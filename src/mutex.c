@@ -265,8 +265,8 @@ void iw_mutex_wake_waiters(void *state) { wake_multi_waiters(state); }
  * A poll must not fail for a mutex nobody owns: block in the PI lock for
  * the handback (a real-time caller lifts the holder to its own priority,
  * so it takes microseconds), rechecking the record every slice: once an
- * owner is on record, the mutex is owned and the try fails. */
-/*
+ * owner is on record, the mutex is owned and the try fails.
+ *
  * This is a sleep inside a wait's poll, so TerminateThread's handler only
  * flags the wait as ending (wait_guard.h) - and the wait checked that flag
  * before polling.  So the poll checks it itself, every slice, and after
