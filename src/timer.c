@@ -273,8 +273,17 @@ static void *timer_thread(void *arg)
             pthread_exit(NULL);
         pthread_mutex_lock(&t->lock);
         atomic_store_explicit(&t->running, 0, memory_order_relaxed);
-        if (t->waiters != 0)
+        /* A Cancel (Delete, Close) waits for this run: disarm for it here,
+         * as it would.  Left to the Cancel, it must take the lock between
+         * this unlock and the next expiry's - a routine that sets its own
+         * timer due at once leaves a window of microseconds, and a Cancel
+         * of an ordinary thread that wakes later each time finds the next
+         * run going, and waits again, for as long as the routine keeps
+         * setting (test_timer_races: over 1 s under load). */
+        if (t->waiters != 0) {
+            t->armed = false;
             iw_futex_wake_all(&t->running);
+        }
         if (t->armed && t->interval != 0)
             drop_missed(t);
     }
