@@ -170,14 +170,18 @@ void iw_hazard_wait_unpinned(const struct iw_object *obj)
      * priority: a real-time closer (a timer's routine, a controller) that
      * preempted an ordinary thread pinned on its CPU would spin until the
      * kernel's real-time throttling ran that thread (up to 1 s:
-     * test_timer_races).  A sleep lets it run and unpin. */
+     * test_timer_races).  A sleep lets it run and unpin; the naps grow
+     * from 10 us to 1 ms, so that a wait for a thread kept off the CPU
+     * for long (under load) is not a thousand wakeups a second at the
+     * closer's priority. */
     for (struct iw_hazard *h = atomic_load(&slots); h; h = h->next)
-        for (int spins = 0; atomic_load_explicit(&h->obj, memory_order_acquire) == obj; spins++) {
+        for (long spins = 0, nap_ns = 10000; atomic_load_explicit(&h->obj, memory_order_acquire) == obj; spins++) {
             if (spins < 16) {
                 sched_yield();
             } else {
-                struct timespec nap = {.tv_sec = 0, .tv_nsec = 10000};
-                nanosleep(&nap, NULL);
+                nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = nap_ns}, NULL);
+                if (nap_ns < 1000000)
+                    nap_ns *= 2;
             }
         }
 }
