@@ -32,8 +32,9 @@
  *
  * Cancel and Delete: once RtCancelTimer or RtDeleteTimer returns, the
  * routine does not run again (unless the timer is set again): they disarm
- * the timer and then wait for a run in progress to end, disarming it again
- * after it (the routine may have set its own timer meanwhile).  Called from
+ * the timer and then wait for a run in progress to end, and the thread
+ * disarms it again as that run ends (the routine may have set its own timer
+ * meanwhile).  Called from
  * the routine itself they cannot wait for it (it is the caller): the
  * current run ends when the routine returns, and no other starts.  Two
  * routines that cancel each other's timers, or a routine that waits for
