@@ -7,6 +7,7 @@
  * One node for the whole run (the process's node is opened once), so the
  * first test is the one that finds none.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -365,6 +366,56 @@ static void test_counts_under_lock_churn(void **state)
     assert_true(miscounted <= LISTINGS / 20);
 }
 
+/* An object being destroyed when a lookup looks - its destroyer holds the
+ * write lock on byte 0 (reflock.h), then unlinks it - is held with no
+ * holder: the lookup looks again, and then finds no file.  It says so
+ * (ERROR_FILE_NOT_FOUND) and frees nothing twice: it used to free the
+ * holders' pids of its earlier look a second time ("free(): double free
+ * detected", the process aborted; found by 3 churners, a killed creator and
+ * a lister racing: 1 run of 2). */
+static void test_lookup_while_destroyed(void **state)
+{
+    (void)state;
+    int ready[2];
+    tn_pipe(ready);
+    pid_t creator = tn_fork();
+    if (creator == 0) { /* killed holding it: its file is left */
+        void *p;
+        if (RtCreateSharedMemory(PAGE_READWRITE, 0, 100, "doomed", &p))
+            tn_send_byte(ready[1]);
+        pause();
+        _exit(1);
+    }
+    assert_true(tn_recv_byte(ready[0]));
+    kill(creator, SIGKILL);
+    assert_true(tn_killed_by(tn_wait(creator, 5000), SIGKILL));
+    char file[512] = "";
+    DIR *dir = opendir(tn_root());
+    assert_non_null(dir);
+    for (struct dirent *d; (d = readdir(dir)) != NULL;)
+        if (strncmp(d->d_name, "n-", 2) == 0)
+            snprintf(file, sizeof file, "%s/%s", tn_root(), d->d_name);
+    closedir(dir);
+    assert_true(file[0] != '\0');
+    pid_t destroyer = tn_fork();
+    if (destroyer == 0) { /* what a last holder's close does, slowly */
+        int fd = open(file, O_RDWR | O_CLOEXEC);
+        struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+        if (fd < 0 || fcntl(fd, F_OFD_SETLK, &l) != 0)
+            _exit(1);
+        tn_send_byte(ready[1]);
+        usleep(30000);
+        _exit(unlink(file) == 0 ? 0 : 1);
+    }
+    assert_true(tn_recv_byte(ready[0]));
+    IWIN32_OBJECT_INFO *o;
+    assert_false(iwin32InspectObject("doomed", 16, &o));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+    assert_true(tn_exited_ok(tn_wait(destroyer, 5000)));
+    tn_close(ready[0]);
+    tn_close(ready[1]);
+}
+
 static void test_set_pool_size(void **state)
 {
     (void)state;
@@ -397,6 +448,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_abandoned_mutex, tn_teardown),
         cmocka_unit_test_teardown(test_set_pool_size, tn_teardown),
         cmocka_unit_test_teardown(test_counts_under_lock_churn, tn_teardown),
+        cmocka_unit_test_teardown(test_lookup_while_destroyed, tn_teardown),
     };
     return cmocka_run_group_tests_name("test_inspect", tests, NULL, NULL);
 }
