@@ -314,7 +314,11 @@ static int lookup(struct iw_node *node, const struct iw_name *name, uint64_t dat
         close(fd);
         if (err != EAGAIN)
             return err;
+        /* The next look may find no file and return before describe()
+         * clears info: the caller frees what info then holds. */
         free(info->pids);
+        info->pids = NULL;
+        info->pidCount = 0;
         nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
     }
     return ENOENT; /* it never settled: destroyed over and over, and made again */
