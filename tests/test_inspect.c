@@ -57,6 +57,34 @@ static void test_no_node_is_made(void **state)
     assert_true(CloseHandle(e));
 }
 
+/* Leaves its frame's bytes non-zero for the next call at this depth. */
+__attribute__((noinline)) static void dirty_stack(void)
+{
+    volatile char junk[3 * 4096];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = 'A';
+}
+
+/* A bad $IWIN32_ROOT: no node path, so none is given (""), never bytes the
+ * call did not write (it used to copy its uninitialized buffer: 4097
+ * bytes of the stack, one past its end, after a deep call). */
+static void test_node_path_of_bad_root(void **state)
+{
+    (void)state;
+    char path[8192];
+    memset(path, 'Q', sizeof path);
+    char *root = strdup(tn_root());
+    assert_int_equal(setenv("IWIN32_ROOT", "relative/path", 1), 0);
+    dirty_stack();
+    BOOLEAN ok = iwin32InspectNode(path, sizeof path);
+    DWORD err = GetLastError();
+    assert_int_equal(setenv("IWIN32_ROOT", root, 1), 0);
+    free(root);
+    assert_false(ok);
+    assert_int_equal(err, ERROR_INVALID_PARAMETER);
+    assert_string_equal(path, "");
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -442,6 +470,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_no_node_is_made, tn_teardown),
         cmocka_unit_test_teardown(test_bad_arguments, tn_teardown),
+        cmocka_unit_test_teardown(test_node_path_of_bad_root, tn_teardown),
         cmocka_unit_test_teardown(test_list_and_state, tn_teardown),
         cmocka_unit_test_teardown(test_holders_and_pids, tn_teardown),
         cmocka_unit_test_teardown(test_leftovers_removed, tn_teardown),
