@@ -63,7 +63,7 @@ static bool fail(DWORD err)
 
 IW_API BOOLEAN iwin32InspectNode(char *path, size_t pathSize)
 {
-    char own[IW_NODE_PATH_SIZE];
+    char own[IW_NODE_PATH_SIZE] = ""; /* stays "" when $IWIN32_ROOT gives no path */
     struct iw_node *node;
     if (path == NULL && pathSize > 0)
         return fail(ERROR_INVALID_PARAMETER);
