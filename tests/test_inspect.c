@@ -394,18 +394,12 @@ static void test_counts_under_lock_churn(void **state)
     assert_true(miscounted <= LISTINGS / 20);
 }
 
-/* An object being destroyed when a lookup looks - its destroyer holds the
- * write lock on byte 0 (reflock.h), then unlinks it - is held with no
- * holder: the lookup looks again, and then finds no file.  It says so
- * (ERROR_FILE_NOT_FOUND) and frees nothing twice: it used to free the
- * holders' pids of its earlier look a second time ("free(): double free
- * detected", the process aborted; found by 3 churners, a killed creator and
- * a lister racing: 1 run of 2). */
-static void test_lookup_while_destroyed(void **state)
+/* Leaves an object named "doomed" unheld - its creator killed - and starts
+ * a process that does what its last holder's close does, slowly: takes the
+ * write lock on byte 0 (reflock.h), keeps it hold_us, unlinks the file.
+ * Returns that process once it has the lock. */
+static pid_t start_destroyer(int ready[2], useconds_t hold_us)
 {
-    (void)state;
-    int ready[2];
-    tn_pipe(ready);
     pid_t creator = tn_fork();
     if (creator == 0) { /* killed holding it: its file is left */
         void *p;
@@ -426,19 +420,55 @@ static void test_lookup_while_destroyed(void **state)
     closedir(dir);
     assert_true(file[0] != '\0');
     pid_t destroyer = tn_fork();
-    if (destroyer == 0) { /* what a last holder's close does, slowly */
+    if (destroyer == 0) {
         int fd = open(file, O_RDWR | O_CLOEXEC);
         struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
         if (fd < 0 || fcntl(fd, F_OFD_SETLK, &l) != 0)
             _exit(1);
         tn_send_byte(ready[1]);
-        usleep(30000);
+        usleep(hold_us);
         _exit(unlink(file) == 0 ? 0 : 1);
     }
     assert_true(tn_recv_byte(ready[0]));
+    return destroyer;
+}
+
+/* An object being destroyed when a lookup looks is held with no holder:
+ * the lookup looks again, and then finds no file.  It says so
+ * (ERROR_FILE_NOT_FOUND) and frees nothing twice: it used to free the
+ * holders' pids of its earlier look a second time ("free(): double free
+ * detected", the process aborted; found by 3 churners, a killed creator and
+ * a lister racing: 1 run of 2). */
+static void test_lookup_while_destroyed(void **state)
+{
+    (void)state;
+    int ready[2];
+    tn_pipe(ready);
+    pid_t destroyer = start_destroyer(ready, 30000);
     IWIN32_OBJECT_INFO *o;
     assert_false(iwin32InspectObject("doomed", 16, &o));
     assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+    assert_true(tn_exited_ok(tn_wait(destroyer, 5000)));
+    tn_close(ready[0]);
+    tn_close(ready[1]);
+}
+
+/* Nobody holds an object being destroyed: a listing meanwhile does not
+ * list it (it used to, with 1 holder - the destroyer's write lock taken
+ * for a holder's - while an Open of its name said ERROR_FILE_NOT_FOUND). */
+static void test_listing_while_destroyed(void **state)
+{
+    (void)state;
+    int ready[2];
+    tn_pipe(ready);
+    pid_t destroyer = start_destroyer(ready, 300000);
+    IWIN32_OBJECT_INFO *o;
+    size_t n;
+    assert_true(iwin32InspectList(0, NULL, NULL, &o, &n));
+    for (size_t i = 0; i < n; i++)
+        printf("listed: %s, %u holders\n", o[i].name, (unsigned)o[i].holders);
+    iwin32InspectFree(o, n);
+    assert_int_equal(n, 0);
     assert_true(tn_exited_ok(tn_wait(destroyer, 5000)));
     tn_close(ready[0]);
     tn_close(ready[1]);
@@ -478,6 +508,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_set_pool_size, tn_teardown),
         cmocka_unit_test_teardown(test_counts_under_lock_churn, tn_teardown),
         cmocka_unit_test_teardown(test_lookup_while_destroyed, tn_teardown),
+        cmocka_unit_test_teardown(test_listing_while_destroyed, tn_teardown),
     };
     return cmocka_run_group_tests_name("test_inspect", tests, NULL, NULL);
 }
