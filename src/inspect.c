@@ -209,16 +209,13 @@ static int by_name(const void *a, const void *b)
 }
 
 /* Whether an object the scan saw held, counted no holder since, is still
- * held: then its count was disturbed, not its holders gone. */
+ * held: then its count was disturbed, not its holders gone.  Held means a
+ * read lock (iw_node_file_held): a write lock is its destroyer's, or a
+ * recount's removing it stale - nobody holds it, and an Open of its name
+ * would find none. */
 static bool still_held(struct iw_node *node, const IWIN32_OBJECT_INFO *info)
 {
-    struct stat st;
-    enum iw_reflock_state state;
-    int fd = iw_node_file_look(node, info->file, &st, &state);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return state == IW_REFLOCK_HELD && st.st_dev == info->device && st.st_ino == info->inode;
+    return iw_node_file_held(node, info->file, (ino_t)info->inode);
 }
 
 IW_API BOOLEAN iwin32InspectList(DWORD flags, IWIN32_LEFTOVER_CALLBACK onLeftover, void *context,
