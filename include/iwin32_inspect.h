@@ -77,7 +77,8 @@ typedef void (*IWIN32_LEFTOVER_CALLBACK)(const IWIN32_OBJECT_INFO *leftover, voi
  * there that this process may use: FALSE with ERROR_PATH_NOT_FOUND when
  * none has been made (none is made here), ERROR_ACCESS_DENIED when it is
  * refused, ERROR_INVALID_PARAMETER when $IWIN32_ROOT is not an absolute
- * path or the node's path does not fit.  path is filled whenever it fits. */
+ * path or the node's path does not fit.  path is filled whenever it fits
+ * ("" when $IWIN32_ROOT is not an absolute path). */
 BOOLEAN iwin32InspectNode(char *path, size_t pathSize);
 
 /* The node's live objects, in name order (bytes; unnamed ones last), with

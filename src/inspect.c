@@ -63,7 +63,7 @@ static bool fail(DWORD err)
 
 IW_API BOOLEAN iwin32InspectNode(char *path, size_t pathSize)
 {
-    char own[IW_NODE_PATH_SIZE];
+    char own[IW_NODE_PATH_SIZE] = ""; /* stays "" when $IWIN32_ROOT gives no path */
     struct iw_node *node;
     if (path == NULL && pathSize > 0)
         return fail(ERROR_INVALID_PARAMETER);
@@ -208,17 +208,15 @@ static int by_name(const void *a, const void *b)
     return c ? c : (x->nameLength > y->nameLength) - (x->nameLength < y->nameLength);
 }
 
-/* Whether an object the scan saw held, counted no holder since, is still
- * held: then its count was disturbed, not its holders gone. */
-static bool still_held(struct iw_node *node, const IWIN32_OBJECT_INFO *info)
+/* An object seen held, counted no holder since: if it is still held, its
+ * count was disturbed (inspect_holders.c), not its holders gone, and it
+ * has at least one.  Held means a read lock (iw_node_file_held): a write
+ * lock is its destroyer's, or a recount's removing it stale - nobody holds
+ * it, and an Open of its name would find none. */
+static void settle_holders(struct iw_node *node, IWIN32_OBJECT_INFO *info)
 {
-    struct stat st;
-    enum iw_reflock_state state;
-    int fd = iw_node_file_look(node, info->file, &st, &state);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return state == IW_REFLOCK_HELD && st.st_dev == info->device && st.st_ino == info->inode;
+    if (info->holders == 0 && iw_node_file_held(node, info->file, (ino_t)info->inode))
+        info->holders = 1;
 }
 
 IW_API BOOLEAN iwin32InspectList(DWORD flags, IWIN32_LEFTOVER_CALLBACK onLeftover, void *context,
@@ -243,8 +241,7 @@ IW_API BOOLEAN iwin32InspectList(DWORD flags, IWIN32_LEFTOVER_CALLBACK onLeftove
     }
     size_t live = 0;
     for (size_t i = 0; i < l.n; i++) {
-        if (l.objs[i].holders == 0 && still_held(node, &l.objs[i]))
-            l.objs[i].holders = 1; /* at least: the count was disturbed (inspect_holders.c) */
+        settle_holders(node, &l.objs[i]);
         if (l.objs[i].holders > 0)
             l.objs[live++] = l.objs[i];
         else
@@ -305,16 +302,25 @@ static int lookup(struct iw_node *node, const struct iw_name *name, uint64_t dat
         bool ours = info->type != 0 && info->nameLength == name->len &&
                     memcmp(info->name, name->bytes, name->len) == 0;
         int err = 0;
-        if (ours && state == IW_REFLOCK_FREE)
+        if (!ours) {
+            err = ENOENT;
+        } else if (state == IW_REFLOCK_FREE) {
             info->leftover = TRUE;
-        else if (ours && (err = iw_inspect_count_holders(info, 1)) == 0 && info->holders > 0)
-            err = info->type == IWIN32_OBJECT_SHM ? read_data(fd, data_offset, info, data_bytes) : 0;
-        else if (err == 0)
-            err = ours ? EAGAIN : ENOENT;
+        } else if ((err = iw_inspect_count_holders(info, 1)) == 0) {
+            settle_holders(node, info); /* as a listing would: they agree */
+            if (info->holders > 0)
+                err = info->type == IWIN32_OBJECT_SHM ? read_data(fd, data_offset, info, data_bytes) : 0;
+            else
+                err = EAGAIN; /* being destroyed, or its holders just died: look again */
+        }
         close(fd);
         if (err != EAGAIN)
             return err;
+        /* The next look may find no file and return before describe()
+         * clears info: the caller frees what info then holds. */
         free(info->pids);
+        info->pids = NULL;
+        info->pidCount = 0;
         nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
     }
     return ENOENT; /* it never settled: destroyed over and over, and made again */

@@ -55,8 +55,15 @@ bool iw_mark_proven(const struct iw_node *node, const char *file, int fd, const 
 int iw_mark_open(const struct iw_node *node, const char *file, struct stat *st)
 {
     int fd = openat(node->dirfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    /* Not a file we made: a symlink, a directory, a FIFO or socket, or one
+     * this process may not write (EACCES: a user's read-only file; EPERM:
+     * immutable; ETXTBSY: a program running) - the library's files are
+     * read-write for every process that may use the node. */
     if (fd < 0)
-        return (errno == ELOOP || errno == EISDIR || errno == ENXIO) ? (errno = ENOENT, -1) : -1;
+        return (errno == ELOOP || errno == EISDIR || errno == ENXIO || errno == EACCES || errno == EPERM ||
+                errno == ETXTBSY)
+                   ? (errno = ENOENT, -1)
+                   : -1;
     if (fstat(fd, st) != 0 || !iw_mark_proven(node, file, fd, st)) {
         close(fd);
         errno = ENOENT;

@@ -366,6 +366,11 @@ static void test_usage_and_exit_codes(void **state)
                      bad[i][0] && bad[i][1] ? bad[i][1] : "", r.code, r.out, r.err);
     }
 
+    /* A number after --watch is its SECONDS, in range or not (it was called
+     * an unexpected operand). */
+    expect_code((cli(&r, n.dir, "ls", "--watch", "0.05", NULL), &r), EXIT_USAGE);
+    expect_text(r.err, "--watch 0.05: SECONDS from 0.1 to 86400");
+
     char too_long[261]; /* 260 bytes: one more than any name may have */
     memset(too_long, 'n', 260);
     too_long[260] = '\0';

@@ -7,6 +7,7 @@
  * One node for the whole run (the process's node is opened once), so the
  * first test is the one that finds none.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -54,6 +55,34 @@ static void test_no_node_is_made(void **state)
     assert_false(iwin32InspectNode(path, 4)); /* too small for the path */
     assert_int_equal(GetLastError(), ERROR_INVALID_PARAMETER);
     assert_true(CloseHandle(e));
+}
+
+/* Leaves its frame's bytes non-zero for the next call at this depth. */
+__attribute__((noinline)) static void dirty_stack(void)
+{
+    volatile char junk[3 * 4096];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = 'A';
+}
+
+/* A bad $IWIN32_ROOT: no node path, so none is given (""), never bytes the
+ * call did not write (it used to copy its uninitialized buffer: 4097
+ * bytes of the stack, one past its end, after a deep call). */
+static void test_node_path_of_bad_root(void **state)
+{
+    (void)state;
+    char path[8192];
+    memset(path, 'Q', sizeof path);
+    char *root = strdup(tn_root());
+    assert_int_equal(setenv("IWIN32_ROOT", "relative/path", 1), 0);
+    dirty_stack();
+    BOOLEAN ok = iwin32InspectNode(path, sizeof path);
+    DWORD err = GetLastError();
+    assert_int_equal(setenv("IWIN32_ROOT", root, 1), 0);
+    free(root);
+    assert_false(ok);
+    assert_int_equal(err, ERROR_INVALID_PARAMETER);
+    assert_string_equal(path, "");
 }
 
 static void test_bad_arguments(void **state)
@@ -365,6 +394,139 @@ static void test_counts_under_lock_churn(void **state)
     assert_true(miscounted <= LISTINGS / 20);
 }
 
+/* Leaves an object named "doomed" unheld - its creator killed - and its
+ * file's path in file. */
+static void leave_doomed(char *file, size_t size, int ready[2])
+{
+    pid_t creator = tn_fork();
+    if (creator == 0) { /* killed holding it: its file is left */
+        void *p;
+        if (RtCreateSharedMemory(PAGE_READWRITE, 0, 100, "doomed", &p))
+            tn_send_byte(ready[1]);
+        pause();
+        _exit(1);
+    }
+    assert_true(tn_recv_byte(ready[0]));
+    kill(creator, SIGKILL);
+    assert_true(tn_killed_by(tn_wait(creator, 5000), SIGKILL));
+    file[0] = '\0';
+    DIR *dir = opendir(tn_root());
+    assert_non_null(dir);
+    for (struct dirent *d; (d = readdir(dir)) != NULL;)
+        if (strncmp(d->d_name, "n-", 2) == 0)
+            snprintf(file, size, "%s/%s", tn_root(), d->d_name);
+    closedir(dir);
+    assert_true(file[0] != '\0');
+}
+
+/* Starts a process that does what the last holder's close of "doomed"
+ * does, slowly: takes the write lock on byte 0 (reflock.h), keeps it
+ * hold_us, unlinks the file.  Returns it once it has the lock. */
+static pid_t start_destroyer(int ready[2], useconds_t hold_us)
+{
+    char file[512];
+    leave_doomed(file, sizeof file, ready);
+    pid_t destroyer = tn_fork();
+    if (destroyer == 0) {
+        int fd = open(file, O_RDWR | O_CLOEXEC);
+        struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+        if (fd < 0 || fcntl(fd, F_OFD_SETLK, &l) != 0)
+            _exit(1);
+        tn_send_byte(ready[1]);
+        usleep(hold_us);
+        _exit(unlink(file) == 0 ? 0 : 1);
+    }
+    assert_true(tn_recv_byte(ready[0]));
+    return destroyer;
+}
+
+/* An object being destroyed when a lookup looks is held with no holder:
+ * the lookup looks again, and then finds no file.  It says so
+ * (ERROR_FILE_NOT_FOUND) and frees nothing twice: it used to free the
+ * holders' pids of its earlier look a second time ("free(): double free
+ * detected", the process aborted; found by 3 churners, a killed creator and
+ * a lister racing: 1 run of 2). */
+static void test_lookup_while_destroyed(void **state)
+{
+    (void)state;
+    int ready[2];
+    tn_pipe(ready);
+    pid_t destroyer = start_destroyer(ready, 30000);
+    IWIN32_OBJECT_INFO *o;
+    assert_false(iwin32InspectObject("doomed", 16, &o));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+    assert_true(tn_exited_ok(tn_wait(destroyer, 5000)));
+    tn_close(ready[0]);
+    tn_close(ready[1]);
+}
+
+/* Nobody holds an object being destroyed: a listing meanwhile does not
+ * list it (it used to, with 1 holder - the destroyer's write lock taken
+ * for a holder's - while an Open of its name said ERROR_FILE_NOT_FOUND). */
+static void test_listing_while_destroyed(void **state)
+{
+    (void)state;
+    int ready[2];
+    tn_pipe(ready);
+    pid_t destroyer = start_destroyer(ready, 300000);
+    IWIN32_OBJECT_INFO *o;
+    size_t n;
+    assert_true(iwin32InspectList(0, NULL, NULL, &o, &n));
+    for (size_t i = 0; i < n; i++)
+        printf("listed: %s, %u holders\n", o[i].name, (unsigned)o[i].holders);
+    iwin32InspectFree(o, n);
+    assert_int_equal(n, 0);
+    assert_true(tn_exited_ok(tn_wait(destroyer, 5000)));
+    tn_close(ready[0]);
+    tn_close(ready[1]);
+}
+
+/* A holder the count of /proc/locks misses (there: a read lock /proc/locks
+ * lists as POSIX, as a shifting reading under lock churn can miss one of
+ * ours): a listing and a lookup agree that the object is live.  The lookup
+ * used to look again for 200 tries and then say ERROR_FILE_NOT_FOUND - "no
+ * object named" from iwin32 show for what iwin32 ls lists. */
+static void test_lookup_agrees_with_listing(void **state)
+{
+    (void)state;
+    int ready[2];
+    tn_pipe(ready);
+    char file[512];
+    leave_doomed(file, sizeof file, ready);
+    pid_t holder = tn_fork();
+    if (holder == 0) {
+        int fd = open(file, O_RDWR | O_CLOEXEC);
+        struct flock l = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+        if (fd < 0 || fcntl(fd, F_SETLK, &l) != 0)
+            _exit(1);
+        tn_send_byte(ready[1]);
+        pause();
+        _exit(1);
+    }
+    assert_true(tn_recv_byte(ready[0]));
+    IWIN32_OBJECT_INFO *o;
+    size_t n;
+    assert_true(iwin32InspectList(0, NULL, NULL, &o, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(o[0].holders, 1);
+    iwin32InspectFree(o, n);
+    bool found = iwin32InspectObject("doomed", 16, &o);
+    if (!found)
+        printf("lookup: %s\n", iwin32ErrorText(GetLastError()));
+    assert_true(found);
+    assert_false(o->leftover);
+    assert_int_equal(o->holders, 1);
+    assert_int_equal(o->dataLength, 16);
+    iwin32InspectFree(o, 1);
+    kill(holder, SIGKILL);
+    assert_true(tn_killed_by(tn_wait(holder, 5000), SIGKILL));
+    assert_true(iwin32InspectObject("doomed", 0, &o)); /* now a leftover, removed */
+    assert_true(o->leftover);
+    iwin32InspectFree(o, 1);
+    tn_close(ready[0]);
+    tn_close(ready[1]);
+}
+
 static void test_set_pool_size(void **state)
 {
     (void)state;
@@ -391,12 +553,16 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_no_node_is_made, tn_teardown),
         cmocka_unit_test_teardown(test_bad_arguments, tn_teardown),
+        cmocka_unit_test_teardown(test_node_path_of_bad_root, tn_teardown),
         cmocka_unit_test_teardown(test_list_and_state, tn_teardown),
         cmocka_unit_test_teardown(test_holders_and_pids, tn_teardown),
         cmocka_unit_test_teardown(test_leftovers_removed, tn_teardown),
         cmocka_unit_test_teardown(test_abandoned_mutex, tn_teardown),
         cmocka_unit_test_teardown(test_set_pool_size, tn_teardown),
         cmocka_unit_test_teardown(test_counts_under_lock_churn, tn_teardown),
+        cmocka_unit_test_teardown(test_lookup_while_destroyed, tn_teardown),
+        cmocka_unit_test_teardown(test_listing_while_destroyed, tn_teardown),
+        cmocka_unit_test_teardown(test_lookup_agrees_with_listing, tn_teardown),
     };
     return cmocka_run_group_tests_name("test_inspect", tests, NULL, NULL);
 }

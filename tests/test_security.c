@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 #include <iwin32.h>
+#include <iwin32_inspect.h>
 
 #include "test_child.h"
 
@@ -163,6 +164,47 @@ static void test_planted_inside_node_not_followed(void **state)
     close(fd);
     assert_int_equal(chmod(pl.target, 0640), 0);
     tc_run(planted_body, &pl);
+}
+
+/* A user's file under an object's name that this user may not open for
+ * writing (mode 0400): not the library's (mark.h), so a listing passes it
+ * over, a lookup finds no object, and it is left as it was.  A listing
+ * used to fail as a whole, ERROR_ACCESS_DENIED: one such file hid every
+ * object of the node from iwin32 ls. */
+static int unwritable_body(void *arg)
+{
+    const char *node = arg;
+    if (geteuid() == 0) /* root may open any file for writing */
+        tc_become(TC_NOBODY, TC_NOGROUP, NULL, 0);
+    tc_use_node(node);
+    HANDLE live = RtCreateEvent(NULL, FALSE, FALSE, "live");
+    TN_CHILD_CHECK(live != NULL);
+    char path[900];
+    snprintf(path, sizeof path, "%s/n-readme", node);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0400);
+    TN_CHILD_CHECK(fd >= 0 && write(fd, "notes", 5) == 5 && close(fd) == 0);
+    IWIN32_OBJECT_INFO *o;
+    size_t n;
+    TN_CHILD_CHECK(iwin32InspectList(IWIN32_INSPECT_IN_FLIGHT, NULL, NULL, &o, &n));
+    TN_CHILD_CHECK(n == 1 && strcmp(o[0].name, "live") == 0);
+    iwin32InspectFree(o, n);
+    TN_CHILD_CHECK(!iwin32InspectObject("readme", 16, &o) && GetLastError() == ERROR_FILE_NOT_FOUND);
+    struct stat st;
+    TN_CHILD_CHECK(stat(path, &st) == 0 && st.st_size == 5 && (st.st_mode & 07777) == 0400);
+    TN_CHILD_CHECK(CloseHandle(live));
+    return 0;
+}
+
+static void test_unwritable_planted_file_passed_over(void **state)
+{
+    (void)state;
+    char node[800];
+    base_path(node, "unwritable-node");
+    tc_open_base(); /* nobody reaches the node through the base */
+    assert_int_equal(mkdir(node, 0700), 0); /* empty: it becomes a node, nobody's */
+    if (geteuid() == 0)
+        assert_int_equal(chown(node, TC_NOBODY, TC_NOGROUP), 0);
+    tc_run(unwritable_body, node);
 }
 
 /* ".node" itself planted as a symlink to a file, or as a directory. */
@@ -552,6 +594,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_modes_whatever_the_umask, tn_teardown),
         cmocka_unit_test_teardown(test_planted_inside_node_not_followed, tn_teardown),
+        cmocka_unit_test_teardown(test_unwritable_planted_file_passed_over, tn_teardown),
         cmocka_unit_test_teardown(test_planted_header_refused, tn_teardown),
         cmocka_unit_test_teardown(test_other_layout_refused, tn_teardown),
         cmocka_unit_test_teardown(test_other_user_locked_out, tn_teardown),

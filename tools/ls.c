@@ -147,16 +147,19 @@ static unsigned long parse_number(const struct cli_command *cmd, const char *opt
     return v;
 }
 
-/* --watch's SECONDS: 0.1 to a day. */
-static bool parse_seconds(const char *text, double *seconds)
+/* --watch's SECONDS: 0.1 to a day.  1 with *seconds set; 0 for text that
+ * is no number; -1 for a number out of that range. */
+static int parse_seconds(const char *text, double *seconds)
 {
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (errno || end == text || *end != '\0' || !(v >= 0.1 && v <= 86400))
-        return false;
+    if (end == text || *end != '\0')
+        return 0;
+    if (errno || !(v >= 0.1 && v <= 86400))
+        return -1;
     *seconds = v;
-    return true;
+    return 1;
 }
 
 static void sleep_seconds(double seconds)
@@ -185,10 +188,11 @@ int cli_ls(const struct cli_command *cmd, int argc, char **argv)
             opt.watch = 2.0; /* watch(1)'s default */
             /* "--watch 5" as well as "--watch=5": a number right after it is its operand. */
             const char *text = optarg ? optarg : optind < argc ? argv[optind] : NULL;
-            if (text && parse_seconds(text, &opt.watch))
+            int parsed = text ? parse_seconds(text, &opt.watch) : 0;
+            if (parsed > 0)
                 optind += optarg == NULL;
-            else if (optarg)
-                cli_usage_error(cmd, "--watch %s: SECONDS from 0.1 to 86400", optarg);
+            else if (optarg || parsed < 0) /* a number after it is its operand, in range or not */
+                cli_usage_error(cmd, "--watch %s: SECONDS from 0.1 to 86400", text);
         } else if (c == 'c') {
             opt.count = parse_number(cmd, "--count", optarg, false);
             count_given = true;
