@@ -273,8 +273,17 @@ static void *timer_thread(void *arg)
             pthread_exit(NULL);
         pthread_mutex_lock(&t->lock);
         atomic_store_explicit(&t->running, 0, memory_order_relaxed);
-        if (t->waiters != 0)
+        /* A Cancel, Delete or Close waits for this run to end and then
+         * disarms the timer again (disarm_and_wait): disarm it here for
+         * it.  Left armed (a routine that sets its own timer, due at
+         * once), this thread, at its real-time priority, would start the
+         * next run before the woken ordinary caller gets the lock, every
+         * time on a loaded machine (test_timer_races: a Cancel still
+         * waiting after 1 s, under stress-ng --cpu 4). */
+        if (t->waiters != 0) {
+            t->armed = false;
             iw_futex_wake_all(&t->running);
+        }
         if (t->armed && t->interval != 0)
             drop_missed(t);
     }
