@@ -6,7 +6,7 @@
  * closed, shared memory) with nothing consumed; a timeout of 0 polls;
  * timeouts within a few ms of what was asked; the last error left alone on
  * success and timeout; waiters asleep in the kernel (futex/futex_waitv), not
- * polling, and woken within a few ms.
+ * polling, and woken at once (SYNC_WAKE_US).
  */
 #include "sync_util.h"
 
@@ -299,7 +299,7 @@ static void test_64_mixed_in_process(void **state)
         sync_waiter_join(&w);
         if (w.result != WAIT_OBJECT_0 + (DWORD)k)
             fail_msg("signalled %d, got %#x", k, w.result);
-        if (k % 4 != 3 && w.woke_us - t0 > 20000)
+        if (k % 4 != 3 && w.woke_us - t0 > SYNC_WAKE_US)
             fail_msg("woke %lld us after the signal", (long long)(w.woke_us - t0));
         mixed_restore(&x, k);
         mixed_check_unsignalled(&x);
@@ -344,7 +344,7 @@ static void test_64_mixed_across_processes(void **state)
         DWORD r;
         assert_true(sync_peer_waited(&p, &r, &woke));
         assert_int_equal(r, WAIT_OBJECT_0 + (DWORD)k);
-        if (woke - t0 > 20000)
+        if (woke - t0 > SYNC_WAKE_US)
             fail_msg("peer woke %lld us after the signal", (long long)(woke - t0));
         assert_true(sync_peer_done(&p));
         mixed_restore(&x, k);
