@@ -144,7 +144,17 @@ static void test_no_burst(void **state)
     assert_true(CloseHandle(h));
 }
 
-/* Set resets a pending signal; Cancel keeps it. */
+/* runs once it has reached n (5 s at most). */
+static int runs_reach(atomic_int *runs, int n)
+{
+    for (int i = 0; i < 5000 && atomic_load(runs) < n; i++)
+        sleep_ms(1);
+    return atomic_load(runs);
+}
+
+/* Set resets a pending signal; Cancel keeps it.  Each expiry is waited for
+ * (its run counted), not assumed 20 ms after a 1 ms Set: a timer thread
+ * held back longer (a loaded or stolen vCPU) had not expired yet. */
 static void test_set_resets_cancel_keeps(void **state)
 {
     (void)state;
@@ -152,16 +162,16 @@ static void test_set_resets_cancel_keeps(void **state)
     atomic_store(&runs, 0);
     HANDLE h = make_counting_timer(&runs);
     set_relative(h, 1 * MS, 0);
-    sleep_ms(20);
-    assert_int_equal(atomic_load(&runs), 1);
+    assert_int_equal(runs_reach(&runs, 1), 1);
     set_relative(h, 10000 * MS, 0); /* expired, so inactive: Set resets it */
     assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_TIMEOUT);
     assert_true(RtCancelTimer(h, NULL));
     set_relative(h, 1 * MS, 0);
-    sleep_ms(20);
+    assert_int_equal(runs_reach(&runs, 2), 2);
     assert_true(RtCancelTimer(h, NULL)); /* inactive already: the signal stays */
+    assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_OBJECT_0);
     set_relative(h, 1 * MS, 10000 * MS);
-    sleep_ms(20);
+    assert_int_equal(runs_reach(&runs, 3), 3);
     assert_true(RtCancelTimer(h, NULL)); /* active, periodic: the signal stays */
     assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_OBJECT_0);
     assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_TIMEOUT);
