@@ -48,6 +48,15 @@
 
 static inline pid_t sync_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
+/* How soon after a Set or Release a waiter asleep on it has returned, at
+ * most, in us.  It tells a waiter woken by the signal from one that finds
+ * it only on a later recheck (the tests also check that a sleeping waiter
+ * is not switched in and out), not the speed of the machine: the woken
+ * thread still has to get a CPU, and a loaded or stolen vCPU withholds one
+ * for tens of ms (CI lost ~20 ms at a time, as long as the 20 ms bound
+ * these checks had). */
+#define SYNC_WAKE_US 100000
+
 static inline int64_t sync_now_us(void)
 {
     struct timespec ts;

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "test_node.h"
@@ -186,8 +187,11 @@ static DWORD WINAPI blocks_the_signal(LPVOID p)
     return 4;
 }
 
+static atomic_int suspender_tid;
+
 static DWORD WINAPI suspends_it(LPVOID p)
 {
+    atomic_store(&suspender_tid, (int)syscall(SYS_gettid));
     SuspendThread((HANDLE)p); /* waits: the thread blocks the signal */
     return 0;
 }
@@ -201,9 +205,17 @@ static void test_terminated_while_suspending_another(void **state)
     HANDLE blocker = CreateThread(NULL, 0, blocks_the_signal, &b, 0, NULL);
     assert_non_null(blocker);
     assert_true(eventually(&b.blocked));
+    atomic_store(&suspender_tid, 0);
     HANDLE suspender = CreateThread(NULL, 0, suspends_it, blocker, 0, NULL);
     assert_non_null(suspender);
-    usleep(50000); /* in SuspendThread's wait */
+    /* In SuspendThread's wait: asleep, its only sleep there (the lock it
+     * takes first is free).  Seen in /proc, not assumed after 50 ms: a
+     * suspender that a loaded machine delayed longer was terminated before
+     * its SuspendThread, and the Resume below found no suspension. */
+    assert_true(eventually(&suspender_tid));
+    for (int i = 0; i < 10000 && tn_thread_state(atomic_load(&suspender_tid)) != 'S'; i++)
+        usleep(1000);
+    assert_int_equal(tn_thread_state(atomic_load(&suspender_tid)), 'S');
     assert_int_equal(WaitForSingleObject(suspender, 0), WAIT_TIMEOUT);
     assert_true(TerminateThread(suspender, 8));
     assert_int_equal(WaitForSingleObject(suspender, 10000), WAIT_OBJECT_0);

@@ -21,6 +21,9 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <iwin32.h>
 
@@ -144,7 +147,17 @@ static void test_no_burst(void **state)
     assert_true(CloseHandle(h));
 }
 
-/* Set resets a pending signal; Cancel keeps it. */
+/* runs once it has reached n (5 s at most). */
+static int runs_reach(atomic_int *runs, int n)
+{
+    for (int i = 0; i < 5000 && atomic_load(runs) < n; i++)
+        sleep_ms(1);
+    return atomic_load(runs);
+}
+
+/* Set resets a pending signal; Cancel keeps it.  Each expiry is waited for
+ * (its run counted), not assumed 20 ms after a 1 ms Set: a timer thread
+ * held back longer (a loaded or stolen vCPU) had not expired yet. */
 static void test_set_resets_cancel_keeps(void **state)
 {
     (void)state;
@@ -152,44 +165,53 @@ static void test_set_resets_cancel_keeps(void **state)
     atomic_store(&runs, 0);
     HANDLE h = make_counting_timer(&runs);
     set_relative(h, 1 * MS, 0);
-    sleep_ms(20);
-    assert_int_equal(atomic_load(&runs), 1);
+    assert_int_equal(runs_reach(&runs, 1), 1);
     set_relative(h, 10000 * MS, 0); /* expired, so inactive: Set resets it */
     assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_TIMEOUT);
     assert_true(RtCancelTimer(h, NULL));
     set_relative(h, 1 * MS, 0);
-    sleep_ms(20);
+    assert_int_equal(runs_reach(&runs, 2), 2);
     assert_true(RtCancelTimer(h, NULL)); /* inactive already: the signal stays */
+    assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_OBJECT_0);
     set_relative(h, 1 * MS, 10000 * MS);
-    sleep_ms(20);
+    assert_int_equal(runs_reach(&runs, 3), 3);
     assert_true(RtCancelTimer(h, NULL)); /* active, periodic: the signal stays */
     assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_OBJECT_0);
     assert_int_equal(RtWaitForSingleObject(h, 0), WAIT_TIMEOUT);
     assert_true(CloseHandle(h));
 }
 
-static atomic_int close_wait;
+static atomic_int close_wait, close_waiter;
 
-static void *wait_400(void *arg)
+static void *wait_1000(void *arg)
 {
     (void)arg;
-    atomic_store(&close_wait, (int)RtWaitForSingleObject(waited, 400));
+    atomic_store(&close_waiter, (int)syscall(SYS_gettid));
+    atomic_store(&close_wait, (int)RtWaitForSingleObject(waited, 1000));
     return NULL;
 }
 
 /* CloseHandle while a thread waits: the timer stops (the routine does not
- * run, no expiry), and the wait ends by its timeout. */
+ * run, no expiry), and the wait ends by its timeout.  The waiter is seen
+ * asleep in its wait first, then the timer set and closed at once: its
+ * 200 ms, well inside the 1000 ms wait, are all the room a late close has
+ * (before: set, then a 30 ms sleep for the waiter to get there, leaving 70
+ * ms of the 100 ms due). */
 static void test_close_under_wait(void **state)
 {
     (void)state;
     static atomic_int runs;
     atomic_store(&runs, 0);
     waited = make_counting_timer(&runs);
-    set_relative(waited, 100 * MS, 20 * MS);
     atomic_store(&close_wait, -1);
+    atomic_store(&close_waiter, 0);
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, wait_400, NULL), 0);
-    sleep_ms(30);
+    assert_int_equal(pthread_create(&t, NULL, wait_1000, NULL), 0);
+    for (int i = 0; i < 5000 && (atomic_load(&close_waiter) == 0 || tn_thread_state(atomic_load(&close_waiter)) != 'S');
+         i++)
+        sleep_ms(1);
+    assert_int_equal(tn_thread_state(atomic_load(&close_waiter)), 'S');
+    set_relative(waited, 200 * MS, 20 * MS);
     assert_true(CloseHandle(waited));
     pthread_join(t, NULL);
     assert_int_equal(atomic_load(&close_wait), WAIT_TIMEOUT);

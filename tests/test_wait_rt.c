@@ -352,8 +352,21 @@ static int others_fifo(void)
     return top;
 }
 
+/* others_fifo() once it is want, or its last value after ms. */
+static int others_fifo_becomes(int want, int ms)
+{
+    int top = others_fifo();
+    for (uint64_t end = now_ns() + (uint64_t)ms * 1000000u; top != want && now_ns() < end; top = others_fifo())
+        sleep_ms(1);
+    return top;
+}
+
 /* Waiters at FIFO 20 and 40 lift the watcher to 40; once the 40 one has
- * timed out, 20; once both are gone, SCHED_OTHER. */
+ * timed out, 20; once both are gone, SCHED_OTHER.  Each level is waited
+ * for (up to the 40 one's timeout, then 5 s), not assumed after a sleep:
+ * this ordinary thread, if a loaded or stolen vCPU delayed it 150 ms past
+ * its 150 ms sleep (the rest of the 40 one's 300 ms then), read 20 where 40
+ * was right. */
 static void test_watcher_priority_follows(void **state)
 {
     (void)state;
@@ -361,7 +374,7 @@ static void test_watcher_priority_follows(void **state)
     follow_ev = RtCreateEvent(NULL, TRUE, FALSE, "rt.follow.ev");
     assert_non_null(follow_mx);
     assert_non_null(follow_ev);
-    struct follower low = {0, 5000, 0}, high = {1, 300, 0};
+    struct follower low = {0, 10000, 0}, high = {1, 1000, 0};
     pthread_t tl, th;
     pi_cpu = sched_getcpu();
     int rc = start_fifo_arg(&tl, follow_fn, &low, 20);
@@ -371,11 +384,9 @@ static void test_watcher_priority_follows(void **state)
     }
     assert_int_equal(rc, 0);
     assert_int_equal(start_fifo_arg(&th, follow_fn, &high, 40), 0);
-    sleep_ms(150);
-    int both = others_fifo();
+    int both = others_fifo_becomes(40, 1000);
     pthread_join(th, NULL);
-    sleep_ms(50);
-    int one = others_fifo();
+    int one = others_fifo_becomes(20, 5000);
     assert_true(RtReleaseMutex(follow_mx));
     pthread_join(tl, NULL);
     int none = others_fifo();
