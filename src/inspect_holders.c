@@ -1,19 +1,35 @@
 /*
  * Who holds an object.  A holding process has a reference read lock on byte
- * 0 of the object's file (reflock.h): an OFD lock, which /proc/locks lists
- * as "OFDLCK ADVISORY READ -1 MAJ:MIN:INODE 0 0" whoever took it (the pid
- * is -1: an OFD lock belongs to an open file description, not a process).
- * So the count is exact (count_locks says how it is read exactly); a
- * process shows twice only for the instant a fork gives its child
- * descriptions of its own.  Which processes those are, /proc
- * does not say: the pids are those with a descriptor open on the file, from
- * /proc/<pid>/fd of every process this user may inspect.  A mutex owner's
- * process, likewise, is what /proc/TID/status says of its thread.
+ * 0 of the object's file (reflock.h): an OFD lock, which the kernel shows in
+ * two places, and the count takes each where it is exact.
+ *
+ *   - /proc/PID/fdinfo/FD lists the locks of that open file description:
+ *     one small file, read at once, so exact.  It shows only the processes
+ *     this one may inspect (its user's, or all as root), in its pid
+ *     namespace, and as they were when each was read.  A process counts
+ *     once per object, however many descriptors it has on the file.
+ *   - /proc/locks lists every OFD lock on the machine, whoever took it (as
+ *     "OFDLCK ADVISORY READ -1 MAJ:MIN:INODE 0 0": the pid is -1, an OFD
+ *     lock belongs to a description), but it is no snapshot (count_locks).
+ *
+ * So when the machine is quiet (/proc/locks read twice the same at once) an
+ * object's count is what /proc/locks says, and never fewer than the holders
+ * seen; under lock churn elsewhere it is the holders seen, or what the
+ * readings of /proc/locks say most often if none is seen - an object only
+ * processes out of sight hold (another user's, a non-dumpable one, another
+ * pid namespace's) is still counted.  What stays possible: under churn, an
+ * object held by processes in sight and out of it counts those in sight.  A
+ process shows twice for the instant a fork gives its child descriptions
+ * of its own.  The pids listed are those with a descriptor open on the
+ * file.  A mutex owner's process, likewise, is what /proc/TID/status says
+ * of its thread.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +48,12 @@ static int by_file_id(const void *a, const void *b)
     return x->inode < y->inode ? -1 : x->inode > y->inode;
 }
 
-static IWIN32_OBJECT_INFO *find(IWIN32_OBJECT_INFO **sorted, size_t n, dev_t dev, ino_t ino)
+/* The index in sorted of the object with that file, or -1. */
+static ptrdiff_t find(IWIN32_OBJECT_INFO **sorted, size_t n, dev_t dev, ino_t ino)
 {
     IWIN32_OBJECT_INFO key = {.device = dev, .inode = ino}, *k = &key;
     IWIN32_OBJECT_INFO **hit = bsearch(&k, sorted, n, sizeof *sorted, by_file_id);
-    return hit ? *hit : NULL;
+    return hit ? hit - sorted : -1;
 }
 
 /* One reading of /proc/locks: each object's read locks on byte 0, in
@@ -58,10 +75,9 @@ static int read_locks(IWIN32_OBJECT_INFO **sorted, size_t n, uint32_t *counts)
             continue;
         if (strcmp(kind, "OFDLCK") != 0 || strcmp(access, "READ") != 0 || start != 0)
             continue;
-        IWIN32_OBJECT_INFO key = {.device = makedev(maj, min), .inode = (ino_t)ino}, *k = &key;
-        IWIN32_OBJECT_INFO **hit = bsearch(&k, sorted, n, sizeof *sorted, by_file_id);
-        if (hit)
-            counts[hit - sorted]++;
+        ptrdiff_t i = find(sorted, n, makedev(maj, min), (ino_t)ino);
+        if (i >= 0)
+            counts[i]++;
     }
     fclose(f);
     return 0;
@@ -78,7 +94,7 @@ static int read_locks(IWIN32_OBJECT_INFO **sorted, size_t n, uint32_t *counts)
  * counts 0 (inspect.c). */
 #define READINGS 15
 
-static int count_locks(IWIN32_OBJECT_INFO **sorted, size_t n)
+static int count_locks(IWIN32_OBJECT_INFO **sorted, size_t n, bool *quiet)
 {
     uint32_t *seen = malloc((n ? n : 1) * READINGS * sizeof *seen);
     if (seen == NULL)
@@ -90,6 +106,7 @@ static int count_locks(IWIN32_OBJECT_INFO **sorted, size_t n)
         if (r > 0 && memcmp(seen + (size_t)r * n, seen + (size_t)(r - 1) * n, n * sizeof *seen) == 0)
             break;
     }
+    *quiet = r == 1;
     for (size_t i = 0; err == 0 && i < n; i++) {
         uint32_t best = 0, best_votes = 0;
         for (int a = 0; a < (r < READINGS ? r + 1 : READINGS); a++) {
@@ -118,16 +135,50 @@ static void add_pid(IWIN32_OBJECT_INFO *obj, pid_t pid)
     obj->pids = grown;
 }
 
+/* The scan of the processes' descriptors: for each object (by its index
+ * in sorted) its visible holders, and the last process counted. */
+struct fd_scan {
+    IWIN32_OBJECT_INFO **sorted;
+    size_t n;
+    uint32_t *holders;
+    pid_t *last_holder;
+};
+
+/* The description behind /proc/PID/fd/FD has its reference read lock on
+ * byte 0: a line "lock:\t1: OFDLCK ADVISORY  READ -1 MAJ:MIN:INODE 0 0". */
+static bool holds_read_lock(int fdinfo_dir, const char *fd)
+{
+    FILE *f = NULL;
+    int info = openat(fdinfo_dir, fd, O_RDONLY | O_CLOEXEC);
+    if (info >= 0 && (f = fdopen(info, "re")) == NULL)
+        close(info);
+    bool held = false;
+    char line[256];
+    while (f && !held && fgets(line, sizeof line, f)) {
+        char kind[16], access[16];
+        unsigned long long start;
+        held = sscanf(line, "lock: %*d: %15s %*s %15s %*d %*s %llu", kind, access, &start) == 3 &&
+               strcmp(kind, "OFDLCK") == 0 && strcmp(access, "READ") == 0 && start == 0;
+    }
+    if (f)
+        fclose(f);
+    return held;
+}
+
 /* One process's descriptors; those we may not see are skipped. */
-static void scan_fds(IWIN32_OBJECT_INFO **sorted, size_t n, pid_t pid)
+static void scan_fds(struct fd_scan *s, pid_t pid, bool self)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
     int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *dir = dfd < 0 ? NULL : fdopendir(dfd);
+    snprintf(path, sizeof path, "/proc/%d/fdinfo", (int)pid);
+    int infodir = dfd < 0 ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = infodir < 0 ? NULL : fdopendir(dfd);
     if (dir == NULL) {
         if (dfd >= 0)
             close(dfd);
+        if (infodir >= 0)
+            close(infodir);
         return;
     }
     struct dirent *d;
@@ -135,14 +186,23 @@ static void scan_fds(IWIN32_OBJECT_INFO **sorted, size_t n, pid_t pid)
         struct stat st;
         if (d->d_name[0] == '.' || fstatat(dfd, d->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
             continue;
-        IWIN32_OBJECT_INFO *obj = find(sorted, n, st.st_dev, st.st_ino);
-        if (obj)
-            add_pid(obj, pid);
+        ptrdiff_t i = find(s->sorted, s->n, st.st_dev, st.st_ino);
+        if (i < 0)
+            continue;
+        /* This process's own unlocked descriptors (the scan's) make it no
+         * holder to list. */
+        if (!self)
+            add_pid(s->sorted[i], pid);
+        if (s->last_holder[i] != pid && holds_read_lock(infodir, d->d_name)) {
+            s->holders[i]++;
+            s->last_holder[i] = pid;
+        }
     }
     closedir(dir);
+    close(infodir);
 }
 
-static void find_pids(IWIN32_OBJECT_INFO **sorted, size_t n)
+static void find_holders(struct fd_scan *s)
 {
     DIR *proc = opendir("/proc");
     if (proc == NULL)
@@ -153,28 +213,40 @@ static void find_pids(IWIN32_OBJECT_INFO **sorted, size_t n)
         if (!isdigit((unsigned char)d->d_name[0]))
             continue;
         pid_t pid = (pid_t)strtol(d->d_name, NULL, 10);
-        if (pid != self)
-            scan_fds(sorted, n, pid);
+        scan_fds(s, pid, pid == self);
     }
     closedir(proc);
 }
 
 int iw_inspect_count_holders(IWIN32_OBJECT_INFO *objs, size_t n)
 {
-    IWIN32_OBJECT_INFO **sorted = malloc((n ? n : 1) * sizeof *sorted);
-    if (sorted == NULL)
-        return ENOMEM;
-    for (size_t i = 0; i < n; i++) {
+    size_t slots = n ? n : 1;
+    IWIN32_OBJECT_INFO **sorted = malloc(slots * sizeof *sorted);
+    struct fd_scan scan = {.sorted = sorted, .n = n, .holders = calloc(slots, sizeof *scan.holders),
+                           .last_holder = calloc(slots, sizeof *scan.last_holder)};
+    int err = sorted && scan.holders && scan.last_holder ? 0 : ENOMEM;
+    for (size_t i = 0; err == 0 && i < n; i++) {
         objs[i].holders = 0;
         free(objs[i].pids);
         objs[i].pids = NULL;
         objs[i].pidCount = 0;
         sorted[i] = &objs[i];
     }
-    qsort(sorted, n, sizeof *sorted, by_file_id);
-    int err = count_locks(sorted, n);
-    if (err == 0)
-        find_pids(sorted, n);
+    bool quiet = false;
+    if (err == 0) {
+        qsort(sorted, n, sizeof *sorted, by_file_id);
+        err = count_locks(sorted, n, &quiet);
+    }
+    if (err == 0) {
+        find_holders(&scan);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t seen = scan.holders[i];
+            if (seen > sorted[i]->holders || (!quiet && seen > 0))
+                sorted[i]->holders = seen;
+        }
+    }
+    free(scan.holders);
+    free(scan.last_holder);
     free(sorted);
     return err;
 }
