@@ -5,7 +5,8 @@
  *
  *   - /proc/PID/fdinfo/FD lists the locks of that open file description:
  *     one small file, read at once, so exact.  It shows only the processes
- *     this one may inspect (its user's, or all as root), in its pid
+ *     this one may inspect (its user's; as root, all but the non-dumpable
+ *     ones it may not trace, such as pid 1 on some machines), in its pid
  *     namespace, and as they were when each was read.  A process counts
  *     once per object, however many descriptors it has on the file.
  *   - /proc/locks lists every OFD lock on the machine, whoever took it (as
@@ -19,7 +20,7 @@
  * processes out of sight hold (another user's, a non-dumpable one, another
  * pid namespace's) is still counted.  What stays possible: under churn, an
  * object held by processes in sight and out of it counts those in sight.  A
- process shows twice for the instant a fork gives its child descriptions
+ * process shows twice for the instant a fork gives its child descriptions
  * of its own.  The pids listed are those with a descriptor open on the
  * file.  A mutex owner's process, likewise, is what /proc/TID/status says
  * of its thread.
