@@ -74,8 +74,9 @@ static void test_duplicate_event_and_semaphore_handles(void **state)
 
 struct owner {
     HANDLE m;
-    int hold_ms;    /* then release it, or (abandon) end the thread owning it */
-    bool abandon;
+    int hold_ms;    /* then release it, or (abandon) end the thread owning it; */
+    bool abandon;   /* hold_ms < 0: until let_go is set */
+    atomic_bool let_go;
 };
 
 static void *own_mutex(void *arg)
@@ -83,7 +84,10 @@ static void *own_mutex(void *arg)
     struct owner *o = arg;
     if (RtWaitForSingleObject(o->m, 0) != WAIT_OBJECT_0)
         abort();
-    sync_sleep_ms(o->hold_ms);
+    if (o->hold_ms >= 0)
+        sync_sleep_ms(o->hold_ms);
+    while (o->hold_ms < 0 && !atomic_load(&o->let_go))
+        usleep(200);
     if (o->abandon)
         return NULL; /* ends owning it: abandoned */
     if (!RtReleaseMutex(o->m))
@@ -105,12 +109,14 @@ static void test_duplicate_mutex_handles(void **state)
             for (DWORD k = 0; k < counts[i]; k++)
                 set[k] = m;
             /* Owned by another thread; the waiter sleeps on every copy. */
-            struct owner o = {m, 300, abandon};
+            struct owner o = {m, -1, abandon, false};
             pthread_t t = sync_thread(own_mutex, &o);
             while (state_of(mx).ownerTid == 0)
                 usleep(200);
             struct sync_waiter w;
             sync_waiter_start_ex(&w, set, counts[i], 10000, true);
+            assert_true(sync_waiter_blocked(&w)); /* asleep, not finding it free */
+            atomic_store(&o.let_go, true);
             assert_true(sync_waiter_done_within(&w, 5000));
             sync_waiter_join(&w);
             pthread_join(t, NULL);
@@ -164,7 +170,7 @@ static void test_abandonment_kept_behind_lower_index(void **state)
     HANDLE e = RtCreateEvent(NULL, TRUE, TRUE, NULL);
     assert_non_null(m);
     assert_non_null(e);
-    struct owner o = {m, 0, true};
+    struct owner o = {m, 0, true, false};
     pthread_join(sync_thread(own_mutex, &o), NULL);
     HANDLE set[2] = {e, m};
     SetLastError(0x5eed);
@@ -301,12 +307,16 @@ static void test_leftover_references_keep_no_name(void **state)
     HANDLE e = RtCreateEvent(NULL, FALSE, FALSE, NULL);
     assert_non_null(m);
     assert_non_null(e);
-    struct owner o = {m, 300, false};
+    /* Held until the wait has timed out, however long the look at its
+     * owner takes (a listing under a parallel suite's lock churn reads
+     * every process's /proc fdinfo): a timed hold could lapse first. */
+    struct owner o = {m, -1, false, false};
     pthread_t t = sync_thread(own_mutex, &o);
     while (state_of(mx).ownerTid == 0)
         usleep(200);
     HANDLE set[2] = {e, m};
     assert_int_equal(RtWaitForMultipleObjects(2, set, FALSE, 30), WAIT_TIMEOUT); /* a watcher joined */
+    atomic_store(&o.let_go, true);
     pthread_join(t, NULL);
     assert_true(CloseHandle(m));
     SetLastError(0);
