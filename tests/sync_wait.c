@@ -9,9 +9,9 @@
  * polling, and woken at once (SYNC_WAKE_US).
  */
 #include "sync_util.h"
+#include "thread_switches.h"
 
 #include <sched.h>
-#include <sys/resource.h>
 
 /* ---- a thread keeping mutexes owned, releasing/retaking them on request ---------- */
 
@@ -354,14 +354,6 @@ static void test_64_mixed_across_processes(void **state)
 }
 
 /* ---- timeouts ---------------------------------------------------------------------------------- */
-
-/* This thread's voluntary context switches so far: each sleep is one. */
-static long voluntary_switches(void)
-{
-    struct rusage u;
-    getrusage(RUSAGE_THREAD, &u);
-    return u.ru_nvcsw;
-}
 
 /* Runs a wait expected to time out after ms; checks result, duration, last
  * error.  Never early; late by at most 30 ms - twice in a row, since a

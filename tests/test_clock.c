@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include <iwin32.h>
 
 #include "test_node.h"
+#include "thread_switches.h"
 
 static int64_t mono_ns(void)
 {
@@ -179,15 +179,6 @@ static void test_signal_does_not_cut_sleep_short(void **state)
     assert_true(slept >= 100000000);
     assert_true(slept < 1000000000); /* 19 interruptions did not restart it 19 times */
     assert_true(slept_ft >= 50000000 && slept_ft < 500000000);
-}
-
-/* The thread's voluntary context switches: a sleep is one, a yield is not
- * (the kernel counts a yield that gives the CPU away as involuntary). */
-static long voluntary_switches(void)
-{
-    struct rusage u;
-    assert_int_equal(getrusage(RUSAGE_THREAD, &u), 0);
-    return u.ru_nvcsw;
 }
 
 static void test_zero_yields(void **state)

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -35,32 +37,68 @@
 #include "test_timer_util.h"
 #include "timer_util.h"
 
-/* The threads of this process. */
-static int thread_count(void)
+/* Timers' threads, by id: the library names each "iw-timer". */
+#define MAX_TIDS 64
+struct tids {
+    int n;
+    pid_t tid[MAX_TIDS];
+};
+
+static bool has_tid(const struct tids *t, pid_t tid)
 {
-    DIR *d = opendir("/proc/self/task");
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
+    for (int i = 0; i < t->n; i++)
+        if (t->tid[i] == tid)
+            return true;
+    return false;
 }
 
-/* The count once it has stayed the same for 10 ms (threads of timers
- * closed just before end after the close returns); 1 s at most. */
-static int settled_thread_count(void)
+/* The timers' threads listed in /proc/self/task now that are not in
+ * before (NULL: all of them). */
+static void timer_threads(const struct tids *before, struct tids *out)
 {
-    int n = thread_count();
-    for (int i = 0; i < 100; i++) {
-        sleep_ms(10);
-        int now = thread_count();
-        if (now == n)
-            return n;
-        n = now;
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        abort();
+    out->n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && out->n < MAX_TIDS) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue; /* it ended meanwhile */
+        bool timer = fgets(comm, sizeof comm, f) != NULL && strcmp(comm, "iw-timer\n") == 0;
+        fclose(f);
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (timer && (before == NULL || !has_tid(before, tid)))
+            out->tid[out->n++] = tid;
     }
-    return n;
+    closedir(d);
+}
+
+/* Whether each of t's threads has left /proc/self/task, waited for: a
+ * thread ends after the call that ended it returns - pthread_join returns
+ * when the kernel clears the thread's id, early in its exit, before the
+ * task leaves /proc (TSan CI once counted it still there).  10 s: a hang
+ * guard only. */
+static bool threads_gone(const struct tids *t)
+{
+    int listed = 0;
+    for (int ms = 0; ms < 10000; ms++) {
+        listed = 0;
+        for (int i = 0; i < t->n; i++) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/task/%d", (int)t->tid[i]);
+            listed += access(path, F_OK) == 0;
+        }
+        if (listed == 0)
+            return true;
+        sleep_ms(1);
+    }
+    print_error("%d of %d timer threads still in /proc/self/task after 10 s\n", listed, t->n);
+    return false;
 }
 
 /* ---- the cases -------------------------------------------------------------------- */
@@ -73,8 +111,12 @@ static void test_cancel_and_delete_from_routine(void **state)
     static struct runs r;
     memset(&r, 0, sizeof r);
     r.cancel_at = 5;
+    struct tids before, mine;
+    timer_threads(NULL, &before);
     HANDLE h = make_timer(count_run, &r, PRIO);
     r.self = h;
+    timer_threads(&before, &mine);
+    assert_int_equal(mine.n, 1);
     LARGE_INTEGER due = {.QuadPart = MS}, period = {.QuadPart = MS};
     assert_true(RtSetTimerRelative(h, &due, &period));
     wait_runs(&r, 5);
@@ -82,15 +124,15 @@ static void test_cancel_and_delete_from_routine(void **state)
     assert_int_equal(atomic_load(&r.n), 5);
     assert_true(r.self_result);
     assert_true(CloseHandle(h));
-    /* Its thread ends after the close returns (CI once counted it still
-     * there, and then missed it): the count below starts once settled. */
-    int threads = settled_thread_count();
+    assert_true(threads_gone(&mine));
 
     memset(&r, 0, sizeof r);
     r.cancel_at = -3;
+    timer_threads(NULL, &before);
     h = make_timer(count_run, &r, PRIO);
     r.self = h;
-    assert_int_equal(thread_count(), threads + 1);
+    timer_threads(&before, &mine);
+    assert_int_equal(mine.n, 1);
     assert_true(RtSetTimerRelative(h, &due, &period));
     wait_runs(&r, 3);
     sleep_ms(30);
@@ -99,7 +141,7 @@ static void test_cancel_and_delete_from_routine(void **state)
     SetLastError(0);
     assert_false(RtGetTimer(h, &due)); /* the handle is gone */
     assert_int_equal(GetLastError(), ERROR_INVALID_HANDLE);
-    assert_int_equal(thread_count(), threads); /* and the thread, after the routine */
+    assert_true(threads_gone(&mine)); /* and the thread, after the routine */
 }
 
 /* A routine that takes 5 ms, every 2 ms (so it runs all the time), and
@@ -222,11 +264,8 @@ static void test_close_while_routine_calls_on_its_handle(void **state)
 static void test_close_stops_thread(void **state)
 {
     (void)state;
-    /* Both counts settled: a thread joined a moment ago (the previous case's,
-     * or one closed here) may still be listed - pthread_join returns when
-     * the kernel clears the thread's id, early in its exit, before the task
-     * leaves /proc (TSan CI: 3 != 2). */
-    int before = settled_thread_count();
+    struct tids before, mine;
+    timer_threads(NULL, &before);
     HANDLE h[4];
     for (int i = 0; i < 4; i++)
         h[i] = make_timer(never_run, NULL, PRIO);
@@ -234,7 +273,8 @@ static void test_close_stops_thread(void **state)
     assert_non_null(small);
     HANDLE big = RtCreateTimer(NULL, 1u << 20, never_run, NULL, PRIO, 0);
     assert_non_null(big);
-    assert_int_equal(thread_count(), before + 6);
+    timer_threads(&before, &mine);
+    assert_int_equal(mine.n, 6);
     LARGE_INTEGER far = {.QuadPart = 3600 * 1000 * MS};
     assert_true(RtSetTimerRelative(h[0], &far, NULL));
     assert_true(CloseHandle(h[0]));
@@ -243,7 +283,7 @@ static void test_close_stops_thread(void **state)
     assert_true(RtDeleteTimer(h[3]));
     assert_true(CloseHandle(small));
     assert_true(CloseHandle(big));
-    assert_int_equal(settled_thread_count(), before);
+    assert_true(threads_gone(&mine));
 }
 
 /* A child of fork has the handle but not the thread: the calls refuse it,
@@ -303,20 +343,21 @@ static int routine_ends_thread_child(void *arg)
 {
     static struct ender e;
     e.delete_first = arg != NULL;
-    int threads = thread_count();
+    struct tids before, mine;
+    timer_threads(NULL, &before);
     SetLastError(0);
     HANDLE h = RtCreateTimer(NULL, 0, end_thread_run, &e, PRIO, CLOCK_FASTEST);
     if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED)
         return TC_SKIP;
     TN_CHILD_CHECK(h != NULL);
     e.self = h;
+    timer_threads(&before, &mine);
+    TN_CHILD_CHECK(mine.n == 1);
     LARGE_INTEGER due = {.QuadPart = MS}, period = {.QuadPart = MS};
     TN_CHILD_CHECK(RtSetTimerRelative(h, &due, &period));
-    for (int i = 0; i < 5000 && (atomic_load(&e.runs) == 0 || thread_count() > threads); i++)
-        sleep_ms(1);
+    TN_CHILD_CHECK(threads_gone(&mine));
     sleep_ms(20); /* 20 periods more: no other run */
     TN_CHILD_CHECK(atomic_load(&e.runs) == 1);
-    TN_CHILD_CHECK(thread_count() == threads);
     LARGE_INTEGER rem = {.QuadPart = -1};
     SetLastError(0);
     if (e.delete_first) { /* the handle went with the delete */
