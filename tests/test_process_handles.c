@@ -149,6 +149,90 @@ static void test_open_child_after_close(void **state)
     assert_no_children();
 }
 
+/* OpenProcess of a running child of ours while another thread closes the
+ * last handle to it: the object's references are at 0 and its entry not yet
+ * handed back to the watcher (the closer is between its last put and
+ * free_local).  An open meanwhile must still find the child as ours - a
+ * handle that reads its exit code, as the man page says of a child whose
+ * handles were all closed - and, succeeding, leave the last error as it
+ * was.  Two threads open and close the pid in a loop, so that one's close
+ * is often the last while the other opens. */
+#define OPENERS 2
+#define OPEN_ROUNDS 20000
+
+struct opener {
+    pthread_t thread;
+    DWORD pid;
+    int failed;     /* opens that returned NULL */
+    int clobbered;  /* opens that succeeded and changed the last error */
+    DWORD error;    /* the first such error */
+    HANDLE kept;    /* its handle, kept to read the code at the end */
+};
+
+static void *opener_main(void *arg)
+{
+    struct opener *o = arg;
+    for (int i = 0; i < OPEN_ROUNDS; i++) {
+        SetLastError(SENTINEL);
+        HANDLE h = OpenProcess(0, FALSE, o->pid);
+        DWORD error = GetLastError();
+        if (h == NULL) {
+            o->failed++;
+            continue;
+        }
+        if (error != SENTINEL && o->clobbered++ == 0) {
+            o->error = error;
+            o->kept = h;
+            continue;
+        }
+        CloseHandle(h);
+    }
+    return NULL;
+}
+
+static void test_open_while_last_handle_closes(void **state)
+{
+    (void)state;
+    PROCESS_INFORMATION pi;
+    start(&pi, "block");
+    assert_true(CloseHandle(pi.hProcess));
+    struct opener o[OPENERS];
+    for (int i = 0; i < OPENERS; i++) {
+        o[i] = (struct opener){.pid = pi.dwProcessId};
+        assert_int_equal(pthread_create(&o[i].thread, NULL, opener_main, &o[i]), 0);
+    }
+    int failed = 0, clobbered = 0;
+    for (int i = 0; i < OPENERS; i++) {
+        pthread_join(o[i].thread, NULL);
+        failed += o[i].failed;
+        clobbered += o[i].clobbered;
+    }
+    /* Opened now, quietly: ours as well. */
+    HANDLE h = OpenProcess(0, FALSE, pi.dwProcessId);
+    assert_non_null(h);
+    assert_int_equal(kill((pid_t)pi.dwProcessId, SIGKILL), 0);
+    int unknown = 0;
+    for (int i = 0; i <= OPENERS; i++) {
+        HANDLE kept = i < OPENERS ? o[i].kept : h;
+        if (kept == NULL)
+            continue;
+        DWORD code = 77;
+        assert_int_equal(WaitForSingleObject(kept, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        bool known = GetExitCodeProcess(kept, &code) && code == 128 + SIGKILL;
+        unknown += !known;
+        if (i < OPENERS)
+            print_message("opener %d: %d of %d opens changed the last error (first %lu); the code %s\n", i,
+                          o[i].clobbered, OPEN_ROUNDS, (unsigned long)o[i].error, known ? "known" : "unknown");
+        else
+            print_message("a handle opened after: the code %s\n", known ? "known" : "unknown");
+        assert_true(CloseHandle(kept));
+    }
+    assert_int_equal(failed, 0);
+    assert_int_equal(clobbered, 0);
+    assert_int_equal(unknown, 0);
+    assert_no_children();
+}
+
 /* A pidfd names one process: once it has ended, its number may go to
  * another, and the handle still means the one that ended - signalled, its
  * exit code kept, TerminateProcess refused (the kernel's pidfd_send_signal
@@ -371,6 +455,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_open_non_child, tn_teardown),
         cmocka_unit_test_teardown(test_open_own_child, tn_teardown),
         cmocka_unit_test_teardown(test_open_child_after_close, tn_teardown),
+        cmocka_unit_test_teardown(test_open_while_last_handle_closes, tn_teardown),
         cmocka_unit_test_teardown(test_pid_reuse, tn_teardown),
         cmocka_unit_test_teardown(test_close_while_watcher_reports, tn_teardown),
         cmocka_unit_test_teardown(test_fork_child_closes_inherited_handle, tn_teardown),
