@@ -22,7 +22,12 @@
  * runs stays watched without a state (st NULL): its entry owns the pidfd,
  * and the watcher reaps it when it ends, so no zombie is left.  OpenProcess
  * of its pid gives the entry a new state (iw_process_watch_open): the
- * handle then gets the exit code the watcher reaps, as the first did.
+ * handle then gets the exit code the watcher reaps, as the first did.  An
+ * OpenProcess that comes while the last close is under way (the state's
+ * references at 0, its free_local not yet at the lock) waits for the
+ * hand-over: a state is given up in free_local alone, after the pins on it
+ * (hazard.h) have gone, since a pinned TerminateProcess may still use its
+ * pidfd.
  * OpenProcess of a watched process's pid gives its object again: one
  * process object per process, as in Win32, so TerminateProcess's code is
  * every handle's.
@@ -49,6 +54,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "futex.h"
@@ -201,32 +207,41 @@ bool iw_process_has_ended(int pidfd)
 
 struct iw_object *iw_process_watch_open(pid_t pid, struct iw_process_state *fresh)
 {
-    struct iw_object *obj = NULL;
-    pthread_mutex_lock(&lock);
-    /* The pid is still the entry's process while that has not ended: a
-     * child of ours is not reaped before the watcher removes its entry
-     * (unless the application reaps children itself: spawn.c); another
-     * process, reaped by its parent, may have ended just now. */
-    for (struct iw_process_watch *e = entries; e && obj == NULL; e = e->next) {
-        if (e->pid != pid || (!e->child && iw_process_has_ended(e->pidfd)))
-            continue;
-        if (e->st == NULL) { /* a child of ours, every handle closed: fresh takes the pidfd back */
-            fresh->pidfd = e->pidfd;
-            fresh->pid = pid;
-            fresh->child = true;
-            fresh->watch = e;
-            e->st = fresh;
-            obj = fresh->obj;
-        } else if (iw_object_get_pinned(e->st->obj)) {
-            obj = e->st->obj;
+    /* Naps as hazard.c's: the closer may be a thread of lower priority. */
+    for (long nap_ns = 10000;; nap_ns = nap_ns < 1000000 ? 2 * nap_ns : nap_ns) {
+        struct iw_object *obj = NULL;
+        bool handing_over = false;
+        pthread_mutex_lock(&lock);
+        /* The pid is still the entry's process while that has not ended: a
+         * child of ours is not reaped before the watcher removes its entry
+         * (unless the application reaps children itself: spawn.c); another
+         * process, reaped by its parent, may have ended just now. */
+        for (struct iw_process_watch *e = entries; e && obj == NULL && !handing_over; e = e->next) {
+            if (e->pid != pid || (!e->child && iw_process_has_ended(e->pidfd)))
+                continue;
+            if (e->st == NULL) { /* a child of ours, every handle closed: fresh takes the pidfd back */
+                fresh->pidfd = e->pidfd;
+                fresh->pid = pid;
+                fresh->child = true;
+                fresh->watch = e;
+                e->st = fresh;
+                obj = fresh->obj;
+            } else if (iw_object_get_live(e->st->obj)) {
+                obj = e->st->obj;
+            } else {
+                /* Its last reference went: free_local is on its way.  It
+                 * hands a child of ours to the entry (then fresh takes it,
+                 * and knows its code: a pidfd_open would not); another
+                 * process's entry goes with it (the caller opens the pid
+                 * anew). */
+                handing_over = e->child;
+            }
         }
-        /* else its last reference is going (free_local waits for the lock
-         * to let go of the entry): NULL, and the caller opens the pid anew
-         * - for a child of ours as another process's: signalled at the
-         * end, with no code. */
+        pthread_mutex_unlock(&lock);
+        if (!handing_over)
+            return obj;
+        nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = nap_ns}, NULL);
     }
-    pthread_mutex_unlock(&lock);
-    return obj;
 }
 
 void iw_process_watch_fork_prepare(void) { pthread_mutex_lock(&lock); }
