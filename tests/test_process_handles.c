@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +104,67 @@ static void test_open_non_child(void **state)
     CloseHandle(ev);
     tn_close(fds[0]);
     tn_close(fds[1]);
+}
+
+/* Threads open one process by pid at the same moment, none having a handle
+ * to it yet: still one process object, so the code TerminateProcess gives
+ * through one handle is every other's (test_open_non_child shows it for
+ * opens one after the other).  The openers spin until all are ready and
+ * go at once. */
+#define SAME_OPENERS 3
+#define SAME_ROUNDS 100
+
+struct same_opener {
+    pthread_t thread;
+    atomic_int *ready;
+    DWORD pid;
+    HANDLE h;
+};
+
+static void *same_opener_main(void *arg)
+{
+    struct same_opener *o = arg;
+    atomic_fetch_add(o->ready, 1);
+    while (atomic_load(o->ready) < SAME_OPENERS)
+        ;
+    o->h = OpenProcess(0, FALSE, o->pid);
+    return NULL;
+}
+
+static void test_open_by_threads_at_once(void **state)
+{
+    (void)state;
+    int apart = 0;
+    for (int round = 0; round < SAME_ROUNDS; round++) {
+        pid_t pid = tn_fork();
+        if (pid == 0) {
+            for (;;)
+                pause();
+        }
+        atomic_int ready = 0;
+        struct same_opener o[SAME_OPENERS];
+        for (int i = 0; i < SAME_OPENERS; i++) {
+            o[i] = (struct same_opener){.ready = &ready, .pid = (DWORD)pid};
+            assert_int_equal(pthread_create(&o[i].thread, NULL, same_opener_main, &o[i]), 0);
+        }
+        for (int i = 0; i < SAME_OPENERS; i++) {
+            pthread_join(o[i].thread, NULL);
+            assert_non_null(o[i].h);
+        }
+        assert_true(TerminateProcess(o[0].h, 6));
+        bool one = true;
+        for (int i = 1; i < SAME_OPENERS; i++) {
+            DWORD code = 77;
+            assert_int_equal(WaitForSingleObject(o[i].h, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+            one = one && GetExitCodeProcess(o[i].h, &code) && code == 6;
+        }
+        apart += !one;
+        for (int i = 0; i < SAME_OPENERS; i++)
+            assert_true(CloseHandle(o[i].h));
+        assert_true(tn_killed_by(tn_wait(pid, TN_TIMEOUT_MS), SIGKILL));
+    }
+    print_message("%d of %d rounds gave the handles more than one process object\n", apart, SAME_ROUNDS);
+    assert_int_equal(apart, 0);
 }
 
 /* OpenProcess of a child we started: the same process object, which alone
@@ -453,6 +515,7 @@ int main(int argc, char **argv)
     process_test_setup(argc, argv, "process_handles");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_open_non_child, tn_teardown),
+        cmocka_unit_test_teardown(test_open_by_threads_at_once, tn_teardown),
         cmocka_unit_test_teardown(test_open_own_child, tn_teardown),
         cmocka_unit_test_teardown(test_open_child_after_close, tn_teardown),
         cmocka_unit_test_teardown(test_open_while_last_handle_closes, tn_teardown),
