@@ -153,12 +153,9 @@ static DWORD start(void)
     return ERROR_SUCCESS;
 }
 
-DWORD iw_process_watch_add(struct iw_process_state *st)
+/* Watches st's pidfd with entry e (freed on failure), under the lock. */
+static DWORD add(struct iw_process_state *st, struct iw_process_watch *e)
 {
-    struct iw_process_watch *e = calloc(1, sizeof *e);
-    if (e == NULL)
-        return ERROR_NOT_ENOUGH_MEMORY;
-    pthread_mutex_lock(&lock);
     DWORD err = start();
     if (err == ERROR_SUCCESS) {
         e->serial = ++serials;
@@ -174,10 +171,20 @@ DWORD iw_process_watch_add(struct iw_process_state *st)
         e->next = entries;
         entries = e;
         st->watch = e;
-    }
-    pthread_mutex_unlock(&lock);
-    if (err != ERROR_SUCCESS)
+    } else {
         free(e);
+    }
+    return err;
+}
+
+DWORD iw_process_watch_add(struct iw_process_state *st)
+{
+    struct iw_process_watch *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return ERROR_NOT_ENOUGH_MEMORY;
+    pthread_mutex_lock(&lock);
+    DWORD err = add(st, e);
+    pthread_mutex_unlock(&lock);
     return err;
 }
 
@@ -205,8 +212,13 @@ bool iw_process_has_ended(int pidfd)
     return poll(&p, 1, 0) == 1;
 }
 
-struct iw_object *iw_process_watch_open(pid_t pid, struct iw_process_state *fresh)
+DWORD iw_process_watch_open(pid_t pid, struct iw_process_state *fresh, struct iw_object **out)
 {
+    /* An entry for fresh, made before the lock. */
+    struct iw_process_watch *mine = NULL;
+    *out = NULL;
+    if (fresh->pidfd >= 0 && (mine = calloc(1, sizeof *mine)) == NULL)
+        return ERROR_NOT_ENOUGH_MEMORY;
     /* Naps as hazard.c's: the closer may be a thread of lower priority. */
     for (long nap_ns = 10000;; nap_ns = nap_ns < 1000000 ? 2 * nap_ns : nap_ns) {
         struct iw_object *obj = NULL;
@@ -220,6 +232,8 @@ struct iw_object *iw_process_watch_open(pid_t pid, struct iw_process_state *fres
             if (e->pid != pid || (!e->child && iw_process_has_ended(e->pidfd)))
                 continue;
             if (e->st == NULL) { /* a child of ours, every handle closed: fresh takes the pidfd back */
+                if (fresh->pidfd >= 0)
+                    close(fresh->pidfd); /* pidfd_open's, on the same process */
                 fresh->pidfd = e->pidfd;
                 fresh->pid = pid;
                 fresh->child = true;
@@ -237,9 +251,20 @@ struct iw_object *iw_process_watch_open(pid_t pid, struct iw_process_state *fres
                 handing_over = e->child;
             }
         }
+        /* None: fresh's own pidfd, registered under the same hold of the
+         * lock, so that two opens of one process make one object. */
+        DWORD err = ERROR_SUCCESS;
+        if (obj == NULL && !handing_over && mine != NULL) {
+            err = add(fresh, mine);
+            obj = err == ERROR_SUCCESS ? fresh->obj : NULL;
+            mine = NULL;
+        }
         pthread_mutex_unlock(&lock);
-        if (!handing_over)
-            return obj;
+        if (!handing_over) {
+            free(mine);
+            *out = obj;
+            return err;
+        }
         nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = nap_ns}, NULL);
     }
 }
