@@ -1,13 +1,15 @@
 /*
  * SPEC 9: process handles.  Processes opened by pid when they are not our
  * children (a forked child, a grandchild) or when they are (the same process
- * object, also after every handle was closed); a handle is not confused by
- * its pid's reuse; handles closed from another thread while the watcher
- * reports their end; a forked child closing an inherited handle leaves the
- * parent's watching alone; no descriptor or zombie is left by many starts,
- * opens and closes, and failed starts.  Starting, waiting on, terminating processes and
- * their exit codes: test_process.c; the children (this program again, run
- * with "--child WHAT ...") and helpers they share: test_process_util.h.
+ * object, also after every handle was closed, and while the last one is
+ * being closed); one object for threads that open a process at once; a
+ * handle is not confused by its pid's reuse; handles closed from another
+ * thread while the watcher reports their end; a forked child closing an
+ * inherited handle leaves the parent's watching alone; no descriptor or
+ * zombie is left by many starts, opens and closes, and failed starts.
+ * Starting, waiting on, terminating processes and their exit codes:
+ * test_process.c; the children (this program again, run with "--child
+ * WHAT ...") and helpers they share: test_process_util.h.
  */
 #include <dirent.h>
 #include <errno.h>
