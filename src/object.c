@@ -133,12 +133,19 @@ void iw_object_close(struct iw_object *obj)
     iw_object_put(obj);
 }
 
-bool iw_object_get_pinned(struct iw_object *obj)
+bool iw_object_get_live(struct iw_object *obj)
 {
     unsigned refs = atomic_load(&obj->refs);
     while (refs > 0)
         if (atomic_compare_exchange_weak(&obj->refs, &refs, refs + 1))
             return true;
+    return false;
+}
+
+bool iw_object_get_pinned(struct iw_object *obj)
+{
+    if (iw_object_get_live(obj))
+        return true;
     iw_set_error(ERROR_INVALID_HANDLE);
     return false;
 }

@@ -79,6 +79,9 @@ void iw_object_close(struct iw_object *obj);
  * handle, so that it may sleep on it; false (ERROR_INVALID_HANDLE set) if
  * its last reference went meanwhile: the handle was closed. */
 bool iw_object_get_pinned(struct iw_object *obj);
+/* The same with no error set: false if its last reference went (the caller
+ * has another way to know the object is still in memory). */
+bool iw_object_get_live(struct iw_object *obj);
 
 /* The shared state of a type that has one, in its page. */
 static inline void *iw_object_state(const struct iw_object *obj)

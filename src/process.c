@@ -90,24 +90,23 @@ static struct iw_object *process_new(void)
 }
 
 /* A handle to obj (process_new's, whose reference it takes) made the
- * process behind pidfd's (which it takes, failing or not).  A child that
- * gets none is killed: RtCreateProcess then leaves nothing. */
-static HANDLE process_handle(struct iw_object *obj, int pidfd, pid_t pid, bool child)
+ * process behind pidfd's (which it takes, failing or not), a child of ours.
+ * A child that gets none is killed: RtCreateProcess then leaves nothing. */
+static HANDLE child_handle(struct iw_object *obj, int pidfd, pid_t pid)
 {
     struct iw_process_state *st = iw_object_state(obj);
     st->pidfd = pidfd;
     st->pid = pid;
-    st->child = child;
+    st->child = true;
     DWORD err = iw_process_watch_add(st);
     if (err != ERROR_SUCCESS) {
-        if (child)
-            kill_and_reap(pidfd);
+        kill_and_reap(pidfd);
         iw_object_put(obj); /* closes pidfd */
         return iw_fail(err);
     }
     iw_local_object_get(obj); /* kept until the handle is made: to kill the child if it isn't */
     HANDLE h = iw_object_handle(obj);
-    if (h == NULL && child)
+    if (h == NULL)
         send_kill(st->pidfd); /* the watcher reaps it (the put below hands it over) */
     iw_object_put(obj);
     return h;
@@ -132,21 +131,26 @@ IW_API HANDLE RtOpenProcess(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, DWORD
      * pidfd, for a child of ours with none left) - for a child of ours the
      * only one that can read its exit code (another pidfd on it would not
      * be the one that reaps), for any the one TerminateProcess's code is in. */
-    struct iw_object *obj = iw_process_watch_open((pid_t)dwProcessId, iw_object_state(fresh));
-    if (obj != NULL) {
-        if (obj != fresh)
-            iw_object_put(fresh);
-        return iw_object_handle(obj);
+    struct iw_process_state *st = iw_object_state(fresh);
+    struct iw_object *obj;
+    DWORD err = iw_process_watch_open((pid_t)dwProcessId, st, &obj);
+    if (err == ERROR_SUCCESS && obj == NULL) {
+        int fd = (int)syscall(SYS_pidfd_open, (pid_t)dwProcessId, 0);
+        /* No such process (ESRCH), or a thread's id (EINVAL): Win32's error. */
+        err = fd >= 0                             ? ERROR_SUCCESS
+              : errno == ENOSYS                   ? ERROR_NOT_SUPPORTED
+              : errno == ESRCH || errno == EINVAL ? ERROR_INVALID_PARAMETER
+                                                  : iw_error_from_errno(errno);
+        st->pidfd = fd;
+        st->pid = (pid_t)dwProcessId;
+        /* Again, with the pidfd: a handle another thread made meanwhile
+         * wins, so that the process has one object. */
+        if (err == ERROR_SUCCESS)
+            err = iw_process_watch_open((pid_t)dwProcessId, st, &obj);
     }
-    int fd = (int)syscall(SYS_pidfd_open, (pid_t)dwProcessId, 0);
-    if (fd < 0) { /* no such process (ESRCH), or a thread's id (EINVAL): Win32's error */
-        int err = errno;
-        iw_object_put(fresh);
-        return iw_fail(err == ENOSYS ? ERROR_NOT_SUPPORTED
-                       : err == ESRCH || err == EINVAL ? ERROR_INVALID_PARAMETER
-                                                      : iw_error_from_errno(err));
-    }
-    return process_handle(fresh, fd, (pid_t)dwProcessId, false);
+    if (obj != fresh)
+        iw_object_put(fresh); /* closes its pidfd, if any */
+    return err == ERROR_SUCCESS ? iw_object_handle(obj) : iw_fail(err);
 }
 
 /* The state behind h, pinned (iw_hazard_unpin after); NULL with the error set. */
@@ -289,7 +293,7 @@ IW_API BOOLEAN RtCreateProcess(LPCTSTR lpApplicationName, LPTSTR lpCommandLine,
         iw_set_error(err);
         return FALSE;
     }
-    HANDLE h = process_handle(obj, pidfd, pid, true);
+    HANDLE h = child_handle(obj, pidfd, pid);
     if (h == NULL)
         return FALSE;
     if (lpProcessInformation == NULL) {

@@ -52,11 +52,12 @@ DWORD iw_process_watch_add(struct iw_process_state *st);
  * ours that still runs is handed over (its pidfd with it, st->pidfd becomes
  * -1): the watcher reaps it when it ends, so that it leaves no zombie. */
 void iw_process_watch_forget(struct iw_process_state *st);
-/* The object of a watched process with that pid that has not ended, with
- * a reference: its state's, or fresh's (process.c's new state, not yet any
- * process's) for a child of ours whose every handle has been closed; NULL
- * if none. */
-struct iw_object *iw_process_watch_open(pid_t pid, struct iw_process_state *fresh);
+/* In *out the object of a watched process with that pid that has not
+ * ended, with a reference: its state's, or fresh's (process.c's new state)
+ * for a child of ours whose every handle has been closed.  If none: NULL
+ * while fresh has no pidfd; with one (pidfd_open's), fresh's, now watched.
+ * ERROR_SUCCESS, or the error of watching fresh (*out NULL). */
+DWORD iw_process_watch_open(pid_t pid, struct iw_process_state *fresh, struct iw_object **out);
 /* Whether the process behind pidfd has ended (a pidfd is readable then). */
 bool iw_process_has_ended(int pidfd);
 /* fork.c */

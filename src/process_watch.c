@@ -22,7 +22,12 @@
  * runs stays watched without a state (st NULL): its entry owns the pidfd,
  * and the watcher reaps it when it ends, so no zombie is left.  OpenProcess
  * of its pid gives the entry a new state (iw_process_watch_open): the
- * handle then gets the exit code the watcher reaps, as the first did.
+ * handle then gets the exit code the watcher reaps, as the first did.  An
+ * OpenProcess that comes while the last close is under way (the state's
+ * references at 0, its free_local not yet at the lock) waits for the
+ * hand-over: a state is given up in free_local alone, after the pins on it
+ * (hazard.h) have gone, since a pinned TerminateProcess may still use its
+ * pidfd.
  * OpenProcess of a watched process's pid gives its object again: one
  * process object per process, as in Win32, so TerminateProcess's code is
  * every handle's.
@@ -49,6 +54,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "futex.h"
@@ -147,12 +153,9 @@ static DWORD start(void)
     return ERROR_SUCCESS;
 }
 
-DWORD iw_process_watch_add(struct iw_process_state *st)
+/* Watches st's pidfd with entry e (freed on failure), under the lock. */
+static DWORD add(struct iw_process_state *st, struct iw_process_watch *e)
 {
-    struct iw_process_watch *e = calloc(1, sizeof *e);
-    if (e == NULL)
-        return ERROR_NOT_ENOUGH_MEMORY;
-    pthread_mutex_lock(&lock);
     DWORD err = start();
     if (err == ERROR_SUCCESS) {
         e->serial = ++serials;
@@ -168,10 +171,20 @@ DWORD iw_process_watch_add(struct iw_process_state *st)
         e->next = entries;
         entries = e;
         st->watch = e;
-    }
-    pthread_mutex_unlock(&lock);
-    if (err != ERROR_SUCCESS)
+    } else {
         free(e);
+    }
+    return err;
+}
+
+DWORD iw_process_watch_add(struct iw_process_state *st)
+{
+    struct iw_process_watch *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return ERROR_NOT_ENOUGH_MEMORY;
+    pthread_mutex_lock(&lock);
+    DWORD err = add(st, e);
+    pthread_mutex_unlock(&lock);
     return err;
 }
 
@@ -199,34 +212,61 @@ bool iw_process_has_ended(int pidfd)
     return poll(&p, 1, 0) == 1;
 }
 
-struct iw_object *iw_process_watch_open(pid_t pid, struct iw_process_state *fresh)
+DWORD iw_process_watch_open(pid_t pid, struct iw_process_state *fresh, struct iw_object **out)
 {
-    struct iw_object *obj = NULL;
-    pthread_mutex_lock(&lock);
-    /* The pid is still the entry's process while that has not ended: a
-     * child of ours is not reaped before the watcher removes its entry
-     * (unless the application reaps children itself: spawn.c); another
-     * process, reaped by its parent, may have ended just now. */
-    for (struct iw_process_watch *e = entries; e && obj == NULL; e = e->next) {
-        if (e->pid != pid || (!e->child && iw_process_has_ended(e->pidfd)))
-            continue;
-        if (e->st == NULL) { /* a child of ours, every handle closed: fresh takes the pidfd back */
-            fresh->pidfd = e->pidfd;
-            fresh->pid = pid;
-            fresh->child = true;
-            fresh->watch = e;
-            e->st = fresh;
-            obj = fresh->obj;
-        } else if (iw_object_get_pinned(e->st->obj)) {
-            obj = e->st->obj;
+    /* An entry for fresh, made before the lock. */
+    struct iw_process_watch *mine = NULL;
+    *out = NULL;
+    if (fresh->pidfd >= 0 && (mine = calloc(1, sizeof *mine)) == NULL)
+        return ERROR_NOT_ENOUGH_MEMORY;
+    /* Naps as hazard.c's: the closer may be a thread of lower priority. */
+    for (long nap_ns = 10000;; nap_ns = nap_ns < 1000000 ? 2 * nap_ns : nap_ns) {
+        struct iw_object *obj = NULL;
+        bool handing_over = false;
+        pthread_mutex_lock(&lock);
+        /* The pid is still the entry's process while that has not ended: a
+         * child of ours is not reaped before the watcher removes its entry
+         * (unless the application reaps children itself: spawn.c); another
+         * process, reaped by its parent, may have ended just now. */
+        for (struct iw_process_watch *e = entries; e && obj == NULL && !handing_over; e = e->next) {
+            if (e->pid != pid || (!e->child && iw_process_has_ended(e->pidfd)))
+                continue;
+            if (e->st == NULL) { /* a child of ours, every handle closed: fresh takes the pidfd back */
+                if (fresh->pidfd >= 0)
+                    close(fresh->pidfd); /* pidfd_open's, on the same process */
+                fresh->pidfd = e->pidfd;
+                fresh->pid = pid;
+                fresh->child = true;
+                fresh->watch = e;
+                e->st = fresh;
+                obj = fresh->obj;
+            } else if (iw_object_get_live(e->st->obj)) {
+                obj = e->st->obj;
+            } else {
+                /* Its last reference went: free_local is on its way.  It
+                 * hands a child of ours to the entry (then fresh takes it,
+                 * and knows its code: a pidfd_open would not); another
+                 * process's entry goes with it (the caller opens the pid
+                 * anew). */
+                handing_over = e->child;
+            }
         }
-        /* else its last reference is going (free_local waits for the lock
-         * to let go of the entry): NULL, and the caller opens the pid anew
-         * - for a child of ours as another process's: signalled at the
-         * end, with no code. */
+        /* None: fresh's own pidfd, registered under the same hold of the
+         * lock, so that two opens of one process make one object. */
+        DWORD err = ERROR_SUCCESS;
+        if (obj == NULL && !handing_over && mine != NULL) {
+            err = add(fresh, mine);
+            obj = err == ERROR_SUCCESS ? fresh->obj : NULL;
+            mine = NULL;
+        }
+        pthread_mutex_unlock(&lock);
+        if (!handing_over) {
+            free(mine);
+            *out = obj;
+            return err;
+        }
+        nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = nap_ns}, NULL);
     }
-    pthread_mutex_unlock(&lock);
-    return obj;
 }
 
 void iw_process_watch_fork_prepare(void) { pthread_mutex_lock(&lock); }

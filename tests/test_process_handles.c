@@ -1,13 +1,15 @@
 /*
  * SPEC 9: process handles.  Processes opened by pid when they are not our
  * children (a forked child, a grandchild) or when they are (the same process
- * object, also after every handle was closed); a handle is not confused by
- * its pid's reuse; handles closed from another thread while the watcher
- * reports their end; a forked child closing an inherited handle leaves the
- * parent's watching alone; no descriptor or zombie is left by many starts,
- * opens and closes, and failed starts.  Starting, waiting on, terminating processes and
- * their exit codes: test_process.c; the children (this program again, run
- * with "--child WHAT ...") and helpers they share: test_process_util.h.
+ * object, also after every handle was closed, and while the last one is
+ * being closed); one object for threads that open a process at once; a
+ * handle is not confused by its pid's reuse; handles closed from another
+ * thread while the watcher reports their end; a forked child closing an
+ * inherited handle leaves the parent's watching alone; no descriptor or
+ * zombie is left by many starts, opens and closes, and failed starts.
+ * Starting, waiting on, terminating processes and their exit codes:
+ * test_process.c; the children (this program again, run with "--child
+ * WHAT ...") and helpers they share: test_process_util.h.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -105,6 +108,67 @@ static void test_open_non_child(void **state)
     tn_close(fds[1]);
 }
 
+/* Threads open one process by pid at the same moment, none having a handle
+ * to it yet: still one process object, so the code TerminateProcess gives
+ * through one handle is every other's (test_open_non_child shows it for
+ * opens one after the other).  The openers spin until all are ready and
+ * go at once. */
+#define SAME_OPENERS 3
+#define SAME_ROUNDS 100
+
+struct same_opener {
+    pthread_t thread;
+    atomic_int *ready;
+    DWORD pid;
+    HANDLE h;
+};
+
+static void *same_opener_main(void *arg)
+{
+    struct same_opener *o = arg;
+    atomic_fetch_add(o->ready, 1);
+    while (atomic_load(o->ready) < SAME_OPENERS)
+        ;
+    o->h = OpenProcess(0, FALSE, o->pid);
+    return NULL;
+}
+
+static void test_open_by_threads_at_once(void **state)
+{
+    (void)state;
+    int apart = 0;
+    for (int round = 0; round < SAME_ROUNDS; round++) {
+        pid_t pid = tn_fork();
+        if (pid == 0) {
+            for (;;)
+                pause();
+        }
+        atomic_int ready = 0;
+        struct same_opener o[SAME_OPENERS];
+        for (int i = 0; i < SAME_OPENERS; i++) {
+            o[i] = (struct same_opener){.ready = &ready, .pid = (DWORD)pid};
+            assert_int_equal(pthread_create(&o[i].thread, NULL, same_opener_main, &o[i]), 0);
+        }
+        for (int i = 0; i < SAME_OPENERS; i++) {
+            pthread_join(o[i].thread, NULL);
+            assert_non_null(o[i].h);
+        }
+        assert_true(TerminateProcess(o[0].h, 6));
+        bool one = true;
+        for (int i = 1; i < SAME_OPENERS; i++) {
+            DWORD code = 77;
+            assert_int_equal(WaitForSingleObject(o[i].h, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+            one = one && GetExitCodeProcess(o[i].h, &code) && code == 6;
+        }
+        apart += !one;
+        for (int i = 0; i < SAME_OPENERS; i++)
+            assert_true(CloseHandle(o[i].h));
+        assert_true(tn_killed_by(tn_wait(pid, TN_TIMEOUT_MS), SIGKILL));
+    }
+    print_message("%d of %d rounds gave the handles more than one process object\n", apart, SAME_ROUNDS);
+    assert_int_equal(apart, 0);
+}
+
 /* OpenProcess of a child we started: the same process object, which alone
  * reaps it and knows its code. */
 static void test_open_own_child(void **state)
@@ -146,6 +210,90 @@ static void test_open_child_after_close(void **state)
     assert_int_equal(WaitForSingleObject(h2, TN_TIMEOUT_MS), WAIT_OBJECT_0);
     assert_int_equal(exit_code(h2), 7);
     assert_true(CloseHandle(h2));
+    assert_no_children();
+}
+
+/* OpenProcess of a running child of ours while another thread closes the
+ * last handle to it: the object's references are at 0 and its entry not yet
+ * handed back to the watcher (the closer is between its last put and
+ * free_local).  An open meanwhile must still find the child as ours - a
+ * handle that reads its exit code, as the man page says of a child whose
+ * handles were all closed - and, succeeding, leave the last error as it
+ * was.  Two threads open and close the pid in a loop, so that one's close
+ * is often the last while the other opens. */
+#define OPENERS 2
+#define OPEN_ROUNDS 20000
+
+struct opener {
+    pthread_t thread;
+    DWORD pid;
+    int failed;     /* opens that returned NULL */
+    int clobbered;  /* opens that succeeded and changed the last error */
+    DWORD error;    /* the first such error */
+    HANDLE kept;    /* its handle, kept to read the code at the end */
+};
+
+static void *opener_main(void *arg)
+{
+    struct opener *o = arg;
+    for (int i = 0; i < OPEN_ROUNDS; i++) {
+        SetLastError(SENTINEL);
+        HANDLE h = OpenProcess(0, FALSE, o->pid);
+        DWORD error = GetLastError();
+        if (h == NULL) {
+            o->failed++;
+            continue;
+        }
+        if (error != SENTINEL && o->clobbered++ == 0) {
+            o->error = error;
+            o->kept = h;
+            continue;
+        }
+        CloseHandle(h);
+    }
+    return NULL;
+}
+
+static void test_open_while_last_handle_closes(void **state)
+{
+    (void)state;
+    PROCESS_INFORMATION pi;
+    start(&pi, "block");
+    assert_true(CloseHandle(pi.hProcess));
+    struct opener o[OPENERS];
+    for (int i = 0; i < OPENERS; i++) {
+        o[i] = (struct opener){.pid = pi.dwProcessId};
+        assert_int_equal(pthread_create(&o[i].thread, NULL, opener_main, &o[i]), 0);
+    }
+    int failed = 0, clobbered = 0;
+    for (int i = 0; i < OPENERS; i++) {
+        pthread_join(o[i].thread, NULL);
+        failed += o[i].failed;
+        clobbered += o[i].clobbered;
+    }
+    /* Opened now, quietly: ours as well. */
+    HANDLE h = OpenProcess(0, FALSE, pi.dwProcessId);
+    assert_non_null(h);
+    assert_int_equal(kill((pid_t)pi.dwProcessId, SIGKILL), 0);
+    int unknown = 0;
+    for (int i = 0; i <= OPENERS; i++) {
+        HANDLE kept = i < OPENERS ? o[i].kept : h;
+        if (kept == NULL)
+            continue;
+        DWORD code = 77;
+        assert_int_equal(WaitForSingleObject(kept, TN_TIMEOUT_MS), WAIT_OBJECT_0);
+        bool known = GetExitCodeProcess(kept, &code) && code == 128 + SIGKILL;
+        unknown += !known;
+        if (i < OPENERS)
+            print_message("opener %d: %d of %d opens changed the last error (first %lu); the code %s\n", i,
+                          o[i].clobbered, OPEN_ROUNDS, (unsigned long)o[i].error, known ? "known" : "unknown");
+        else
+            print_message("a handle opened after: the code %s\n", known ? "known" : "unknown");
+        assert_true(CloseHandle(kept));
+    }
+    assert_int_equal(failed, 0);
+    assert_int_equal(clobbered, 0);
+    assert_int_equal(unknown, 0);
     assert_no_children();
 }
 
@@ -369,8 +517,10 @@ int main(int argc, char **argv)
     process_test_setup(argc, argv, "process_handles");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_open_non_child, tn_teardown),
+        cmocka_unit_test_teardown(test_open_by_threads_at_once, tn_teardown),
         cmocka_unit_test_teardown(test_open_own_child, tn_teardown),
         cmocka_unit_test_teardown(test_open_child_after_close, tn_teardown),
+        cmocka_unit_test_teardown(test_open_while_last_handle_closes, tn_teardown),
         cmocka_unit_test_teardown(test_pid_reuse, tn_teardown),
         cmocka_unit_test_teardown(test_close_while_watcher_reports, tn_teardown),
         cmocka_unit_test_teardown(test_fork_child_closes_inherited_handle, tn_teardown),
