@@ -5,7 +5,11 @@
 
 #include "export.h"
 
-static __thread DWORD last_error;
+/* Initial-exec, as the library's other thread variables (self.h): the
+ * default model for a shared library's own variable calls __tls_get_addr on
+ * every access: a SetLastError + GetLastError pair (and its loop) took
+ * 9.6-10.3 ns on the AMD EPYC VM, 5.7-7.3 ns now (runs alternated). */
+static __thread DWORD last_error __attribute__((tls_model("initial-exec")));
 
 void iw_set_error(DWORD code) { last_error = code; }
 
