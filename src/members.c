@@ -330,6 +330,7 @@ static int alive(uint32_t k, int mine, bool *yes)
     /* Our own description sees every other description's lock - the
      * child's slot claimed by a fork in progress included. */
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BASE + k, .l_len = 1};
+    *yes = true; /* unless the look says otherwise: a failed look reclaims nothing */
     if (fcntl(my_fd, F_OFD_GETLK, &fl) != 0)
         return errno;
     *yes = fl.l_type != F_UNLCK;
