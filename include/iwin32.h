@@ -152,6 +152,15 @@ HANDLE  RtOpenSharedMemory(DWORD dwDesiredAccess, BOOLEAN bInheritHandle,
 BOOLEAN RtUnmapSharedMemory(PVOID location);
 
 /* ---- 6. Events, mutexes, semaphores and waits (same namespace) -------- */
+/* The Open calls' access rights, Win32's values: accepted, ignored (every
+ * handle may do everything, as in INtime). */
+#define SYNCHRONIZE                 0x00100000u
+#define EVENT_MODIFY_STATE          0x0002u
+#define EVENT_ALL_ACCESS            0x001F0003u
+#define MUTEX_MODIFY_STATE          0x0001u
+#define MUTEX_ALL_ACCESS            0x001F0001u
+#define SEMAPHORE_MODIFY_STATE      0x0002u
+#define SEMAPHORE_ALL_ACCESS        0x001F0003u
 HANDLE  RtCreateEvent(LPSECURITY_ATTRIBUTES a, BOOLEAN bManualReset, BOOLEAN bInitialState, LPCTSTR lpName);
 HANDLE  RtOpenEvent(DWORD dwDesiredAccess, BOOLEAN bInheritHandle, LPCTSTR lpName);
 BOOLEAN RtSetEvent(HANDLE h);
@@ -288,6 +297,11 @@ typedef struct _PROCESS_INFORMATION {
     DWORD dwProcessId;
     DWORD dwThreadId;
 } PROCESS_INFORMATION, *LPPROCESS_INFORMATION;
+/* OpenProcess's access rights, Win32's values: accepted, ignored. */
+#define PROCESS_TERMINATE                 0x0001u
+#define PROCESS_QUERY_INFORMATION         0x0400u
+#define PROCESS_QUERY_LIMITED_INFORMATION 0x1000u
+#define PROCESS_ALL_ACCESS                0x001FFFFFu
 /* The current process's pseudo-handle, (HANDLE)-1 as in Win32: never closed. */
 HANDLE  GetCurrentProcess(void);
 DWORD   GetCurrentProcessId(void);

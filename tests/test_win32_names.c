@@ -172,6 +172,58 @@ static void test_every_name_is_a_symbol(void **state)
     dlclose(self);
 }
 
+/* Win32's access-right names compile, with Win32's values, and every Open
+ * takes them (ignored: every handle may do everything).  Ported code
+ * passes them: OpenEvent(EVENT_ALL_ACCESS, ...), OpenProcess(SYNCHRONIZE |
+ * PROCESS_QUERY_INFORMATION, ...). */
+static void test_access_rights(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        DWORD value, win32;
+    } rights[] = {
+        {"SYNCHRONIZE", SYNCHRONIZE, 0x00100000u},
+        {"EVENT_MODIFY_STATE", EVENT_MODIFY_STATE, 0x0002u},
+        {"EVENT_ALL_ACCESS", EVENT_ALL_ACCESS, 0x001F0003u},
+        {"MUTEX_MODIFY_STATE", MUTEX_MODIFY_STATE, 0x0001u},
+        {"MUTEX_ALL_ACCESS", MUTEX_ALL_ACCESS, 0x001F0001u},
+        {"SEMAPHORE_MODIFY_STATE", SEMAPHORE_MODIFY_STATE, 0x0002u},
+        {"SEMAPHORE_ALL_ACCESS", SEMAPHORE_ALL_ACCESS, 0x001F0003u},
+        {"PROCESS_TERMINATE", PROCESS_TERMINATE, 0x0001u},
+        {"PROCESS_QUERY_INFORMATION", PROCESS_QUERY_INFORMATION, 0x0400u},
+        {"PROCESS_QUERY_LIMITED_INFORMATION", PROCESS_QUERY_LIMITED_INFORMATION, 0x1000u},
+        {"PROCESS_ALL_ACCESS", PROCESS_ALL_ACCESS, 0x001FFFFFu},
+    };
+    for (size_t i = 0; i < sizeof rights / sizeof *rights; i++)
+        if (rights[i].value != rights[i].win32)
+            fail_msg("%s is %#x, Win32's is %#x", rights[i].name, rights[i].value, rights[i].win32);
+    HANDLE e = CreateEvent(NULL, FALSE, FALSE, "names-rights-ev");
+    HANDLE m = CreateMutex(NULL, FALSE, "names-rights-mx");
+    HANDLE s = CreateSemaphore(NULL, 0, 1, "names-rights-sem");
+    assert_non_null(e);
+    assert_non_null(m);
+    assert_non_null(s);
+    HANDLE opened[] = {
+        OpenEvent(EVENT_ALL_ACCESS, FALSE, "names-rights-ev"),
+        OpenEvent(SYNCHRONIZE | EVENT_MODIFY_STATE, FALSE, "names-rights-ev"),
+        OpenMutex(MUTEX_ALL_ACCESS, FALSE, "names-rights-mx"),
+        OpenMutex(SYNCHRONIZE | MUTEX_MODIFY_STATE, FALSE, "names-rights-mx"),
+        OpenSemaphore(SEMAPHORE_ALL_ACCESS, FALSE, "names-rights-sem"),
+        OpenSemaphore(SYNCHRONIZE | SEMAPHORE_MODIFY_STATE, FALSE, "names-rights-sem"),
+        OpenProcess(PROCESS_ALL_ACCESS, FALSE, GetCurrentProcessId()),
+        OpenProcess(SYNCHRONIZE | PROCESS_QUERY_INFORMATION | PROCESS_TERMINATE, FALSE, GetCurrentProcessId()),
+    };
+    for (size_t i = 0; i < sizeof opened / sizeof *opened; i++) {
+        if (opened[i] == NULL)
+            fail_msg("open %zu with Win32 rights: error %u", i, GetLastError());
+        assert_true(CloseHandle(opened[i]));
+    }
+    assert_true(CloseHandle(e));
+    assert_true(CloseHandle(m));
+    assert_true(CloseHandle(s));
+}
+
 int main(void)
 {
     tn_setup("win32_names");
@@ -181,6 +233,7 @@ int main(void)
         cmocka_unit_test_teardown(test_semaphores_and_multiple_waits, tn_teardown),
         cmocka_unit_test(test_last_error_names),
         cmocka_unit_test(test_every_name_is_a_symbol),
+        cmocka_unit_test_teardown(test_access_rights, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
