@@ -249,7 +249,8 @@ BOOLEAN RtGetClockTimerPeriod(CLOCK Clock, PLARGE_INTEGER pTime);
 /* ---- 9. Timers: a thread per timer calls a routine at each expiry ------ */
 /* Times in 100 ns units on RtGetClockTime's clock; an expiration that is
  * negative (RtSetTimer) counts from now; an interval of 0 or NULL: once.
- * Priority: RTX 0-127, as RtSetThreadPriority.  Not waitable.  man RtCreateTimer. */
+ * Priority: RTX 0-127, as RtSetThreadPriority.  Waitable: signalled at each
+ * expiry, auto-reset (SPEC 9).  man RtCreateTimer. */
 typedef struct _SECURITY_ATTRIBUTES *PSECURITY_ATTRIBUTES; /* accepted, ignored */
 HANDLE  RtCreateTimer(PSECURITY_ATTRIBUTES pThreadAttributes, ULONG dwStackSize,
                       VOID (RTFCNDCL *Routine)(PVOID Context), PVOID Context, ULONG Priority,

@@ -23,7 +23,9 @@
  * once, late, and the deadlines it missed before the last are dropped; the
  * next run is back on the grid.  So a routine that overran once runs once
  * late and then on time again: the expiries it missed are never replayed in
- * a burst (a run late by more than a period is the same case).
+ * a burst (a run late by more than a period is the same case, and so are
+ * expiries that passed before the thread took one: a first expiration long
+ * past, a thread held off the CPU - next_deadline).
  *
  * Set only an inactive timer (INtime: "a timer can be set only when not
  * active": a one-shot timer that has expired, or one stopped by
@@ -184,14 +186,16 @@ static bool in_fork_child(const struct timer *t) { return t->process != iw_self_
 
 /* ---- the timer's thread ------------------------------------------------------ */
 
-/* After a run of the routine: when deadlines passed while it ran, the last
- * of them is the next (due now: one late run), the others are dropped.
- * Lock held; t is periodic and armed. */
-static void drop_missed(struct timer *t)
+/* At an expiry of periodic t (its deadline passed): the next is the first
+ * grid point after now, so that every deadline already passed is taken by
+ * this one expiry - those that passed before the Set (a first expiration
+ * in the past) or while the thread was held off the CPU, as those that pass
+ * while the routine runs (the wait for the next deadline, then passed too,
+ * ends at once: one late run).  Lock held. */
+static void next_deadline(struct timer *t)
 {
-    int64_t now = now_ns();
-    if (t->deadline < now)
-        t->deadline += (now - t->deadline) / t->interval * t->interval;
+    int64_t passed = now_ns() - t->deadline; /* >= 0, and below the uptime: no overflow */
+    t->deadline = add_ns(t->deadline, (passed / t->interval + 1) * t->interval);
 }
 
 /* The timer whose thread this is (lock_timer), and its process. */
@@ -257,7 +261,7 @@ static void *timer_thread(void *arg)
          * it takes no lock and allocates nothing (a compare-and-swap and a
          * futex wake).  Expiries no wait took leave it signalled once. */
         if (t->interval != 0)
-            t->deadline = add_ns(t->deadline, t->interval);
+            next_deadline(t);
         else
             t->armed = false;
         iw_event_signal(t->signal, true);
@@ -285,8 +289,6 @@ static void *timer_thread(void *arg)
             t->armed = false;
             iw_futex_wake_all(&t->running);
         }
-        if (t->armed && t->interval != 0)
-            drop_missed(t);
     }
     bool detached = t->detached;
     pthread_mutex_unlock(&t->lock);

@@ -171,6 +171,34 @@ static void test_overrun_runs_once_late_then_on_grid(void **state)
     assert_true(CloseHandle(h));
 }
 
+/* A periodic timer whose first expiration is long past (an absolute time
+ * 5 s ago): the expiries that passed before the Set count as one, as those
+ * that pass while the routine runs do - one run at once, then the grid.
+ * Before the fix the thread took the first of them, stepped one period (to
+ * another past deadline) and ran again back to back. */
+static void test_past_first_expiry_runs_once(void **state)
+{
+    (void)state;
+    static struct runs r;
+    memset(&r, 0, sizeof r);
+    r.cancel_at = 3;
+    HANDLE h = make_timer(count_run, &r, PRIO);
+    r.self = h;
+    const int64_t p = 100000000; /* ns */
+    int64_t set_at = mono_ns();
+    /* Grid points 50 ms after a multiple of the period from now: the next is 50 ms away. */
+    LARGE_INTEGER first = {.QuadPart = set_at / 100 - 4950 * MS};
+    LARGE_INTEGER period = {.QuadPart = p / 100};
+    assert_true(RtSetTimer(h, &first, &period));
+    wait_runs(&r, 3);
+    const int64_t d0 = first.QuadPart * 100, next = d0 + ((set_at - d0) / p + 1) * p;
+    printf("runs at %+.3f, %+.3f, %+.3f ms from the first grid point after the Set\n", (double)(r.at[0] - next) / 1e6,
+           (double)(r.at[1] - next) / 1e6, (double)(r.at[2] - next) / 1e6);
+    assert_true(CloseHandle(h));
+    assert_true(r.at[1] >= next); /* not at once after the first */
+    assert_true(r.at[2] >= next + p);
+}
+
 /* RtSetTimer with an absolute time, with a negative (relative) one, and
  * RtSetTimerRelative: each fires at its deadline, not before; RtGetTimer
  * says the time left. */
@@ -371,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_periodic_no_drift),
         cmocka_unit_test(test_overrun_runs_once_late_then_on_grid),
         cmocka_unit_test(test_absolute_and_relative),
+        cmocka_unit_test(test_past_first_expiry_runs_once),
         cmocka_unit_test(test_cancel_returns_remaining),
         cmocka_unit_test(test_priority_read_back),
         cmocka_unit_test(test_bad_handles_and_arguments),
