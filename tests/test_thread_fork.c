@@ -6,7 +6,7 @@
  * another thread holds the forking thread's lock, or an ended thread's
  * (the child's calls on it refuse, never wait), and a thread terminated
  * inside fork (holding the library's locks), leave the child and the
- * parent able to go on.  Shared helpers: thread_util.h.  Threaded:
+ * parent able to go on; a thread suspended inside fork runs in the child.  Shared helpers: thread_util.h.  Threaded:
  * labelled "threads" (TSan in CI, where every case skips: TSan refuses new
  * threads in a child of a threaded process).
  */
@@ -344,6 +344,56 @@ static void test_terminated_inside_fork_holds_no_lock(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A thread suspended while it forks (the signal waits, shielded, until
+ * fork returns) is suspended in the parent only: the child's copy of it
+ * runs, so its suspend count is 0 there - ResumeThread of itself answers 0.
+ * The count was copied with the memory: the child's thread ran with a
+ * count of 1, which its ResumeThread answered. */
+static DWORD WINAPI forks_and_resumes_itself_in_the_child(LPVOID p)
+{
+    (void)p;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit((int)(ResumeThread(GetCurrentThread()) & 0x7f)); /* (DWORD)-1: 127 */
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return 100;
+    return (DWORD)WEXITSTATUS(status);
+}
+
+static int suspended_in_fork_child(void)
+{
+    atomic_store(&fork_hook_armed, 1);
+    HANDLE forker = CreateThread(NULL, 0, forks_and_resumes_itself_in_the_child, NULL, 0, NULL);
+    if (forker == NULL)
+        return 40;
+    if (!eventually(&fork_hook_in))
+        return 41;
+    if (SuspendThread(forker) != 0) /* returns once it stopped: as its fork returned */
+        return 42;
+    if (ResumeThread(forker) != 1)
+        return 43;
+    if (WaitForSingleObject(forker, 10000) != WAIT_OBJECT_0)
+        return 44;
+    DWORD code = 0;
+    if (!GetExitCodeThread(forker, &code))
+        return 45;
+    return code == 0 ? 0 : 50 + (int)code; /* 51: the child's ResumeThread answered 1 */
+}
+
+static void test_suspended_inside_fork_runs_in_the_child(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* the header says why */
+    pid_t pid = tn_fork();
+    if (pid == 0)
+        _exit(suspended_in_fork_child());
+    int status = tn_wait(pid, 60000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("thread_fork");
@@ -354,6 +404,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_fork_while_another_thread_holds_the_forkers_lock, tn_teardown),
         cmocka_unit_test_teardown(test_fork_while_another_thread_holds_an_ended_threads_lock, tn_teardown),
         cmocka_unit_test_teardown(test_terminated_inside_fork_holds_no_lock, tn_teardown),
+        cmocka_unit_test_teardown(test_suspended_inside_fork_runs_in_the_child, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
