@@ -15,6 +15,15 @@
  * Win32's deadlock, of those two threads only; for a recursive one it
  * asserts the answer never comes and aborts the whole process.
  *
+ * It is robust because of a thread that ends inside the section (Win32:
+ * the section stays entered, its waiters wait on).  The kernel hands the
+ * PI lock of an owner that exits to a waiter asleep in FUTEX_LOCK_PI,
+ * marked FUTEX_OWNER_DIED, which glibc asserts never happens to a mutex
+ * that is not robust: the whole process aborted.  Robust, that lock (or
+ * any later one) answers EOWNERDEAD, and the section lets it go unmarked:
+ * glibc then answers every lock ENOTRECOVERABLE, and Enter waits for ever,
+ * TryEnter fails - entered for good, by the thread that ended.
+ *
  * The calls return nothing (Win32's VOID), so a misuse they can notice sets
  * the last error instead: a NULL pointer or a section that was never
  * initialised (or was deleted) -> ERROR_INVALID_PARAMETER, leaving a section
@@ -112,6 +121,17 @@ static bool held_elsewhere(struct cs *c)
            (atomic_load_explicit(word, memory_order_relaxed) & FUTEX_TID_MASK) == tid;
 }
 
+/* A lock's answer, 0 if the caller now holds the lock.  EOWNERDEAD (the
+ * lock is the caller's, its owner ended inside the section): let go of
+ * unmarked, so that it stays refused to all (header). */
+static int lock_answer(struct cs *c, int err)
+{
+    if (err != EOWNERDEAD)
+        return err;
+    pthread_mutex_unlock(&c->mutex);
+    return ENOTRECOVERABLE;
+}
+
 /* The owner enters again: true, or false past UINT32_MAX entries (the
  * count would wrap; the entry is refused, as glibc refuses a recursive
  * mutex's past its count). */
@@ -135,6 +155,7 @@ IW_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
     pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
     int err = pthread_mutex_init(&c->mutex, &a);
     pthread_mutexattr_destroy(&a);
     if (err != 0) { /* not on Linux: a PI mutex needs no resources to make */
@@ -153,12 +174,16 @@ IW_API VOID EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
         entered_again(c);
         return;
     }
-    if (pthread_mutex_trylock(&c->mutex) != 0) {
+    int err = lock_answer(c, pthread_mutex_trylock(&c->mutex));
+    if (err == EBUSY) {
         while (held_elsewhere(c))
             pause(); /* for ever; suspended or terminated meanwhile as anywhere */
-        if (pthread_mutex_lock(&c->mutex) != 0) /* (in a deadlock glibc sleeps in it for ever) */
-            return;
+        err = lock_answer(c, pthread_mutex_lock(&c->mutex)); /* (in a deadlock glibc sleeps in it for ever) */
     }
+    while (err == ENOTRECOVERABLE)
+        pause(); /* its owner ended inside it: the same */
+    if (err != 0)
+        return;
     entered(c);
 }
 
@@ -169,7 +194,7 @@ IW_API BOOLEAN TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
         return FALSE;
     if (owned_by_caller(c))
         return entered_again(c);
-    if (pthread_mutex_trylock(&c->mutex) != 0)
+    if (lock_answer(c, pthread_mutex_trylock(&c->mutex)) != 0)
         return FALSE;
     entered(c);
     return TRUE;

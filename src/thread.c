@@ -176,6 +176,12 @@ void iw_thread_fork_child(void)
     registry = NULL;
     if (iw_thread_me) {
         atomic_store(&iw_thread_me->tid, gettid());
+        /* A SuspendThread or TerminateThread that came inside fork
+         * (shielded) acts on the parent's thread as fork returns there;
+         * the child's runs on, with no signal pending and none of their
+         * requests. */
+        atomic_store(&iw_thread_me->suspend, 0);
+        atomic_store(&iw_thread_me->terminate, false);
         registry_add(iw_thread_me);
     }
 }

@@ -6,7 +6,9 @@
  * child of fork is not the owner of a section its parent's thread held
  * (even in a program that made no other object of the library), and its
  * Enter of it waits for ever; two threads entering two sections in
- * opposite orders deadlock, the process running on; and
+ * opposite orders deadlock, the process running on; a thread that ends
+ * inside a section leaves it entered for ever, waiters asleep or not, the
+ * process running on; and
  * priority inheritance: a SCHED_FIFO thread blocked in EnterCriticalSection
  * lifts the low-priority owner, as the kernel reports it (skipped where this
  * process may not use SCHED_FIFO).
@@ -391,6 +393,96 @@ static void test_fork_child_enter_waits(void **state)
     DeleteCriticalSection(&held_at_fork);
 }
 
+/* A thread that ends inside a section leaves it entered for ever (Win32:
+ * its waiters wait on; man SuspendThread, "The dangers"), and the process
+ * runs on.  A thread already asleep in the Enter when the owner ends is
+ * handed the PI lock by the kernel, which marks it FUTEX_OWNER_DIED: glibc
+ * asserts that never happens to a mutex that is not robust and aborted the
+ * whole process ("robust || (oldval & FUTEX_OWNER_DIED) == 0").  A section
+ * whose owner ended with nobody waiting stays entered too: TryEnter fails,
+ * Enter sleeps. */
+static CRITICAL_SECTION dies_holding, dies_alone;
+static CRITICAL_SECTION *_Atomic dh_cs; /* the one the threads enter */
+static _Atomic pid_t dh_waiter_tid;
+static atomic_int dh_entered;
+
+static DWORD WINAPI enters_then_exits(LPVOID go)
+{
+    EnterCriticalSection(atomic_load(&dh_cs));
+    EnterCriticalSection(atomic_load(&dh_cs)); /* twice: the depth goes with it */
+    if (go != NULL)
+        WaitForSingleObject(go, INFINITE);
+    ExitThread(3);
+    return 0; /* not reached: the header does not say ExitThread is noreturn */
+}
+
+static DWORD WINAPI enters_dies_holding(LPVOID arg)
+{
+    (void)arg;
+    atomic_store(&dh_waiter_tid, (pid_t)syscall(SYS_gettid));
+    EnterCriticalSection(atomic_load(&dh_cs));
+    atomic_store(&dh_entered, 1);
+    LeaveCriticalSection(atomic_load(&dh_cs));
+    return 4;
+}
+
+/* In the child: whether the waiter stays asleep, outside, 100 looks running. */
+static bool waiter_stays_out(void)
+{
+    int asleep = 0;
+    for (int i = 0; i < 10000 && asleep < 100 && !atomic_load(&dh_entered); i++) {
+        pid_t tid = atomic_load(&dh_waiter_tid);
+        asleep = tid != 0 && tn_thread_state(tid) == 'S' ? asleep + 1 : 0;
+        pause_1ms();
+    }
+    return asleep == 100 && !atomic_load(&dh_entered);
+}
+
+static void test_owner_ends_inside(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        /* A waiter asleep in the Enter as the owner ends. */
+        InitializeCriticalSection(&dies_holding);
+        atomic_store(&dh_cs, &dies_holding);
+        HANDLE go = CreateEvent(NULL, TRUE, FALSE, NULL);
+        HANDLE owner = CreateThread(NULL, 0, enters_then_exits, go, 0, NULL);
+        if (go == NULL || owner == NULL)
+            _exit(2);
+        while (TryEnterCriticalSection(&dies_holding)) /* until the owner is in */
+            LeaveCriticalSection(&dies_holding);
+        HANDLE waiter = CreateThread(NULL, 0, enters_dies_holding, NULL, 0, NULL);
+        if (waiter == NULL || !waiter_stays_out())
+            _exit(3);
+        SetEvent(go);
+        if (WaitForSingleObject(owner, 10000) != WAIT_OBJECT_0)
+            _exit(4);
+        if (!waiter_stays_out())
+            _exit(5);
+        if (TryEnterCriticalSection(&dies_holding))
+            _exit(6);
+        /* Nobody waiting as the owner ends. */
+        InitializeCriticalSection(&dies_alone);
+        atomic_store(&dh_cs, &dies_alone);
+        atomic_store(&dh_waiter_tid, 0);
+        HANDLE alone = CreateThread(NULL, 0, enters_then_exits, NULL, 0, NULL);
+        if (alone == NULL || WaitForSingleObject(alone, 10000) != WAIT_OBJECT_0)
+            _exit(7);
+        if (TryEnterCriticalSection(&dies_alone) || TryEnterCriticalSection(&dies_alone))
+            _exit(8);
+        HANDLE late = CreateThread(NULL, 0, enters_dies_holding, NULL, 0, NULL);
+        _exit(late != NULL && waiter_stays_out() ? 0 : 9);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("the child died of signal %d", WTERMSIG(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_priority_inheritance(void **state)
 {
     (void)state;
@@ -441,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_priority_inheritance),
         cmocka_unit_test(test_deadlock_stops_only_its_threads),
         cmocka_unit_test(test_fork_child_enter_waits),
+        cmocka_unit_test(test_owner_ends_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

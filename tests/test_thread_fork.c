@@ -6,7 +6,8 @@
  * another thread holds the forking thread's lock, or an ended thread's
  * (the child's calls on it refuse, never wait), and a thread terminated
  * inside fork (holding the library's locks), leave the child and the
- * parent able to go on.  Shared helpers: thread_util.h.  Threaded:
+ * parent able to go on; a thread suspended or terminated inside fork runs
+ * in the child (and is suspended there, not ended).  Shared helpers: thread_util.h.  Threaded:
  * labelled "threads" (TSan in CI, where every case skips: TSan refuses new
  * threads in a child of a threaded process).
  */
@@ -344,6 +345,116 @@ static void test_terminated_inside_fork_holds_no_lock(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A thread suspended while it forks (the signal waits, shielded, until
+ * fork returns) is suspended in the parent only: the child's copy of it
+ * runs, so its suspend count is 0 there - ResumeThread of itself answers 0.
+ * The count was copied with the memory: the child's thread ran with a
+ * count of 1, which its ResumeThread answered. */
+static DWORD WINAPI forks_and_resumes_itself_in_the_child(LPVOID p)
+{
+    (void)p;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit((int)(ResumeThread(GetCurrentThread()) & 0x7f)); /* (DWORD)-1: 127 */
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return 100;
+    return (DWORD)WEXITSTATUS(status);
+}
+
+static int suspended_in_fork_child(void)
+{
+    atomic_store(&fork_hook_armed, 1);
+    HANDLE forker = CreateThread(NULL, 0, forks_and_resumes_itself_in_the_child, NULL, 0, NULL);
+    if (forker == NULL)
+        return 40;
+    if (!eventually(&fork_hook_in))
+        return 41;
+    if (SuspendThread(forker) != 0) /* returns once it stopped: as its fork returned */
+        return 42;
+    if (ResumeThread(forker) != 1)
+        return 43;
+    if (WaitForSingleObject(forker, 10000) != WAIT_OBJECT_0)
+        return 44;
+    DWORD code = 0;
+    if (!GetExitCodeThread(forker, &code))
+        return 45;
+    return code == 0 ? 0 : 50 + (int)code; /* 51: the child's ResumeThread answered 1 */
+}
+
+static void test_suspended_inside_fork_runs_in_the_child(void **state)
+{
+    (void)state;
+    if (TSAN)
+        skip(); /* the header says why */
+    pid_t pid = tn_fork();
+    if (pid == 0)
+        _exit(suspended_in_fork_child());
+    int status = tn_wait(pid, 60000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A thread terminated while it forks ends in the parent only: the child's
+ * copy of it runs on, and is suspended, not ended, by a SuspendThread
+ * there.  The request was copied with the memory: the child's signal
+ * handler took the suspension for the parent's TerminateThread and ended
+ * the thread. */
+static DWORD WINAPI suspends_the_forker(LPVOID h)
+{
+    if (SuspendThread(h) != 0) /* returns once it stopped, or ended */
+        _exit(60);
+    DWORD code = 0;
+    if (!GetExitCodeThread(h, &code) || code != STILL_ACTIVE)
+        _exit(61); /* ended */
+    if (ResumeThread(h) != 1)
+        _exit(62);
+    _exit(0);
+}
+
+static DWORD WINAPI forks_then_is_suspended_in_the_child(LPVOID p)
+{
+    (void)p;
+    if (fork() != 0)
+        return 0; /* the parent's: terminated as fork returns */
+    HANDLE self = OpenThread(THREAD_ALL_ACCESS, FALSE, GetCurrentThreadId());
+    if (self == NULL || CreateThread(NULL, 0, suspends_the_forker, self, 0, NULL) == NULL)
+        _exit(63);
+    for (;;)
+        pause(); /* until the other thread's _exit */
+}
+
+static int terminated_in_fork_then_suspended_in_child(void)
+{
+    atomic_store(&fork_hook_armed, 1);
+    HANDLE forker = CreateThread(NULL, 0, forks_then_is_suspended_in_the_child, NULL, 0, NULL);
+    if (forker == NULL)
+        return 70;
+    if (!eventually(&fork_hook_in))
+        return 71;
+    if (!TerminateThread(forker, 5))
+        return 72;
+    if (WaitForSingleObject(forker, 10000) != WAIT_OBJECT_0) /* ended as its fork returned */
+        return 73;
+    int status;
+    if (waitpid(-1, &status, 0) < 0) /* the forker's child */
+        return 74;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 80 + WTERMSIG(status);
+}
+
+static void test_terminated_inside_fork_runs_in_the_child(void **state)
+{
+    (void)state;
+    if (TSAN || ASAN)
+        skip(); /* test_terminated_inside_fork_holds_no_lock says why */
+    pid_t pid = tn_fork();
+    if (pid == 0)
+        _exit(terminated_in_fork_then_suspended_in_child());
+    int status = tn_wait(pid, 60000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char **argv)
 {
     tn_setup("thread_fork");
@@ -354,6 +465,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_fork_while_another_thread_holds_the_forkers_lock, tn_teardown),
         cmocka_unit_test_teardown(test_fork_while_another_thread_holds_an_ended_threads_lock, tn_teardown),
         cmocka_unit_test_teardown(test_terminated_inside_fork_holds_no_lock, tn_teardown),
+        cmocka_unit_test_teardown(test_suspended_inside_fork_runs_in_the_child, tn_teardown),
+        cmocka_unit_test_teardown(test_terminated_inside_fork_runs_in_the_child, tn_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
