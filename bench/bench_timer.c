@@ -13,8 +13,8 @@
  * compete for a CPU.  Both run on one CPU (the last this process may use,
  * or --cpu N; -1: any): they inherit it from the main thread, which only
  * waits, so the two see the same CPU's interrupts and neighbours.  A run later than its own interval (2 periods) is
- * counted as an overrun; the timer's next run is then the one its missed
- * expiries collapsed into (timer.c), the raw loop's the next deadline ahead.
+ * counted as an overrun; both sides' next run is then for the first
+ * deadline after it (timer.c: the late run took every deadline passed).
  *
  * mlockall where permitted.  Without the right to SCHED_FIFO a timer cannot
  * be created (ERROR_ACCESS_DENIED): it says so and exits 0.
@@ -70,12 +70,12 @@ static VOID RTFCNDCL timer_routine(PVOID context)
     int64_t now = (int64_t)bench_now_ns();
     int64_t late = now - (r->first + r->k * 2 * period_ns);
     r->timer_side.late[r->timer_side.n++] = late;
-    /* After an overrun the next run is the collapsed one, for the last
-     * deadline passed by now (or by when the thread looks: a later one,
-     * which only makes that run's lateness read larger). */
+    /* After an overrun the next run is for the first deadline after the
+     * expiry (timer.c's next_deadline: this late run took every deadline
+     * passed by then). */
     if (late >= 2 * period_ns) {
         r->timer_side.overruns++;
-        r->k = (now - r->first) / (2 * period_ns);
+        r->k = (now - r->first) / (2 * period_ns) + 1;
     } else {
         r->k++;
     }
