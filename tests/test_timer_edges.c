@@ -190,12 +190,68 @@ static void test_routine_forks(void **state)
     tc_run(fork_in_routine_body, &child_closes);
 }
 
+/* TerminateThread of threads inside timer calls (RtGetTimer in a loop)
+ * while the timer's thread runs every 100 us: the whole process aborted on
+ * glibc's assertion when a thread was ended holding the timer's PI lock
+ * and the timer's thread waited for it (the kernel handed it over marked
+ * "owner died"), or hung for good when it was ended holding the process
+ * lock.  A thread in a timer call is ended as the call returns. */
+static HANDLE queried_timer;
+
+static DWORD WINAPI query_timer_forever(LPVOID arg)
+{
+    (void)arg;
+    LARGE_INTEGER left;
+    for (;;)
+        RtGetTimer(queried_timer, &left);
+    return 0;
+}
+
+static VOID RTFCNDCL nothing_to_do(PVOID context) { (void)context; }
+
+static int terminated_in_timer_call_body(void *arg)
+{
+    (void)arg;
+    HANDLE h = queried_timer = RtCreateTimer(NULL, 0, nothing_to_do, NULL, PRIO, CLOCK_FASTEST);
+    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
+        fprintf(stderr, "no real-time priority here (CAP_SYS_NICE or RLIMIT_RTPRIO): skipped\n");
+        return TC_SKIP;
+    }
+    TN_CHILD_CHECK(h != NULL);
+    LARGE_INTEGER first = {.QuadPart = -1000}, every = {.QuadPart = 1000}; /* 100 us */
+    TN_CHILD_CHECK(RtSetTimer(h, &first, &every));
+    for (int i = 0; i < 300; i++) {
+        HANDLE t[2];
+        for (int k = 0; k < 2; k++)
+            TN_CHILD_CHECK((t[k] = CreateThread(NULL, 0, query_timer_forever, NULL, 0, NULL)) != NULL);
+        usleep(300 + (useconds_t)(i % 7) * 150);
+        for (int k = 0; k < 2; k++) {
+            TN_CHILD_CHECK(TerminateThread(t[k], 7));
+            TN_CHILD_CHECK(WaitForSingleObject(t[k], 10000) == WAIT_OBJECT_0);
+            DWORD code = 0;
+            TN_CHILD_CHECK(GetExitCodeThread(t[k], &code) && code == 7);
+            TN_CHILD_CHECK(CloseHandle(t[k]));
+        }
+    }
+    LARGE_INTEGER left;
+    TN_CHILD_CHECK(RtGetTimer(h, &left)); /* its lock is free */
+    TN_CHILD_CHECK(RtDeleteTimer(h));
+    return 0;
+}
+
+static void test_terminated_in_timer_call(void **state)
+{
+    (void)state;
+    tc_run(terminated_in_timer_call_body, NULL);
+}
+
 int main(void)
 {
     tn_setup("timer_edges");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fork_while_timer_call),
         cmocka_unit_test(test_routine_forks),
+        cmocka_unit_test(test_terminated_in_timer_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
