@@ -112,6 +112,7 @@
 #include "priority.h"
 #include "records.h"
 #include "self.h"
+#include "thread_state.h"
 
 #define NS_MAX (INT64_MAX / 4) /* "never": far beyond any deadline, and room to add to it */
 
@@ -335,15 +336,47 @@ static void drop(struct iw_object *obj)
         iw_object_put(obj);
 }
 
-/* The timer of handle h with its lock held, and a reference (*obj, for
- * drop); NULL with the last error set if h is not a timer of this process
- * (or is being deleted).  The routine calling on its own timer takes no
- * reference (*obj NULL): its thread keeps the timer (timer_free joins it),
+/* A Set, Get, Cancel or Delete: the timer's reference (obj, for drop), and
+ * THREAD_SIGNAL blocked throughout for a thread the library created - a
+ * TerminateThread or SuspendThread then acts as the call returns, never
+ * while it holds the process lock or the timer's (a thread ended holding
+ * that PI lock, with the timer's thread waiting for it, made glibc abort
+ * the whole process: test_terminated_in_timer_call; one ended holding the
+ * process lock hung every later call).  That includes a Cancel's wait for
+ * a run in progress: such a thread is ended once the routine returns. */
+struct timer_call {
+    struct iw_object *obj;
+    bool shielded;
+    sigset_t mask;
+};
+
+static void call_begin(struct timer_call *c)
+{
+    c->obj = NULL;
+    c->shielded = iw_thread_me != NULL; /* no other thread takes the signal */
+    if (c->shielded)
+        iw_thread_shield(&c->mask);
+}
+
+static void call_end(struct timer_call *c)
+{
+    drop(c->obj);
+    if (c->shielded)
+        iw_thread_unshield(&c->mask);
+}
+
+/* The timer of handle h with its lock held, and the call begun (c: a
+ * reference, dropped by call_end); NULL with the last error set (and the
+ * call ended) if h is not a timer of this process (or is being deleted).
+ * The routine calling on its own timer takes no reference (c->obj NULL):
+ * its thread keeps the timer (timer_free joins it),
  * and a reference of its would make a CloseHandle of another thread at that
  * moment not the last one - returning at once, while the routine runs on. */
-static struct timer *lock_timer(HANDLE h, struct iw_object **obj)
+static struct timer *lock_timer(HANDLE h, struct timer_call *c)
 {
     struct timer *t = NULL;
+    struct iw_object **obj = &c->obj;
+    call_begin(c);
     iw_records_lock();
     *obj = iw_handle_lookup(h);
     if (*obj != NULL && iw_ops_are((*obj)->ops, &timer_ops)) {
@@ -360,16 +393,17 @@ static struct timer *lock_timer(HANDLE h, struct iw_object **obj)
             return t;
         pthread_mutex_unlock(&t->lock);
     }
-    if (t != NULL)
-        drop(*obj); /* else no reference was taken */
+    if (t == NULL)
+        *obj = NULL; /* no reference was taken */
+    call_end(c);
     iw_set_error(ERROR_INVALID_HANDLE);
     return NULL;
 }
 
-static void unlock_timer(struct timer *t, struct iw_object *obj)
+static void unlock_timer(struct timer *t, struct timer_call *c)
 {
     pthread_mutex_unlock(&t->lock);
-    drop(obj);
+    call_end(c);
 }
 
 IW_API HANDLE RtCreateTimer(PSECURITY_ATTRIBUTES pThreadAttributes, ULONG dwStackSize,
@@ -439,8 +473,8 @@ static BOOLEAN set_timer(HANDLE h, int64_t deadline, const PLARGE_INTEGER pInter
         iw_set_error(ERROR_INVALID_PARAMETER);
         return FALSE;
     }
-    struct iw_object *obj;
-    struct timer *t = lock_timer(h, &obj);
+    struct timer_call c;
+    struct timer *t = lock_timer(h, &c);
     if (t == NULL)
         return FALSE;
     if (t->ended || t->armed) {
@@ -448,7 +482,7 @@ static BOOLEAN set_timer(HANDLE h, int64_t deadline, const PLARGE_INTEGER pInter
          * reference, t may be gone - a CloseHandle of another thread in
          * between leaves that drop the last one, which frees t here. */
         DWORD error = t->ended ? ERROR_INVALID_HANDLE : ERROR_BUSY;
-        unlock_timer(t, obj);
+        unlock_timer(t, &c);
         iw_set_error(error);
         return FALSE;
     }
@@ -459,7 +493,7 @@ static BOOLEAN set_timer(HANDLE h, int64_t deadline, const PLARGE_INTEGER pInter
     t->deadline = deadline;
     t->interval = ns_of_ticks(interval);
     changed(t);
-    drop(obj);
+    call_end(&c);
     return TRUE;
 }
 
@@ -493,36 +527,36 @@ IW_API BOOLEAN RtGetTimer(HANDLE hTimer, PLARGE_INTEGER pTimeRemaining)
         iw_set_error(ERROR_INVALID_PARAMETER);
         return FALSE;
     }
-    struct iw_object *obj;
-    struct timer *t = lock_timer(hTimer, &obj);
+    struct timer_call c;
+    struct timer *t = lock_timer(hTimer, &c);
     if (t == NULL)
         return FALSE;
     pTimeRemaining->QuadPart = remaining(t);
-    unlock_timer(t, obj);
+    unlock_timer(t, &c);
     return TRUE;
 }
 
 IW_API BOOLEAN RtCancelTimer(HANDLE hTimer, PLARGE_INTEGER pTimeRemaining)
 {
-    struct iw_object *obj;
-    struct timer *t = lock_timer(hTimer, &obj);
+    struct timer_call c;
+    struct timer *t = lock_timer(hTimer, &c);
     if (t == NULL)
         return FALSE;
     if (pTimeRemaining != NULL)
         pTimeRemaining->QuadPart = remaining(t);
     disarm_and_wait(t);
     changed(t);
-    drop(obj);
+    call_end(&c);
     return TRUE;
 }
 
 IW_API BOOLEAN RtDeleteTimer(HANDLE hTimer)
 {
-    struct iw_object *obj;
-    struct timer *t = lock_timer(hTimer, &obj);
+    struct timer_call c;
+    struct timer *t = lock_timer(hTimer, &c);
     if (t == NULL)
         return FALSE;
-    unlock_timer(t, obj);
+    unlock_timer(t, &c);
     return CloseHandle(hTimer); /* timer_closed */
 }
 
