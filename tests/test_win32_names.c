@@ -211,8 +211,6 @@ static void test_access_rights(void **state)
         OpenMutex(SYNCHRONIZE | MUTEX_MODIFY_STATE, FALSE, "names-rights-mx"),
         OpenSemaphore(SEMAPHORE_ALL_ACCESS, FALSE, "names-rights-sem"),
         OpenSemaphore(SYNCHRONIZE | SEMAPHORE_MODIFY_STATE, FALSE, "names-rights-sem"),
-        OpenProcess(PROCESS_ALL_ACCESS, FALSE, GetCurrentProcessId()),
-        OpenProcess(SYNCHRONIZE | PROCESS_QUERY_INFORMATION | PROCESS_TERMINATE, FALSE, GetCurrentProcessId()),
     };
     for (size_t i = 0; i < sizeof opened / sizeof *opened; i++) {
         if (opened[i] == NULL)
@@ -224,8 +222,26 @@ static void test_access_rights(void **state)
     assert_true(CloseHandle(s));
 }
 
-int main(void)
+/* The same for OpenProcess (a case of its own: under valgrind 3.19, which
+ * does not know pidfd_open, .ci/valgrind skips it). */
+static void test_process_access_rights(void **state)
 {
+    (void)state;
+    HANDLE opened[] = {
+        OpenProcess(PROCESS_ALL_ACCESS, FALSE, GetCurrentProcessId()),
+        OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, GetCurrentProcessId()),
+        OpenProcess(SYNCHRONIZE | PROCESS_QUERY_INFORMATION | PROCESS_TERMINATE, FALSE, GetCurrentProcessId()),
+    };
+    for (size_t i = 0; i < sizeof opened / sizeof *opened; i++) {
+        if (opened[i] == NULL)
+            fail_msg("OpenProcess %zu with Win32 rights: error %u", i, GetLastError());
+        assert_true(CloseHandle(opened[i]));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    tn_select_tests(argc, argv); /* .ci/valgrind skips test_process_access_rights */
     tn_setup("win32_names");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_events, tn_teardown),
@@ -234,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_last_error_names),
         cmocka_unit_test(test_every_name_is_a_symbol),
         cmocka_unit_test_teardown(test_access_rights, tn_teardown),
+        cmocka_unit_test(test_process_access_rights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
