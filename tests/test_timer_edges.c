@@ -34,7 +34,20 @@
 #define PRIO 40  /* RTX: FIFO 12 */
 #define FORKS 300
 
-static VOID RTFCNDCL never_run(PVOID context) { (void)context; }
+static VOID RTFCNDCL do_nothing(PVOID context) { (void)context; }
+
+/* A timer at PRIO calling routine, or NULL (said on stderr: the case is
+ * skipped) where this process may not have real-time priority. */
+static HANDLE timer_or_skip(VOID(RTFCNDCL *routine)(PVOID))
+{
+    HANDLE h = RtCreateTimer(NULL, 0, routine, NULL, PRIO, CLOCK_FASTEST);
+    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
+        fprintf(stderr, "no real-time priority here (CAP_SYS_NICE or RLIMIT_RTPRIO): skipped\n");
+        return NULL;
+    }
+    TN_CHILD_CHECK(h != NULL);
+    return h;
+}
 
 static HANDLE spun;
 static atomic_int stop_spin;
@@ -57,12 +70,8 @@ static void *spin_on_timer(void *arg)
 static int fork_while_timer_call_body(void *arg)
 {
     (void)arg;
-    spun = RtCreateTimer(NULL, 0, never_run, NULL, PRIO, CLOCK_FASTEST);
-    if (spun == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
-        fprintf(stderr, "no real-time priority here (CAP_SYS_NICE or RLIMIT_RTPRIO): skipped\n");
+    if ((spun = timer_or_skip(do_nothing)) == NULL)
         return TC_SKIP;
-    }
-    TN_CHILD_CHECK(spun != NULL);
     pthread_t spinner;
     TN_CHILD_CHECK(pthread_create(&spinner, NULL, spin_on_timer, NULL) == 0);
     int hung = 0, failed = 0;
@@ -134,12 +143,9 @@ static int fork_in_routine_body(void *arg)
 {
     child_closes = arg != NULL;
     TN_CHILD_CHECK(pipe(runs_pipe) == 0);
-    HANDLE h = forking_timer = RtCreateTimer(NULL, 0, fork_in_routine, NULL, PRIO, CLOCK_FASTEST);
-    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
-        fprintf(stderr, "no real-time priority here (CAP_SYS_NICE or RLIMIT_RTPRIO): skipped\n");
+    HANDLE h = forking_timer = timer_or_skip(fork_in_routine);
+    if (h == NULL)
         return TC_SKIP;
-    }
-    TN_CHILD_CHECK(h != NULL);
     LARGE_INTEGER first = {.QuadPart = -100000}, every = {.QuadPart = 100000}; /* 10 ms */
     TN_CHILD_CHECK(RtSetTimer(h, &first, &every));
     struct timespec pause = {0, 200 * 1000000L};
@@ -207,17 +213,12 @@ static DWORD WINAPI query_timer_forever(LPVOID arg)
     return 0;
 }
 
-static VOID RTFCNDCL nothing_to_do(PVOID context) { (void)context; }
-
 static int terminated_in_timer_call_body(void *arg)
 {
     (void)arg;
-    HANDLE h = queried_timer = RtCreateTimer(NULL, 0, nothing_to_do, NULL, PRIO, CLOCK_FASTEST);
-    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
-        fprintf(stderr, "no real-time priority here (CAP_SYS_NICE or RLIMIT_RTPRIO): skipped\n");
+    HANDLE h = queried_timer = timer_or_skip(do_nothing);
+    if (h == NULL)
         return TC_SKIP;
-    }
-    TN_CHILD_CHECK(h != NULL);
     LARGE_INTEGER first = {.QuadPart = -1000}, every = {.QuadPart = 1000}; /* 100 us */
     TN_CHILD_CHECK(RtSetTimer(h, &first, &every));
     for (int i = 0; i < 300; i++) {
