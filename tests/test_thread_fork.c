@@ -301,6 +301,18 @@ static void *creates_a_thread(void *p)
     return NULL;
 }
 
+/* Runs body in a child of fork, which must exit with 0 (its checks' codes
+ * say what failed) within 60 s. */
+static void child_exits_0(int (*body)(void))
+{
+    pid_t pid = tn_fork();
+    if (pid == 0)
+        _exit(body());
+    int status = tn_wait(pid, 60000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static int terminated_in_fork_child(void)
 {
     atomic_store(&fork_hook_armed, 1);
@@ -337,12 +349,7 @@ static void test_terminated_inside_fork_holds_no_lock(void **state)
      * build. */
     if (TSAN || ASAN)
         skip();
-    pid_t pid = tn_fork();
-    if (pid == 0)
-        _exit(terminated_in_fork_child());
-    int status = tn_wait(pid, 60000);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    child_exits_0(terminated_in_fork_child);
 }
 
 /* A thread suspended while it forks (the signal waits, shielded, until
@@ -387,12 +394,7 @@ static void test_suspended_inside_fork_runs_in_the_child(void **state)
     (void)state;
     if (TSAN)
         skip(); /* the header says why */
-    pid_t pid = tn_fork();
-    if (pid == 0)
-        _exit(suspended_in_fork_child());
-    int status = tn_wait(pid, 60000);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    child_exits_0(suspended_in_fork_child);
 }
 
 /* A thread terminated while it forks ends in the parent only: the child's
@@ -447,12 +449,7 @@ static void test_terminated_inside_fork_runs_in_the_child(void **state)
     (void)state;
     if (TSAN || ASAN)
         skip(); /* test_terminated_inside_fork_holds_no_lock says why */
-    pid_t pid = tn_fork();
-    if (pid == 0)
-        _exit(terminated_in_fork_then_suspended_in_child());
-    int status = tn_wait(pid, 60000);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    child_exits_0(terminated_in_fork_then_suspended_in_child);
 }
 
 int main(int argc, char **argv)
